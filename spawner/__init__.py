@@ -1,0 +1,1 @@
+"""Profile spawner on dockerspawner: profile model, spawn form, Docker and Swarm variants."""
