@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# jupyterhub-ds developer entry point. A newcomer on a fresh Debian machine (as root) runs:
+#   ./dev.sh demo    install what is missing, build the images, start the GitLab stand-in and the hub
+#   ./dev.sh test    install what is missing, build the images, run the whole test suite
+# Each step is idempotent and skips what is already in place, so re-runs are quick.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+WORK="$ROOT/.work"            # everything this script creates lives in the clone (rebuildable)
+VENV="$ROOT/.venv"
+NODE_PREFIX="$WORK/node"
+mkdir -p "$WORK"
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
+
+need_root_for() {
+  [ "$(id -u)" = 0 ] || die "$1 needs root (apt-get/dockerd); run: sudo $0 ${CMD:-}"
+}
+
+apt_install_missing() {
+  # command-or-check -> Debian package
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v git >/dev/null || missing+=(git)
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+  command -v python3 >/dev/null || missing+=(python3)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+  [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+  command -v ip >/dev/null || missing+=(iproute2)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    need_root_for "installing ${missing[*]}"
+    say "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$WORK/apt.log" 2>&1 \
+      || { tail -n 30 "$WORK/apt.log"; die "apt-get install failed (log: $WORK/apt.log)"; }
+  fi
+}
+
+python_env() {
+  local stamp="$VENV/.jupyterhub-ds-installed" want
+  want="$(sha256sum "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  say "Python environment ($VENV)"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
+  "$VENV/bin/pip" install -q -e "$ROOT[hub,singleuser,test]"
+  echo "$want" >"$stamp"
+}
+
+node_tools() {
+  if [ ! -x "$NODE_PREFIX/node_modules/.bin/configurable-http-proxy" ]; then
+    say "configurable-http-proxy (npm)"
+    npm install --silent --no-audit --no-fund --prefix "$NODE_PREFIX" configurable-http-proxy@^4
+  fi
+  export PATH="$NODE_PREFIX/node_modules/.bin:$PATH"
+}
+
+docker_engine() {
+  if docker info >/dev/null 2>&1; then
+    return
+  fi
+  need_root_for "starting dockerd"
+  say "starting dockerd (log: $WORK/dockerd.log)"
+  nohup dockerd >"$WORK/dockerd.log" 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return
+    sleep 1
+  done
+  tail -n 30 "$WORK/dockerd.log" >&2
+  die "dockerd did not answer within 60 s (log: $WORK/dockerd.log)"
+}
+
+images() {
+  say "images"
+  "$VENV/bin/jupyterhub-ds" images build
+}
+
+bootstrap() {
+  apt_install_missing
+  python_env
+  node_tools
+  docker_engine
+  images
+}
+
+CMD="${1:-}"
+shift || true
+case "$CMD" in
+  test)
+    bootstrap
+    say "tests"
+    cd "$ROOT"
+    exec "$VENV/bin/pytest" tests "$@"
+    ;;
+  demo)
+    bootstrap
+    cd "$ROOT"
+    exec "$VENV/bin/python" -m tests.demo "$@"
+    ;;
+  bootstrap)
+    bootstrap
+    ;;
+  *)
+    echo "usage: $0 demo | test [pytest args] | bootstrap" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,238 @@
+"""ProfileDockerSpawner: dockerspawner's DockerSpawner with profiles, hardening and progress.
+
+The spawn form follows kubespawner's three steps: *render* (``options_form`` from a packaged
+Jinja template the admin may override), *parse* (``options_from_form`` builds
+``user_options`` only) and *apply* (``apply_user_options``, which JupyterHub calls before
+``start()`` for the form and the REST API alike, re-validates against what this user may have).
+"""
+
+import asyncio
+import json
+import os
+import time
+
+from dockerspawner import DockerSpawner
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from tornado import web
+from traitlets import Bool, Dict, Int, List, Unicode, default
+from traitlets.config import Configurable
+
+from . import container
+from .profiles import ProfileError, allowed_profiles, default_profile, resolve, summary
+
+TEMPLATE_DIR = os.path.join(os.path.dirname(__file__), "templates")
+
+
+class ProfileSpawnerMixin(Configurable):
+    """Profiles, hardening and the spawn form; shared by the Docker and Swarm spawners."""
+
+    profiles = List(
+        Dict(),
+        help="""Normalized profiles, as produced from the admin YAML's ``profiles`` section
+        (see jupyterhub_ds.spawner.profiles for the keys). The form shows the ones the user's
+        GitLab groups allow; anything else is refused at start, also through the REST API.""",
+    ).tag(config=True)
+
+    form_template = Unicode(
+        "",
+        help="""Path of a Jinja template that replaces the packaged spawn form
+        (jupyterhub_ds/spawner/templates/form.html). It gets ``profiles`` (each with
+        ``summary``), ``default_slug`` and ``spawner``.""",
+    ).tag(config=True)
+
+    home_volume_template = Unicode(
+        "jupyterhub-ds-home-{username}",
+        help="Docker named volume for the user's persistent home; {username} is escaped by dockerspawner.",
+    ).tag(config=True)
+
+    home_mount = Unicode("/home/jovyan", help="Where the home volume is mounted in the container.").tag(config=True)
+
+    shared_mounts = List(
+        Dict(),
+        help="""Shared data mounted into every container: ``[{"source": "/srv/data", "target":
+        "/home/jovyan/shared", "mode": "ro"}]``. Read-only unless the admin says ``rw``.""",
+    ).tag(config=True)
+
+    run_as_user = Unicode("1000", help="uid (or uid:gid) the server runs as inside the container.").tag(config=True)
+    no_new_privileges = Bool(True, help="Set Docker's no-new-privileges security option.").tag(config=True)
+    cap_drop = List(Unicode(), ["ALL"], help="Linux capabilities dropped (JupyterLab needs none).").tag(config=True)
+    cap_add = List(Unicode(), [], help="Linux capabilities added back after cap_drop.").tag(config=True)
+    default_pids_limit = Int(
+        1024, allow_none=True, help="Process limit when the profile sets none (None: unlimited)."
+    ).tag(config=True)
+    allow_swap = Bool(
+        False, help="If False (default) the container's memory+swap limit equals its memory limit."
+    ).tag(config=True)
+
+    review_policy = Dict(
+        help="""Review policy passed to the single-user extension as JSON in the environment
+        variable JUPYTERHUB_DS_REVIEW_POLICY (never secrets).""",
+    ).tag(config=True)
+
+    workspace_projects = List(
+        Dict(),
+        help="""GitLab projects cloned into ~/projects for members of the listed groups:
+        ``[{"project": "ns/name", "groups": ["data-science"]}]``.""",
+    ).tag(config=True)
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    def user_group_names(self):
+        """The user's JupyterHub groups (synced from GitLab at login and refresh)."""
+        return sorted(g.name for g in self.user.groups)
+
+    def hardening(self):
+        return container.Hardening(
+            user=self.run_as_user,
+            no_new_privileges=self.no_new_privileges,
+            cap_drop=tuple(self.cap_drop),
+            cap_add=tuple(self.cap_add),
+            default_pids_limit=self.default_pids_limit,
+            swap=self.allow_swap,
+        )
+
+    # ---- render ------------------------------------------------------------------------
+
+    @default("options_form")
+    def _default_options_form(self):
+        return self._render_options_form
+
+    def _render_options_form(self, spawner):
+        groups = self.user_group_names()
+        allowed = allowed_profiles(self.profiles, groups)
+        default = default_profile(self.profiles, groups)
+        if self.form_template:
+            loader = FileSystemLoader([os.path.dirname(self.form_template), TEMPLATE_DIR])
+            name = os.path.basename(self.form_template)
+        else:
+            loader = FileSystemLoader(TEMPLATE_DIR)
+            name = "form.html"
+        env = Environment(loader=loader, autoescape=select_autoescape(default_for_string=True, default=True))
+        return env.get_template(name).render(
+            profiles=[dict(p, summary=summary(p)) for p in allowed],
+            default_slug=default["slug"] if default else None,
+            spawner=self,
+        )
+
+    # ---- parse -------------------------------------------------------------------------
+
+    def options_from_form(self, formdata):
+        """Form fields -> user_options. Validates early so the form is re-shown with the error."""
+        options = {}
+        profile = (formdata.get("profile") or [""])[0]
+        if profile:
+            options["profile"] = profile
+            # each profile with several images has its own select, named image-<slug>
+            image = (formdata.get(f"image-{profile}") or [""])[0]
+            if image:
+                options["image"] = image
+        try:
+            resolve(self.profiles, self.user_group_names(), options)
+        except ProfileError as e:
+            raise web.HTTPError(e.status, e.message) from None
+        return options
+
+    # ---- apply -------------------------------------------------------------------------
+
+    @default("apply_user_options")
+    def _default_apply_user_options(self):
+        return type(self)._apply_profile
+
+    def _apply_profile(self, user_options):
+        """Re-validate user_options for this user and set the container settings."""
+        try:
+            resolved = resolve(self.profiles, self.user_group_names(), user_options)
+        except ProfileError as e:
+            self.log.warning("Refused spawn options for %s: %s", self._log_name, e.message)
+            raise web.HTTPError(e.status, e.message) from None
+        self.resolved_profile = resolved
+        hardening = self.hardening()
+        self.image = resolved.image
+        self.cpu_limit = resolved.cpu_limit
+        self.mem_limit = resolved.mem_limit
+        self.cpu_guarantee = resolved.cpu_guarantee
+        self.mem_guarantee = resolved.mem_guarantee
+        self.extra_host_config = container.host_config(resolved, hardening)
+        self.extra_create_kwargs = container.create_kwargs(hardening)
+        self.volumes = container.volumes(
+            resolved,
+            home_volume_template=self.home_volume_template,
+            home_mount=self.home_mount,
+            shared_mounts=self.shared_mounts,
+        )
+        if not hasattr(self, "_configured_environment"):
+            # remember what the admin configured, so a later profile starts from it again
+            self._configured_environment = dict(self.environment)
+            self._configured_args = list(self.args)
+        env = dict(self._configured_environment)
+        env.update(resolved.environment)
+        env["JUPYTERHUB_DS_PROFILE"] = resolved.slug
+        if self.review_policy:
+            env["JUPYTERHUB_DS_REVIEW_POLICY"] = json.dumps(self.review_policy, sort_keys=True)
+        self.environment = env
+        args = list(self._configured_args)
+        if resolved.idle_timeout:
+            # jupyter-server stops itself after this long without activity.
+            args.append(f"--ServerApp.shutdown_no_activity_timeout={int(resolved.idle_timeout)}")
+        self.args = args
+        self.log.info("Profile %s (%s) applied for %s", resolved.slug, resolved.image, self._log_name)
+
+
+class ProgressMixin:
+    """Progress events for the hub's spawn page, emitted as dockerspawner works."""
+
+    def _progress_reset(self):
+        self._progress_events = []
+        self._progress_t0 = time.monotonic()
+
+    def _emit(self, progress, message):
+        if not hasattr(self, "_progress_events"):
+            self._progress_reset()
+        elapsed = time.monotonic() - self._progress_t0
+        self._progress_events.append({"progress": progress, "message": f"{message} ({elapsed:.1f} s)"})
+
+    async def progress(self):
+        sent = 0
+        # The hub stops iterating when the spawn finishes; this bound is only a safety net.
+        deadline = time.monotonic() + max(self.start_timeout, 30) + 30
+        while time.monotonic() < deadline:
+            events = getattr(self, "_progress_events", [])
+            while sent < len(events):
+                yield events[sent]
+                sent += 1
+            await asyncio.sleep(0.2)
+
+
+class ProfileDockerSpawner(ProgressMixin, ProfileSpawnerMixin, DockerSpawner):
+    """DockerSpawner with GitLab-group profiles, hardening defaults and progress events."""
+
+    @default("remove")
+    def _default_remove(self):
+        # The home lives in a named volume, so containers are disposable: a restart gets a
+        # fresh container with the profile's current limits.
+        return True
+
+    async def pull_image(self, image):
+        self._emit(10, f"Checking image {image}")
+        await super().pull_image(image)
+
+    async def create_object(self):
+        self._emit(30, f"Creating container {self.container_name}")
+        return await super().create_object()
+
+    async def start_object(self):
+        self._emit(50, "Starting container")
+        await super().start_object()
+        self._emit(70, "Waiting for JupyterLab to answer")
+
+    async def start(self):
+        self._progress_reset()
+        if getattr(self, "resolved_profile", None) is None:
+            # apply_user_options always runs first in JupyterHub >= 5.3; refuse rather
+            # than start a container with unchecked settings if it somehow did not.
+            await self._run_apply_user_options(self.user_options or {})
+        return await super().start()
+
+    async def stop(self, now=False):
+        self.resolved_profile = None
+        return await super().stop(now=now)
