@@ -6,7 +6,6 @@ test can tell the extension is loaded; the submit-for-review handlers join it he
 """
 
 from .._version import __version__
-from .handlers import setup_handlers
 
 
 def _jupyter_server_extension_points():
@@ -14,5 +13,9 @@ def _jupyter_server_extension_points():
 
 
 def _load_jupyter_server_extension(server_app):
+    # imported here so that light entry points of this package (the git credential
+    # helper) do not pay for importing jupyter_server
+    from .handlers import setup_handlers
+
     setup_handlers(server_app.web_app)
     server_app.log.info("jupyterhub-ds review extension %s loaded", __version__)
