@@ -69,6 +69,12 @@ class ProfileSpawnerMixin(Configurable):
         variable JUPYTERHUB_DS_REVIEW_POLICY (never secrets).""",
     ).tag(config=True)
 
+    container_gitlab_url = Unicode(
+        "",
+        help="""GitLab URL as seen from inside the containers, when it differs from the hub's
+        ``gitlab_url`` (e.g. a split-horizon DNS name). Default: the authenticator's gitlab_url.""",
+    ).tag(config=True)
+
     workspace_projects = List(
         Dict(),
         help="""GitLab projects cloned into ~/projects for members of the listed groups:
@@ -167,6 +173,10 @@ class ProfileSpawnerMixin(Configurable):
         env = dict(self._configured_environment)
         env.update(resolved.environment)
         env["JUPYTERHUB_DS_PROFILE"] = resolved.slug
+        gitlab_url = self.container_gitlab_url or getattr(self.authenticator, "gitlab_url", "")
+        if gitlab_url:
+            # the git credential helper answers for this host only
+            env["JUPYTERHUB_DS_GITLAB_URL"] = gitlab_url
         if self.review_policy:
             env["JUPYTERHUB_DS_REVIEW_POLICY"] = json.dumps(self.review_policy, sort_keys=True)
         self.environment = env
@@ -206,6 +216,36 @@ class ProgressMixin:
 class ProfileDockerSpawner(ProgressMixin, ProfileSpawnerMixin, DockerSpawner):
     """DockerSpawner with GitLab-group profiles, hardening defaults and progress events."""
 
+    isolate_containers = Bool(
+        True,
+        help="""Create ``network_name`` (if it does not exist) as a bridge network with
+        inter-container traffic disabled, so users' containers cannot reach each other.
+        The hub still reaches every container, and containers reach the hub API through the
+        network's gateway address (set ``hub_connect_ip`` to it).""",
+    ).tag(config=True)
+
+    @default("server_token_scopes")
+    def _default_server_token_scopes(self):
+        # The server may read its owner's auth_state (the fresh GitLab token the git
+        # credential helper asks for); JupyterHub grants only the subset the user holds, so
+        # the hub config also gives the "user" role admin:auth_state!user.
+        return ["users:activity!user", "access:servers!server", "admin:auth_state!user"]
+
+    async def _ensure_network(self):
+        if self.network_name in ("bridge", "host", "none") or not self.isolate_containers:
+            return
+        existing = await self.docker("networks", names=[self.network_name])
+        if any(n.get("Name") == self.network_name for n in existing or []):
+            return
+        self.log.info("Creating isolated Docker network %s", self.network_name)
+        await self.docker(
+            "create_network",
+            self.network_name,
+            driver="bridge",
+            options={"com.docker.network.bridge.enable_icc": "false"},
+            labels={"org.jupyterhub-ds.network": "user-containers"},
+        )
+
     @default("remove")
     def _default_remove(self):
         # The home lives in a named volume, so containers are disposable: a restart gets a
@@ -217,6 +257,7 @@ class ProfileDockerSpawner(ProgressMixin, ProfileSpawnerMixin, DockerSpawner):
         await super().pull_image(image)
 
     async def create_object(self):
+        await self._ensure_network()
         self._emit(30, f"Creating container {self.container_name}")
         return await super().create_object()
 

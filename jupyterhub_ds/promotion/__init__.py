@@ -1,0 +1,1 @@
+"""Scheduled, gated promotion of merged work between lanes (main -> staging -> production)."""
