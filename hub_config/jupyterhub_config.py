@@ -1,0 +1,36 @@
+"""JupyterHub config of jupyterhub-ds: load the admin YAML, then the escape hatch.
+
+    jupyterhub -f hub_config/jupyterhub_config.py
+
+The admin YAML is env ``JUPYTERHUB_DS_CONFIG`` (default: ``jupyterhub_ds.yaml`` beside this
+file). It is validated completely first; on any problem the same lines as
+``jupyterhub-ds check-config --env`` go to stderr and the hub does not start. Then every
+``jupyterhub_config.d/*.py`` beside the YAML runs in name order with ``c`` in scope, for
+settings the YAML does not cover.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from jupyterhub_ds.config import AdminConfigError, load_config
+
+c = get_config()  # noqa: F821 (provided by traitlets when it runs this file)
+
+_yaml_path = Path(os.environ.get("JUPYTERHUB_DS_CONFIG") or Path(__file__).with_name("jupyterhub_ds.yaml"))
+
+try:
+    c.merge(load_config(_yaml_path, dict(os.environ)))
+except AdminConfigError as err:
+    for _line in err.lines:
+        print(_line, file=sys.stderr)
+    print(
+        f"jupyterhub-ds: refusing to start: {len(err.lines)} problem(s) in {_yaml_path}; "
+        f"check it with: jupyterhub-ds check-config {_yaml_path} --env",
+        file=sys.stderr,
+    )
+    sys.stderr.flush()
+    raise SystemExit(1)
+
+for _extra in sorted((_yaml_path.parent / "jupyterhub_config.d").glob("*.py")):
+    exec(compile(_extra.read_text(encoding="utf-8"), str(_extra), "exec"), {"c": c, "get_config": get_config, "__file__": str(_extra)})  # noqa: F821

@@ -1,0 +1,179 @@
+"""Translate each validated, defaults-filled section into traitlets config.
+
+One small pure function per section: ``apply_<section>(section, c, ...)`` writes onto the
+``Config`` ``c`` and nothing else (no I/O, no environment). Values that come from the
+environment (secrets) or from another section are passed in as keyword arguments by
+``loader.load_config``.
+
+Class names are fixed: ``GitLabOAuthenticator`` (oauthenticator's traits),
+``DSGitLabOAuthenticator`` (ours), ``ProfileSpawnerMixin`` (our spawner settings),
+``DockerSpawner`` (dockerspawner's traits; SwarmSpawner inherits them).
+"""
+
+import json
+from urllib.parse import quote
+
+from .profiles import mounts, normalize_profiles
+from .sizes import parse_size
+
+PROMOTION_SERVICE = "promotion"
+PROMOTION_COMMAND = ["jupyterhub-ds-promotion"]
+PROMOTION_CONFIG_ENV = "JUPYTERHUB_DS_PROMOTION_CONFIG"
+
+
+def with_password(url, password):
+    """``postgresql://hub@db/jh`` + password -> ``postgresql://hub:<quoted>@db/jh``."""
+    if not password or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    user, host = rest.split("@", 1)
+    return f"{scheme}://{user}:{quote(password, safe='')}@{host}"
+
+
+def apply_hub(section, c, *, db_password=None):
+    c.JupyterHub.bind_url = section["bind"] + section["base_url"]
+    c.JupyterHub.public_url = section["public_url"]
+    c.JupyterHub.db_url = with_password(section["db_url"], db_password)
+    if section["hub_bind_url"]:
+        c.JupyterHub.hub_bind_url = section["hub_bind_url"]
+    if section["hub_connect_ip"]:
+        c.JupyterHub.hub_connect_ip = section["hub_connect_ip"]
+    c.GitLabOAuthenticator.admin_users = set(section["admin_users"])
+
+
+def oauth_callback_url(section, hub):
+    if section["callback_url"]:
+        return section["callback_url"]
+    public = hub["public_url"].rstrip("/")
+    if not public.endswith(hub["base_url"].rstrip("/")):
+        public += hub["base_url"].rstrip("/")
+    return public + "/hub/oauth_callback"
+
+
+def apply_gitlab(section, c, *, client_secret, callback_url):
+    c.JupyterHub.authenticator_class = "ds-gitlab"
+    g = c.GitLabOAuthenticator
+    g.gitlab_url = section["url"].rstrip("/")
+    g.client_id = section["client_id"]
+    g.client_secret = client_secret
+    g.oauth_callback_url = callback_url
+    g.scope = list(section["scopes"])
+    g.enable_pkce = True
+    if section["api_url"]:
+        g.gitlab_api = section["api_url"].rstrip("/")
+    if section["ca_bundle"]:
+        g.http_request_kwargs = {"ca_certs": section["ca_bundle"]}
+
+
+def apply_auth(section, c):
+    g = c.GitLabOAuthenticator
+    g.allowed_gitlab_groups = set(section["allowed_groups"])
+    g.allowed_project_ids = set(section["allowed_project_ids"])
+    g.allow_all = section["allow_all"]
+    g.manage_groups = section["manage_groups"]
+    c.Authenticator.enable_auth_state = True
+    c.Authenticator.auth_refresh_age = section["refresh_age"]
+    c.DSGitLabOAuthenticator.admin_gitlab_groups = set(section["admin_groups"])
+    c.DSGitLabOAuthenticator.stop_server_on_revoke = section["stop_server_on_revoke"]
+
+
+def apply_profiles(section, c, *, default_image):
+    c.ProfileSpawnerMixin.profiles = normalize_profiles(section, default_image)
+
+
+def apply_images(section, c):
+    """The build options (images.build) are read by `jupyterhub-ds images build`, not the hub."""
+    c.DockerSpawner.image = section["default"]
+    c.ProfileSpawnerMixin.default_image = section["default"]
+    c.ProfileSpawnerMixin.allowed_images = list(section["allowed"])
+
+
+def apply_volumes(section, c):
+    c.ProfileSpawnerMixin.home_volume_template = section["home_volume"]
+    c.ProfileSpawnerMixin.home_mount = section["home_mount"]
+    c.ProfileSpawnerMixin.shared_mounts = mounts(section["shared"])
+
+
+def apply_network(section, c):
+    c.DockerSpawner.network_name = section["name"]
+    c.ProfileSpawnerMixin.containers_can_talk = section["containers_can_talk"]
+
+
+def apply_spawner(section, c):
+    c.JupyterHub.spawner_class = "ds-swarm" if section["kind"] == "swarm" else "ds-docker"
+    c.DockerSpawner.start_timeout = section["start_timeout"]
+    c.DockerSpawner.http_timeout = section["http_timeout"]
+    c.DockerSpawner.remove = section["remove_on_stop"]
+    c.DockerSpawner.pull_policy = section["pull_policy"]
+
+
+def apply_workspace(section, c):
+    c.ProfileSpawnerMixin.workspace_directory = section["directory"]
+    c.ProfileSpawnerMixin.workspace_projects = [
+        {"path": p["path"], "groups": list(p["groups"]), "ref": p["ref"]} for p in section["projects"]
+    ]
+
+
+def review_policy(section):
+    """The dict the spawner hands to the container (as JSON) for the review extension."""
+    return {
+        "commit_notebooks": section["commit_notebooks"],
+        "branch_prefix": section["branch_prefix"],
+        "target_branch": section["target_branch"],
+        "max_file_size": parse_size(section["max_file_size"]),
+        "max_submission_size": parse_size(section["max_submission_size"]),
+        "secret_patterns": list(section["secret_patterns"]),
+        "allowed_packages": None if section["allowed_packages"] is None else list(section["allowed_packages"]),
+    }
+
+
+def apply_review(section, c):
+    c.ProfileSpawnerMixin.review_policy = review_policy(section)
+
+
+def promotion_settings(section, profiles, metrics_enabled):
+    """The JSON the promotion service reads: the section with each project's profile limits
+    resolved, so the service never reads the admin YAML."""
+    by_slug = {p["slug"]: p for p in profiles}
+    projects = []
+    for project in section["projects"]:
+        profile = by_slug.get(project["profile"])
+        limits = {k: profile[k] for k in ("cpu_limit", "mem_limit", "pids_limit", "gpus")} if profile else {}
+        projects.append({**project, "limits": limits})
+    return {**section, "projects": projects, "metrics_enabled": metrics_enabled}
+
+
+def apply_promotion(section, c, *, profiles, metrics_enabled, gitlab_token=None, db_password=None):
+    if not section["projects"]:
+        return
+    environment = {
+        PROMOTION_CONFIG_ENV: json.dumps(promotion_settings(section, profiles, metrics_enabled), sort_keys=True),
+    }
+    if gitlab_token:
+        environment["JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN"] = gitlab_token
+    if db_password:
+        environment["JUPYTERHUB_DS_PROMOTION_DB_PASSWORD"] = db_password
+    c.JupyterHub.services = [
+        {
+            "name": PROMOTION_SERVICE,
+            "command": list(PROMOTION_COMMAND),
+            "url": f"http://127.0.0.1:{section['port']}",
+            "environment": environment,
+            "display": True,
+            "oauth_no_confirm": True,
+        }
+    ]
+    # It talks to GitLab and Docker; from the hub it only needs to tell users' names and
+    # groups apart (who may trigger a run or roll back).
+    c.JupyterHub.load_roles = [
+        {
+            "name": "jupyterhub-ds-promotion",
+            "description": "The promotion service: read user names and group membership",
+            "scopes": ["read:users:name", "read:users:groups", "read:groups:name"],
+            "services": [PROMOTION_SERVICE],
+        }
+    ]
+
+
+def apply_metrics(section, c):
+    c.JupyterHub.authenticate_prometheus = section["require_auth"] or not section["enabled"]

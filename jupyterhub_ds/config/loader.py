@@ -1,0 +1,110 @@
+"""Validate the whole admin YAML, then translate it; nothing is applied half-way.
+
+``check_file`` collects every problem (syntax, schema, secrets, semantic, and with
+``env`` the missing environment variables) as printable lines; ``load_config`` raises
+one ``AdminConfigError`` carrying those lines or returns the complete ``Config``.
+"""
+
+from traitlets.config import Config
+
+from . import apply as A
+from . import secrets, semantic, semantic_promotion
+from .problems import format_problem, sort_key
+from .schema import schema_problems, with_defaults
+from .source import ConfigSourceError, read_source
+
+# (check, sections it reads): a check runs only when the schema found nothing wrong there
+SEMANTIC_CHECKS = [
+    (semantic.check_profiles, ("profiles",)),
+    (semantic.check_profile_images, ("profiles", "images")),
+    (semantic.check_auth, ("auth",)),
+    (semantic.check_group_references, ("auth", "profiles", "workspace")),
+    (semantic.check_mount_targets, ("volumes", "profiles")),
+    (semantic.check_review, ("review",)),
+    (semantic.check_workspace, ("workspace",)),
+    (semantic.check_hub, ("hub",)),
+    (semantic_promotion.check_timezone, ("promotion",)),
+    (semantic_promotion.check_promotion, ("promotion", "profiles")),
+]
+
+
+class AdminConfigError(Exception):
+    """The admin YAML cannot be used. ``lines`` holds one printable line per problem."""
+
+    def __init__(self, lines):
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
+
+
+def _problems(source, env):
+    data = source.data
+    if not isinstance(data, dict):
+        what = "empty" if data is None else f"a {type(data).__name__}"
+        return [], f"{source.name}:1: (top level): the file is {what}; it must be a mapping with at least gitlab: and profiles:"
+    problems = list(source.problems)
+    problems += secrets.yaml_secret_problems(data)
+    found = schema_problems(data, secrets.is_secret_key)
+    problems += found
+    broken = {p.path[0] if p.path else None for p in found}
+    config = with_defaults(data)
+    if None not in broken:
+        for check, sections in SEMANTIC_CHECKS:
+            if not broken.intersection(sections):
+                problems += check(config)
+        if env is not None and not broken.intersection(("hub", "promotion")):
+            problems += secrets.missing_env_problems(config, env)
+    return problems, None
+
+
+def check_file(path, env=None, name=None):
+    """``(lines, config)``: every problem as a printable line (empty if the file is fine) and
+    the defaults-filled config (None when unusable). ``env``: also check the environment."""
+    try:
+        source = read_source(path, name)
+    except ConfigSourceError as err:
+        return [str(err)], None
+    problems, fatal = _problems(source, env)
+    if fatal:
+        return [fatal], None
+    problems = sorted(set(problems), key=lambda p: sort_key(p, source.lines))
+    lines = [format_problem(p, source.name, source.lines) for p in problems]
+    return lines, (None if lines else with_defaults(source.data))
+
+
+def build_config(config, env):
+    """Translate a valid, defaults-filled config; ``env`` supplies the secrets."""
+    c = Config()
+    A.apply_hub(config["hub"], c, db_password=env.get(secrets.JUPYTERHUB_DB_PASSWORD))
+    A.apply_gitlab(
+        config["gitlab"],
+        c,
+        client_secret=env.get(secrets.GITLAB_CLIENT_SECRET),
+        callback_url=A.oauth_callback_url(config["gitlab"], config["hub"]),
+    )
+    A.apply_auth(config["auth"], c)
+    A.apply_images(config["images"], c)
+    A.apply_profiles(config["profiles"], c, default_image=config["images"]["default"])
+    A.apply_volumes(config["volumes"], c)
+    A.apply_network(config["network"], c)
+    A.apply_spawner(config["spawner"], c)
+    A.apply_workspace(config["workspace"], c)
+    A.apply_review(config["review"], c)
+    A.apply_promotion(
+        config["promotion"],
+        c,
+        profiles=c.ProfileSpawnerMixin.profiles,
+        metrics_enabled=config["metrics"]["enabled"],
+        gitlab_token=env.get(secrets.PROMOTION_GITLAB_TOKEN),
+        db_password=env.get(secrets.PROMOTION_DB_PASSWORD),
+    )
+    A.apply_metrics(config["metrics"], c)
+    return c
+
+
+def load_config(path, env, name=None):
+    """The traitlets ``Config`` for the admin YAML at ``path``; the environment ``env`` must
+    hold the secrets. Raises ``AdminConfigError`` listing every problem."""
+    lines, config = check_file(path, env=env, name=name)
+    if lines:
+        raise AdminConfigError(lines)
+    return build_config(config, env)
