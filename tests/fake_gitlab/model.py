@@ -88,6 +88,7 @@ class MergeRequest:
     merged_by_id: int | None = None
     closed_by_id: int | None = None
     merge_commit_sha: str | None = None
+    squash_commit_sha: str | None = None
     # Frozen once merged/closed; while open the heads come from the live refs.
     frozen_head_sha: str | None = None
     frozen_base_sha: str | None = None
@@ -98,6 +99,13 @@ class MergeRequest:
     def draft(self) -> bool:
         t = self.title.lower()
         return t.startswith(("draft:", "[draft]", "(draft)", "wip:", "[wip]"))
+
+
+def add_note(store: "Store", mr: MergeRequest, author: User, body: str, system: bool = False) -> Note:
+    note = Note(store.next_id(), body, author.id, now_iso(), system)
+    mr.notes.append(note)
+    mr.updated_at = note.created_at
+    return note
 
 
 @dataclass

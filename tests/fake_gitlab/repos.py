@@ -38,6 +38,20 @@ done
 exit $status
 """
 
+# Installed as hooks/post-receive: GitLab's hint after a push that creates a branch.
+POST_RECEIVE = r"""#!/bin/sh
+while read -r old new ref; do
+  case "$ref" in refs/heads/*) branch=${ref#refs/heads/} ;; *) continue ;; esac
+  if [ "$old" = "0000000000000000000000000000000000000000" ] && [ "$branch" != "$GL_DEFAULT_BRANCH" ]; then
+    echo ""
+    echo "To create a merge request for $branch, visit:"
+    echo "  $GL_PROJECT_URL/-/merge_requests/new?merge_request%5Bsource_branch%5D=$branch"
+    echo ""
+  fi
+done
+exit 0
+"""
+
 LOG_FORMAT = "%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B%x1e"
 
 
@@ -101,9 +115,10 @@ class Repos:
         path = self.path(project_id)
         await run_git(None, "init", "--bare", "-q", "-b", default_branch, str(path))
         await run_git(path, "config", "http.receivepack", "true")
-        hook = path / "hooks" / "pre-receive"
-        hook.write_text(PRE_RECEIVE)
-        hook.chmod(0o755)
+        for name, text in (("pre-receive", PRE_RECEIVE), ("post-receive", POST_RECEIVE)):
+            hook = path / "hooks" / name
+            hook.write_text(text)
+            hook.chmod(0o755)
 
     async def git(self, project_id: int, *args, **kwargs) -> bytes:
         return (await run_git(self.path(project_id), *args, **kwargs))[1]
@@ -142,7 +157,7 @@ class Repos:
 
     async def log(self, project_id: int, rev_range: list[str], paths: list[str] | None = None,
                   limit: int | None = None, extra: list[str] | None = None) -> list[dict]:
-        args = ["log", f"--format={LOG_FORMAT}"] + (extra or [])
+        args = ["log", f"--format={LOG_FORMAT}", "--date-order"] + (extra or [])
         if limit:
             args.append(f"-n{limit}")
         args += rev_range + ["--"] + (paths or [])

@@ -1,5 +1,0 @@
-"""Not written yet."""
-
-
-def routes():
-    return []
