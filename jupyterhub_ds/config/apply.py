@@ -13,12 +13,13 @@ Class names are fixed: ``GitLabOAuthenticator`` (oauthenticator's traits),
 import json
 from urllib.parse import quote
 
-from .profiles import mounts, normalize_profiles
+from .profiles import normalize_profiles
 from .sizes import parse_size
 
 PROMOTION_SERVICE = "promotion"
 PROMOTION_COMMAND = ["jupyterhub-ds-promotion"]
 PROMOTION_CONFIG_ENV = "JUPYTERHUB_DS_PROMOTION_CONFIG"
+USER_ROLE = {"name": "user", "scopes": ["self", "admin:auth_state!user"]}
 
 
 def with_password(url, password):
@@ -75,6 +76,9 @@ def apply_auth(section, c):
     c.Authenticator.auth_refresh_age = section["refresh_age"]
     c.DSGitLabOAuthenticator.admin_gitlab_groups = set(section["admin_groups"])
     c.DSGitLabOAuthenticator.stop_server_on_revoke = section["stop_server_on_revoke"]
+    # A user's server fetches a fresh GitLab token from its owner's auth_state; a server
+    # token only gets scopes its owner holds, so users need admin:auth_state on themselves.
+    c.JupyterHub.load_roles = [{"name": USER_ROLE["name"], "scopes": list(USER_ROLE["scopes"])}]
 
 
 def apply_profiles(section, c, *, default_image):
@@ -82,21 +86,22 @@ def apply_profiles(section, c, *, default_image):
 
 
 def apply_images(section, c):
-    """The build options (images.build) are read by `jupyterhub-ds images build`, not the hub."""
+    """``images.allowed`` is enforced when checking the file (profiles may only name listed
+    images); ``images.build`` is read by `jupyterhub-ds images build`, not by the hub."""
     c.DockerSpawner.image = section["default"]
-    c.ProfileSpawnerMixin.default_image = section["default"]
-    c.ProfileSpawnerMixin.allowed_images = list(section["allowed"])
 
 
 def apply_volumes(section, c):
     c.ProfileSpawnerMixin.home_volume_template = section["home_volume"]
     c.ProfileSpawnerMixin.home_mount = section["home_mount"]
-    c.ProfileSpawnerMixin.shared_mounts = mounts(section["shared"])
+    c.ProfileSpawnerMixin.shared_mounts = [
+        {"source": m["source"], "target": m["target"], "mode": m["mode"]} for m in section["shared"]
+    ]
 
 
 def apply_network(section, c):
     c.DockerSpawner.network_name = section["name"]
-    c.ProfileSpawnerMixin.containers_can_talk = section["containers_can_talk"]
+    c.ProfileSpawnerMixin.isolate_containers = not section["containers_can_talk"]
 
 
 def apply_spawner(section, c):
@@ -110,7 +115,7 @@ def apply_spawner(section, c):
 def apply_workspace(section, c):
     c.ProfileSpawnerMixin.workspace_directory = section["directory"]
     c.ProfileSpawnerMixin.workspace_projects = [
-        {"path": p["path"], "groups": list(p["groups"]), "ref": p["ref"]} for p in section["projects"]
+        {"project": p["path"], "groups": list(p["groups"]), "ref": p["ref"]} for p in section["projects"]
     ]
 
 
@@ -165,7 +170,8 @@ def apply_promotion(section, c, *, profiles, metrics_enabled, gitlab_token=None,
     ]
     # It talks to GitLab and Docker; from the hub it only needs to tell users' names and
     # groups apart (who may trigger a run or roll back).
-    c.JupyterHub.load_roles = [
+    roles = list(c.JupyterHub.load_roles) if "load_roles" in c.JupyterHub else []
+    c.JupyterHub.load_roles = roles + [
         {
             "name": "jupyterhub-ds-promotion",
             "description": "The promotion service: read user names and group membership",

@@ -16,6 +16,7 @@ class Problem:
     path: tuple
     message: str
     line_path: tuple | None = None
+    line: int | None = None
 
 
 def format_path(path):
@@ -62,12 +63,16 @@ ENV = "$env"  # path head of problems about environment variables (no line in th
 def format_problem(problem, file_name, lines):
     if problem.path and problem.path[0] == ENV:
         return f"{file_name}: env {problem.path[1]}: {problem.message}"
-    where = problem.line_path if problem.line_path is not None else problem.path
-    return f"{file_name}:{line_of(lines, where)}: {format_path(problem.path)}: {problem.message}"
+    return f"{file_name}:{_line(problem, lines)}: {format_path(problem.path)}: {problem.message}"
 
 
 def sort_key(problem, lines):
     if problem.path and problem.path[0] == ENV:
         return (float("inf"), problem.path[1], problem.message)
-    where = problem.line_path if problem.line_path is not None else problem.path
-    return (line_of(lines, where), format_path(problem.path), problem.message)
+    return (_line(problem, lines), format_path(problem.path), problem.message)
+
+
+def _line(problem, lines):
+    if problem.line is not None:
+        return problem.line
+    return line_of(lines, problem.line_path if problem.line_path is not None else problem.path)

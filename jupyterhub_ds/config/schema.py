@@ -41,8 +41,18 @@ def resolve(schema):
     return schema
 
 
+# names admins reach for that difflib cannot guess
+ALIASES = {
+    "memory": "mem_limit", "mem": "mem_limit", "ram": "mem_limit", "cpu": "cpu_limit",
+    "cpus": "cpu_limit", "gpu": "gpus", "name": "display_name", "title": "display_name",
+    "groups": "allowed_groups", "timeout": "start_timeout", "tz": "timezone",
+}
+
+
 def closest(word, choices):
     """The obvious intended spelling of ``word`` among ``choices``, or None."""
+    if ALIASES.get(str(word).lower()) in choices:
+        return ALIASES[str(word).lower()]
     found = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return found[0] if found else None
 

@@ -64,6 +64,12 @@ def _fix(path):
     return f"secrets must not be in the YAML; remove it and set env {var} instead"
 
 
+def _value_fix(path):
+    if path and is_secret_key(path[-1]):
+        return _fix(path)
+    return "secrets must not be in the YAML; remove it (the hub takes secrets only from its environment)"
+
+
 def url_password(url):
     """The password inside ``scheme://user:password@host/...``, or None."""
     try:
@@ -86,9 +92,9 @@ def _scan(value, path, problems):
             _scan(item, path + (index,), problems)
     elif isinstance(value, str):
         if _PRIVATE_KEY.search(value):
-            problems.append(Problem(path, f"holds a private key; {_fix(path)}"))
+            problems.append(Problem(path, f"holds a private key; {_value_fix(path)}"))
         elif _GITLAB_TOKEN.match(value.strip()):
-            problems.append(Problem(path, f"holds a GitLab token; {_fix(path)}"))
+            problems.append(Problem(path, f"holds a GitLab token; {_value_fix(path)}"))
         elif "://" in value and url_password(value):
             problems.append(
                 Problem(path, f"the URL contains a password; remove it from the URL and set env {env_var_for(path)}")
@@ -117,7 +123,7 @@ def required_env(config):
         need[JUPYTERHUB_DB_PASSWORD] = "the password of the database user in hub.db_url"
     promotion = config["promotion"]
     if promotion["projects"]:
-        need[PROMOTION_GITLAB_TOKEN] = "a GitLab token (api scope) the promotion service pushes with"
+        need[PROMOTION_GITLAB_TOKEN] = "a GitLab token with api scope that the promotion service pushes with"
         if _needs_db_password(promotion["database_url"]):
             need[PROMOTION_DB_PASSWORD] = "the password of the database user in promotion.database_url"
     return need

@@ -37,10 +37,14 @@ def _walk(node, path, lines, problems):
                     pass
             if key in seen:
                 problems.append(
-                    Problem(path, f"duplicate key {key!r} (also on line {seen[key]}); keep one", path + (key,))
+                    Problem(
+                        path,
+                        f"duplicate key {key!r} (first on line {seen[key]}); YAML keeps only the last one, merge them",
+                        line=key_node.start_mark.line + 1,
+                    )
                 )
-                continue
-            seen[key] = key_node.start_mark.line + 1
+            # PyYAML keeps the last value of a duplicated key, so its lines win too
+            seen.setdefault(key, key_node.start_mark.line + 1)
             lines[path + (key,)] = key_node.start_mark.line + 1
             _walk(value_node, path + (key,), lines, problems)
     elif isinstance(node, yaml.SequenceNode):
