@@ -1,0 +1,196 @@
+"""Good admin YAML files -> the traitlets Config the hub gets (values a later component reads)."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from jupyterhub_ds.config import check_file, load_config
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "hub_config" / "jupyterhub_ds.yaml"
+DEMO = ROOT / "hub_config" / "demo.yaml"
+MINIMAL = Path(__file__).parent / "config_cases" / "good" / "minimal.yaml"
+ENV = {
+    "GITLAB_CLIENT_SECRET": "oauth-app-secret",
+    "JUPYTERHUB_CRYPT_KEY": "ab" * 32,
+    "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": "promotion-bot-token",
+}
+G = 1024**3
+
+
+@pytest.mark.parametrize("path", [EXAMPLE, DEMO, MINIMAL], ids=["example", "demo", "minimal"])
+def test_good_files_have_no_problems_even_with_env(path):
+    lines, config = check_file(path)
+    assert lines == [] and config["profiles"]
+    assert check_file(path, env=ENV)[0] == []
+
+
+def test_cli_accepts_the_commented_example():
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/jupyterhub-ds"), "check-config", "hub_config/jupyterhub_ds.yaml"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == "OK: hub_config/jupyterhub_ds.yaml (3 profiles, 2 promotion lanes)"
+
+
+def test_demo_profiles_are_normalized():
+    c = load_config(DEMO, ENV)
+    assert c.ProfileSpawnerMixin.profiles == [
+        {
+            "slug": "small", "display_name": "Small (2 CPU, 2 GB)", "description": "For everyday analysis",
+            "default": True, "images": ["jupyterhub-ds/singleuser:latest"], "cpu_limit": 2.0,
+            "mem_limit": 2 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
+            "gpus": 0, "volumes": {}, "environment": {}, "allowed_groups": ["data-science"], "idle_timeout": None,
+        },
+        {
+            "slug": "large", "display_name": "Large (16 CPU, 64 GB)", "description": "For big data sets and training",
+            "default": False, "images": ["jupyterhub-ds/singleuser:latest"], "cpu_limit": 16.0,
+            "mem_limit": 64 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
+            "gpus": 0, "volumes": {}, "environment": {}, "allowed_groups": ["data-science/power-users"], "idle_timeout": None,
+        },
+        {
+            "slug": "gpu", "display_name": "GPU", "description": "One GPU for deep learning",
+            "default": False, "images": ["jupyterhub-ds/singleuser:latest"], "cpu_limit": 8.0,
+            "mem_limit": 32 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
+            "gpus": 1, "volumes": {}, "environment": {}, "allowed_groups": ["ml-gpu"], "idle_timeout": None,
+        },
+    ]
+
+
+def test_demo_authenticator_and_hub_settings():
+    c = load_config(DEMO, ENV)
+    assert c.JupyterHub.authenticator_class == "ds-gitlab"
+    assert c.JupyterHub.spawner_class == "ds-docker"
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:8000/"
+    assert c.JupyterHub.db_url == "sqlite:///jupyterhub.sqlite"
+    g = c.GitLabOAuthenticator
+    assert g.gitlab_url == "http://127.0.0.1:8929"
+    assert g.client_id == "jupyterhub-ds-demo"
+    assert g.client_secret == "oauth-app-secret"  # from the environment, never the YAML
+    assert g.oauth_callback_url == "http://127.0.0.1:8000/hub/oauth_callback"
+    assert g.scope == ["read_user", "api"]
+    assert g.enable_pkce is True
+    assert g.allowed_gitlab_groups == {"data-science", "ml-gpu"}
+    assert g.allow_all is False
+    assert g.manage_groups is True
+    assert c.Authenticator.enable_auth_state is True
+    assert c.Authenticator.auth_refresh_age == 300
+    assert c.DSGitLabOAuthenticator.admin_gitlab_groups == {"data-science/admins"}
+    assert c.DSGitLabOAuthenticator.stop_server_on_revoke is True
+    assert {"name": "user", "scopes": ["self", "admin:auth_state!user"]} in c.JupyterHub.load_roles
+    assert "services" not in c.JupyterHub  # no promotion projects, no service
+
+
+def test_demo_shared_data_is_read_only_by_default():
+    c = load_config(DEMO, ENV)
+    assert c.ProfileSpawnerMixin.shared_mounts == [
+        {"source": "/srv/jupyterhub-ds/shared", "target": "/home/jovyan/shared", "mode": "ro"}
+    ]
+    assert c.ProfileSpawnerMixin.home_volume_template == "jupyterhub-ds-home-{username}"
+    assert c.ProfileSpawnerMixin.home_mount == "/home/jovyan"
+    assert c.DockerSpawner.image == "jupyterhub-ds/singleuser:latest"
+
+
+def test_example_sizes_images_volumes_and_environment():
+    profiles = {p["slug"]: p for p in load_config(EXAMPLE, ENV).ProfileSpawnerMixin.profiles}
+    assert profiles["small"]["mem_guarantee"] == 512 * 1024**2
+    assert profiles["small"]["cpu_guarantee"] == 0.5
+    assert profiles["small"]["pids_limit"] == 1024
+    assert profiles["small"]["idle_timeout"] == 3600
+    assert profiles["small"]["environment"] == {"OMP_NUM_THREADS": "2"}
+    assert profiles["large"]["images"] == ["jupyterhub-ds/singleuser:latest", "jupyterhub-ds/singleuser-spark:latest"]
+    assert profiles["gpu"]["mem_limit"] == 32 * G  # 32Gi
+    assert profiles["gpu"]["volumes"] == {"/srv/models": {"bind": "/home/jovyan/models", "mode": "rw"}}
+    assert [p["default"] for p in profiles.values()] == [True, False, False]
+
+
+def test_example_spawner_network_workspace_review_metrics():
+    c = load_config(EXAMPLE, ENV)
+    assert c.JupyterHub.public_url == "https://hub.example.com/"
+    assert c.JupyterHub.hub_bind_url == "http://0.0.0.0:8081"
+    assert c.JupyterHub.hub_connect_ip == "172.17.0.1"
+    assert c.GitLabOAuthenticator.admin_users == {"alice"}
+    assert c.DockerSpawner.network_name == "jupyterhub-ds"
+    assert c.ProfileSpawnerMixin.isolate_containers is True
+    assert (c.DockerSpawner.start_timeout, c.DockerSpawner.http_timeout) == (120, 60)
+    assert c.DockerSpawner.remove is True
+    assert c.DockerSpawner.pull_policy == "ifnotpresent"
+    assert c.ProfileSpawnerMixin.workspace_directory == "projects"
+    assert c.ProfileSpawnerMixin.workspace_projects == [
+        {"project": "data-science/churn-model", "groups": ["data-science"], "ref": None},
+        {"project": "ml/vision", "groups": ["ml-gpu"], "ref": "main"},
+    ]
+    assert c.ProfileSpawnerMixin.review_policy == {
+        "commit_notebooks": False, "branch_prefix": "review", "target_branch": "main",
+        "max_file_size": 10 * 1024**2, "max_submission_size": 50 * 1024**2,
+        "secret_patterns": ["corp-[0-9a-f]{32}"],
+        "allowed_packages": ["numpy", "pandas", "scikit-learn", "matplotlib"],
+    }
+    assert c.JupyterHub.authenticate_prometheus is True
+
+
+def test_example_promotion_service_and_role():
+    c = load_config(EXAMPLE, ENV)
+    [service] = c.JupyterHub.services
+    assert service["name"] == "promotion"
+    assert service["command"] == ["jupyterhub-ds-promotion"]
+    assert service["url"] == "http://127.0.0.1:10101"
+    assert service["environment"]["JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN"] == "promotion-bot-token"
+    settings = json.loads(service["environment"]["JUPYTERHUB_DS_PROMOTION_CONFIG"])
+    assert settings["timezone"] == "Europe/Berlin"
+    [project] = settings["projects"]
+    assert project["path"] == "data-science/churn-model"
+    assert project["image"] == "jupyterhub-ds/singleuser:1.0"
+    assert project["limits"] == {"cpu_limit": 16.0, "mem_limit": 64 * G, "pids_limit": None, "gpus": 0}
+    assert project["seed"] == 42 and project["network"] is False
+    assert [(lane["from"], lane["to"], lane["schedule"]) for lane in project["lanes"]] == [
+        ("main", "staging", "0 2 * * *"),
+        ("staging", "production", "0 4 * * 1"),
+    ]
+    assert "token" not in service["environment"]["JUPYTERHUB_DS_PROMOTION_CONFIG"].lower()
+    role = next(r for r in c.JupyterHub.load_roles if r.get("services") == ["promotion"])
+    assert role["scopes"] == ["read:users:name", "read:users:groups", "read:groups:name"]
+
+
+def test_minimal_file_gets_documented_defaults():
+    c = load_config(MINIMAL, ENV)
+    [profile] = c.ProfileSpawnerMixin.profiles
+    assert profile["slug"] == profile["display_name"] == "standard"
+    assert profile["images"] == ["jupyterhub-ds/singleuser:latest"]
+    assert profile["mem_limit"] is None and profile["gpus"] == 0 and profile["allowed_groups"] == []
+    assert c.JupyterHub.bind_url == "http://0.0.0.0:8000/"
+    assert c.GitLabOAuthenticator.oauth_callback_url == "http://localhost:8000/hub/oauth_callback"
+    assert c.JupyterHub.spawner_class == "ds-docker"
+    assert c.ProfileSpawnerMixin.shared_mounts == []
+    assert c.ProfileSpawnerMixin.review_policy["commit_notebooks"] is False
+
+
+def test_secrets_come_from_the_environment_only(tmp_path):
+    text = MINIMAL.read_text() + "hub:\n  db_url: postgresql://hub@db.example.com/jupyterhub\n"
+    path = tmp_path / "pg.yaml"
+    path.write_text(text)
+    c = load_config(path, {**ENV, "JUPYTERHUB_DB_PASSWORD": "p@ss/word"})
+    assert c.JupyterHub.db_url == "postgresql://hub:p%40ss%2Fword@db.example.com/jupyterhub"
+    assert check_file(path, env=ENV)[0] == [
+        f"{path}: env JUPYTERHUB_DB_PASSWORD: not set; export JUPYTERHUB_DB_PASSWORD "
+        "(the password of the database user in hub.db_url)"
+    ]
+
+
+def test_swarm_kind_and_base_url(tmp_path):
+    path = tmp_path / "swarm.yaml"
+    path.write_text(
+        MINIMAL.read_text()
+        + "spawner:\n  kind: swarm\nhub:\n  public_url: https://ds.example.com/jupyter/\n  base_url: /jupyter/\n"
+        + "  bind: http://127.0.0.1:8123\nmetrics:\n  require_auth: false\n"
+    )
+    c = load_config(path, ENV)
+    assert c.JupyterHub.spawner_class == "ds-swarm"
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:8123/jupyter/"
+    assert c.GitLabOAuthenticator.oauth_callback_url == "https://ds.example.com/jupyter/hub/oauth_callback"
+    assert c.JupyterHub.authenticate_prometheus is False
