@@ -17,7 +17,8 @@ def find_mr(project: Project, iid: str) -> MergeRequest:
     return mr
 
 
-async def mr_json(handler: ApiHandler, project: Project, mr: MergeRequest, me: User, simple: bool = False) -> dict:
+async def mr_json(handler: ApiHandler, project: Project, mr: MergeRequest, me: User, simple: bool = False,
+                  branches: dict | None = None) -> dict:
     base, store = handler.ctx.base_url, handler.store
     web_url = f"{base}/{project.full_path}/-/merge_requests/{mr.iid}"
     data = {"id": mr.id, "iid": mr.iid, "project_id": project.id, "title": mr.title,
@@ -25,7 +26,7 @@ async def mr_json(handler: ApiHandler, project: Project, mr: MergeRequest, me: U
             "updated_at": mr.updated_at, "web_url": web_url}
     if simple:
         return data
-    f = await facts(handler.ctx.repos, project, mr)
+    f = await facts(handler.ctx.repos, project, mr, branches)
     person = lambda uid: user_basic(store.users[uid], base) if uid in store.users else None  # noqa: E731
     status = detailed_status(mr, f)
     data.update({
@@ -102,7 +103,8 @@ class MergeRequestsHandler(ApiHandler):
         mrs.sort(key=lambda m: (getattr(m, order) or "", m.id), reverse=self.param("sort", "desc") == "desc")
         simple = self.param("view") == "simple"
         page = paginate(self, mrs)
-        self.send_json([await mr_json(self, project, m, me, simple) for m in page])
+        branches = None if simple else await self.ctx.repos.branches(project.id)
+        self.send_json([await mr_json(self, project, m, me, simple, branches) for m in page])
 
     async def post(self, ref):
         me = self.authenticate()

@@ -18,13 +18,14 @@ class MrFacts:
     commits_count: int
 
 
-async def facts(repos, project: Project, mr: MergeRequest) -> MrFacts:
-    """Live facts of an open MR; merged/closed MRs keep the shas frozen when they ended."""
+async def facts(repos, project: Project, mr: MergeRequest, branches: dict | None = None) -> MrFacts:
+    """Live facts of an open MR; merged/closed MRs keep the shas frozen when they ended.
+    ``branches`` (name -> sha) saves re-reading the refs when listing many MRs."""
     if mr.state != "opened" and mr.frozen_head_sha:
         head, base = mr.frozen_head_sha, mr.frozen_base_sha
         target = base
     else:
-        branches = await repos.branches(project.id)
+        branches = branches if branches is not None else await repos.branches(project.id)
         head, target = branches.get(mr.source_branch), branches.get(mr.target_branch)
         base = None
     if head is None or target is None:
