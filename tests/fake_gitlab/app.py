@@ -7,8 +7,8 @@ import secrets
 
 from tornado import web
 
-from . import (api_groups, api_members, api_merge_requests, api_mr_extras, api_projects, api_branches, api_commits, api_users,
-               git_http, oauth, session, web as web_pages)
+from . import (api_applications, api_branches, api_commits, api_groups, api_members, api_merge_requests,
+               api_mr_extras, api_projects, api_users, git_http, oauth, session, web as web_pages)
 from .base import Context, NotFoundApi
 
 access_log = logging.getLogger("fake_gitlab.access")
@@ -22,8 +22,8 @@ def log_request(handler: web.RequestHandler) -> None:
 
 def make_app(ctx: Context) -> web.Application:
     routes = []
-    for module in (oauth, session, api_users, api_groups, api_members, api_projects, api_branches, api_commits,
-                   api_merge_requests, api_mr_extras, git_http):
+    for module in (oauth, session, api_applications, api_users, api_groups, api_members, api_projects,
+                   api_branches, api_commits, api_merge_requests, api_mr_extras, git_http):
         routes += module.routes()
     routes.append((r"/api/v4/.*", NotFoundApi))
     routes += web_pages.routes()
