@@ -1,0 +1,168 @@
+"""Logging in to a real hub with oauthenticator's GitLabOAuthenticator against the GitLab stand-in.
+
+Real parts only: a ``jupyterhub`` process with configurable-http-proxy, the real
+``oauthenticator.gitlab.GitLabOAuthenticator`` inside it, the stand-in as a separate process, and
+a ``requests`` session walking the same pages a browser does (sign-in form, consent page).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from urllib.parse import quote, urlsplit
+
+import pytest
+import requests
+
+from tests.fixtures.gitlab import DEFAULT_SEED
+from tests.fixtures.hub import free_port
+from tests.fixtures.hub_login import login_via_gitlab, new_session, page_text
+
+pytestmark = pytest.mark.integration
+
+APP = next(a for a in DEFAULT_SEED["applications"] if a["name"] == "JupyterHub")
+ALLOWED_GROUP = "data-science/analysts"  # nested: only members (direct or inherited) may log in
+SCOPES = ["read_user", "api", "read_repository", "write_repository"]
+PASSWORDS = {u["username"]: u["password"] for u in DEFAULT_SEED["users"]}
+
+
+@pytest.fixture
+def hub_port():
+    """The hub's public port, chosen first so the seed's OAuth app can name its callback URL."""
+    return free_port()
+
+
+@pytest.fixture
+def gitlab_seed(hub_port):
+    seed = copy.deepcopy(DEFAULT_SEED)
+    app = next(a for a in seed["applications"] if a["uid"] == APP["uid"])
+    app["redirect_uris"] = [f"http://127.0.0.1:{hub_port}/hub/oauth_callback"]
+    return seed
+
+
+def gitlab_hub_config(gitlab_url: str, hub_port: int, refresh_age: int = 300) -> dict:
+    return {
+        "JupyterHub": {"authenticator_class": "gitlab", "redirect_to_server": False},
+        "Authenticator": {"enable_auth_state": True, "auth_refresh_age": refresh_age},
+        "GitLabOAuthenticator": {
+            "gitlab_url": gitlab_url,
+            "client_id": APP["uid"],
+            "client_secret": APP["secret"],
+            "oauth_callback_url": f"http://127.0.0.1:{hub_port}/hub/oauth_callback",
+            "allowed_gitlab_groups": {ALLOWED_GROUP},
+            "scope": SCOPES,
+        },
+    }
+
+
+@pytest.fixture
+def gitlab_hub(hub_factory, gitlab_server, hub_port):
+    return hub_factory(port=hub_port, config=gitlab_hub_config(gitlab_server.url, hub_port))
+
+
+def hub_user(hub, name: str) -> requests.Response:
+    return hub.api("GET", f"/users/{name}")
+
+
+def gitlab_user(gitlab_server, token: str) -> requests.Response:
+    return requests.get(f"{gitlab_server.url}/api/v4/user", headers={"Authorization": f"Bearer {token}"},
+                        timeout=10)
+
+
+def assert_logged_in(hub, result, username: str) -> None:
+    resp = result.response
+    assert resp.status_code == 200, page_text(resp)
+    assert urlsplit(resp.url).path == "/hub/home", page_text(resp)
+    me = result.session.get(f"{hub.url}/hub/api/user", timeout=10)
+    assert me.status_code == 200, me.text
+    assert me.json()["name"] == username
+
+
+@pytest.mark.parametrize("username", ["alice", "bob"], ids=["direct-member", "member-of-parent-group"])
+def test_member_of_allowed_nested_group_logs_in_with_tokens_in_auth_state(gitlab_hub, gitlab_server, username):
+    result = login_via_gitlab(gitlab_hub.url, username, PASSWORDS[username])
+
+    assert result.saw_consent, "the JupyterHub app is not trusted: GitLab must ask for consent"
+    assert_logged_in(gitlab_hub, result, username)
+    model = hub_user(gitlab_hub, username).json()
+    state = model["auth_state"]
+    assert state["gitlab_user"]["username"] == username
+    assert state["access_token"] and state["refresh_token"]
+    assert sorted(state["scope"]) == sorted(SCOPES)
+    # the stored token is a real GitLab token for this user
+    assert gitlab_user(gitlab_server, state["access_token"]).json()["username"] == username
+
+
+def test_user_outside_allowed_groups_is_refused(gitlab_hub):
+    result = login_via_gitlab(gitlab_hub.url, "carol", PASSWORDS["carol"])
+
+    assert result.status == 403, page_text(result.response)
+    assert "not currently authorized" in result.response.text
+    assert hub_user(gitlab_hub, "carol").status_code == 404
+    assert result.session.get(f"{gitlab_hub.url}/hub/api/user", timeout=10).status_code == 403
+
+
+def test_deny_on_consent_page_shows_error_and_creates_no_user(gitlab_hub):
+    result = login_via_gitlab(gitlab_hub.url, "alice", PASSWORDS["alice"], approve=False)
+
+    assert result.status == 400, page_text(result.response)
+    assert urlsplit(result.response.url).path == "/hub/oauth_callback"
+    assert "OAuth error" in result.response.text and "denied the request" in result.response.text
+    assert hub_user(gitlab_hub, "alice").status_code == 404
+    home = result.session.get(f"{gitlab_hub.url}/hub/home", timeout=10)
+    assert urlsplit(home.url).path == "/hub/login", "a denied user must not be logged in"
+
+
+def test_member_removed_from_group_in_gitlab_is_refused_at_next_login(gitlab_hub, gitlab_server):
+    assert_logged_in(gitlab_hub, login_via_gitlab(gitlab_hub.url, "alice", PASSWORDS["alice"]), "alice")
+
+    removed = requests.delete(
+        f"{gitlab_server.url}/api/v4/groups/{quote(ALLOWED_GROUP, safe='')}/members/{gitlab_server.user_id('alice')}",
+        headers={"PRIVATE-TOKEN": gitlab_server.admin_token}, timeout=10)
+    assert removed.status_code == 204, removed.text
+
+    again = login_via_gitlab(gitlab_hub.url, "alice", PASSWORDS["alice"], session=new_session())
+    assert again.status == 403, page_text(again.response)
+
+
+class TestRefresh:
+    """``refresh_user`` renews an expired GitLab token with the refresh_token grant."""
+
+    TOKEN_LIFETIME = 4
+
+    @pytest.fixture
+    def gitlab_token_expires_in(self):
+        return self.TOKEN_LIFETIME
+
+    @pytest.fixture
+    def gitlab_hub(self, hub_factory, gitlab_server, hub_port):
+        return hub_factory(port=hub_port, config=gitlab_hub_config(gitlab_server.url, hub_port, refresh_age=1))
+
+    def test_expired_token_is_renewed_on_next_request(self, gitlab_hub, gitlab_server):
+        result = login_via_gitlab(gitlab_hub.url, "alice", PASSWORDS["alice"])
+        assert_logged_in(gitlab_hub, result, "alice")
+        old = hub_user(gitlab_hub, "alice").json()["auth_state"]
+        old_token = old["access_token"]
+        expires_at = old["token_response"]["created_at"] + old["token_response"]["expires_in"]
+        assert old["token_response"]["expires_in"] == self.TOKEN_LIFETIME
+
+        time.sleep(max(0.0, expires_at - time.time()) + 1.0)
+        expired = gitlab_user(gitlab_server, old_token)
+        assert expired.status_code == 401 and expired.json()["error"] == "invalid_token"
+
+        # any cookie-authenticated hub request after auth_refresh_age triggers refresh_user
+        home = result.session.get(f"{gitlab_hub.url}/hub/home", timeout=10)
+        assert home.status_code == 200 and urlsplit(home.url).path == "/hub/home", page_text(home)
+
+        new = hub_user(gitlab_hub, "alice").json()["auth_state"]
+        assert new["access_token"] != old_token
+        assert new["refresh_token"] != old["refresh_token"]
+        assert gitlab_user(gitlab_server, new["access_token"]).json()["username"] == "alice"
+        stale = gitlab_user(gitlab_server, old_token)
+        assert stale.status_code == 401 and stale.json()["error"] == "invalid_token"
+        # refresh revoked the old refresh token too: it cannot be used again
+        reuse = requests.post(f"{gitlab_server.url}/oauth/token", timeout=10, data={
+            "grant_type": "refresh_token", "refresh_token": old["refresh_token"],
+            "client_id": APP["uid"], "client_secret": APP["secret"]})
+        assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+        assert "Refreshing oauth access token for alice" in gitlab_hub.log_text()
