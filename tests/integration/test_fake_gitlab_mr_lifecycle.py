@@ -196,3 +196,36 @@ def test_close_and_reopen_and_update(gitlab_server, alice):
     again = project.mergerequests.get(mr.iid)
     assert (again.state, again.title) == ("opened", "Topic, renamed")
     assert [m.iid for m in project.mergerequests.list(state="opened", source_branch="topic")] == [mr.iid]
+
+
+class TestFastForwardProject:
+    """A project with merge_method ff: merges move the target branch, no merge commit."""
+
+    @pytest.fixture
+    def gitlab_seed(self, gitlab_seed):
+        gitlab_seed["projects"][0]["merge_method"] = "ff"
+        return gitlab_seed
+
+    def test_fast_forward_and_squash(self, gitlab_server, bob):
+        project = bob.projects.get(PROJECT)
+        assert project.merge_method == "ff"
+        project.branches.create({"branch": "ff", "ref": "main"})
+        for n in (1, 2):
+            project.commits.create({"branch": "ff", "commit_message": f"step {n}",
+                                    "actions": [{"action": "create", "file_path": f"s{n}.txt", "content": f"{n}\n"}]})
+        head = project.branches.get("ff").commit["id"]
+        mr = project.mergerequests.create({"source_branch": "ff", "target_branch": "main", "title": "FF",
+                                           "remove_source_branch": True})
+        mr.merge()
+        assert project.branches.get("main").commit["id"] == head and mr.merge_commit_sha is None
+        assert "ff" not in [b.name for b in project.branches.list(get_all=True)]  # removed after merge
+
+        project.branches.create({"branch": "sq", "ref": "main"})
+        for n in (3, 4):
+            project.commits.create({"branch": "sq", "commit_message": f"step {n}",
+                                    "actions": [{"action": "create", "file_path": f"s{n}.txt", "content": f"{n}\n"}]})
+        mr = project.mergerequests.create({"source_branch": "sq", "target_branch": "main", "title": "Squashed"})
+        mr.merge(squash=True, squash_commit_message="Steps 3 and 4")
+        main = project.branches.get("main").commit
+        assert main["id"] == mr.squash_commit_sha and main["title"] == "Steps 3 and 4" and main["parent_ids"] == [head]
+        assert project.files.get("s4.txt", ref="main").decode() == b"4\n"
