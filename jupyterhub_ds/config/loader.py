@@ -10,7 +10,7 @@ from traitlets.config import Config
 from . import apply as A
 from . import secrets, semantic, semantic_promotion
 from .problems import format_problem, sort_key
-from .schema import schema_problems, with_defaults
+from .schema import SCHEMA, schema_problems, with_defaults
 from .source import ConfigSourceError, read_source
 
 # (check, sections it reads): a check runs only when the schema found nothing wrong there
@@ -36,6 +36,13 @@ class AdminConfigError(Exception):
         super().__init__("\n".join(self.lines))
 
 
+def _section(problem):
+    """The top-level section a schema problem is in ("*": the whole file is unusable)."""
+    if problem.path:
+        return problem.path[0]
+    return problem.line_path[0] if problem.line_path else "*"  # an unknown top-level key
+
+
 def _problems(source, env):
     data = source.data
     if not isinstance(data, dict):
@@ -45,9 +52,9 @@ def _problems(source, env):
     problems += secrets.yaml_secret_problems(data)
     found = schema_problems(data, secrets.is_secret_key)
     problems += found
-    broken = {p.path[0] if p.path else None for p in found}
+    broken = {_section(p) for p in found} | {k for k in SCHEMA.get("required", []) if k not in data}
     config = with_defaults(data)
-    if None not in broken:
+    if "*" not in broken:
         for check, sections in SEMANTIC_CHECKS:
             if not broken.intersection(sections):
                 problems += check(config)

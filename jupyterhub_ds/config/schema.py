@@ -94,7 +94,8 @@ def _problems_for(error, is_secret_key):
         match = re.match(r"^(.+?) is a required property$", error.message)
         key = ast.literal_eval(match.group(1)) if match else error.message
         described = resolve(error.schema.get("properties", {}).get(key, {})).get("description", "")
-        return [Problem(path, f"missing required key {key!r}; add it ({described.rstrip('.')})")]
+        first_sentence = described.split(". ")[0].rstrip(".")
+        return [Problem(path, f"missing required key {key!r}; add it ({first_sentence})")]
     if kind == "type" or kind in ("anyOf", "oneOf") or kind == "pattern":
         return [Problem(path, f"{show(value)} is not {_expected(error)}")]
     if kind == "enum":
