@@ -96,6 +96,8 @@ def _problems_for(error, is_secret_key):
         described = resolve(error.schema.get("properties", {}).get(key, {})).get("description", "")
         first_sentence = described.split(". ")[0].rstrip(".")
         return [Problem(path, f"missing required key {key!r}; add it ({first_sentence})")]
+    if kind == "type" and value is None and error.validator_value == "object":
+        return [Problem(path, "is empty; give its keys or remove the section")]
     if kind == "type" or kind in ("anyOf", "oneOf") or kind == "pattern":
         return [Problem(path, f"{show(value)} is not {_expected(error)}")]
     if kind == "enum":
