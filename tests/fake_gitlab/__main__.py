@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import shutil
 import signal
 import socket
@@ -71,9 +72,26 @@ async def serve(args: argparse.Namespace) -> int:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
+SECRET_PARAMS = re.compile(r"((?:private_token|access_token|refresh_token|code|client_secret)=)[^&\s'\"]+")
+
+
+class RedactTokens(logging.Filter):
+    """Our access log never prints query strings, but tornado's error reports include the request
+    URI; blank out anything that looks like a credential before it reaches stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = SECRET_PARAMS.sub(r"\1[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="[fake_gitlab %(levelname).1s %(asctime)s] %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactTokens())
     return asyncio.run(serve(parse_args(argv)))
 
 

@@ -151,8 +151,8 @@ class Store:
         self._ids = itertools.count(1)
 
     def next_id(self) -> int:
-        # One counter for everything keeps ids unique across kinds, like a real database would not
-        # guarantee but tests never rely on the gaps.
+        # One counter shared by every kind of record: ids are unique and increasing; unlike GitLab
+        # there are gaps between the ids of one kind, which no client relies on.
         return next(self._ids)
 
     # -- lookups ---------------------------------------------------------------------------

@@ -231,3 +231,11 @@ class TestShortLivedTokens:
             "client_id": APP["client_id"], "client_secret": APP["client_secret"]}).json()
         assert requests.get(f"{base}/api/v4/user", headers={"Authorization": f"Bearer {renewed['access_token']}"},
                             timeout=10).status_code == 200
+
+
+def test_pkce_matches_the_gitlab_documentation_vector(gitlab_server):
+    """GitLab's oauth2.md example: this verifier hashes to this S256 challenge."""
+    verifier = "ks02i3jdikdo2k0dkfodf3m39rjfjsdk0wk349rj3jrhf"
+    code = get_code(gitlab_server.url, (verifier, "2i0WFA-0AerkjQm4X4oDEhqA17QIAKNjXpagHBXmO_U"))
+    r = exchange(gitlab_server.url, code, verifier)
+    assert r.status_code == 200 and r.json()["access_token"]
