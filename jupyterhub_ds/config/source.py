@@ -63,7 +63,8 @@ def parse_yaml(text, name):
         mark = err.problem_mark or err.context_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
         what = err.problem or err.context or "invalid YAML"
-        raise ConfigSourceError(f"{where}: YAML syntax error: {what}; fix the YAML syntax there") from err
+        fix = "indent with spaces, not tabs" if "'\\t'" in what else "fix the YAML syntax there"
+        raise ConfigSourceError(f"{where}: YAML syntax error: {what}; {fix}") from err
     except yaml.YAMLError as err:
         raise ConfigSourceError(f"{name}: YAML syntax error: {err}") from err
     finally:

@@ -68,6 +68,12 @@ def test_cli_missing_file_is_a_clear_error(tmp_path):
     assert proc.stdout.strip() == f"{missing}: no such file; give the path of the admin YAML"
 
 
+def test_cli_directory_is_a_clear_error(tmp_path):
+    proc = subprocess.run([str(CLI), "check-config", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == f"{tmp_path}: is a directory; give the path of the admin YAML file"
+
+
 def test_cli_env_flag_names_missing_variables():
     rel = "hub_config/demo.yaml"
     env = {k: v for k, v in __import__("os").environ.items() if k not in ("GITLAB_CLIENT_SECRET", "JUPYTERHUB_CRYPT_KEY")}
