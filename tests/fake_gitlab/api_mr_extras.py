@@ -145,8 +145,31 @@ class MrRepoHandler(ApiHandler):
         self.send_json(data)
 
 
+class CommitMergeRequestsHandler(ApiHandler):
+    """GET /repository/commits/:sha/merge_requests: MRs that brought in (or are at) that commit."""
+
+    async def get(self, ref, sha):
+        me = self.authenticate()
+        project = self.project(ref, me)
+        repos = self.ctx.repos
+        resolved = await repos.resolve(project.id, sha)
+        if resolved is None:
+            raise not_found("Commit")
+        branches = await repos.branches(project.id)
+        found = []
+        for mr in project.merge_requests:
+            f = await facts(repos, project, mr, branches)
+            if resolved in (mr.merge_commit_sha, mr.squash_commit_sha, f.head_sha) or (
+                    f.head_sha and f.base_sha and resolved != f.base_sha
+                    and await repos.is_ancestor(project.id, resolved, f.head_sha)
+                    and not await repos.is_ancestor(project.id, resolved, f.base_sha)):
+                found.append(mr)
+        self.send_json([await mr_json(self, project, m, me, branches=branches) for m in paginate(self, found)])
+
+
 def routes() -> list:
     p = r"/api/v4/projects/([^/]+)/merge_requests/(\d+)"
     return [(p + r"/approvals", ApprovalsHandler), (p + r"/(approve|unapprove)", ApproveHandler),
             (p + r"/notes", NotesHandler), (p + r"/notes/(\d+)", NoteHandler),
-            (p + r"/(commits|changes|diffs|participants)", MrRepoHandler)]
+            (p + r"/(commits|changes|diffs|participants)", MrRepoHandler),
+            (r"/api/v4/projects/([^/]+)/repository/commits/([^/]+)/merge_requests", CommitMergeRequestsHandler)]

@@ -90,6 +90,11 @@ def test_branch_push_mr_approve_merge_notes_and_tags(gitlab_server, alice, bob, 
     with pytest.raises(gitlab.GitlabAuthenticationError):
         bob_mr.approve()
 
+    # Unapprove and approve again.
+    bob_mr.unapprove()
+    assert bob_mr.approvals.get().approved is False
+    bob_mr.approve()
+
     # Merge with a stale sha -> 409; then a real merge commit on main.
     with pytest.raises(gitlab.GitlabMRClosedError) as stale:
         bob_mr.merge(sha=sha)
@@ -108,6 +113,11 @@ def test_branch_push_mr_approve_merge_notes_and_tags(gitlab_server, alice, bob, 
     assert again.value.response_code == 405
     assert project.mergerequests.get(1).detailed_merge_status == "not_open"
     assert [m.iid for m in project.mergerequests.list(state="merged")] == [1]
+
+    # The merged commits lead back to their MR (the promotion service notes merged MRs this way).
+    assert [m["iid"] for m in project.commits.get(sha).merge_requests()] == [1]
+    assert [m["iid"] for m in project.commits.get(bob_mr.merge_commit_sha).merge_requests()] == [1]
+    assert project.commits.get("main~1").merge_requests() == []
 
     # Commits and compare read the real history.
     titles = [c.title for c in project.commits.list(ref_name="main")]
