@@ -7,7 +7,6 @@ a ``requests`` session walking the same pages a browser does (sign-in form, cons
 
 from __future__ import annotations
 
-import copy
 import time
 from urllib.parse import quote, urlsplit
 
@@ -16,7 +15,8 @@ import requests
 
 from tests.fixtures.gitlab import DEFAULT_SEED
 from tests.fixtures.hub import free_port
-from tests.fixtures.hub_login import login_via_gitlab, new_session, page_text
+from tests.fixtures.hub_login import (gitlab_hub_config, login_via_gitlab, new_session, page_text,
+                                     seed_with_hub_callback)
 
 pytestmark = pytest.mark.integration
 
@@ -34,30 +34,17 @@ def hub_port():
 
 @pytest.fixture
 def gitlab_seed(hub_port):
-    seed = copy.deepcopy(DEFAULT_SEED)
-    app = next(a for a in seed["applications"] if a["uid"] == APP["uid"])
-    app["redirect_uris"] = [f"http://127.0.0.1:{hub_port}/hub/oauth_callback"]
-    return seed
+    return seed_with_hub_callback(DEFAULT_SEED, APP["uid"], hub_port)
 
 
-def gitlab_hub_config(gitlab_url: str, hub_port: int, refresh_age: int = 300) -> dict:
-    return {
-        "JupyterHub": {"authenticator_class": "gitlab", "redirect_to_server": False},
-        "Authenticator": {"enable_auth_state": True, "auth_refresh_age": refresh_age},
-        "GitLabOAuthenticator": {
-            "gitlab_url": gitlab_url,
-            "client_id": APP["uid"],
-            "client_secret": APP["secret"],
-            "oauth_callback_url": f"http://127.0.0.1:{hub_port}/hub/oauth_callback",
-            "allowed_gitlab_groups": {ALLOWED_GROUP},
-            "scope": SCOPES,
-        },
-    }
+def hub_config(gitlab_server, hub_port: int, refresh_age: int = 300) -> dict:
+    return gitlab_hub_config(gitlab_server.url, hub_port, APP, allowed_groups=[ALLOWED_GROUP],
+                             scopes=SCOPES, refresh_age=refresh_age)
 
 
 @pytest.fixture
 def gitlab_hub(hub_factory, gitlab_server, hub_port):
-    return hub_factory(port=hub_port, config=gitlab_hub_config(gitlab_server.url, hub_port))
+    return hub_factory(port=hub_port, config=hub_config(gitlab_server, hub_port))
 
 
 def hub_user(hub, name: str) -> requests.Response:
@@ -69,11 +56,11 @@ def gitlab_user(gitlab_server, token: str) -> requests.Response:
                         timeout=10)
 
 
-def assert_logged_in(hub, result, username: str) -> None:
-    resp = result.response
+def assert_logged_in(hub, session: requests.Session, resp: requests.Response, username: str) -> None:
+    """``resp`` is the hub home page and ``session``'s cookie identifies ``username`` to the hub API."""
     assert resp.status_code == 200, page_text(resp)
     assert urlsplit(resp.url).path == "/hub/home", page_text(resp)
-    me = result.session.get(f"{hub.url}/hub/api/user", timeout=10)
+    me = session.get(f"{hub.url}/hub/api/user", timeout=10)
     assert me.status_code == 200, me.text
     assert me.json()["name"] == username
 
@@ -83,7 +70,7 @@ def test_member_of_allowed_nested_group_logs_in_with_tokens_in_auth_state(gitlab
     result = login_via_gitlab(gitlab_hub.url, username, PASSWORDS[username])
 
     assert result.saw_consent, "the JupyterHub app is not trusted: GitLab must ask for consent"
-    assert_logged_in(gitlab_hub, result, username)
+    assert_logged_in(gitlab_hub, result.session, result.response, username)
     model = hub_user(gitlab_hub, username).json()
     state = model["auth_state"]
     assert state["gitlab_user"]["username"] == username
@@ -114,7 +101,8 @@ def test_deny_on_consent_page_shows_error_and_creates_no_user(gitlab_hub):
 
 
 def test_member_removed_from_group_in_gitlab_is_refused_at_next_login(gitlab_hub, gitlab_server):
-    assert_logged_in(gitlab_hub, login_via_gitlab(gitlab_hub.url, "alice", PASSWORDS["alice"]), "alice")
+    first = login_via_gitlab(gitlab_hub.url, "alice", PASSWORDS["alice"])
+    assert_logged_in(gitlab_hub, first.session, first.response, "alice")
 
     removed = requests.delete(
         f"{gitlab_server.url}/api/v4/groups/{quote(ALLOWED_GROUP, safe='')}/members/{gitlab_server.user_id('alice')}",
@@ -136,11 +124,11 @@ class TestRefresh:
 
     @pytest.fixture
     def gitlab_hub(self, hub_factory, gitlab_server, hub_port):
-        return hub_factory(port=hub_port, config=gitlab_hub_config(gitlab_server.url, hub_port, refresh_age=1))
+        return hub_factory(port=hub_port, config=hub_config(gitlab_server, hub_port, refresh_age=1))
 
     def test_expired_token_is_renewed_on_next_request(self, gitlab_hub, gitlab_server):
         result = login_via_gitlab(gitlab_hub.url, "alice", PASSWORDS["alice"])
-        assert_logged_in(gitlab_hub, result, "alice")
+        assert_logged_in(gitlab_hub, result.session, result.response, "alice")
         old = hub_user(gitlab_hub, "alice").json()["auth_state"]
         old_token = old["access_token"]
         expires_at = old["token_response"]["created_at"] + old["token_response"]["expires_in"]
@@ -166,3 +154,21 @@ class TestRefresh:
             "client_id": APP["uid"], "client_secret": APP["secret"]})
         assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
         assert "Refreshing oauth access token for alice" in gitlab_hub.log_text()
+
+
+def test_login_and_auth_state_survive_a_hub_crash_and_restart(gitlab_hub):
+    result = login_via_gitlab(gitlab_hub.url, "alice", PASSWORDS["alice"])
+    assert_logged_in(gitlab_hub, result.session, result.response, "alice")
+    before = hub_user(gitlab_hub, "alice").json()["auth_state"]
+    old_proxies = gitlab_hub.proxy_pids
+    assert len(old_proxies) == 1
+
+    gitlab_hub.process.kill()  # a crash: no cleanup by the hub
+    gitlab_hub.process.wait(timeout=10)
+    assert gitlab_hub.proxy_pids == old_proxies, "the proxy runs in its own session and outlives the hub"
+
+    gitlab_hub.start()  # same db, cookie secret and JUPYTERHUB_CRYPT_KEY
+    assert gitlab_hub.proxy_pids and not gitlab_hub.proxy_pids & old_proxies, "the old proxy was replaced"
+    home = result.session.get(f"{gitlab_hub.url}/hub/home", timeout=10)
+    assert_logged_in(gitlab_hub, result.session, home, "alice")
+    assert hub_user(gitlab_hub, "alice").json()["auth_state"]["access_token"] == before["access_token"]
