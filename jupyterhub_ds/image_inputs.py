@@ -1,0 +1,106 @@
+"""What the images are made from, and the names they carry: the pure part of ``images build``.
+
+Everything here is plain data in, plain data out (no Docker, no subprocess), so the rules
+that decide "cached", which requirements go into the image and which hosts packages may
+come from are unit-tested on their own (tests/unit/test_image_inputs.py).
+"""
+
+import hashlib
+import zipfile
+from urllib.parse import urlsplit
+
+BASE_REPO = "jupyterhub-ds/base"
+SINGLEUSER_REPO = "jupyterhub-ds/singleuser"
+BASE_PACKAGES = ("python3", "python3-venv", "git", "ca-certificates", "tini")
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_SUITE = "bookworm"
+DEFAULT_INDEX_URL = "https://pypi.org/simple"
+HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+SINGLEUSER_EXTRA = "singleuser"
+
+LABEL_HASH = "org.jupyterhub-ds.input-hash"
+LABEL_VERSION = "org.jupyterhub-ds.version"
+LABEL_PACKAGES = "org.jupyterhub-ds.packages"
+LABEL_BASE = "org.jupyterhub-ds.base-image"
+LABEL_INDEX = "org.jupyterhub-ds.index-url"
+
+
+def input_hash(parts):
+    """A stable hash over named inputs (``{name: str | bytes}``)."""
+    h = hashlib.sha256()
+    for name in sorted(parts):
+        value = parts[name]
+        data = value if isinstance(value, bytes) else str(value).encode()
+        h.update(f"{name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def wheel_content_hash(wheel_path):
+    """Hash of a wheel's member names and contents, ignoring zip timestamps and order."""
+    h = hashlib.sha256()
+    with zipfile.ZipFile(wheel_path) as zf:
+        for name in sorted(zf.namelist()):
+            data = zf.read(name)
+            h.update(f"{name}\0{len(data)}\0".encode())
+            h.update(data)
+    return h.hexdigest()
+
+
+def requirements_from_metadata(metadata_text, extra=SINGLEUSER_EXTRA):
+    """The third-party requirements of a wheel's METADATA for ``extra``, one per line.
+
+    Requirements without a marker are kept as they are; those whose marker holds for
+    ``extra`` are kept without the marker (the image has that extra by definition).
+    """
+    from packaging.requirements import Requirement
+
+    lines = []
+    for line in metadata_text.splitlines():
+        if not line.startswith("Requires-Dist:"):
+            continue
+        req = Requirement(line.split(":", 1)[1].strip())
+        if req.marker is None:
+            lines.append(str(req))
+        elif req.marker.evaluate({"extra": extra}):
+            req.marker = None
+            lines.append(str(req))
+    return sorted(set(lines), key=str.lower)
+
+
+def split_pem(bundle):
+    """The certificates of a PEM bundle, one ``bytes`` each (``update-ca-certificates``
+    wants one certificate per file; text between certificates is dropped)."""
+    begin, end = b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----"
+    certs, pos = [], 0
+    while (start := bundle.find(begin, pos)) != -1:
+        stop = bundle.find(end, start)
+        if stop == -1:
+            break
+        certs.append(bundle[start:stop + len(end)] + b"\n")
+        pos = stop + len(end)
+    return certs
+
+
+def packages_label(freeze_text):
+    """The compact package list label: ``name==version`` joined by commas, sorted."""
+    pins = [ln.strip() for ln in freeze_text.splitlines() if ln.strip() and not ln.startswith("#")]
+    return ",".join(sorted(pins, key=str.lower))
+
+
+def allowed_download_hosts(index_url):
+    """Hosts a package may come from when ``index_url`` is the only index.
+
+    The index's own host, and for pypi.org its files host (files.pythonhosted.org).
+    """
+    host = urlsplit(index_url).hostname or ""
+    hosts = {host}
+    if host == "pypi.org":
+        hosts.add("files.pythonhosted.org")
+    return hosts
+
+
+def format_report(steps, total):
+    """``images build: base cached (0.1 s), ..., total 3.4 s``."""
+    done = ", ".join(f"{name} {status} ({secs:.1f} s)" for name, status, secs in steps)
+    return f"images build: {done}, total {total:.1f} s"

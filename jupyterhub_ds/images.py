@@ -1,0 +1,381 @@
+"""``jupyterhub-ds images build``: the air-gapped base image and the single-user image.
+
+Two images, built in order, each skipped when nothing it is made from has changed:
+
+1. ``jupyterhub-ds/base:<suite>``: debootstrap from a Debian mirror, then ``docker import``.
+   No registry is ever contacted. Skipped with ``--base-image`` (connected sites).
+2. ``jupyterhub-ds/singleuser:<version>`` and ``:latest`` from ``images/singleuser/Dockerfile``
+   on that base, with this project's wheel built from the local tree.
+
+"Nothing changed" is decided by an input hash stored as the image label
+``org.jupyterhub-ds.input-hash``; wheels are compared by content, not by bytes, because
+their zip timestamps differ between builds.
+
+We drive the ``docker`` CLI through subprocess rather than docker-py: the CLI streams the
+build output line by line (which we prefix and show), ``docker import`` reads a tar from a
+pipe, and both are what an admin would type to reproduce a step by hand.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from urllib.parse import urlsplit
+
+from ._version import __version__
+from .image_inputs import (
+    BASE_REPO,
+    SINGLEUSER_REPO,
+    BASE_PACKAGES,
+    DEFAULT_MIRROR,
+    DEFAULT_SUITE,
+    DEFAULT_INDEX_URL,
+    HOST_CA_BUNDLE,
+    LABEL_HASH,
+    LABEL_VERSION,
+    LABEL_PACKAGES,
+    LABEL_BASE,
+    LABEL_INDEX,
+    input_hash,
+    wheel_content_hash,
+    requirements_from_metadata,
+    split_pem,
+    packages_label,
+    format_report,
+)
+
+# Bounds for every external step, so a hung mirror or engine ends with a message.
+ENGINE_TIMEOUT = 30
+DEBOOTSTRAP_TIMEOUT = 30 * 60
+BUILD_TIMEOUT = 60 * 60
+
+
+class BuildError(Exception):
+    """A step failed; the message says what failed and how to fix it."""
+
+
+# ---------------------------------------------------------------- shell helpers
+
+
+def _say(prefix, line):
+    print(f"[{prefix}] {line}", flush=True)
+
+
+def _stream(cmd, prefix, timeout, stdin=None, env=None):
+    """Run ``cmd``, print its output lines prefixed; return (exit code, last lines).
+
+    A timer kills the command after ``timeout`` seconds even if it prints nothing.
+    """
+    proc = subprocess.Popen(
+        cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        errors="replace", env=env,
+    )
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    tail = []
+    try:
+        for line in proc.stdout:
+            line = line.rstrip()
+            _say(prefix, line)
+            tail = (tail + [line])[-15:]
+        code = proc.wait()
+    finally:
+        timer.cancel()
+    if code == -signal.SIGKILL:
+        raise BuildError(f"`{' '.join(cmd[:3])} ...` took more than {timeout} s and was stopped")
+    return code, tail
+
+
+def _docker(*args, timeout=ENGINE_TIMEOUT):
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def check_engine():
+    if shutil.which("docker") is None:
+        raise BuildError("docker CLI not found: apt-get install docker.io")
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        res = _docker("version", "--format", "{{.Server.Version}}")
+    except subprocess.TimeoutExpired:
+        res = None
+    if res is None or res.returncode != 0:
+        detail = res.stderr.strip() if res is not None else f"no answer in {ENGINE_TIMEOUT} s"
+        raise BuildError(
+            f"no Docker engine at {where}: start dockerd (as root: `dockerd &`, or "
+            f"`systemctl start docker`) or set DOCKER_HOST ({detail})"
+        )
+
+
+def image_labels(ref):
+    """Labels and id of a local image, or None if there is no such image."""
+    res = _docker("image", "inspect", "--format", "{{json .Config.Labels}}|{{.Id}}", ref)
+    if res.returncode != 0:
+        return None
+    labels, _, image_id = res.stdout.strip().rpartition("|")
+    return json.loads(labels) or {}, image_id
+
+
+def configured_index_url():
+    """pip's configured global index (env PIP_INDEX_URL, then pip config), else PyPI."""
+    if os.environ.get("PIP_INDEX_URL"):
+        return os.environ["PIP_INDEX_URL"]
+    res = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+        capture_output=True, text=True, timeout=60,
+    )
+    value = res.stdout.strip() if res.returncode == 0 else ""
+    return value or DEFAULT_INDEX_URL
+
+
+def source_tree(given=None):
+    """The project checkout to build from: ``given``, else the one this module was
+    imported from. It needs setup.cfg and images/singleuser/Dockerfile."""
+    root = pathlib.Path(given).resolve() if given else pathlib.Path(__file__).resolve().parent.parent
+    if not (root / "setup.cfg").is_file() or not (root / "images" / "singleuser" / "Dockerfile").is_file():
+        raise BuildError(
+            f"images build needs the project source tree (setup.cfg, images/), not found at {root}: "
+            "run it from a git clone installed with `pip install -e .` or pass --source DIR"
+        )
+    return root
+
+
+# ---------------------------------------------------------------- steps
+
+
+def base_hash(mirror, suite, script):
+    return input_hash({
+        "mirror": mirror, "suite": suite, "packages": ",".join(BASE_PACKAGES),
+        "script": script.read_bytes(),
+    })
+
+
+def _unmount_below(path):
+    """Unmount what debootstrap left mounted inside a failed rootfs (proc, sys)."""
+    root = str(path.resolve())
+    with open("/proc/mounts") as f:
+        points = [line.split()[1] for line in f if line.split()[1].startswith(root + "/")]
+    for point in sorted(points, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
+
+
+def build_base(opts, src):
+    """Build (or find cached) the debootstrap base. Returns (image ref, status)."""
+    if opts.base_image:
+        return opts.base_image, "external"
+    ref = f"{BASE_REPO}:{opts.suite}"
+    script = src / "images" / "base" / "build-rootfs.sh"
+    wanted = base_hash(opts.mirror, opts.suite, script)
+    found = image_labels(ref)
+    if found and found[0].get(LABEL_HASH) == wanted:
+        return ref, "cached"
+    if shutil.which("debootstrap") is None:
+        raise BuildError("debootstrap not found: apt-get install debootstrap (or pass --base-image IMAGE)")
+    if os.geteuid() != 0:
+        raise BuildError("the base image needs debootstrap, which needs root: run as root (or pass --base-image IMAGE)")
+    work = pathlib.Path(opts.work_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    rootfs = pathlib.Path(tempfile.mkdtemp(prefix="rootfs-", dir=work))
+    try:
+        _say("base", f"debootstrap {opts.suite} from {opts.mirror} into {rootfs}")
+        code, tail = _stream(
+            ["sh", str(script), opts.suite, str(rootfs), opts.mirror, ",".join(BASE_PACKAGES),
+             str(work / "debootstrap-cache")],
+            "base", DEBOOTSTRAP_TIMEOUT,
+        )
+        if code != 0:
+            raise BuildError(
+                f"debootstrap of {opts.suite} from {opts.mirror} failed (exit {code}); check the "
+                f"mirror URL and suite name (--mirror, --suite). Last lines:\n  " + "\n  ".join(tail)
+            )
+        _say("base", f"docker import -> {ref}")
+        tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        changes = [
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "ENV LANG=C.UTF-8",
+            f"LABEL {LABEL_HASH}={wanted}",
+            f"LABEL {LABEL_VERSION}={__version__}",
+            'CMD ["/bin/bash"]',
+        ]
+        args = [a for c in changes for a in ("--change", c)]
+        code, tail = _stream(["docker", "import", *args, "-", ref], "base", BUILD_TIMEOUT, stdin=tar.stdout)
+        tar.stdout.close()
+        if tar.wait() != 0 or code != 0:
+            raise BuildError(f"docker import of the base rootfs failed (tar exit {tar.returncode}, "
+                             f"docker exit {code}): " + " / ".join(tail))
+    finally:
+        _unmount_below(rootfs)
+        shutil.rmtree(rootfs, ignore_errors=True)
+    return ref, "built"
+
+
+_COPY_IGNORE = shutil.ignore_patterns(
+    ".git", ".venv", ".work", "build", "dist", "node_modules", "*.egg-info", "__pycache__",
+    "tests", ".pytest_cache", "*.pyc",
+)
+
+
+def build_wheel(src, out_dir):
+    """Build this project's wheel from a clean copy of the tree (no stale build/ files)."""
+    with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-src-") as tmp:
+        copy = pathlib.Path(tmp) / "src"
+        shutil.copytree(src, copy, ignore=_COPY_IGNORE)
+        env = dict(os.environ, SOURCE_DATE_EPOCH="315532800")
+        code, tail = _stream(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out_dir), str(copy)],
+            "wheel", BUILD_TIMEOUT, env=env,
+        )
+    wheels = sorted(pathlib.Path(out_dir).glob("jupyterhub_ds-*.whl"))
+    if code != 0 or len(wheels) != 1:
+        raise BuildError(f"building the jupyterhub-ds wheel from {src} failed (exit {code}): "
+                         "run `pip wheel --no-deps .` there to see why. " + " / ".join(tail))
+    return wheels[0]
+
+
+def _wheel_metadata(wheel):
+    with zipfile.ZipFile(wheel) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        return zf.read(name).decode()
+
+
+def build_singleuser(opts, src, base_ref, wheel):
+    """Build (or find cached) the single-user image. Returns (image ref, status)."""
+    ref = f"{SINGLEUSER_REPO}:{__version__}"
+    base = image_labels(base_ref)
+    if base is None:
+        raise BuildError(f"base image {base_ref} is not in the local engine: "
+                         f"`docker pull {base_ref}` on a connected site, or drop --base-image")
+    recipe = src / "images" / "singleuser"
+    ca = pathlib.Path(opts.ca_bundle).read_bytes() if opts.ca_bundle else b""
+    requirements = "\n".join(requirements_from_metadata(_wheel_metadata(wheel))) + "\n"
+    wanted = input_hash({
+        "base": base[1], "dockerfile": (recipe / "Dockerfile").read_bytes(),
+        "record": (recipe / "record_packages.py").read_bytes(), "requirements": requirements,
+        "wheel": wheel_content_hash(wheel), "ca": ca, "index": opts.index_url, "version": __version__,
+    })
+    found = image_labels(ref)
+    if found and found[0].get(LABEL_HASH) == wanted:
+        _docker("tag", ref, f"{SINGLEUSER_REPO}:latest")
+        return ref, "cached"
+    if ca and not split_pem(ca):
+        raise BuildError(f"--ca-bundle {opts.ca_bundle}: no PEM certificate in it (BEGIN CERTIFICATE)")
+
+    with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-context-") as ctx:
+        ctx = pathlib.Path(ctx)
+        shutil.copy(recipe / "Dockerfile", ctx / "Dockerfile")
+        shutil.copy(recipe / "record_packages.py", ctx / "record_packages.py")
+        (ctx / "requirements.txt").write_text(requirements)
+        (ctx / "ca").mkdir()
+        for i, cert in enumerate(split_pem(ca)):
+            (ctx / "ca" / f"extra-{i:04d}.crt").write_bytes(cert)
+        (ctx / "dist").mkdir()
+        shutil.copy(wheel, ctx / "dist" / wheel.name)
+        iidfile = ctx.parent / f"{ctx.name}.iid"
+        # The classic builder prints plain lines we can prefix; it is the default of
+        # Debian's docker.io 20.10 and needs no buildx plugin.
+        env = dict(os.environ, DOCKER_BUILDKIT="0")
+        code, tail = _stream(
+            ["docker", "build", "--iidfile", str(iidfile),
+             "--build-arg", f"BASE_IMAGE={base_ref}", "--build-arg", f"PIP_INDEX_URL={opts.index_url}",
+             str(ctx)],
+            "singleuser", BUILD_TIMEOUT, env=env,
+        )
+        if code != 0:
+            raise BuildError(
+                f"docker build of the single-user image failed (exit {code}). If pip could not reach "
+                f"{opts.index_url}, check --index-url and --ca-bundle (a proxy CA). Last lines:\n  "
+                + "\n  ".join(tail)
+            )
+        built = iidfile.read_text().strip()
+        iidfile.unlink()
+
+    freeze = _docker("run", "--rm", "--network", "none", "--entrypoint", "cat", built,
+                     "/opt/jupyterhub-ds/packages.txt", timeout=120)
+    if freeze.returncode != 0:
+        raise BuildError(f"could not read the package list from the built image {built}: {freeze.stderr.strip()}")
+    labels = {
+        LABEL_HASH: wanted, LABEL_VERSION: __version__, LABEL_PACKAGES: packages_label(freeze.stdout),
+        LABEL_BASE: base_ref, LABEL_INDEX: opts.index_url,
+    }
+    label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
+    res = subprocess.run(
+        ["docker", "build", "-q", *label_args, "-t", ref, "-t", f"{SINGLEUSER_REPO}:latest", "-"],
+        input=f"FROM {built}\n", capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, DOCKER_BUILDKIT="0"),
+    )
+    if res.returncode != 0:
+        raise BuildError(f"labelling the single-user image failed: {res.stderr.strip()}")
+    if found:
+        # The image this build replaced is untagged now; drop it and its untagged parents
+        # so rebuilds do not pile up. It fails harmlessly while a container still uses it.
+        _docker("rmi", found[1], timeout=120)
+    return ref, "built"
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def add_arguments(parser):
+    sub = parser.add_subparsers(dest="images_command", metavar="ACTION")
+    b = sub.add_parser("build", help="build the base and single-user images (incremental)",
+                       description="Build jupyterhub-ds/base:<suite> with debootstrap and "
+                       "jupyterhub-ds/singleuser:<version> on it. Re-running with no change is a no-op.")
+    b.add_argument("--mirror", default=DEFAULT_MIRROR, help="Debian mirror for debootstrap (default: %(default)s)")
+    b.add_argument("--suite", default=DEFAULT_SUITE, help="Debian suite (default: %(default)s)")
+    b.add_argument("--ca-bundle", default=None, metavar="PATH",
+                   help=f"extra CA bundle (PEM) trusted inside the image, e.g. a proxy CA "
+                   f"(default: {HOST_CA_BUNDLE} when present; '' for none)")
+    b.add_argument("--index-url", default=None, metavar="URL",
+                   help=f"the only package index the image uses (default: pip's global.index-url, else {DEFAULT_INDEX_URL})")
+    b.add_argument("--base-image", default=None, metavar="IMAGE",
+                   help="use this local image as the base instead of debootstrap (connected sites)")
+    b.add_argument("--source", default=None, metavar="DIR",
+                   help="the project checkout to build from (default: the one jupyterhub-ds runs from)")
+    b.add_argument("--work-dir", default=None, metavar="DIR",
+                   help="where debootstrap's rootfs and package cache go (default: <source>/.work/images)")
+
+
+def _resolve(opts, src):
+    if opts.ca_bundle is None:
+        opts.ca_bundle = HOST_CA_BUNDLE if os.path.isfile(HOST_CA_BUNDLE) else ""
+    if opts.ca_bundle and not os.path.isfile(opts.ca_bundle):
+        raise BuildError(f"--ca-bundle {opts.ca_bundle}: no such file; give a PEM file or '' for none")
+    opts.index_url = (opts.index_url or configured_index_url()).rstrip("/")
+    if urlsplit(opts.index_url).scheme not in ("http", "https"):
+        raise BuildError(f"--index-url {opts.index_url}: must be an http(s) URL the image can reach")
+    opts.work_dir = opts.work_dir or str(src / ".work" / "images")
+
+
+def run(args):
+    if getattr(args, "images_command", None) != "build":
+        print("usage: jupyterhub-ds images build [options]  (see --help)", file=sys.stderr)
+        return 2
+    start = time.monotonic()
+    steps = []
+
+    def timed(name, fn, *a):
+        t0 = time.monotonic()
+        result, status = fn(*a)
+        steps.append((name, status, time.monotonic() - t0))
+        return result
+
+    try:
+        src = source_tree(args.source)
+        _resolve(args, src)
+        check_engine()
+        base_ref = timed("base", build_base, args, src)
+        with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-wheel-") as out:
+            wheel = timed("wheel", lambda: (build_wheel(src, out), "built"))
+            ref = timed("singleuser", build_singleuser, args, src, base_ref, wheel)
+    except BuildError as e:
+        print(f"images build: error: {e}", file=sys.stderr)
+        return 1
+    print(format_report(steps, time.monotonic() - start), flush=True)
+    print(f"images: {base_ref}, {ref}, {SINGLEUSER_REPO}:latest", flush=True)
+    return 0
