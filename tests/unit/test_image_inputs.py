@@ -1,0 +1,105 @@
+"""The pure parts of `jupyterhub-ds images build`: what decides "cached", what goes in."""
+
+import zipfile
+
+import pytest
+
+from jupyterhub_ds.image_inputs import (
+    allowed_download_hosts, format_report, input_hash, packages_label, requirements_from_metadata,
+    split_pem, wheel_content_hash,
+)
+
+pytestmark = pytest.mark.unit
+
+METADATA = """\
+Metadata-Version: 2.1
+Name: jupyterhub-ds
+Version: 0.1.0
+Requires-Dist: traitlets>=5.4
+Requires-Dist: PyYAML>=6
+Provides-Extra: hub
+Requires-Dist: dockerspawner<15,>=14; extra == "hub"
+Provides-Extra: singleuser
+Requires-Dist: jupyterlab<5,>=4; extra == "singleuser"
+Requires-Dist: nbdime<5,>=4; extra == "singleuser"
+Requires-Dist: python-gitlab<9,>=4; extra == "hub"
+Requires-Dist: python-gitlab<9,>=4; extra == "singleuser"
+Provides-Extra: test
+Requires-Dist: pytest>=8; extra == "test"
+
+A description that mentions Requires-Dist: nothing.
+"""
+
+
+def test_requirements_are_base_plus_singleuser_extra_without_markers():
+    assert requirements_from_metadata(METADATA) == [
+        "jupyterlab<5,>=4", "nbdime<5,>=4", "python-gitlab<9,>=4", "PyYAML>=6", "traitlets>=5.4",
+    ]
+
+
+@pytest.mark.parametrize(
+    "index, hosts",
+    [
+        ("https://pypi.org/simple", {"pypi.org", "files.pythonhosted.org"}),
+        ("https://nexus.corp.example/repository/pypi/simple", {"nexus.corp.example"}),
+        ("http://127.0.0.1:3141/root/pypi/+simple", {"127.0.0.1"}),
+    ],
+)
+def test_download_hosts_of_an_index(index, hosts):
+    assert allowed_download_hosts(index) == hosts
+
+
+def test_input_hash_is_stable_and_sees_every_part():
+    parts = {"base": "sha256:1", "ca": b"", "index": "https://pypi.org/simple"}
+    assert input_hash(parts) == input_hash(dict(reversed(list(parts.items()))))
+    for name in parts:
+        changed = dict(parts, **{name: parts[name] + ("x" if isinstance(parts[name], str) else b"x")})
+        assert input_hash(changed) != input_hash(parts), name
+    # Moving a byte from one part to the next is a different input.
+    assert input_hash({"a": "xy", "b": ""}) != input_hash({"a": "x", "b": "y"})
+
+
+def _wheel(path, members, date):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members:
+            zf.writestr(zipfile.ZipInfo(name, date_time=date), data)
+    return path
+
+
+def test_wheel_hash_ignores_timestamps_and_order_but_not_content(tmp_path):
+    members = [("pkg/__init__.py", b"x = 1\n"), ("pkg-0.1.dist-info/RECORD", b"r\n")]
+    a = _wheel(tmp_path / "a.whl", members, (2020, 1, 1, 0, 0, 0))
+    b = _wheel(tmp_path / "b.whl", list(reversed(members)), (2024, 6, 1, 12, 0, 0))
+    c = _wheel(tmp_path / "c.whl", [("pkg/__init__.py", b"x = 2\n"), members[1]], (2020, 1, 1, 0, 0, 0))
+    assert wheel_content_hash(a) == wheel_content_hash(b)
+    assert wheel_content_hash(a) != wheel_content_hash(c)
+
+
+CERT_A = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
+CERT_B = b"-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----"
+
+
+@pytest.mark.parametrize(
+    "bundle, certs",
+    [
+        (b"", []),
+        (b"# Corp proxy CA\n" + CERT_A + b"\n\n# Other\n" + CERT_B + b"\n", [CERT_A + b"\n", CERT_B + b"\n"]),
+        (CERT_A + CERT_B, [CERT_A + b"\n", CERT_B + b"\n"]),
+        (b"not a certificate", []),
+        (CERT_A + b"\n-----BEGIN CERTIFICATE-----\ntruncated", [CERT_A + b"\n"]),
+    ],
+)
+def test_split_pem_bundle(bundle, certs):
+    assert split_pem(bundle) == certs
+
+
+def test_packages_label_is_sorted_compact_freeze():
+    freeze = "nbdime==4.0.4\n# comment\n\nJupyterLab==4.6.6\naiohttp==3.14.5\n"
+    assert packages_label(freeze) == "aiohttp==3.14.5,JupyterLab==4.6.6,nbdime==4.0.4"
+
+
+def test_report_line_names_each_step_and_total():
+    steps = [("base", "cached", 0.04), ("wheel", "built", 2.61), ("singleuser", "cached", 0.2)]
+    assert format_report(steps, 2.93) == (
+        "images build: base cached (0.0 s), wheel built (2.6 s), singleuser cached (0.2 s), total 2.9 s"
+    )
