@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.fixtures.gitlab import DEFAULT_SEED
-from tests.fixtures.hub import free_port
+from tests.fixtures.hub import free_port, loopback_session
 from tests.fixtures.hub_login import (gitlab_hub_config, login_via_gitlab, new_session, page_text,
                                      seed_with_hub_callback)
 
@@ -24,6 +24,7 @@ APP = next(a for a in DEFAULT_SEED["applications"] if a["name"] == "JupyterHub")
 ALLOWED_GROUP = "data-science/analysts"  # nested: only members (direct or inherited) may log in
 SCOPES = ["read_user", "api", "read_repository", "write_repository"]
 PASSWORDS = {u["username"]: u["password"] for u in DEFAULT_SEED["users"]}
+HTTP = loopback_session()  # for direct calls to the stand-in
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def hub_user(hub, name: str) -> requests.Response:
 
 
 def gitlab_user(gitlab_server, token: str) -> requests.Response:
-    return requests.get(f"{gitlab_server.url}/api/v4/user", headers={"Authorization": f"Bearer {token}"},
+    return HTTP.get(f"{gitlab_server.url}/api/v4/user", headers={"Authorization": f"Bearer {token}"},
                         timeout=10)
 
 
@@ -104,7 +105,7 @@ def test_member_removed_from_group_in_gitlab_is_refused_at_next_login(gitlab_hub
     first = login_via_gitlab(gitlab_hub.url, "alice", PASSWORDS["alice"])
     assert_logged_in(gitlab_hub, first.session, first.response, "alice")
 
-    removed = requests.delete(
+    removed = HTTP.delete(
         f"{gitlab_server.url}/api/v4/groups/{quote(ALLOWED_GROUP, safe='')}/members/{gitlab_server.user_id('alice')}",
         headers={"PRIVATE-TOKEN": gitlab_server.admin_token}, timeout=10)
     assert removed.status_code == 204, removed.text
@@ -149,7 +150,7 @@ class TestRefresh:
         stale = gitlab_user(gitlab_server, old_token)
         assert stale.status_code == 401 and stale.json()["error"] == "invalid_token"
         # refresh revoked the old refresh token too: it cannot be used again
-        reuse = requests.post(f"{gitlab_server.url}/oauth/token", timeout=10, data={
+        reuse = HTTP.post(f"{gitlab_server.url}/oauth/token", timeout=10, data={
             "grant_type": "refresh_token", "refresh_token": old["refresh_token"],
             "client_id": APP["uid"], "client_secret": APP["secret"]})
         assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
