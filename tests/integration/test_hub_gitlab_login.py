@@ -173,3 +173,10 @@ def test_login_and_auth_state_survive_a_hub_crash_and_restart(gitlab_hub):
     home = result.session.get(f"{gitlab_hub.url}/hub/home", timeout=10)
     assert_logged_in(gitlab_hub, result.session, home, "alice")
     assert hub_user(gitlab_hub, "alice").json()["auth_state"]["access_token"] == before["access_token"]
+
+    # the harness cleans up after a crashed hub too: no proxy survives stop()
+    gitlab_hub.process.kill()
+    gitlab_hub.process.wait(timeout=10)
+    survivors = gitlab_hub.proxy_pids
+    gitlab_hub.stop()
+    assert survivors and not gitlab_hub.proxy_pids
