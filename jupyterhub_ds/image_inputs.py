@@ -5,8 +5,9 @@ that decide "cached", which requirements go into the image and which hosts packa
 come from are unit-tested on their own (tests/unit/test_image_inputs.py).
 """
 
+import fnmatch
 import hashlib
-import zipfile
+import os
 from urllib.parse import urlsplit
 
 BASE_REPO = "jupyterhub-ds/base"
@@ -36,14 +37,34 @@ def input_hash(parts):
     return h.hexdigest()
 
 
-def wheel_content_hash(wheel_path):
-    """Hash of a wheel's member names and contents, ignoring zip timestamps and order."""
+# What of the project tree is not part of its wheel (nor of the single-user image's inputs):
+# VCS and tool state, build output, tests, CI, and images/ (its recipe files are hashed
+# on their own). Names match at any depth, as with shutil.ignore_patterns.
+SOURCE_IGNORE = (
+    ".git", ".venv", ".work", ".ci", ".github", ".pytest_cache", "build", "dist", "node_modules",
+    "*.egg-info", "__pycache__", "*.pyc", "tests", "images",
+)
+
+
+def source_files(root, ignore=SOURCE_IGNORE):
+    """Relative paths of the files under ``root`` that go into the wheel build, sorted."""
+    found = []
+    for top, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not any(fnmatch.fnmatch(d, pat) for pat in ignore))
+        for name in files:
+            if not any(fnmatch.fnmatch(name, pat) for pat in ignore):
+                found.append(os.path.relpath(os.path.join(top, name), root))
+    return sorted(found)
+
+
+def tree_content_hash(root, ignore=SOURCE_IGNORE):
+    """Hash of the names and contents of :func:`source_files` (not times, not owners)."""
     h = hashlib.sha256()
-    with zipfile.ZipFile(wheel_path) as zf:
-        for name in sorted(zf.namelist()):
-            data = zf.read(name)
-            h.update(f"{name}\0{len(data)}\0".encode())
-            h.update(data)
+    for rel in source_files(root, ignore):
+        with open(os.path.join(root, rel), "rb") as f:
+            data = f.read()
+        h.update(f"{rel}\0{len(data)}\0".encode())
+        h.update(data)
     return h.hexdigest()
 
 

@@ -8,8 +8,9 @@ Two images, built in order, each skipped when nothing it is made from has change
    on that base, with this project's wheel built from the local tree.
 
 "Nothing changed" is decided by an input hash stored as the image label
-``org.jupyterhub-ds.input-hash``; wheels are compared by content, not by bytes, because
-their zip timestamps differ between builds.
+``org.jupyterhub-ds.input-hash``. The project enters that hash by the content of its
+source files, so an unchanged tree is not even built into a wheel (a wheel's bytes would
+differ anyway: zip timestamps).
 
 We drive the ``docker`` CLI through subprocess rather than docker-py: the CLI streams the
 build output line by line (which we prefix and show), ``docker import`` reads a tar from a
@@ -44,7 +45,8 @@ from .image_inputs import (
     LABEL_BASE,
     LABEL_INDEX,
     input_hash,
-    wheel_content_hash,
+    SOURCE_IGNORE,
+    tree_content_hash,
     requirements_from_metadata,
     split_pem,
     packages_label,
@@ -215,10 +217,7 @@ def build_base(opts, src):
     return ref, "built"
 
 
-_COPY_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", ".work", "build", "dist", "node_modules", "*.egg-info", "__pycache__",
-    "tests", ".pytest_cache", "*.pyc",
-)
+_COPY_IGNORE = shutil.ignore_patterns(*SOURCE_IGNORE)
 
 
 def build_wheel(src, out_dir):
@@ -244,8 +243,12 @@ def _wheel_metadata(wheel):
         return zf.read(name).decode()
 
 
-def build_singleuser(opts, src, base_ref, wheel):
-    """Build (or find cached) the single-user image. Returns (image ref, status)."""
+def singleuser_plan(opts, src, base_ref):
+    """What the single-user image is made from: (ref, input hash, existing image or None).
+
+    The project enters by the content of its source files (see ``SOURCE_IGNORE``), so an
+    unchanged tree needs no wheel build at all; the wheel is built from that same content.
+    """
     ref = f"{SINGLEUSER_REPO}:{__version__}"
     base = image_labels(base_ref)
     if base is None:
@@ -253,19 +256,24 @@ def build_singleuser(opts, src, base_ref, wheel):
                          f"`docker pull {base_ref}` on a connected site, or drop --base-image")
     recipe = src / "images" / "singleuser"
     ca = pathlib.Path(opts.ca_bundle).read_bytes() if opts.ca_bundle else b""
-    requirements = "\n".join(requirements_from_metadata(_wheel_metadata(wheel))) + "\n"
+    if ca and not split_pem(ca):
+        raise BuildError(f"--ca-bundle {opts.ca_bundle}: no PEM certificate in it (BEGIN CERTIFICATE)")
     wanted = input_hash({
         "base": base[1], "dockerfile": (recipe / "Dockerfile").read_bytes(),
-        "record": (recipe / "record_packages.py").read_bytes(), "requirements": requirements,
-        "wheel": wheel_content_hash(wheel), "ca": ca, "index": opts.index_url, "version": __version__,
+        "record": (recipe / "record_packages.py").read_bytes(), "source": tree_content_hash(src),
+        "ca": ca, "index": opts.index_url, "version": __version__,
     })
     found = image_labels(ref)
     if found and found[0].get(LABEL_HASH) == wanted:
-        _docker("tag", ref, f"{SINGLEUSER_REPO}:latest")
-        return ref, "cached"
-    if ca and not split_pem(ca):
-        raise BuildError(f"--ca-bundle {opts.ca_bundle}: no PEM certificate in it (BEGIN CERTIFICATE)")
+        return ref, wanted, found, True
+    return ref, wanted, found, False
 
+
+def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found):
+    """Build the single-user image from ``wheel``; tag it ``ref`` and latest."""
+    recipe = src / "images" / "singleuser"
+    ca = pathlib.Path(opts.ca_bundle).read_bytes() if opts.ca_bundle else b""
+    requirements = "\n".join(requirements_from_metadata(_wheel_metadata(wheel))) + "\n"
     with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-context-") as ctx:
         ctx = pathlib.Path(ctx)
         shutil.copy(recipe / "Dockerfile", ctx / "Dockerfile")
@@ -370,9 +378,15 @@ def run(args):
         _resolve(args, src)
         check_engine()
         base_ref = timed("base", build_base, args, src)
-        with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-wheel-") as out:
-            wheel = timed("wheel", lambda: (build_wheel(src, out), "built"))
-            ref = timed("singleuser", build_singleuser, args, src, base_ref, wheel)
+        t0 = time.monotonic()
+        ref, wanted, found, cached = singleuser_plan(args, src, base_ref)
+        if cached:
+            _docker("tag", ref, f"{SINGLEUSER_REPO}:latest")
+            steps.append(("singleuser", "cached", time.monotonic() - t0))
+        else:
+            with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-wheel-") as out:
+                wheel = timed("wheel", lambda: (build_wheel(src, out), "built"))
+                timed("singleuser", build_singleuser, args, src, base_ref, wheel, ref, wanted, found)
     except BuildError as e:
         print(f"images build: error: {e}", file=sys.stderr)
         return 1

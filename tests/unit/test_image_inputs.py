@@ -1,12 +1,10 @@
 """The pure parts of `jupyterhub-ds images build`: what decides "cached", what goes in."""
 
-import zipfile
-
 import pytest
 
 from jupyterhub_ds.image_inputs import (
     allowed_download_hosts, format_report, input_hash, packages_label, requirements_from_metadata,
-    split_pem, wheel_content_hash,
+    source_files, split_pem, tree_content_hash,
 )
 
 pytestmark = pytest.mark.unit
@@ -59,20 +57,33 @@ def test_input_hash_is_stable_and_sees_every_part():
     assert input_hash({"a": "xy", "b": ""}) != input_hash({"a": "x", "b": "y"})
 
 
-def _wheel(path, members, date):
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members:
-            zf.writestr(zipfile.ZipInfo(name, date_time=date), data)
-    return path
+def _tree(root, files):
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
 
 
-def test_wheel_hash_ignores_timestamps_and_order_but_not_content(tmp_path):
-    members = [("pkg/__init__.py", b"x = 1\n"), ("pkg-0.1.dist-info/RECORD", b"r\n")]
-    a = _wheel(tmp_path / "a.whl", members, (2020, 1, 1, 0, 0, 0))
-    b = _wheel(tmp_path / "b.whl", list(reversed(members)), (2024, 6, 1, 12, 0, 0))
-    c = _wheel(tmp_path / "c.whl", [("pkg/__init__.py", b"x = 2\n"), members[1]], (2020, 1, 1, 0, 0, 0))
-    assert wheel_content_hash(a) == wheel_content_hash(b)
-    assert wheel_content_hash(a) != wheel_content_hash(c)
+def test_source_hash_sees_package_files_but_not_tests_builds_or_images(tmp_path):
+    files = {
+        "setup.cfg": b"[metadata]\n", "README.md": b"hi\n", "jupyterhub_ds/cli.py": b"x = 1\n",
+        "extensions/review/handlers.py": b"y = 2\n",
+    }
+    noise = {
+        "tests/unit/test_x.py": b"", ".git/HEAD": b"ref", "build/lib/old.py": b"", "images/README.md": b"",
+        "jupyterhub_ds/__pycache__/cli.cpython-311.pyc": b"", "x.egg-info/PKG-INFO": b"",
+        ".work/images/rootfs/bin/sh": b"", "extensions/labext/node_modules/a.js": b"",
+    }
+    a = _tree(tmp_path / "a", files)
+    b = _tree(tmp_path / "b", {**files, **noise})
+    assert source_files(b) == sorted(["README.md", "extensions/review/handlers.py", "jupyterhub_ds/cli.py", "setup.cfg"])
+    assert tree_content_hash(a) == tree_content_hash(b)
+    (b / "jupyterhub_ds" / "cli.py").write_bytes(b"x = 2\n")
+    assert tree_content_hash(a) != tree_content_hash(b)
+    (b / "jupyterhub_ds" / "cli.py").write_bytes(b"x = 1\n")
+    (b / "jupyterhub_ds" / "new.py").write_bytes(b"")
+    assert tree_content_hash(a) != tree_content_hash(b)
 
 
 CERT_A = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
