@@ -8,14 +8,16 @@ see CONVENTIONS.md. What it adds:
   login and refresh and synced into JupyterHub groups (``manage_groups``), which is what the
   profile spawner uses to decide which profiles a user may start;
 * admin rights for members of ``admin_gitlab_groups`` (and their subgroups);
-* at every refresh (``auth_refresh_age``) the allow-list is checked again, so a user removed
-  from an allowed GitLab group is refused at their next request without logging out, and their
-  running servers are stopped when ``stop_server_on_revoke`` is set.
+* at every refresh (``auth_refresh_age``, and before every spawn) the allow-list is checked
+  again, so a user removed from an allowed GitLab group is refused (403) at their next request
+  without logging out — browser, API token and their server's token alike — and their running
+  servers are stopped when ``stop_server_on_revoke`` is set.
 """
 
 import json
 
 from oauthenticator.gitlab import GitLabOAuthenticator
+from tornado import web
 from tornado.httpclient import HTTPClientError
 from traitlets import Bool, Int, Set, Unicode, default
 
@@ -23,16 +25,18 @@ from traitlets import Bool, Int, Set, Unicode, default
 GUEST = 10
 
 
-def in_group_tree(groups, wanted):
-    """True if any of ``groups`` is one of ``wanted`` or a subgroup of one (``a/b`` under ``a``)."""
-    return any(g == w or g.startswith(w + "/") for g in groups for w in wanted)
+def in_any_group(groups, wanted):
+    """True if the user is in one of ``wanted``. ``groups`` comes from GitLab's group list,
+    which already includes the subgroups inherited from a parent group's membership."""
+    return bool(set(groups) & set(wanted))
 
 
 class DSGitLabOAuthenticator(GitLabOAuthenticator):
     admin_gitlab_groups = Set(
         Unicode(),
-        help="""Members of these GitLab groups (full paths; subgroups included) are JupyterHub
-        admins. Users listed in ``admin_users`` stay admins regardless.""",
+        help="""Members of these GitLab groups (full paths, e.g. ``platform/admins``) are
+        JupyterHub admins; GitLab's inherited membership counts (members of ``platform`` are
+        members of ``platform/admins``). Users listed in ``admin_users`` stay admins regardless.""",
     ).tag(config=True)
 
     stop_server_on_revoke = Bool(
@@ -57,6 +61,11 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
     @default("auth_state_groups_key")
     def _default_groups_key(self):
         return "gitlab_groups"
+
+    @default("refresh_pre_spawn")
+    def _default_refresh_pre_spawn(self):
+        # a spawn always re-checks GitLab, whatever auth_refresh_age says
+        return True
 
     @default("auth_refresh_age")
     def _default_auth_refresh_age(self):
@@ -94,7 +103,7 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
         auth_state["gitlab_groups"] = groups
         if self.admin_gitlab_groups and not auth_model.get("admin"):
             # None/False from admin_users: group membership decides (and revokes) admin rights
-            auth_model["admin"] = in_group_tree(groups, self.admin_gitlab_groups)
+            auth_model["admin"] = in_any_group(groups, self.admin_gitlab_groups)
         return auth_model
 
     async def refresh_user(self, user, handler=None, **kwargs):
@@ -112,7 +121,13 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
         self.log.warning("User %s is no longer allowed by GitLab; refusing until they are", user.name)
         if self.stop_server_on_revoke:
             await self._stop_all_servers(user, handler)
-        return False
+        # Returning False would only force a new login for browser requests and keep stale
+        # auth for API tokens (the server's token included); refuse every kind of request.
+        raise web.HTTPError(
+            403,
+            f"{user.name} may no longer use this hub: GitLab membership of the allowed groups or "
+            "projects has ended. Ask an administrator to add you back.",
+        )
 
     async def _stop_all_servers(self, user, handler):
         for name, spawner in list(user.spawners.items()):

@@ -18,7 +18,7 @@ from traitlets import Bool, Dict, Int, List, Unicode, default
 from traitlets.config import Configurable
 
 from . import container
-from .profiles import ProfileError, allowed_profiles, default_profile, resolve, summary
+from .profiles import ProfileError, allowed_profiles, default_profile, resolve, summary, workspace_for
 
 TEMPLATE_DIR = os.path.join(os.path.dirname(__file__), "templates")
 
@@ -75,10 +75,23 @@ class ProfileSpawnerMixin(Configurable):
         ``gitlab_url`` (e.g. a split-horizon DNS name). Default: the authenticator's gitlab_url.""",
     ).tag(config=True)
 
+    isolate_containers = Bool(
+        True,
+        help="""Create ``network_name`` (if it does not exist) as a bridge network with
+        inter-container traffic disabled, so users' containers cannot reach each other.
+        The hub still reaches every container, and containers reach the hub API through the
+        network's gateway address (set ``hub_connect_ip`` to it).""",
+    ).tag(config=True)
+
+    workspace_directory = Unicode(
+        "projects", help="Folder under the home where workspace projects are cloned."
+    ).tag(config=True)
+
     workspace_projects = List(
         Dict(),
         help="""GitLab projects cloned into ~/projects for members of the listed groups:
-        ``[{"project": "ns/name", "groups": ["data-science"]}]``.""",
+        ``[{"project": "ns/name", "groups": ["data-science"], "ref": None}]``; empty
+        ``groups``: everyone. Passed to the container as JSON in JUPYTERHUB_DS_WORKSPACE.""",
     ).tag(config=True)
 
     # ---- helpers -----------------------------------------------------------------------
@@ -177,6 +190,10 @@ class ProfileSpawnerMixin(Configurable):
         if gitlab_url:
             # the git credential helper answers for this host only
             env["JUPYTERHUB_DS_GITLAB_URL"] = gitlab_url
+        workspace = workspace_for(self.workspace_projects, self.user_group_names())
+        if workspace:
+            env["JUPYTERHUB_DS_WORKSPACE"] = json.dumps(workspace, sort_keys=True)
+            env["JUPYTERHUB_DS_WORKSPACE_DIR"] = self.workspace_directory
         if self.review_policy:
             env["JUPYTERHUB_DS_REVIEW_POLICY"] = json.dumps(self.review_policy, sort_keys=True)
         self.environment = env
@@ -215,14 +232,6 @@ class ProgressMixin:
 
 class ProfileDockerSpawner(ProgressMixin, ProfileSpawnerMixin, DockerSpawner):
     """DockerSpawner with GitLab-group profiles, hardening defaults and progress events."""
-
-    isolate_containers = Bool(
-        True,
-        help="""Create ``network_name`` (if it does not exist) as a bridge network with
-        inter-container traffic disabled, so users' containers cannot reach each other.
-        The hub still reaches every container, and containers reach the hub API through the
-        network's gateway address (set ``hub_connect_ip`` to it).""",
-    ).tag(config=True)
 
     @default("server_token_scopes")
     def _default_server_token_scopes(self):

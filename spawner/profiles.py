@@ -48,9 +48,10 @@ class ResolvedProfile:
 
 
 def _group_allows(allowed_group, user_groups):
-    """A profile allowed to GitLab group ``a`` is allowed to members of ``a`` and of its
-    subgroups ``a/b`` (GitLab's inherited membership)."""
-    return any(g == allowed_group or g.startswith(allowed_group + "/") for g in user_groups)
+    """Exact group names: the user's groups come from GitLab, which already lists the
+    subgroups a member of ``a`` inherits (``a/b``); a member of ``a/b`` only is not a member
+    of ``a``, exactly as GitLab sees it."""
+    return allowed_group in user_groups
 
 
 def is_allowed(profile, user_groups):
@@ -162,3 +163,14 @@ def summary(profile):
     elif gpus:
         parts.append(f"{gpus} GPU" + ("s" if gpus > 1 else ""))
     return " · ".join(parts) or "no limits"
+
+
+def workspace_for(workspace_projects, user_groups):
+    """The projects to clone for this user: ``[{"project", "ref"}]`` whose groups they are in
+    (or that have no groups), in configured order."""
+    groups = set(user_groups or ())
+    return [
+        {"project": p["project"], "ref": p.get("ref")}
+        for p in workspace_projects
+        if not p.get("groups") or any(_group_allows(g, groups) for g in p["groups"])
+    ]

@@ -18,6 +18,7 @@ pytest_plugins = [
         "tests.fixtures.hub",
         "tests.fixtures.browser",
         "tests.fixtures.docker",
+        "tests.fixtures.sandbox",
     )
     if __import__("importlib.util").util.find_spec(name) is not None
 ]

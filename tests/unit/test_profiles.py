@@ -32,9 +32,11 @@ PROFILES = [
     [
         ([], ["open"]),
         (["data-science"], ["small", "open"]),
-        # membership of a subgroup counts for the parent group's profiles (GitLab inheritance)
-        (["data-science/power-users"], ["small", "large", "open"]),
-        (["data-science-other"], ["open"]),  # a prefix that is not a parent does not count
+        # GitLab lists inherited subgroups itself (a member of data-science is listed in
+        # data-science/power-users too); a member of the subgroup only is not in the parent
+        (["data-science", "data-science/power-users"], ["small", "large", "open"]),
+        (["data-science/power-users"], ["large", "open"]),
+        (["data-science-other"], ["open"]),
         (["ml-gpu", "data-science"], ["small", "gpu", "open"]),
     ],
 )
@@ -105,3 +107,23 @@ def test_no_profile_at_all_is_403_with_advice():
 )
 def test_summary_shown_on_the_form(p, text):
     assert summary(p) == text
+
+
+@pytest.mark.parametrize(
+    "groups, expected",
+    [
+        (["data-science", "data-science/analysts"], ["data-science/churn-model", "shared/handbook"]),
+        (["data-science/analysts"], ["shared/handbook"]),
+        (["ml-gpu"], ["ml/vision", "shared/handbook"]),
+        ([], ["shared/handbook"]),
+    ],
+)
+def test_workspace_projects_follow_groups(groups, expected):
+    from jupyterhub_ds.spawner.profiles import workspace_for
+
+    projects = [
+        {"project": "data-science/churn-model", "groups": ["data-science"], "ref": None},
+        {"project": "ml/vision", "groups": ["ml-gpu"], "ref": "main"},
+        {"project": "shared/handbook", "groups": [], "ref": None},
+    ]
+    assert [p["project"] for p in workspace_for(projects, groups)] == expected
