@@ -1,0 +1,216 @@
+"""The gate: run a project's notebooks at one commit in a fresh container of its pinned image.
+
+Blocking docker-py code; the service calls :func:`run_gate` in an executor. The container:
+
+- is created from the image's id (``sha256:…``, resolved from the pinned reference first and
+  recorded with its RepoDigests), so what ran is exactly what the record names;
+- gets the profile's limits (CPU, memory, pids, GPUs), no network unless the project says so,
+  no volumes, all capabilities dropped, ``no-new-privileges``;
+- receives the commit's tree, the runner (``gate_script.py``) and ``job.json`` through
+  ``put_archive`` (files owned by the image's user so notebooks may write next to themselves);
+- is always removed: after the run, on a timeout, on any error. Containers carry the label
+  ``org.jupyterhub-ds.promotion.run=<run id>`` so a restarted service removes leftovers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RUN_LABEL = "org.jupyterhub-ds.promotion.run"
+GATE_DIR = "/tmp/jupyterhub-ds-gate"
+SCRIPT = Path(__file__).with_name("gate_script.py")
+LOG_TAIL_LINES = 200
+
+log = logging.getLogger("jupyterhub_ds.promotion.gate")
+
+
+@dataclass
+class GateJob:
+    run_id: str
+    image: str
+    notebooks: list
+    parameters: dict
+    seed: int
+    cell_timeout: int
+    network: bool
+    limits: dict
+    run_timeout: float
+    artifacts_dir: Path  # executed notebooks and result.json land here
+
+
+@dataclass
+class GateOutcome:
+    image_id: str = ""
+    image_digest: str = ""
+    notebooks: list = field(default_factory=list)
+    tests: dict = field(default_factory=dict)
+    installed: list = field(default_factory=list)
+    imports: list = field(default_factory=list)
+    exit_code: int | None = None
+    error: str = ""  # the gate itself could not run or finish (image missing, timeout, crash)
+    log_tail: str = ""
+    container_removed: bool = False
+
+
+def _owned(info, uid, gid):
+    info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
+    return info
+
+
+def _add_bytes(tar, name, data, uid, gid, mode=0o644):
+    info = _owned(tarfile.TarInfo(name), uid, gid)
+    info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_dir(tar, name, uid, gid):
+    info = _owned(tarfile.TarInfo(name), uid, gid)
+    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+    tar.addfile(info)
+
+
+def gate_archive(source_tar, job_json, uid, gid):
+    """One tar for ``put_archive`` at /tmp: ``jupyterhub-ds-gate/{run.py,job.json,out/,src/…}``,
+    everything owned by ``uid:gid``. ``source_tar`` is ``git archive`` output of the commit."""
+    base = GATE_DIR.rsplit("/", 1)[1]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as out:
+        for d in (base, f"{base}/out", f"{base}/src"):
+            _add_dir(out, d, uid, gid)
+        _add_bytes(out, f"{base}/run.py", SCRIPT.read_bytes(), uid, gid)
+        _add_bytes(out, f"{base}/job.json", json.dumps(job_json).encode(), uid, gid)
+        with tarfile.open(fileobj=io.BytesIO(source_tar), mode="r") as src:
+            for member in src.getmembers():
+                if member.name in ("pax_global_header",) or member.type == tarfile.XGLTYPE:
+                    continue
+                name = f"{base}/src/{member.name.lstrip('./')}".rstrip("/")
+                if ".." in Path(member.name).parts or member.name.startswith("/"):
+                    raise ValueError(f"refusing path {member.name!r} in the commit's archive")
+                new = _owned(tarfile.TarInfo(name), uid, gid)
+                new.type, new.mode, new.mtime, new.linkname = member.type, member.mode, member.mtime, member.linkname
+                new.size = member.size if member.isfile() else 0
+                out.addfile(new, src.extractfile(member) if member.isfile() else None)
+    return buf.getvalue()
+
+
+def _user_ids(image):
+    """uid/gid the image runs as ("1000:100", "1000", "" -> root)."""
+    user = (image.attrs.get("Config") or {}).get("User") or "0"
+    uid, _, gid = user.partition(":")
+    try:
+        return int(uid), int(gid or 100 if int(uid) else 0)
+    except ValueError:
+        return 1000, 100  # a user name: the single-user image convention (jovyan)
+
+
+def container_options(job, image_id):
+    """The create() keyword arguments: limits, isolation, no volumes (pure)."""
+    limits = job.limits or {}
+    host = {
+        "network_mode": "bridge" if job.network else "none",
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "labels": {RUN_LABEL: job.run_id},
+        "environment": {
+            "PYTHONHASHSEED": str(job.seed),
+            "JUPYTERHUB_DS_SEED": str(job.seed),
+            "JUPYTERHUB_DS_GATE": "1",
+        },
+        "command": ["python", f"{GATE_DIR}/run.py", f"{GATE_DIR}/job.json"],
+        "working_dir": GATE_DIR,
+        "name": f"jupyterhub-ds-gate-{job.run_id}",
+        "detach": True,
+    }
+    if limits.get("cpu_limit"):
+        host["nano_cpus"] = int(float(limits["cpu_limit"]) * 1e9)
+    if limits.get("mem_limit"):
+        host["mem_limit"] = int(limits["mem_limit"])
+        host["memswap_limit"] = int(limits["mem_limit"])
+    if limits.get("pids_limit"):
+        host["pids_limit"] = int(limits["pids_limit"])
+    if limits.get("gpus"):
+        import docker.types
+
+        host["device_requests"] = [docker.types.DeviceRequest(count=int(limits["gpus"]), capabilities=[["gpu"]])]
+    return {"image": image_id, **host}
+
+
+def _read_outputs(container, artifacts_dir):
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    stream, _ = container.get_archive(f"{GATE_DIR}/out")
+    data = b"".join(stream)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+        tar.extractall(artifacts_dir, filter="data")
+    result = artifacts_dir / "out" / "result.json"
+    return json.loads(result.read_text()) if result.exists() else None
+
+
+def remove_container(container):
+    try:
+        container.remove(force=True)
+        return True
+    except Exception as e:  # already gone is fine; anything else is logged
+        if getattr(e, "status_code", None) == 404:
+            return True
+        log.warning("could not remove gate container %s: %s", container.name, e)
+        return False
+
+
+def remove_leftovers(client, run_id=None):
+    """Remove gate containers left by a killed service (all, or those of ``run_id``)."""
+    label = RUN_LABEL if run_id is None else f"{RUN_LABEL}={run_id}"
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": label}):
+        if remove_container(container):
+            removed.append(container.name)
+    return removed
+
+
+def run_gate(client, job, source_tar):
+    """Run the gate; never raises for a failing notebook, returns a :class:`GateOutcome`."""
+    import docker.errors
+    import requests.exceptions
+
+    outcome = GateOutcome()
+    try:
+        image = client.images.get(job.image)
+    except docker.errors.ImageNotFound:
+        outcome.error = f"image {job.image!r} is not on this Docker host; pull or build it (the project's pinned image)"
+        return outcome
+    outcome.image_id = image.id
+    outcome.image_digest = (image.attrs.get("RepoDigests") or [image.id])[0]
+    uid, gid = _user_ids(image)
+    job_json = {"notebooks": list(job.notebooks), "parameters": job.parameters, "seed": job.seed,
+                "cell_timeout": job.cell_timeout, "src": f"{GATE_DIR}/src", "out": f"{GATE_DIR}/out"}
+    archive = gate_archive(source_tar, job_json, uid, gid)
+    remove_leftovers(client, job.run_id)
+    container = client.containers.create(**container_options(job, image.id))
+    try:
+        container.put_archive("/tmp", archive)
+        container.start()
+        try:
+            status = container.wait(timeout=job.run_timeout)
+            outcome.exit_code = status.get("StatusCode")
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            container.kill()
+            outcome.error = (f"the gate did not finish within run_timeout={job.run_timeout:.0f}s; the container "
+                             "was killed (raise PromotionService.run_timeout or speed up the notebooks)")
+        outcome.log_tail = "\n".join(container.logs(tail=LOG_TAIL_LINES).decode(errors="replace").splitlines())
+        if not outcome.error:
+            result = _read_outputs(container, job.artifacts_dir)
+            if result is None:
+                outcome.error = f"the gate runner exited {outcome.exit_code} without a result (see the log tail)"
+            else:
+                outcome.notebooks, outcome.tests = result["notebooks"], result["tests"]
+                outcome.installed, outcome.imports = result["installed"], result["imports"]
+                if outcome.exit_code == 137:
+                    outcome.error = "the gate container was killed (out of memory? exit 137)"
+    finally:
+        outcome.container_removed = remove_container(container)
+    return outcome

@@ -1,0 +1,236 @@
+"""Drive promotion runs through their phases, recording each before and after its side effect.
+
+``Promoter.run_lane`` decides (``decisions.choose_commit``) and starts a run; ``drive`` moves a
+run to its end from whatever phase it was left in, asking GitLab for the real state when it
+matters (``decisions.next_step``), so a run killed at any point is resumed or repeated
+idempotently by ``resume_all`` at start-up. Runs of one lane never overlap (a lock per lane).
+
+A rollback is a run of kind ``rollback``: the lane's branch gets a new commit on top of its
+head whose tree is the recorded commit's tree (``git commit-tree``), the gate runs on it and
+only then is it pushed: a fast-forward like every promotion, so nothing is ever forced and
+history keeps what happened. The next forward promotion into that lane needs its source to
+contain the rollback commit (merge the lane back), and says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+from . import decisions
+from .gate import GateJob, remove_leftovers, run_gate
+from .packages import DEFAULT_DENIED_LICENSES, check_packages, pip_freeze
+from .records import Run, new_run_id, utcnow
+
+log = logging.getLogger("jupyterhub_ds.promotion")
+MAX_STEPS = 12
+
+
+class Promoter:
+    def __init__(self, settings, store, docker_client, remote_for, artifacts_dir, *, run_timeout=3600.0,
+                 audit=None, metrics=None, crash_at="", executor=None):
+        self.settings = settings
+        self.store = store
+        self.docker = docker_client
+        self.remote_for = remote_for  # project path -> RemoteProject
+        self.artifacts_dir = Path(artifacts_dir)
+        self.run_timeout = run_timeout
+        self.audit = audit or (lambda event, **facts: None)
+        self.metrics = metrics
+        self.crash_at = crash_at
+        self.executor = executor
+        self._locks = {}
+
+    def lock(self, project, target):
+        return self._locks.setdefault((project, target), asyncio.Lock())
+
+    def busy(self, project, target):
+        return self.lock(project, target).locked()
+
+    def _fault(self, point):
+        """Fault injection for the crash tests: SIGKILL this process at ``point``."""
+        if self.crash_at and self.crash_at == point:
+            log.warning("crash_at=%s: killing the promotion service now (fault injection)", point)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    # --- starting runs ----------------------------------------------------------------------
+
+    async def run_lane(self, project_path, source, trigger="schedule", tick=None):
+        """One tick of a lane: promote the source's new head if it passes its gate."""
+        project = self.settings.project(project_path)
+        lane = project.lane(source)
+        async with self.lock(project.path, lane.target):
+            remote = self.remote_for(project.path)
+            heads = await remote.fetch(lane.source, lane.target)
+            src, dst = heads[lane.source], heads[lane.target]
+            ancestor = await remote.is_ancestor(dst, src) if src and dst else True
+            choice = decisions.choose_commit(lane.source, lane.target, src, dst, ancestor)
+            self.audit("promotion.tick", project=project.path, source=lane.source, target=lane.target,
+                       trigger=trigger, action=choice.action, commit=choice.commit, reason=choice.reason)
+            if choice.action == "skip":
+                return None
+            run = self._new_run(project, lane.source, lane.target, trigger, tick, choice.commit, dst)
+            if choice.action == "refuse":
+                return self._finish(run.id, "failed", error=choice.reason)
+            return await self._drive_locked(run.id)
+
+    async def rollback(self, project_path, record_id, trigger):
+        """Put the lane of record ``record_id`` back to its recorded commit, as a new gated run."""
+        project = self.settings.project(project_path)
+        record = self.store.get(record_id)
+        if record is None or record.project != project.path or record.status != "promoted":
+            raise LookupError(f"run {record_id!r} is not a successful promotion of {project.path}; "
+                              "pick a record with status promoted")
+        lane = project.lane_into(record.target)
+        async with self.lock(project.path, lane.target):
+            remote = self.remote_for(project.path)
+            heads = await remote.fetch(lane.target)
+            head = heads[lane.target]
+            await remote.fetch_commit(record.commit)
+            message = (f"Roll back {lane.target} to {record.commit[:12]} (promotion record {record.id})\n\n"
+                       f"Promotion-Rollback-Of: {record.id}\nRequested-By: {trigger}\n")
+            commit = await remote.rollback_commit(record.commit, head, message)
+            run = self._new_run(project, lane.source, lane.target, trigger, None, commit, head,
+                                kind="rollback", rollback_of=record.id, gated_commit=record.commit)
+            self.audit("promotion.rollback.requested", project=project.path, target=lane.target, run_id=run.id,
+                       record=record.id, commit=record.commit, by=trigger)
+            return await self._drive_locked(run.id)
+
+    def _new_run(self, project, source, target, trigger, tick, commit, base, **extra):
+        run = Run(id=new_run_id(), project=project.path, source=source, target=target, trigger=trigger, tick=tick,
+                  commit=commit, base_commit=base, image=project.image, parameters=dict(project.parameters),
+                  seed=project.seed, started_at=utcnow(), status="running", phase="created", **extra)
+        run.artifacts = str(self.artifacts_dir / run.id)
+        self.store.add(run)
+        self.audit("promotion.run.started", project=project.path, source=source, target=target, run_id=run.id,
+                   commit=commit, trigger=trigger, kind=run.kind)
+        return run
+
+    # --- driving runs -----------------------------------------------------------------------
+
+    async def resume_all(self):
+        """Finish every run a killed service left unfinished (at start-up)."""
+        await asyncio.get_running_loop().run_in_executor(self.executor, remove_leftovers, self.docker)
+        finished = []
+        for run in self.store.unfinished():
+            self.audit("promotion.run.resumed", run_id=run.id, project=run.project, target=run.target,
+                       phase=run.phase)
+            async with self.lock(run.project, run.target):
+                finished.append(await self._drive_locked(run.id))
+        return finished
+
+    async def _drive_locked(self, run_id):
+        for _ in range(MAX_STEPS):
+            run = self.store.get(run_id)
+            step, reason = await self._next_step(run)
+            if step == "finish":
+                return run
+            try:
+                if step == "fail":
+                    return self._finish(run_id, "failed", error=reason)
+                await getattr(self, f"_step_{step}")(run)
+            except Exception as e:  # GitLab/Docker trouble: recorded, retried at the next tick
+                log.exception("promotion run %s failed in step %s", run_id, step)
+                return self._finish(run_id, "failed", error=f"{step}: {e}")
+        raise RuntimeError(f"promotion run {run_id} did not finish in {MAX_STEPS} steps (a bug)")
+
+    async def _next_step(self, run):
+        if run.phase in decisions.FINAL_PHASES or run.phase in ("created", "gating"):
+            return decisions.next_step(run.phase, False, None, run.commit, False, False)
+        gate_ok = decisions.gate_passed(run.notebooks, run.tests, run.packages)
+        remote = self.remote_for(run.project)
+        head = tag_exists = None
+        ancestor = False
+        if run.phase in ("gated", "pushing"):
+            head = (await remote.heads(run.target))[run.target]
+            if head and head != run.commit:
+                await remote.fetch(run.target)
+                ancestor = await remote.is_ancestor(head, run.commit)
+        if run.phase in ("pushed", "tagging"):
+            tag_exists = bool(run.tag) and await remote.tag(run.tag) is not None
+        return decisions.next_step(run.phase, gate_ok, head, run.commit, ancestor, tag_exists)
+
+    async def _step_gate(self, run):
+        project = self.settings.project(run.project)
+        remote = self.remote_for(run.project)
+        self.store.update(run.id, phase="gating")
+        self._fault("before:gate")
+        await remote.fetch_commit(run.commit)
+        source_tar = await remote.archive(run.commit)
+        job = GateJob(run_id=run.id, image=project.image, notebooks=list(project.notebooks),
+                      parameters=dict(project.parameters), seed=project.seed, cell_timeout=project.cell_timeout,
+                      network=project.network, limits=dict(project.limits), run_timeout=self.run_timeout,
+                      artifacts_dir=Path(run.artifacts))
+        loop = asyncio.get_running_loop()
+        outcome = await asyncio.wait_for(loop.run_in_executor(self.executor, run_gate, self.docker, job, source_tar),
+                                         self.run_timeout + 300)
+        self._fault("after:gate")
+        denied = DEFAULT_DENIED_LICENSES if project.denied_licenses is None else project.denied_licenses
+        packages = check_packages(outcome.installed, outcome.imports, project.allowed_packages, denied)
+        passed = not outcome.error and decisions.gate_passed(outcome.notebooks, outcome.tests, packages)
+        error = outcome.error or ("" if passed else decisions.first_failure(outcome.notebooks, outcome.tests, packages))
+        fields = dict(image_id=outcome.image_id, image_digest=outcome.image_digest, notebooks=outcome.notebooks,
+                      tests=outcome.tests, packages=packages, pip_freeze=pip_freeze(outcome.installed),
+                      log_tail=outcome.log_tail, error=error)
+        self.audit("promotion.gate.finished", run_id=run.id, project=run.project, target=run.target,
+                   commit=run.commit, passed=passed, error=error, image_digest=outcome.image_digest,
+                   container_removed=outcome.container_removed)
+        if passed:
+            self.store.update(run.id, phase="gated", **fields)
+        else:
+            self.store.update(run.id, **fields)
+            self._finish(run.id, "failed", error=error)
+
+    async def _step_push(self, run):
+        remote = self.remote_for(run.project)
+        self.store.update(run.id, phase="pushing")
+        self._fault("before:push")
+        await remote.push(run.commit, run.target)
+        self._fault("after:push")
+        self.store.update(run.id, phase="pushed")
+        self.audit("promotion.branch.moved", run_id=run.id, project=run.project, target=run.target,
+                   commit=run.commit, base=run.base_commit)
+
+    async def _step_tag(self, run):
+        remote = self.remote_for(run.project)
+        name = run.tag or decisions.tag_name(run.target, utcnow())
+        run = self.store.update(run.id, phase="tagging", tag=name)
+        self._fault("before:tag")
+        existing = await remote.tag(name)
+        if existing is None:
+            await remote.create_tag(name, run.commit, decisions.tag_message(run.as_record()))
+        elif (existing.get("commit") or {}).get("id") != run.commit:
+            raise RuntimeError(f"tag {name} exists on another commit; delete it on GitLab or let the next tick retry")
+        self._fault("after:tag")
+        self.store.update(run.id, phase="tagged")
+        self.audit("promotion.tagged", run_id=run.id, project=run.project, tag=name, commit=run.commit)
+
+    async def _step_note(self, run):
+        remote = self.remote_for(run.project)
+        self.store.update(run.id, phase="noting")
+        noted = list(run.noted or [])
+        if run.kind == "promotion":
+            await remote.fetch_commit(run.commit)
+            shas = set(await remote.commits_between(run.base_commit, run.commit))
+            project_url = f"{remote.gitlab_url}/{run.project}/-/tags/{run.tag}"
+            body = decisions.note_text(run.target, run.tag, run.commit, project_url)
+            for mr in await remote.merged_requests(None):
+                if decisions.merge_request_in_range(mr, shas):
+                    self._fault("before:note")
+                    await remote.note_once(mr["iid"], run.tag, body)
+                    if mr["iid"] not in noted:
+                        noted.append(mr["iid"])
+                    self.store.update(run.id, noted=noted)
+        self._finish(run.id, "promoted", phase="done", noted=noted)
+
+    def _finish(self, run_id, status, phase=None, **fields):
+        phase = phase or ("done" if status == "promoted" else "failed")
+        run = self.store.update(run_id, status=status, phase=phase, finished_at=utcnow(), **fields)
+        if self.metrics is not None:
+            self.metrics.finished(run)
+        self.audit(f"promotion.run.{status}", run_id=run.id, project=run.project, source=run.source,
+                   target=run.target, commit=run.commit, tag=run.tag, error=run.error, kind=run.kind)
+        return run

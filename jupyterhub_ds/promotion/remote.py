@@ -1,0 +1,202 @@
+"""The project on GitLab, as the promotion service sees it: branches, commits, tags, MR notes.
+
+Git (fetch, archive, ancestry, push) goes through the real ``git`` CLI over HTTP against a
+bare cache repository per project (asyncio subprocesses, bounded by timeouts); tags and
+merge-request notes go through python-gitlab in a thread (it blocks). The service's token
+travels in an ``http.extraHeader`` given through ``GIT_CONFIG_*`` environment variables, so it
+is never in a command line, a URL, a remote config or a log.
+
+Pushes are plain pushes of an exact commit to ``refs/heads/<lane>``: never forced, so GitLab
+(and the stand-in) refuse anything that is not a fast-forward.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+GIT_TIMEOUT = 300
+API_TIMEOUT = 60
+IDENTITY = {"GIT_AUTHOR_NAME": "jupyterhub-ds promotion", "GIT_AUTHOR_EMAIL": "promotion@jupyterhub-ds.invalid",
+            "GIT_COMMITTER_NAME": "jupyterhub-ds promotion", "GIT_COMMITTER_EMAIL": "promotion@jupyterhub-ds.invalid"}
+
+
+class GitError(RuntimeError):
+    """A git command failed; the message names the command (without credentials) and git's words."""
+
+
+def _redact(text, token):
+    text = re.sub(r"://[^/@\s]+@", "://***@", text)
+    return text.replace(token, "***") if token else text
+
+
+class RemoteProject:
+    def __init__(self, gitlab_url, project_path, token, cache_dir, gitlab_client=None):
+        self.gitlab_url = gitlab_url.rstrip("/")
+        self.path = project_path
+        self.token = token
+        self.repo = Path(cache_dir) / (quote(project_path, safe="") + ".git")
+        self._gl = gitlab_client
+        self._project = None
+
+    # --- git ---------------------------------------------------------------------------
+
+    @property
+    def url(self):
+        return f"{self.gitlab_url}/{self.path}.git"
+
+    def _env(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(IDENTITY, GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_ASKPASS="/bin/false")
+        if self.token:
+            basic = base64.b64encode(f"oauth2:{self.token}".encode()).decode()
+            env.update(GIT_CONFIG_COUNT="2", GIT_CONFIG_KEY_0="http.extraHeader",
+                       GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
+                       GIT_CONFIG_KEY_1="credential.helper", GIT_CONFIG_VALUE_1="")
+        return env
+
+    async def git(self, *args, input=None, timeout=GIT_TIMEOUT, check=True):
+        proc = await asyncio.create_subprocess_exec(
+            "git", "--git-dir", str(self.repo), *args, env=self._env(),
+            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(input), timeout)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise GitError(f"git {args[0]} for {self.path} did not finish within {timeout}s; is GitLab reachable?")
+        if check and proc.returncode != 0:
+            raise GitError(f"git {_redact(' '.join(args), self.token)} for {self.path} failed "
+                           f"(exit {proc.returncode}): {_redact(err.decode(errors='replace').strip(), self.token)}")
+        return out if args[0] == "archive" else out.decode(errors="replace")
+
+    async def ensure_repo(self):
+        if not (self.repo / "HEAD").exists():
+            self.repo.parent.mkdir(parents=True, exist_ok=True)
+            proc = await asyncio.create_subprocess_exec("git", "init", "-q", "--bare", str(self.repo), env=self._env())
+            await asyncio.wait_for(proc.wait(), 60)
+
+    async def fetch(self, *branches):
+        """Fetch the branches into ``refs/remotes/origin/*``; return {branch: sha or None}."""
+        await self.ensure_repo()
+        heads = await self.heads(*branches)
+        wanted = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b, sha in heads.items() if sha]
+        if wanted:
+            await self.git("fetch", "--no-tags", "-q", self.url, *wanted)
+        return heads
+
+    async def fetch_commit(self, sha):
+        """Make sure ``sha`` is in the cache (fetching all branches if needed)."""
+        await self.ensure_repo()
+        if await self._has(sha):
+            return
+        await self.git("fetch", "--no-tags", "-q", self.url, "+refs/heads/*:refs/remotes/origin/*")
+        if not await self._has(sha):
+            raise GitError(f"commit {sha[:12]} is not on any branch of {self.path} any more")
+
+    async def _has(self, sha):
+        proc = await asyncio.create_subprocess_exec("git", "--git-dir", str(self.repo), "cat-file", "-e", f"{sha}^{{commit}}",
+                                                    env=self._env(), stderr=asyncio.subprocess.DEVNULL)
+        return await asyncio.wait_for(proc.wait(), 60) == 0
+
+    async def heads(self, *branches):
+        """The remote's current heads of ``branches`` (None: no such branch), straight from GitLab."""
+        await self.ensure_repo()
+        out = await self.git("ls-remote", "--heads", self.url, *[f"refs/heads/{b}" for b in branches])
+        found = {}
+        for line in out.splitlines():
+            sha, ref = line.split("\t", 1)
+            found[ref[len("refs/heads/"):]] = sha
+        return {b: found.get(b) for b in branches}
+
+    async def is_ancestor(self, ancestor, descendant):
+        if ancestor is None:
+            return True
+        proc = await asyncio.create_subprocess_exec("git", "--git-dir", str(self.repo), "merge-base", "--is-ancestor",
+                                                    ancestor, descendant, env=self._env())
+        return await asyncio.wait_for(proc.wait(), 60) == 0
+
+    async def commits_between(self, old, new):
+        spec = [new] if old is None else [f"{old}..{new}"]
+        return (await self.git("rev-list", *spec)).split()
+
+    async def archive(self, sha):
+        return await self.git("archive", "--format=tar", sha)
+
+    async def push(self, sha, branch):
+        """Move ``branch`` to ``sha`` on GitLab: a plain push, refused unless a fast-forward."""
+        await self.git("push", "-q", self.url, f"{sha}:refs/heads/{branch}")
+
+    async def rollback_commit(self, tree_of, parent, message):
+        """A new commit on top of ``parent`` whose tree is ``tree_of``'s (so the lane can go
+        back to a recorded state by a fast-forward)."""
+        out = await self.git("commit-tree", f"{tree_of}^{{tree}}", "-p", parent, "-m", message)
+        return out.strip()
+
+    # --- GitLab API ------------------------------------------------------------------------
+
+    async def api(self, fn, *args, timeout=API_TIMEOUT):
+        return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout)
+
+    def _gitlab_project(self):
+        if self._project is None:
+            import gitlab
+
+            if self._gl is None:
+                kw = {"private_token": self.token} if self.token.startswith("glpat-") else {"oauth_token": self.token}
+                self._gl = gitlab.Gitlab(self.gitlab_url, timeout=API_TIMEOUT, retry_transient_errors=True, **kw)
+            self._project = self._gl.projects.get(self.path, lazy=True)
+        return self._project
+
+    def _tag(self, name):
+        import gitlab
+
+        try:
+            return self._gitlab_project().tags.get(name)
+        except gitlab.GitlabGetError as e:
+            if e.response_code == 404:
+                return None
+            raise
+
+    async def tag(self, name):
+        """The tag's attributes (name, target, message, commit), or None."""
+        tag = await self.api(self._tag, name)
+        return None if tag is None else tag.attributes
+
+    async def create_tag(self, name, sha, message):
+        def create():
+            return self._gitlab_project().tags.create({"tag_name": name, "ref": sha, "message": message}).attributes
+
+        return await self.api(create)
+
+    async def promotion_tags(self, target):
+        def listing():
+            return [t.attributes for t in self._gitlab_project().tags.list(search=f"promote/{target}/", get_all=True)]
+
+        return await self.api(listing)
+
+    async def merged_requests(self, target_branch=None):
+        """Merged MRs (into ``target_branch``, or any), as dicts, newest first."""
+        def listing():
+            filters = {"target_branch": target_branch} if target_branch else {}
+            mrs = self._gitlab_project().mergerequests.list(state="merged", order_by="updated_at", get_all=True,
+                                                            **filters)
+            return [m.attributes for m in mrs]
+
+        return await self.api(listing)
+
+    async def note_once(self, mr_iid, marker, body):
+        """Add ``body`` to MR ``mr_iid`` unless a note containing ``marker`` is there already."""
+        def note():
+            mr = self._gitlab_project().mergerequests.get(mr_iid, lazy=True)
+            if any(marker in (n.body or "") for n in mr.notes.list(get_all=True)):
+                return False
+            mr.notes.create({"body": body})
+            return True
+
+        return await self.api(note)

@@ -1,0 +1,186 @@
+"""The promotion service's pages and JSON API, behind the hub's OAuth, at the service prefix.
+
+- ``GET  <prefix>``                 page: lanes, last runs with their records (everyone signed in);
+  admins also get "run now" and "roll back to this record" buttons (XSRF-protected forms);
+- ``GET  <prefix>api/lanes``        lanes, schedules, next tick, paused, busy;
+- ``GET  <prefix>api/runs[?project=&target=&limit=]``, ``GET <prefix>api/runs/<id>``;
+- ``POST <prefix>api/run-now``      ``project``, ``source`` (admins; 403 otherwise);
+- ``POST <prefix>api/rollback``     ``project``, ``run_id`` (admins; 403 otherwise);
+- ``GET  <prefix>metrics``          Prometheus text (when metrics are enabled).
+
+POSTs answer 202 and the run goes on in the background (``?wait=1`` waits for its end and
+answers with the run). Browser forms post the same endpoints and are redirected back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from jinja2 import Environment, select_autoescape
+from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.utils import url_path_join
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from tornado import web
+
+from .page import PAGE
+from .scheduler import next_tick
+
+_jinja = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+_page = _jinja.from_string(PAGE)
+
+
+class BaseHandler(HubOAuthenticated, web.RequestHandler):
+    @property
+    def service(self):
+        return self.settings["promotion_service"]
+
+    def is_admin(self, user):
+        groups = set(user.get("groups") or [])
+        return bool(user.get("admin")) or bool(groups & set(self.service.admin_groups))
+
+    def require_admin(self):
+        user = self.current_user
+        if not self.is_admin(user):
+            self.service.audit("promotion.refused", user=user.get("name"), action=self.request.path,
+                               reason="not an admin")
+            raise web.HTTPError(403, f"{user.get('name')} may not trigger promotions or rollbacks: "
+                                     "only hub admins (or members of PromotionService.admin_groups) may")
+        return user
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(exc, "log_message", None) or self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"status": status_code, "message": message}))
+
+    def send_json(self, data, status=200):
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+    def wants_html(self):
+        return "text/html" in self.request.headers.get("Accept", "") and self.get_argument("wait", "") == ""
+
+
+class PageHandler(BaseHandler):
+    @web.authenticated
+    def get(self):
+        user = self.current_user
+        self.set_header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
+        self.finish(_page.render(
+            user=user, admin=self.is_admin(user), lanes=self.service.lane_views(), xsrf=self.xsrf_token.decode(),
+            runs=[r.as_record() for r in self.service.store.runs(limit=self.service.page_runs)],
+            prefix=self.service.prefix, paused=self.service.settings.paused,
+            message=self.get_argument("message", ""),
+        ))
+
+
+class LanesHandler(BaseHandler):
+    @web.authenticated
+    def get(self):
+        self.send_json({"paused": self.service.settings.paused, "lanes": self.service.lane_views()})
+
+
+class RunsHandler(BaseHandler):
+    @web.authenticated
+    def get(self, run_id=None):
+        if run_id:
+            run = self.service.store.get(run_id)
+            if run is None:
+                raise web.HTTPError(404, f"no promotion run {run_id!r}")
+            return self.send_json(run.as_record())
+        limit = min(int(self.get_argument("limit", "50")), 500)
+        runs = self.service.store.runs(project=self.get_argument("project", None),
+                                       target=self.get_argument("target", None), limit=limit)
+        self.send_json({"runs": [r.as_record() for r in runs]})
+
+
+class ActionHandler(BaseHandler):
+    """Shared by run-now and rollback: admin check, argument check, background task."""
+
+    action = ""
+
+    def arg(self, name):
+        value = self.get_body_argument(name, None) or self.get_query_argument(name, None)
+        if value is None and self.request.headers.get("Content-Type", "").startswith("application/json"):
+            try:
+                value = (json.loads(self.request.body or b"{}") or {}).get(name)
+            except ValueError:
+                raise web.HTTPError(400, "the request body is not JSON")
+        if not value:
+            raise web.HTTPError(400, f"missing {name!r} (form field, query argument or JSON key)")
+        return value
+
+    @web.authenticated
+    async def post(self):
+        user = self.require_admin()
+        try:
+            coro, what = self.start(user["name"])
+        except LookupError as e:
+            raise web.HTTPError(404, str(e))
+        task = asyncio.ensure_future(coro)
+        self.service.track(task)
+        if self.get_argument("wait", ""):
+            run = await task
+            return self.send_json({"run": run.as_record() if run else None, "message": what})
+        if self.wants_html():
+            return self.redirect(url_path_join(self.service.prefix, "") + "?message=" + web.escape.url_escape(what))
+        self.send_json({"message": what}, status=202)
+
+
+class RunNowHandler(ActionHandler):
+    def start(self, user):
+        project = self.service.settings.project(self.arg("project"))
+        lane = project.lane(self.arg("source"))
+        self.service.audit("promotion.run_now", user=user, project=project.path, source=lane.source,
+                           target=lane.target)
+        return (self.service.promoter.run_lane(project.path, lane.source, trigger=f"run now by {user}"),
+                f"run of {project.path} {lane.source} -> {lane.target} started")
+
+
+class RollbackHandler(ActionHandler):
+    def start(self, user):
+        project = self.service.settings.project(self.arg("project"))
+        run_id = self.arg("run_id")
+        record = self.service.store.get(run_id)
+        if record is None or record.project != project.path or record.status != "promoted":
+            raise LookupError(f"run {run_id!r} is not a successful promotion of {project.path}")
+        self.service.audit("promotion.rollback", user=user, project=project.path, run_id=run_id,
+                           target=record.target, commit=record.commit)
+        return (self.service.promoter.rollback(project.path, run_id, trigger=f"rollback by {user}"),
+                f"rollback of {record.target} to {record.commit[:12]} started (gate first)")
+
+
+class MetricsHandler(web.RequestHandler):
+    def get(self):
+        service = self.settings["promotion_service"]
+        if not service.settings.metrics_enabled:
+            raise web.HTTPError(404, "metrics are disabled (metrics.enabled: false)")
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(generate_latest(service.metrics.registry))
+
+
+def make_app(service):
+    prefix = service.prefix
+    routes = [
+        (prefix, PageHandler),
+        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
+        (url_path_join(prefix, "api/lanes"), LanesHandler),
+        (url_path_join(prefix, "api/runs"), RunsHandler),
+        (url_path_join(prefix, r"api/runs/([0-9a-f]+)"), RunsHandler),
+        (url_path_join(prefix, "api/run-now"), RunNowHandler),
+        (url_path_join(prefix, "api/rollback"), RollbackHandler),
+        (url_path_join(prefix, "metrics"), MetricsHandler),
+    ]
+    return web.Application(routes, promotion_service=service, cookie_secret=service.cookie_secret,
+                           xsrf_cookies=True)
+
+
+def lane_view(project, lane, settings, now, busy):
+    return {
+        "project": project.path, "source": lane.source, "target": lane.target, "schedule": lane.schedule,
+        "paused": lane.paused or settings.paused, "busy": busy,
+        "next_tick": None if lane.paused or settings.paused else next_tick(lane.schedule, now, settings.timezone).isoformat(),
+        "image": project.image, "notebooks": list(project.notebooks),
+    }
