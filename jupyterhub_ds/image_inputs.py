@@ -8,6 +8,7 @@ come from are unit-tested on their own (tests/unit/test_image_inputs.py).
 import fnmatch
 import hashlib
 import os
+import re
 from urllib.parse import urlsplit
 
 BASE_REPO = "jupyterhub-ds/base"
@@ -107,6 +108,30 @@ def packages_label(freeze_text):
     """The compact package list label: ``name==version`` joined by commas, sorted."""
     pins = [ln.strip() for ln in freeze_text.splitlines() if ln.strip() and not ln.startswith("#")]
     return ",".join(sorted(pins, key=str.lower))
+
+
+# In the venv but not from the index (Python's ensurepip) or not third-party: never locked.
+UNLOCKED = frozenset({"pip", "setuptools", "jupyterhub-ds"})
+
+
+def lock_text(packages_text, version):
+    """The requirements.lock for ``packages_text`` (``pip list --format=freeze``)."""
+    pins = []
+    for line in packages_text.splitlines():
+        name, sep, _ = line.strip().partition("==")
+        if sep and canonical_name(name) not in UNLOCKED:
+            pins.append(line.strip())
+    header = (
+        f"# Exact versions of the single-user image's third-party packages (jupyterhub-ds {version}).\n"
+        "# Used as pip constraints by `jupyterhub-ds images build`; regenerate with\n"
+        "# `jupyterhub-ds images build --update-lock` after changing dependencies or the base.\n"
+    )
+    return header + "".join(f"{p}\n" for p in sorted(pins, key=str.lower))
+
+
+def canonical_name(name):
+    """PEP 503 normalised project name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def allowed_download_hosts(index_url):

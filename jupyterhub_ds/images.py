@@ -48,6 +48,7 @@ from .image_inputs import (
     SOURCE_IGNORE,
     tree_content_hash,
     requirements_from_metadata,
+    lock_text,
     split_pem,
     packages_label,
     format_report,
@@ -243,7 +244,17 @@ def _wheel_metadata(wheel):
         return zf.read(name).decode()
 
 
-def singleuser_plan(opts, src, base_ref):
+def lock_path(src):
+    return src / "images" / "singleuser" / "requirements.lock"
+
+
+def lock_in_force(opts, src):
+    """The constraints the build uses: the lock file, or nothing with --update-lock."""
+    path = lock_path(src)
+    return b"" if opts.update_lock or not path.is_file() else path.read_bytes()
+
+
+def singleuser_plan(opts, src, base_ref, lock):
     """What the single-user image is made from: (ref, input hash, existing image or None).
 
     The project enters by the content of its source files (see ``SOURCE_IGNORE``), so an
@@ -261,7 +272,7 @@ def singleuser_plan(opts, src, base_ref):
     wanted = input_hash({
         "base": base[1], "dockerfile": (recipe / "Dockerfile").read_bytes(),
         "record": (recipe / "record_packages.py").read_bytes(), "source": tree_content_hash(src),
-        "ca": ca, "index": opts.index_url, "version": __version__,
+        "ca": ca, "index": opts.index_url, "version": __version__, "lock": lock,
     })
     found = image_labels(ref)
     if found and found[0].get(LABEL_HASH) == wanted:
@@ -269,8 +280,12 @@ def singleuser_plan(opts, src, base_ref):
     return ref, wanted, found, False
 
 
-def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found):
-    """Build the single-user image from ``wheel``; tag it ``ref`` and latest."""
+def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
+    """Build the single-user image from ``wheel``; tag it ``ref`` and latest.
+
+    With --update-lock (``lock`` empty) the resolved versions become the new lock file,
+    and the image is labelled with the hash it has under that lock (it satisfies it).
+    """
     recipe = src / "images" / "singleuser"
     ca = pathlib.Path(opts.ca_bundle).read_bytes() if opts.ca_bundle else b""
     requirements = "\n".join(requirements_from_metadata(_wheel_metadata(wheel))) + "\n"
@@ -279,6 +294,7 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found):
         shutil.copy(recipe / "Dockerfile", ctx / "Dockerfile")
         shutil.copy(recipe / "record_packages.py", ctx / "record_packages.py")
         (ctx / "requirements.txt").write_text(requirements)
+        (ctx / "requirements.lock").write_bytes(lock)
         (ctx / "ca").mkdir()
         for i, cert in enumerate(split_pem(ca)):
             (ctx / "ca" / f"extra-{i:04d}.crt").write_bytes(cert)
@@ -297,8 +313,9 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found):
         if code != 0:
             raise BuildError(
                 f"docker build of the single-user image failed (exit {code}). If pip could not reach "
-                f"{opts.index_url}, check --index-url and --ca-bundle (a proxy CA). Last lines:\n  "
-                + "\n  ".join(tail)
+                f"{opts.index_url}, check --index-url and --ca-bundle (a proxy CA); if it found "
+                f"conflicting versions, the dependencies changed: re-resolve them with "
+                f"`jupyterhub-ds images build --update-lock`. Last lines:\n  " + "\n  ".join(tail)
             )
         built = iidfile.read_text().strip()
         iidfile.unlink()
@@ -307,6 +324,10 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found):
                      "/opt/jupyterhub-ds/packages.txt", timeout=120)
     if freeze.returncode != 0:
         raise BuildError(f"could not read the package list from the built image {built}: {freeze.stderr.strip()}")
+    if opts.update_lock:
+        lock_path(src).write_text(lock_text(freeze.stdout, __version__))
+        _say("singleuser", f"wrote {lock_path(src)}")
+        wanted = singleuser_plan(opts, src, base_ref, lock_path(src).read_bytes())[1]
     labels = {
         LABEL_HASH: wanted, LABEL_VERSION: __version__, LABEL_PACKAGES: packages_label(freeze.stdout),
         LABEL_BASE: base_ref, LABEL_INDEX: opts.index_url,
@@ -343,6 +364,9 @@ def add_arguments(parser):
                    help=f"the only package index the image uses (default: pip's global.index-url, else {DEFAULT_INDEX_URL})")
     b.add_argument("--base-image", default=None, metavar="IMAGE",
                    help="use this local image as the base instead of debootstrap (connected sites)")
+    b.add_argument("--update-lock", action="store_true",
+                   help="resolve the third-party packages anew (ignore images/singleuser/requirements.lock) "
+                   "and write the result to that file")
     b.add_argument("--source", default=None, metavar="DIR",
                    help="the project checkout to build from (default: the one jupyterhub-ds runs from)")
     b.add_argument("--work-dir", default=None, metavar="DIR",
@@ -379,14 +403,15 @@ def run(args):
         check_engine()
         base_ref = timed("base", build_base, args, src)
         t0 = time.monotonic()
-        ref, wanted, found, cached = singleuser_plan(args, src, base_ref)
+        lock = lock_in_force(args, src)
+        ref, wanted, found, cached = singleuser_plan(args, src, base_ref, lock)
         if cached:
             _docker("tag", ref, f"{SINGLEUSER_REPO}:latest")
             steps.append(("singleuser", "cached", time.monotonic() - t0))
         else:
             with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-wheel-") as out:
                 wheel = timed("wheel", lambda: (build_wheel(src, out), "built"))
-                timed("singleuser", build_singleuser, args, src, base_ref, wheel, ref, wanted, found)
+                timed("singleuser", build_singleuser, args, src, base_ref, wheel, ref, wanted, found, lock)
     except BuildError as e:
         print(f"images build: error: {e}", file=sys.stderr)
         return 1

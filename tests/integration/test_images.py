@@ -127,6 +127,19 @@ def test_labels_carry_version_and_package_list(docker_client, singleuser_image, 
     assert latest == _inspect(docker_client, singleuser_image)["Id"]
 
 
+def test_installed_versions_follow_the_lock(docker_client, singleuser_image):
+    from jupyterhub_ds.images import lock_path, source_tree
+
+    lock = lock_path(source_tree()).read_text()
+    pins = {_norm(n): v for n, v in (ln.split("==") for ln in lock.splitlines() if ln and not ln.startswith("#"))}
+    for name in ("jupyterhub", "jupyterlab", "jupytext", "nbdime", "gitpython", "python-gitlab"):
+        assert name in pins
+    labelled = dict(p.split("==") for p in _labels(docker_client, singleuser_image)[LABEL_PACKAGES].split(","))
+    installed = {_norm(k): v for k, v in labelled.items()}
+    differs = {n: (v, installed[n]) for n, v in pins.items() if n in installed and installed[n] != v}
+    assert differs == {}, "installed versions differ from images/singleuser/requirements.lock"
+
+
 def test_base_image_was_imported_not_pulled(docker_client, singleuser_image):
     base = _inspect(docker_client, BASE_IMAGE)
     assert base["RepoDigests"] == []  # never came from a registry

@@ -3,7 +3,7 @@
 import pytest
 
 from jupyterhub_ds.image_inputs import (
-    allowed_download_hosts, format_report, input_hash, packages_label, requirements_from_metadata,
+    allowed_download_hosts, format_report, input_hash, lock_text, packages_label, requirements_from_metadata,
     source_files, split_pem, tree_content_hash,
 )
 
@@ -114,3 +114,10 @@ def test_report_line_names_each_step_and_total():
     assert format_report(steps, 2.93) == (
         "images build: base cached (0.0 s), wheel built (2.6 s), singleuser cached (0.2 s), total 2.9 s"
     )
+
+
+def test_lock_pins_third_party_packages_only():
+    listed = "pip==23.0.1\nJupyterLab==4.6.6\njupyterhub_ds==0.1.0\nsetuptools==66.1.1\naiohttp==3.14.5\n"
+    text = lock_text(listed, "0.1.0")
+    assert [ln for ln in text.splitlines() if not ln.startswith("#")] == ["aiohttp==3.14.5", "JupyterLab==4.6.6"]
+    assert "--update-lock" in text
