@@ -9,11 +9,14 @@ import configparser
 import json
 import os
 import re
+import secrets
 import shutil
 import sys
+import time
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from jupyterhub_ds._version import __version__
 from jupyterhub_ds.image_inputs import (
@@ -108,6 +111,44 @@ def test_singleuser_server_and_review_extension(singleuser_image, run_in_image):
     text = ANSI.sub("", proc.stdout + proc.stderr)
     assert re.search(r"^\s*jupyterhub_ds\.review enabled$", text, re.M), text
     assert re.search(rf"^\s*jupyterhub_ds\.review {re.escape(__version__)} OK$", text, re.M), text
+
+
+@pytest.fixture
+def server_container(docker_client, singleuser_image):
+    """A Jupyter server started from the image with a known token; yields (base URL, token)."""
+    token = secrets.token_hex(16)
+    container = docker_client.containers.run(
+        singleuser_image,
+        ["jupyter", "server", "--ip=0.0.0.0", "--port=8888", "--no-browser", f"--IdentityProvider.token={token}"],
+        detach=True, ports={"8888/tcp": ("127.0.0.1", None)}, labels={"org.jupyterhub-ds.test": "images"},
+    )
+    try:
+        container.reload()
+        port = container.attrs["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
+        yield f"http://127.0.0.1:{port}", token, container
+    finally:
+        container.remove(force=True)
+
+
+def test_server_in_the_image_serves_the_review_extension(server_container):
+    url, token, container = server_container
+    deadline = time.monotonic() + 90
+    answer = None
+    for _ in range(300):  # bounded: ~90 s at most
+        try:
+            answer = requests.get(f"{url}/jupyterhub-ds/info", headers={"Authorization": f"token {token}"}, timeout=5)
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                break
+            container.reload()
+            assert container.status in ("created", "running"), container.logs().decode()[-3000:]
+            time.sleep(0.3)
+    assert answer is not None, "the server in the image did not answer in 90 s:\n" + container.logs().decode()[-3000:]
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"name": "jupyterhub-ds", "version": __version__}
+    # Without the token: refused, not served.
+    assert requests.get(f"{url}/jupyterhub-ds/info", timeout=5).status_code == 403
 
 
 def test_labels_carry_version_and_package_list(docker_client, singleuser_image, run_in_image):
