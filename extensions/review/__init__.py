@@ -1,8 +1,9 @@
 """The jupyterhub-ds single-user server extension (runs inside the user's container).
 
-It serves the review API under ``<base_url>/jupyterhub-ds/``. Today it answers
-``GET info`` (version and policy in force) so the hub, the frontend and the image smoke
-test can tell the extension is loaded; the submit-for-review handlers join it here.
+It serves the review API under ``<base_url>/jupyterhub-ds/`` (``info``, ``review/check``,
+``review/submit``, ``review/status``, ``workspace``), pairs notebooks in git working copies
+with ``py:percent`` scripts through jupytext's config, and clones the user's assigned
+projects in the background when the server starts. Settings: ``c.ReviewConfig.*``.
 """
 
 from .._version import __version__
@@ -15,7 +16,32 @@ def _jupyter_server_extension_points():
 def _load_jupyter_server_extension(server_app):
     # imported here so that light entry points of this package (the git credential
     # helper) do not pay for importing jupyter_server
-    from .handlers import setup_handlers
+    import asyncio
+    import threading
 
-    setup_handlers(server_app.web_app)
-    server_app.log.info("jupyterhub-ds review extension %s loaded", __version__)
+    from .config import ReviewConfig
+    from pathlib import Path
+
+    from .handlers import setup_handlers
+    from .pairing import pair_working_copies
+    from .service import ReviewService
+    from .workspace import Workspace
+
+    settings = ReviewConfig(parent=server_app, log=server_app.log)
+    service = ReviewService(settings, server_app.root_dir, server_app.log)
+    workspace = Workspace(projects=settings.workspace, root_dir=server_app.root_dir, directory=settings.workspace_dir,
+                          gitlab_url=settings.gitlab_url, credential_helper=settings.git_credential_helper,
+                          commit_notebooks=settings.review_policy().commit_notebooks, timeout=settings.git_timeout,
+                          log=server_app.log)
+    setup_handlers(server_app.web_app, service, workspace)
+    # working copies already on disk (earlier clones, or cloned by hand) get paired from the first save
+    try:
+        pair_working_copies(Path(server_app.root_dir) / settings.workspace_dir, settings.review_policy().commit_notebooks)
+    except OSError as e:
+        server_app.log.warning("jupyterhub-ds: could not set up notebook pairing: %s", e)
+    # the nbdime worker process starts now, not on the first submit
+    threading.Thread(target=service.worker.warm_up, name="jupyterhub-ds-nbdime-warm-up", daemon=True).start()
+    if settings.clone_on_start and workspace.statuses:
+        server_app.io_loop.add_callback(lambda: asyncio.ensure_future(workspace.run()))
+    server_app.log.info("jupyterhub-ds review extension %s loaded (%d workspace projects)", __version__,
+                        len(workspace.statuses))

@@ -1,14 +1,20 @@
-"""HTTP handlers of the review server extension."""
+"""HTTP handlers of the review server extension (contract: /work/briefs/review_api.md).
+
+Thin: parse JSON, call the ReviewService, map ReviewError to its status and ``{"message"}``.
+"""
 
 import json
 
 import tornado.web
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from .._version import __version__
+from .errors import ReviewError
 
 URL_PREFIX = "jupyterhub-ds"
+AUTH_RESOURCE = "contents"  # submitting reads the user's files and writes to their git remote
 
 
 class InfoHandler(APIHandler):
@@ -19,9 +25,82 @@ class InfoHandler(APIHandler):
         self.finish(json.dumps({"name": "jupyterhub-ds", "version": __version__}))
 
 
-def setup_handlers(web_app):
+class ReviewHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def service(self):
+        return self.settings["jupyterhub_ds_review"]
+
+    def body(self) -> dict:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise ReviewError(400, "the request body is not JSON; send {\"path\": \"<notebook path>\"}") from None
+        if not isinstance(data, dict):
+            raise ReviewError(400, "the request body must be a JSON object")
+        return data
+
+    async def answer(self, work):
+        try:
+            result = await work()
+        except ReviewError as e:
+            self.set_status(e.status)
+            self.finish(json.dumps(e.body()))
+            return
+        self.finish(json.dumps(result))
+
+
+class CheckHandler(ReviewHandler):
+    """``POST review/check``: the gate results for a notebook, nothing committed."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self):
+        await self.answer(lambda: self.service.check(self.body().get("path")))
+
+
+class SubmitHandler(ReviewHandler):
+    """``POST review/submit``: gates, commit on the review branch, push, create/update the MR."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self):
+        async def work():
+            data = self.body()
+            return await self.service.submit(data.get("path"), data.get("title") or "", data.get("description"),
+                                             data.get("target_branch") or None)
+
+        await self.answer(work)
+
+
+class StatusHandler(ReviewHandler):
+    """``GET review/status?path=``: state, approvals and merged flag of the user's submissions."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        await self.answer(lambda: self.service.status(self.get_argument("path", None)))
+
+
+class WorkspaceHandler(ReviewHandler):
+    """``GET workspace``: the outcome of cloning/fetching the assigned projects at server start."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        workspace = self.settings.get("jupyterhub_ds_workspace")
+        self.finish(json.dumps(workspace.status() if workspace else {"projects": [], "done": True}))
+
+
+def setup_handlers(web_app, service=None, workspace=None):
     base_url = web_app.settings["base_url"]
-    web_app.add_handlers(
-        ".*$",
-        [(url_path_join(base_url, URL_PREFIX, "info"), InfoHandler)],
-    )
+    if service is not None:
+        web_app.settings["jupyterhub_ds_review"] = service
+    if workspace is not None:
+        web_app.settings["jupyterhub_ds_workspace"] = workspace
+    routes = [("info", InfoHandler)]
+    if service is not None:
+        routes += [("review/check", CheckHandler), ("review/submit", SubmitHandler),
+                   ("review/status", StatusHandler), ("workspace", WorkspaceHandler)]
+    web_app.add_handlers(".*$", [(url_path_join(base_url, URL_PREFIX, path), handler) for path, handler in routes])

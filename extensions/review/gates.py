@@ -1,0 +1,220 @@
+"""Pre-submit gates: pure functions over plain data, each naming file, cell and fix.
+
+Every gate takes a :class:`Submission` (what the user has and what would be committed) and
+returns a :class:`GateResult`. ``run_gates`` runs them all in the order of the REST contract.
+Cells are numbered from 1, as JupyterLab shows them.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field, asdict
+from pathlib import PurePosixPath
+
+import jupytext
+
+from . import packages as pkgs
+from .policy import ReviewPolicy
+from .script_cells import cell_of_line, cell_starts, imports_of
+from .secret_patterns import compile_patterns, scan_text
+
+GATES = ("paired", "no_outputs", "secrets", "size", "syntax", "packages")
+
+
+@dataclass(frozen=True)
+class Submission:
+    notebook_path: str            # repo path of the .ipynb, e.g. notebooks/eda.ipynb
+    notebook: dict                # the notebook as the user saved it (nbformat dict, with outputs)
+    notebook_size: int            # bytes of the .ipynb on disk
+    script_path: str              # repo path of the paired py:percent script
+    script: str | None            # its text on disk, None when missing
+    files: dict                   # repo path -> bytes, exactly what would be committed
+    policy: ReviewPolicy = field(default_factory=ReviewPolicy)
+    local_modules: frozenset = frozenset()
+
+
+@dataclass
+class GateResult:
+    gate: str
+    ok: bool
+    messages: list
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _name(path: str) -> str:
+    return PurePosixPath(path).name
+
+
+def _result(gate, messages):
+    return GateResult(gate, not messages, messages)
+
+
+def human_size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _cells_for_compare(nb) -> list:
+    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+def gate_paired(s: Submission) -> GateResult:
+    nb_name, py_name = _name(s.notebook_path), _name(s.script_path)
+    if s.script is None:
+        return _result("paired", [
+            f"{s.notebook_path} is not paired: {s.script_path} is missing; save the notebook in JupyterLab "
+            f"(the pairing writes {py_name}), then submit again"])
+    try:
+        script_nb = jupytext.reads(s.script, fmt="py:percent")
+    except Exception as e:  # jupytext raises many kinds on malformed text
+        return _result("paired", [f"{s.script_path} cannot be read as a py:percent script ({e}); delete it and "
+                                  f"save {nb_name} again to rewrite it"])
+    # the notebook goes through the same writer/reader so formatting details compare equal
+    expected = jupytext.reads(jupytext.writes(jupytext.reads(json.dumps(s.notebook), fmt="ipynb"), fmt="py:percent"),
+                              fmt="py:percent")
+    want, have = _cells_for_compare(expected), _cells_for_compare(script_nb)
+    if want == have:
+        return _result("paired", [])
+    fix = (f"save the notebook in JupyterLab so the pairing rewrites {py_name} (or reopen {nb_name} if you "
+           f"edited {py_name}), then submit again")
+    for i, (a, b) in enumerate(zip(want, have), 1):
+        if a != b:
+            return _result("paired", [f"{s.notebook_path} cell {i} differs from {s.script_path}; {fix}"])
+    return _result("paired", [f"{s.notebook_path} has {len(want)} cells but {s.script_path} has {len(have)}; {fix}"])
+
+
+def gate_no_outputs(s: Submission) -> GateResult:
+    messages = []
+    for path, data in sorted(s.files.items()):
+        if not path.endswith(".ipynb"):
+            continue
+        try:
+            nb = json.loads(data)
+        except ValueError:
+            messages.append(f"{path} is not valid notebook JSON; reopen and save it, then submit again")
+            continue
+        cells = [i for i, c in enumerate(nb.get("cells", []), 1)
+                 if c.get("outputs") or c.get("execution_count") is not None]
+        if cells:
+            shown = ", ".join(str(i) for i in cells[:10]) + (" …" if len(cells) > 10 else "")
+            messages.append(f"{path} cell{'s' if len(cells) > 1 else ''} {shown}: outputs would be committed; "
+                            "clear them (Edit > Clear Outputs of All Cells), save, then submit again")
+    return _result("no_outputs", messages)
+
+
+def _output_texts(output: dict):
+    if "text" in output:
+        yield "".join(output["text"]) if isinstance(output["text"], list) else output["text"]
+    for value in (output.get("data") or {}).values():
+        yield value if isinstance(value, str) else "".join(value) if isinstance(value, list) else json.dumps(value)
+    if output.get("traceback"):
+        yield "\n".join(output["traceback"])
+    if output.get("evalue"):
+        yield str(output["evalue"])
+
+
+def gate_secrets(s: Submission) -> GateResult:
+    patterns = compile_patterns(s.policy.secret_patterns)
+    messages, seen = [], set()
+    for i, cell in enumerate(s.notebook.get("cells", []), 1):
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        for f in scan_text(source, patterns):
+            seen.add((i, f.kind))
+            messages.append(f"{s.notebook_path} cell {i}: code contains what looks like {f.kind} ({f.shown}); "
+                            "remove it (read secrets from a file outside the project or an environment variable), "
+                            "then submit again")
+        out_kinds = {f.kind: f for o in cell.get("outputs", []) for t in _output_texts(o) for f in scan_text(t, patterns)}
+        for f in out_kinds.values():
+            messages.append(f"{s.notebook_path} cell {i}: output contains what looks like {f.kind} ({f.shown}); "
+                            "clear the output and remove the token from the code, then submit again")
+    for path, data in sorted(s.files.items()):
+        if path.endswith(".ipynb"):
+            continue  # the notebook's cells were scanned above
+        text = data.decode("utf-8", "replace")
+        starts = cell_starts(text) if path == s.script_path else []
+        for f in scan_text(text, patterns):
+            cell = cell_of_line(starts, f.line) if starts else 0
+            if (cell, f.kind) in seen:
+                continue
+            where = f"{path} line {f.line}" + (f" (cell {cell})" if cell else "")
+            messages.append(f"{where}: contains what looks like {f.kind} ({f.shown}); remove it, save, then submit again")
+    return _result("secrets", messages)
+
+
+def _largest_output_cell(nb: dict):
+    sizes = [(len(json.dumps(c.get("outputs", []))), i) for i, c in enumerate(nb.get("cells", []), 1)]
+    return max(sizes, default=(0, 0))
+
+
+def gate_size(s: Submission) -> GateResult:
+    limit, total_limit = s.policy.max_file_size, s.policy.max_submission_size
+    messages = []
+    if s.notebook_size > limit:
+        size, cell = _largest_output_cell(s.notebook)
+        hint = f" (cell {cell} holds {human_size(size)} of output)" if cell and size > limit // 10 else ""
+        messages.append(f"{s.notebook_path} is {human_size(s.notebook_size)}, above the limit of {human_size(limit)} "
+                        f"per file{hint}; clear large outputs, save, then submit again")
+    for path, data in sorted(s.files.items()):
+        if len(data) > limit and path != s.notebook_path:
+            messages.append(f"{path} is {human_size(len(data))}, above the limit of {human_size(limit)} per file; "
+                            "move data out of the code (load it from the shared data folder), then submit again")
+    total = sum(len(d) for d in s.files.values())
+    if total > total_limit:
+        messages.append(f"this submission is {human_size(total)}, above the limit of {human_size(total_limit)}; "
+                        "split the work or move data out of the notebook, then submit again")
+    return _result("size", messages)
+
+
+def _parse(script: str):
+    try:
+        return ast.parse(script), None
+    except SyntaxError as e:
+        return None, e
+
+
+def gate_syntax(s: Submission) -> GateResult:
+    if s.script is None:
+        return _result("syntax", [])  # reported by the paired gate
+    _, err = _parse(s.script)
+    if err is None:
+        return _result("syntax", [])
+    line = err.lineno or 0
+    cell = cell_of_line(cell_starts(s.script), line)
+    where = f"{s.script_path} line {line}" + (f" (cell {cell} of {_name(s.notebook_path)})" if cell else "")
+    return _result("syntax", [f"{where}: {err.msg}; fix the code in that cell, save, then submit again"])
+
+
+def gate_packages(s: Submission) -> GateResult:
+    allowed = s.policy.allowed_packages
+    if allowed is None or s.script is None:
+        return _result("packages", [])
+    tree, err = _parse(s.script)
+    if err is not None:
+        return _result("packages", [])  # reported by the syntax gate
+    allowed_set = frozenset(pkgs.normalise(a) for a in allowed)
+    starts, messages, done = cell_starts(s.script), [], set()
+    for imp in imports_of(tree):
+        if imp.module in done or pkgs.is_allowed(imp.module, allowed_set, s.local_modules):
+            continue
+        done.add(imp.module)
+        dist = pkgs.best_name(imp.module)
+        cell = cell_of_line(starts, imp.line)
+        package = f" (package {dist})" if dist != pkgs.normalise(imp.module) else ""
+        messages.append(f"{s.notebook_path} cell {cell}: imports '{imp.module}'{package}, which is not on the allowed "
+                        f"package list ({', '.join(sorted(allowed)) or 'empty'}); use an allowed package or ask an "
+                        f"admin to add {dist}, then submit again")
+    return _result("packages", messages)
+
+
+GATE_FUNCTIONS = (gate_paired, gate_no_outputs, gate_secrets, gate_size, gate_syntax, gate_packages)
+
+
+def run_gates(s: Submission) -> list[GateResult]:
+    return [gate(s) for gate in GATE_FUNCTIONS]

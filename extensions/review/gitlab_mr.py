@@ -1,0 +1,102 @@
+"""GitLab side of a submit with python-gitlab (blocking: callers run these in an executor).
+
+One open merge request per review branch: find it, or create it; GitLab's 409 ("another open
+merge request already exists for this source branch") means someone created it meanwhile, so
+we look it up again and update it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gitlab
+import requests
+
+
+class GitLabFailure(Exception):
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind  # 'auth' | 'unreachable' | 'refused'
+        self.message = message
+
+
+def client(url: str, token: str, timeout: float) -> gitlab.Gitlab:
+    """OAuth tokens from the hub go as Bearer; personal access tokens (glpat-…) as PRIVATE-TOKEN."""
+    if token.startswith("glpat-"):
+        return gitlab.Gitlab(url, private_token=token, timeout=timeout, retry_transient_errors=False)
+    return gitlab.Gitlab(url, oauth_token=token, timeout=timeout, retry_transient_errors=False)
+
+
+def mr_json(mr) -> dict:
+    return {"iid": mr.iid, "web_url": mr.web_url, "state": mr.state, "title": mr.title}
+
+
+@dataclass
+class MergeRequests:
+    gl: gitlab.Gitlab
+    project_path: str
+
+    def _project(self):
+        return self.gl.projects.get(self.project_path, lazy=True)
+
+    def find_open(self, branch: str):
+        found = self._project().mergerequests.list(source_branch=branch, state="opened", get_all=False, per_page=5)
+        return found[0] if found else None
+
+    def ensure(self, branch: str, target: str, title: str, description: str) -> tuple[dict, bool]:
+        """-> (mr json, created?)."""
+        with failures(self.gl.url):
+            existing = self.find_open(branch)
+            if existing is None:
+                try:
+                    mr = self._project().mergerequests.create(
+                        {"source_branch": branch, "target_branch": target, "title": title, "description": description,
+                         "remove_source_branch": True})
+                    return mr_json(mr), True
+                except gitlab.GitlabCreateError as e:
+                    if e.response_code != 409:
+                        raise
+                    existing = self.find_open(branch)
+                    if existing is None:
+                        raise
+            existing.title, existing.description = title, description
+            if existing.target_branch != target:
+                existing.target_branch = target
+            existing.save()
+            return mr_json(existing), False
+
+    def status(self, iid: int) -> dict:
+        with failures(self.gl.url):
+            mr = self._project().mergerequests.get(iid)
+            approvals = mr.approvals.get()
+            approved_by = getattr(approvals, "approved_by", []) or []
+            return {**mr_json(mr), "approved": bool(getattr(approvals, "approved", False)) and bool(approved_by),
+                    "approvals": len(approved_by), "merged": mr.state == "merged"}
+
+
+class failures:
+    """Turn python-gitlab/requests errors into GitLabFailure with a message for people."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or isinstance(exc, GitLabFailure):
+            return False
+        if isinstance(exc, gitlab.GitlabAuthenticationError) or getattr(exc, "response_code", None) in (401, 403):
+            raise GitLabFailure("auth", f"GitLab refused your access token ({getattr(exc, 'response_code', 401)}); it may "
+                                "have expired: reload JupyterLab (or log in to the hub again), then submit again") from None
+        if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+            raise GitLabFailure("unreachable", f"GitLab at {self.url} is not reachable; your notebook and commit are "
+                                "kept, try again in a minute") from None
+        code = getattr(exc, "response_code", None)
+        if isinstance(exc, gitlab.GitlabError) and code and code >= 500:
+            raise GitLabFailure("unreachable", f"GitLab answered {code}; your notebook and commit are kept, try again "
+                                "in a minute") from None
+        if isinstance(exc, gitlab.GitlabError):
+            raise GitLabFailure("refused", f"GitLab refused the merge request ({code}: {exc.error_message}); "
+                                "check the project and target branch, then submit again") from None
+        return False

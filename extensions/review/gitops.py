@@ -1,0 +1,164 @@
+"""Git side of a submit, with GitPython (blocking: callers run these in an executor).
+
+The user's working copy is never touched: no checkout, no change of HEAD or of the index.
+The review commit is built in a temporary index from the remote base plus the planned files,
+and pushed as ``<commit>:refs/heads/<review branch>`` with a lease on what we fetched, so
+only the user's own review branch can ever be overwritten.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import git
+from gitdb import IStream
+
+REMOTE = "origin"
+
+
+class GitFailure(Exception):
+    """kind: 'auth' | 'unreachable' | 'rejected' | 'stale' | 'other'."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def strip_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+    return urlunsplit(parts)
+
+
+def project_path(remote_url: str, gitlab_url: str) -> str | None:
+    """``http://gl/ns/sub/proj.git`` -> ``ns/sub/proj`` when the remote is on ``gitlab_url``."""
+    remote = urlsplit(strip_credentials(remote_url))
+    base = urlsplit(gitlab_url.rstrip("/"))
+    if not gitlab_url or (remote.scheme, remote.netloc) != (base.scheme, base.netloc):
+        return None
+    path = remote.path
+    if base.path and not path.startswith(base.path + "/"):
+        return None
+    path = path[len(base.path):].strip("/")
+    return path[:-4] if path.endswith(".git") else path or None
+
+
+def _clean(text: str) -> str:
+    """git output for messages: no credentials in URLs, no 'remote:' noise."""
+    text = re.sub(r"://[^/\s@]+@", "://", text)
+    return "\n".join(line.replace("remote: ", "").rstrip() for line in text.splitlines() if line.strip()).strip()
+
+
+def classify(stderr: str) -> str:
+    s = stderr.lower()
+    if "stale info" in s or "fetch first" in s or "non-fast-forward" in s:
+        return "stale"
+    if "authentication failed" in s or "access denied" in s or "could not read username" in s or "401" in s or "403" in s:
+        return "auth"
+    if ("could not resolve host" in s or "failed to connect" in s or "connection refused" in s or "timed out" in s
+            or "empty reply" in s or "returned error: 50" in s or "couldn't connect" in s or "recv failure" in s):
+        return "unreachable"
+    if "rejected" in s or "pre-receive hook declined" in s or "not allowed" in s:
+        return "rejected"
+    return "other"
+
+
+@dataclass
+class Git:
+    repo: git.Repo
+    credential_helper: str
+    timeout: float = 120.0
+
+    @classmethod
+    def open(cls, root, credential_helper: str, timeout: float = 120.0) -> "Git":
+        return cls(git.Repo(root), credential_helper, timeout)
+
+    def run(self, *args: str, env: dict | None = None, network: bool = False) -> str:
+        cmd = ["git"]
+        if network:
+            # only our helper answers; never prompt on a terminal the server does not have
+            cmd += ["-c", "credential.helper=", "-c", f"credential.helper={self.credential_helper}"]
+        cmd += list(args)
+        full_env = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", **(env or {})}
+        try:
+            return self.repo.git.execute(cmd, env=full_env, kill_after_timeout=self.timeout if network else 60,
+                                         strip_newline_in_stdout=True)
+        except git.GitCommandError as e:
+            stderr = "\n".join(x if isinstance(x, str) else x.decode("utf-8", "replace")
+                               for x in (e.stderr, e.stdout) if x)
+            raise GitFailure(classify(stderr), _clean(stderr) or f"git {args[0]} failed") from None
+
+    def remote_url(self) -> str:
+        try:
+            return self.repo.remote(REMOTE).url
+        except ValueError:
+            raise GitFailure("other", f"the working copy has no '{REMOTE}' remote") from None
+
+    def current_branch(self) -> str | None:
+        try:
+            return self.repo.active_branch.name
+        except TypeError:  # detached HEAD
+            return None
+
+    def fetch_review_refs(self, target: str, branch: str) -> tuple[str | None, str | None]:
+        """Fetch the target branch and the user's review branches (one round trip);
+        -> (target sha, review branch sha or None)."""
+        user_ns = branch.rsplit("/", 1)[0]
+        self.run("fetch", "--quiet", "--no-tags", "--prune", REMOTE,
+                 f"+refs/heads/{target}:refs/remotes/{REMOTE}/{target}",
+                 f"+refs/heads/{user_ns}/*:refs/remotes/{REMOTE}/{user_ns}/*", network=True)
+        return self.rev(f"refs/remotes/{REMOTE}/{target}"), self.rev(f"refs/remotes/{REMOTE}/{branch}")
+
+    def rev(self, ref: str) -> str | None:
+        try:
+            return self.repo.git.rev_parse("--verify", "--quiet", ref + "^{commit}")
+        except git.GitCommandError:
+            return None
+
+    def is_ancestor(self, a: str, b: str) -> bool:
+        try:
+            self.repo.git.merge_base("--is-ancestor", a, b)
+            return True
+        except git.GitCommandError:
+            return False
+
+    def file_at(self, sha: str | None, path: str) -> bytes | None:
+        if not sha:
+            return None
+        try:
+            return (self.repo.commit(sha).tree / path).data_stream.read()
+        except KeyError:
+            return None
+
+    def tree_of(self, sha: str) -> str:
+        return self.repo.commit(sha).tree.hexsha
+
+    def build_commit(self, parent: str, files: dict, message: str, author: dict) -> str:
+        """A commit with ``parent``'s tree plus ``files``; the working copy and its index stay as they are."""
+        with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-index-") as tmp:
+            env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            self.run("read-tree", parent, env=env)
+            for path, data in sorted(files.items()):
+                sha = self.repo.odb.store(IStream("blob", len(data), io.BytesIO(data))).hexsha
+                sha = sha.decode() if isinstance(sha, bytes) else sha
+                self.run("update-index", "--add", "--cacheinfo", f"100644,{sha},{path}", env=env)
+            tree = self.run("write-tree", env=env)
+        if tree == self.tree_of(parent):
+            return parent  # nothing new
+        who = {"GIT_AUTHOR_NAME": author["name"], "GIT_AUTHOR_EMAIL": author["email"],
+               "GIT_COMMITTER_NAME": author["name"], "GIT_COMMITTER_EMAIL": author["email"]}
+        return self.run("commit-tree", tree, "-p", parent, "-m", message, env=who)
+
+    def push(self, commit: str, branch: str, expected: str | None):
+        """Push ``commit`` to ``branch`` only if the branch is still at ``expected`` (None: absent)."""
+        self.run("push", "--quiet", f"--force-with-lease=refs/heads/{branch}:{expected or ''}",
+                 REMOTE, f"{commit}:refs/heads/{branch}", network=True)
+        self.run("update-ref", f"refs/remotes/{REMOTE}/{branch}", commit)
+

@@ -1,0 +1,107 @@
+"""Pairing policy for notebooks inside a git working copy, through jupytext's own config.
+
+We write a ``jupytext.toml`` with ``formats = "ipynb,py:percent"`` at the root of each working
+copy (unless the project already has a jupytext configuration): jupytext's contents manager
+finds it from any notebook below and writes the paired script on every save. Both the config
+file and — under the default policy — ``*.ipynb`` are listed in ``.git/info/exclude``, which is
+local to the clone, so nothing about it is ever committed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CONFIG_NAME = "jupytext.toml"
+CONFIG_TEXT = """\
+# Written by jupyterhub-ds: notebooks in this git working copy are paired with a py:percent script.
+# The script is what "Submit for review" commits. This file is kept out of git (.git/info/exclude).
+formats = "ipynb,py:percent"
+"""
+# the other names jupytext looks for (jupytext.config.JUPYTEXT_CONFIG_FILES + pyproject.toml)
+OTHER_CONFIGS = ("jupytext", "jupytext.yml", "jupytext.yaml", "jupytext.json", "jupytext.py",
+                 ".jupytext", ".jupytext.toml", ".jupytext.yml", ".jupytext.yaml", ".jupytext.json", ".jupytext.py")
+MARK = "# jupyterhub-ds (managed block, edit above or below)"
+END = "# end jupyterhub-ds"
+
+
+def exclude_lines(commit_notebooks: bool) -> list[str]:
+    lines = ["/" + CONFIG_NAME]
+    if not commit_notebooks:
+        lines += ["*.ipynb", ".ipynb_checkpoints/"]
+    return lines
+
+
+def merge_exclude(text: str, lines: list[str]) -> str:
+    """Pure: ``text`` with our managed block replaced by ``lines`` (other lines kept as they are)."""
+    kept, inside = [], False
+    for line in text.splitlines():
+        if line == MARK:
+            inside = True
+        elif line == END and inside:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    block = [MARK, *lines, END]
+    return "\n".join(kept + ([""] if kept else []) + block) + "\n"
+
+
+def has_project_config(repo_root: Path) -> bool:
+    if any((repo_root / name).exists() for name in OTHER_CONFIGS):
+        return True
+    pyproject = repo_root / "pyproject.toml"
+    return pyproject.is_file() and "[tool.jupytext" in pyproject.read_text(errors="replace")
+
+
+def git_dir(repo_root: Path) -> Path | None:
+    dot_git = repo_root / ".git"
+    if dot_git.is_dir():
+        return dot_git
+    if dot_git.is_file():  # worktrees and submodules: "gitdir: <path>"
+        target = dot_git.read_text().strip().removeprefix("gitdir:").strip()
+        path = (repo_root / target).resolve()
+        return path if path.is_dir() else None
+    return None
+
+
+def ensure_pairing(repo_root: Path, commit_notebooks: bool = False) -> bool:
+    """Idempotent; returns True when something was written."""
+    repo_root = Path(repo_root)
+    changed = False
+    config = repo_root / CONFIG_NAME
+    if not config.exists() and not has_project_config(repo_root):
+        config.write_text(CONFIG_TEXT)
+        changed = True
+    gdir = git_dir(repo_root)
+    if gdir is not None:
+        exclude = gdir / "info" / "exclude"
+        old = exclude.read_text() if exclude.exists() else ""
+        new = merge_exclude(old, exclude_lines(commit_notebooks))
+        if new != old:
+            exclude.parent.mkdir(parents=True, exist_ok=True)
+            exclude.write_text(new)
+            changed = True
+    return changed
+
+
+def working_copies(folder: Path, depth: int = 3) -> list[Path]:
+    """Git working copies under ``folder`` (``<ns>/<project>``, nested groups up to ``depth``)."""
+    found, level = [], [Path(folder)]
+    for _ in range(depth + 1):
+        below = []
+        for d in level:
+            if (d / ".git").exists():
+                found.append(d)
+                continue  # not inside a working copy
+            try:
+                below += [c for c in d.iterdir() if c.is_dir() and not c.name.startswith(".") and not c.is_symlink()]
+            except OSError:
+                continue
+        level = below[:500]  # bounded: a home folder can be big
+    return found
+
+
+def pair_working_copies(folder: Path, commit_notebooks: bool = False) -> list[Path]:
+    """Set up pairing in every working copy under ``folder``; returns those that changed."""
+    return [wc for wc in working_copies(folder) if ensure_pairing(wc, commit_notebooks)]

@@ -1,0 +1,51 @@
+"""What a leaked credential looks like: the built-in patterns and the policy's extra regexes.
+
+Pure. A finding never carries the matched secret itself, only its kind and a masked prefix,
+so messages and logs stay clean.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# (kind shown to people, shown prefix, regex). Formats from the vendors' documentation.
+BUILTIN = (
+    ("a GitLab token", "glpat-…", r"\bglpat-[0-9A-Za-z_\-]{20,}"),
+    ("a GitLab token", "gl…-…", r"\bgl(?:oas|dt|rt|ptt|ft|imt|agent|soat|cbt|ffct)-[0-9A-Za-z_\-]{20,}"),
+    ("a GitHub token", "ghp_…", r"\bgh[pousr]_[A-Za-z0-9]{36,}"),
+    ("a GitHub token", "github_pat_…", r"\bgithub_pat_[A-Za-z0-9_]{22,}"),
+    ("an AWS access key", "AKIA…", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    ("a private key", "-----BEGIN … PRIVATE KEY-----", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+)
+
+
+@dataclass(frozen=True)
+class SecretPattern:
+    kind: str
+    shown: str
+    regex: re.Pattern
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    shown: str
+    line: int  # 1-based line inside the scanned text
+
+
+def compile_patterns(extra: tuple[str, ...] | list[str] = ()) -> tuple[SecretPattern, ...]:
+    patterns = [SecretPattern(kind, shown, re.compile(rx)) for kind, shown, rx in BUILTIN]
+    for i, rx in enumerate(extra or ()):
+        patterns.append(SecretPattern("a secret (matches the admin's pattern #%d)" % (i + 1), "…", re.compile(rx)))
+    return tuple(patterns)
+
+
+def scan_text(text: str, patterns: tuple[SecretPattern, ...]) -> list[Finding]:
+    """Every pattern that matches ``text``, once per pattern, with the line of its first match."""
+    findings = []
+    for pattern in patterns:
+        match = pattern.regex.search(text)
+        if match:
+            findings.append(Finding(pattern.kind, pattern.shown, text.count("\n", 0, match.start()) + 1))
+    return findings

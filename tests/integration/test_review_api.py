@@ -1,0 +1,408 @@
+"""The review server extension through its REST API (pytest-jupyter ``jp_fetch``), against the
+GitLab stand-in (a real process serving real bare repositories over git smart HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import html
+import inspect
+import json
+import os
+import re
+
+import pytest
+import requests
+from tornado.httpclient import HTTPClientError
+
+from tests.fixtures.gitlab import DEFAULT_SEED, run_git, stop_process
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+# The tests are plain functions that drive pytest-jupyter's loop (the one the server runs on);
+# pytest-asyncio's own loop would leave the server idle while a test awaits it.
+
+
+def on_server_loop(test):
+    """Run an async test body on pytest-jupyter's loop (the test must take ``jp_asyncio_loop``)."""
+
+    def run(*args, **kwargs):
+        return kwargs["jp_asyncio_loop"].run_until_complete(test(*args, **kwargs))
+
+    run.__name__, run.__doc__, run.__signature__ = test.__name__, test.__doc__, inspect.signature(test)
+    run.pytestmark = getattr(test, "pytestmark", [])
+    return run
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+PROJECT = "data-science/notebooks"
+WC = "projects/data-science/notebooks"
+NB = f"{WC}/analysis/eda.ipynb"
+BRANCH = "review/alice/analysis-eda"
+
+
+def notebook(*cells, outputs=None):
+    """cells: ("code"|"markdown", source); outputs: {cell index: [output dicts]}."""
+    out = []
+    for i, (kind, source) in enumerate(cells):
+        cell = {"cell_type": kind, "metadata": {}, "source": source}
+        if kind == "code":
+            cell.update(outputs=(outputs or {}).get(i, []), execution_count=1 if (outputs or {}).get(i) else None)
+        out.append(cell)
+    return {"cells": out, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 4}
+
+
+BASIC = notebook(("markdown", "# Churn analysis"), ("code", "import pandas as pd\nimport numpy as np"),
+                 ("code", "df = pd.DataFrame({'a': [1, 2]})\ndf.describe()"))
+
+
+ALICE_PAT = "glpat-alice-review-tests-0123456789"
+
+
+@pytest.fixture
+def gitlab_seed():
+    # alice's token is in the seed so that it still works after the stand-in is restarted
+    seed = copy.deepcopy(DEFAULT_SEED)
+    alice = next(u for u in seed["users"] if u["username"] == "alice")
+    alice["personal_access_tokens"] = [{"name": "review-tests", "token": ALICE_PAT, "scopes": ["api"]}]
+    return seed
+
+
+@pytest.fixture
+def alice_token(gitlab_server):
+    return ALICE_PAT
+
+
+@pytest.fixture
+def helper(alice_token):
+    # a git credential helper for the test only (product code uses git-credential-jupyterhub-ds)
+    return f"!f() {{ test \"$1\" = get && printf 'username=oauth2\\npassword=%s\\n' {alice_token}; }}; f"
+
+
+@pytest.fixture
+def policy():
+    return {"commit_notebooks": False, "branch_prefix": "review", "target_branch": "main",
+            "max_file_size": 200_000, "max_submission_size": 300_000,
+            "secret_patterns": [r"corp-secret-[0-9]{6}"], "allowed_packages": ["numpy", "pandas", "scikit-learn"]}
+
+
+@pytest.fixture
+def working_copy(jp_root_dir, gitlab_server, alice_token):
+    dest = jp_root_dir / WC
+    dest.parent.mkdir(parents=True)
+    run_git("clone", "--quiet", gitlab_server.repo_url(PROJECT, alice_token), str(dest))
+    run_git("remote", "set-url", "origin", gitlab_server.repo_url(PROJECT), cwd=dest)  # no token in .git/config
+    return dest
+
+
+@pytest.fixture
+def jp_server_config(gitlab_server, alice_token, helper, policy, tmp_path, working_copy):
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyterhub_ds.review": True, "jupyterlab_jupytext": True, "nbdime": True}},
+        "ReviewConfig": {
+            "token_source": lambda: alice_token,
+            "identity_source": lambda: {"username": "alice", "name": "Alice Analyst", "email": "alice@example.com"},
+            "username": "alice", "gitlab_url": gitlab_server.url, "git_credential_helper": helper,
+            "policy": policy, "state_dir": str(tmp_path / "state"), "clone_on_start": False,
+        },
+    }
+
+
+async def api(jp_fetch, method, endpoint, body=None, **params):
+    kwargs = {"method": method, "raise_error": False}
+    if body is not None:
+        kwargs["body"] = json.dumps(body)
+    if params:
+        kwargs["params"] = params
+    r = await jp_fetch("jupyterhub-ds", *endpoint.split("/"), **kwargs)
+    return r.code, json.loads(r.body or b"{}")
+
+
+async def save(jp_fetch, path, nb):
+    """Save through the contents API, as JupyterLab does (jupytext's contents manager pairs it)."""
+    r = await jp_fetch("api", "contents", *path.split("/"), method="PUT",
+                       body=json.dumps({"type": "notebook", "format": "json", "content": nb}))
+    assert r.code in (200, 201)
+
+
+def remote_branches(server):
+    gl = server.client()
+    return sorted(b.name for b in gl.projects.get(PROJECT).branches.list(get_all=True))
+
+
+def open_mrs(server):
+    return server.client().projects.get(PROJECT).mergerequests.list(state="opened", get_all=True)
+
+
+@on_server_loop
+async def test_happy_path_pairs_commits_pushes_and_opens_one_mr_with_cell_summary(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    await save(jp_fetch, NB, BASIC)
+    assert (working_copy / "analysis/eda.py").read_text().count("# %%") == 3  # paired on save
+    code, check = await api(jp_fetch, "POST", "review/check", {"path": NB})
+    assert code == 200 and check["ok"], check
+    assert check["repo"] == {"root": WC, "project": PROJECT, "branch": BRANCH, "current_branch": "main",
+                             "target_branch": "main"}
+    assert [g["gate"] for g in check["gates"]] == ["paired", "no_outputs", "secrets", "size", "syntax", "packages"]
+    status_before = run_git("status", "--porcelain", cwd=working_copy).stdout
+    head_before = run_git("rev-parse", "HEAD", cwd=working_copy).stdout
+
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA", "description": "First cut."})
+    assert code == 200, res
+    assert res["created"] is True and res["branch"] == BRANCH and res["mr"]["state"] == "opened"
+    assert res["mr"]["web_url"].endswith(f"/{PROJECT}/-/merge_requests/{res['mr']['iid']}")
+    assert "**3** cells added" in res["summary"]
+    mr = gitlab_server.client().projects.get(PROJECT).mergerequests.get(res["mr"]["iid"])
+    assert mr.source_branch == BRANCH and mr.target_branch == "main" and mr.title == "Churn EDA"
+    assert mr.description.startswith("First cut.") and "#### Cell 2 added (code" in mr.description
+    assert "```python\nimport pandas as pd" in mr.description
+    # what was committed: the script only (the notebook stays local), as alice, on top of main
+    commit = gitlab_server.client().projects.get(PROJECT).commits.get(res["commit"])
+    assert commit.author_name == "Alice Analyst" and commit.author_email == "alice@example.com"
+    files = sorted(d["new_path"] for d in commit.diff(get_all=True))
+    assert files == ["analysis/eda.py"]
+    # the working copy is exactly as before: same HEAD, same status, notebook ignored by git
+    assert run_git("rev-parse", "HEAD", cwd=working_copy).stdout == head_before
+    assert run_git("status", "--porcelain", cwd=working_copy).stdout == status_before
+    assert "analysis/eda.ipynb" not in status_before and "jupytext.toml" not in status_before
+    code, status = await api(jp_fetch, "GET", "review/status")
+    assert code == 200 and status["submissions"] == [
+        {"path": NB, "branch": BRANCH, "mr": {**res["mr"], "approved": False, "approvals": 0, "merged": False}}]
+
+
+@on_server_loop
+async def test_resubmit_updates_the_same_branch_and_mr_and_status_follows_approval_and_merge(jp_asyncio_loop, 
+        jp_fetch, working_copy, gitlab_server):
+    await save(jp_fetch, NB, BASIC)
+    code, first = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+    assert code == 200, first
+    edited = json.loads(json.dumps(BASIC))
+    edited["cells"][2]["source"] = "df = pd.DataFrame({'a': [1, 2, 3]})\ndf.describe()"
+    await save(jp_fetch, NB, edited)
+    code, second = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA v2"})
+    assert code == 200, second
+    assert second["created"] is False and second["mr"]["iid"] == first["mr"]["iid"]
+    assert second["commit"] != first["commit"]
+    # the description describes the whole merge request (against main), now with the edit
+    assert "**3** cells added" in second["summary"] and "df = pd.DataFrame({'a': [1, 2, 3]})" in second["summary"]
+    mrs = open_mrs(gitlab_server)
+    assert [(m.iid, m.title) for m in mrs] == [(first["mr"]["iid"], "Churn EDA v2")]
+    # the branch history carries on from the first submit
+    commits = [c.id for c in gitlab_server.client().projects.get(PROJECT).commits.list(ref_name=BRANCH, get_all=True)]
+    assert commits[:2] == [second["commit"], first["commit"]]
+
+    bob = gitlab_server.client(gitlab_server.user_token("bob", ["api"]))
+    bob_mr = bob.projects.get(PROJECT).mergerequests.get(first["mr"]["iid"])
+    bob_mr.approve()
+    code, status = await api(jp_fetch, "GET", "review/status", path=NB)
+    assert status["submissions"][0]["mr"]["approved"] is True and status["submissions"][0]["mr"]["approvals"] == 1
+    bob_mr.merge()
+    code, status = await api(jp_fetch, "GET", "review/status", path=NB)
+    assert status["submissions"][0]["mr"]["merged"] is True and status["submissions"][0]["mr"]["state"] == "merged"
+
+
+@on_server_loop
+async def test_twenty_concurrent_submits_make_exactly_one_mr(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    await save(jp_fetch, NB, BASIC)
+    results = await asyncio.gather(*(api(jp_fetch, "POST", "review/submit", {"path": NB, "title": f"Click {i}"})
+                                     for i in range(20)))
+    codes = sorted(code for code, _ in results)
+    assert codes.count(200) >= 1 and set(codes) <= {200, 409}, results
+    busy = [body["message"] for code, body in results if code == 409]
+    assert all("already being submitted" in m for m in busy)
+    assert len(open_mrs(gitlab_server)) == 1
+    assert remote_branches(gitlab_server) == ["main", BRANCH]
+
+
+GATE_CASES = {
+    "paired": (lambda wc: (wc / "analysis/eda.py").write_text("# %%\nprint('edited by hand')\n"),
+               "analysis/eda.ipynb cell 1 differs from analysis/eda.py"),
+    "secrets": (None, "analysis/eda.ipynb cell 2: output contains what looks like a GitLab token (glpat-…); "
+                      "clear the output and remove the token from the code, then submit again"),
+    "size": (None, "analysis/eda.ipynb is"),
+    "syntax": (None, re.compile(r"analysis/eda\.py line \d+ \(cell 2 of eda\.ipynb\): invalid syntax; fix the code")),
+    "packages": (None, "analysis/eda.ipynb cell 2: imports 'yaml' (package pyyaml), which is not on the allowed package list"),
+}
+
+
+def gate_notebook(gate):
+    if gate == "secrets":
+        out = [{"output_type": "stream", "name": "stdout", "text": "token glpat-abcdefghijklmnopqrstuvwxyz\n"}]
+        return notebook(("markdown", "# t"), ("code", "print(token)"), outputs={1: out})
+    if gate == "size":
+        out = [{"output_type": "stream", "name": "stdout", "text": "x" * 250_000}]
+        return notebook(("markdown", "# t"), ("code", "print('x' * 250000)"), outputs={1: out})
+    if gate == "syntax":
+        return notebook(("markdown", "# t"), ("code", "def f(:\n    pass"))
+    if gate == "packages":
+        return notebook(("markdown", "# t"), ("code", "import os\nimport sklearn\nimport yaml\nimport pandas"))
+    return BASIC
+
+
+@pytest.mark.parametrize("gate", sorted(GATE_CASES))
+@on_server_loop
+async def test_each_gate_refuses_with_its_message_and_nothing_is_pushed(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, gate):
+    await save(jp_fetch, NB, gate_notebook(gate))
+    tamper, expected = GATE_CASES[gate]
+    if tamper:
+        tamper(working_copy)
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
+    assert code == 422, res
+    failed = [g for g in res["gates"] if not g["ok"]]
+    assert [g["gate"] for g in failed] == [gate]
+    match = expected.match if isinstance(expected, re.Pattern) else (lambda m: m.startswith(expected))
+    assert any(match(m) for m in failed[0]["messages"]), failed[0]["messages"]
+    assert f"({gate})" in res["message"]
+    assert remote_branches(gitlab_server) == ["main"] and open_mrs(gitlab_server) == []
+
+
+@pytest.mark.parametrize("strip", [False])
+@on_server_loop
+async def test_no_outputs_gate_refuses_committed_outputs_when_stripping_is_off(jp_asyncio_loop, 
+        jp_fetch, jp_serverapp, working_copy, gitlab_server, policy, strip):
+    settings = jp_serverapp.web_app.settings["jupyterhub_ds_review"].settings
+    settings.strip_outputs = strip
+    settings.policy = {**policy, "commit_notebooks": True}
+    out = [{"output_type": "execute_result", "data": {"text/plain": "3"}, "metadata": {}, "execution_count": 1}]
+    await save(jp_fetch, NB, notebook(("markdown", "# t"), ("code", "1 + 2"), outputs={1: out}))
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
+    assert code == 422
+    failed = [g for g in res["gates"] if not g["ok"]]
+    assert [g["gate"] for g in failed] == ["no_outputs"]
+    assert failed[0]["messages"] == ["analysis/eda.ipynb cell 2: outputs would be committed; clear them "
+                                     "(Edit > Clear Outputs of All Cells), save, then submit again"]
+    assert remote_branches(gitlab_server) == ["main"]
+
+
+@on_server_loop
+async def test_commit_notebooks_commits_the_notebook_without_outputs(jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server, policy):
+    jp_serverapp.web_app.settings["jupyterhub_ds_review"].settings.policy = {**policy, "commit_notebooks": True}
+    out = [{"output_type": "execute_result", "data": {"text/plain": "3"}, "metadata": {}, "execution_count": 1}]
+    await save(jp_fetch, NB, notebook(("markdown", "# t"), ("code", "1 + 2"), outputs={1: out}))
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "with notebook"})
+    assert code == 200, res
+    project = gitlab_server.client().projects.get(PROJECT)
+    committed = json.loads(project.files.raw(file_path="analysis/eda.ipynb", ref=BRANCH))
+    assert committed["cells"][1]["outputs"] == [] and committed["cells"][1]["execution_count"] is None
+    local = json.loads((working_copy / "analysis/eda.ipynb").read_text())["cells"][1]["outputs"]
+    assert "".join(local[0]["data"]["text/plain"]) == "3"  # the user's notebook keeps its outputs
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("projects/data-science/notebooks/../../../etc/passwd.ipynb", "paths with '..' are refused"),
+    ("/etc/passwd.ipynb", "absolute paths are refused"),
+    ("projects/data-science/notebooks/linked.ipynb", "symlink to a file outside its git working copy"),
+    ("outside.ipynb", "is not inside a git working copy"),
+    ("projects/data-science/notebooks/README.md", "is not a notebook"),
+    ("projects/data-science/notebooks/missing.ipynb", "does not exist"),
+])
+@on_server_loop
+async def test_paths_outside_the_working_copy_are_refused(jp_asyncio_loop, jp_fetch, jp_root_dir, working_copy, gitlab_server, path, expected):
+    outside = jp_root_dir / "outside.ipynb"
+    outside.write_text(json.dumps(BASIC))
+    os.symlink(outside, working_copy / "linked.ipynb")
+    for endpoint in ("review/check", "review/submit"):
+        code, res = await api(jp_fetch, "POST", endpoint, {"path": path, "title": "t"})
+        assert code == 400 and expected in res["message"], res
+    assert remote_branches(gitlab_server) == ["main"]
+
+
+@on_server_loop
+async def test_html_in_the_title_is_escaped_on_the_merge_request_pages(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    await save(jp_fetch, NB, BASIC)
+    title = "<script>alert('x')</script> <b>bold</b>"
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": title, "description": "<img src=x onerror=alert(1)>"})
+    assert code == 200 and res["mr"]["title"] == title
+    session = requests.Session()
+    form = session.get(f"{gitlab_server.url}/users/sign_in", timeout=10).text
+    xsrf = html.unescape(re.search(r'name="_xsrf" value="([^"]+)"', form).group(1))
+    session.post(f"{gitlab_server.url}/users/sign_in", timeout=10,
+                 data={"_xsrf": xsrf, "user[login]": "bob", "user[password]": "bob-pass-1", "redirect_to": "/"})
+    for page in (f"/{PROJECT}", f"/{PROJECT}/-/merge_requests/{res['mr']['iid']}"):
+        text = session.get(gitlab_server.url + page, timeout=10).text
+        assert "&lt;script&gt;alert(" in text, page
+        assert "<script>alert" not in text and "<b>bold</b>" not in text and "<img src=x" not in text
+
+
+@on_server_loop
+async def test_gitlab_down_gives_502_keeps_the_notebook_and_retry_after_restart_makes_one_mr(
+        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, tmp_path):
+    await save(jp_fetch, NB, BASIC)
+    stop_process(gitlab_server.process)
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+    assert code == 502 and "is not reachable" in res["message"] and "your notebook is unchanged" in res["message"], res
+    kept = json.loads((working_copy / "analysis/eda.ipynb").read_text())["cells"][1]["source"]
+    assert "".join(kept) == BASIC["cells"][1]["source"]
+    restarted = restart_on(gitlab_server, tmp_path)
+    try:
+        code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+        assert code == 200, res
+        assert [m.source_branch for m in open_mrs(restarted)] == [BRANCH]
+    finally:
+        stop_process(restarted.process)
+
+
+@pytest.fixture
+def helper_that_stops_gitlab_after_push(alice_token, gitlab_server, tmp_path):
+    """git calls the helper with 'store' once its credentials worked: after the fetch (1) and
+    early in the push (2); at 2 it stops the stand-in, in the middle of the push."""
+    count = tmp_path / "store-count"
+    return (f"!f() {{ if [ \"$1\" = get ]; then printf 'username=oauth2\\npassword=%s\\n' {alice_token}; "
+            f"elif [ \"$1\" = store ]; then echo x >> {count}; "
+            f"if [ $(wc -l < {count}) -eq 2 ]; then kill {gitlab_server.process.pid}; sleep 1; fi; fi; }}; f")
+
+
+@on_server_loop
+async def test_gitlab_stopped_mid_push_gives_502_and_retry_after_restart_makes_one_mr(
+        jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server, tmp_path, helper,
+        helper_that_stops_gitlab_after_push):
+    await save(jp_fetch, NB, BASIC)
+    settings = jp_serverapp.web_app.settings["jupyterhub_ds_review"].settings
+    settings.git_credential_helper = helper_that_stops_gitlab_after_push
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+    assert code == 502 and "is not reachable" in res["message"], res
+    gitlab_server.process.wait(10)
+    settings.git_credential_helper = helper
+    restarted = restart_on(gitlab_server, tmp_path)
+    try:
+        code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+        assert code == 200 and res["created"] is True, res
+        code, again = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+        assert code == 200 and again["created"] is False and again["mr"]["iid"] == res["mr"]["iid"]
+        assert [m.source_branch for m in open_mrs(restarted)] == [BRANCH]
+    finally:
+        stop_process(restarted.process)
+
+
+@on_server_loop
+async def test_expired_token_after_the_push_gives_502_and_retry_finds_the_branch_and_creates_the_mr(
+        jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server, alice_token):
+    await save(jp_fetch, NB, BASIC)
+    settings = jp_serverapp.web_app.settings["jupyterhub_ds_review"].settings
+    settings.token_source = lambda: "expired-oauth-token"  # git still has good credentials
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+    assert code == 502, res
+    assert res["message"].startswith("GitLab refused your access token (401); it may have expired: reload JupyterLab")
+    assert f"the branch {BRANCH} was pushed" in res["message"]
+    assert remote_branches(gitlab_server) == ["main", BRANCH] and open_mrs(gitlab_server) == []
+    settings.token_source = lambda: alice_token
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+    assert code == 200 and res["created"] is True, res
+    assert [m.source_branch for m in open_mrs(gitlab_server)] == [BRANCH]
+
+
+def restart_on(server, tmp_path):
+    """The stand-in again on the same port and data dir (the bare repositories survive)."""
+    import subprocess
+    import sys
+
+    from tests.fixtures.gitlab import REPO_ROOT, GitLabServer
+
+    port = int(server.url.rsplit(":", 1)[1])
+    seed_path = tmp_path / "gitlab" / "seed.json"
+    log_path = tmp_path / "gitlab-restarted.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "tests.fake_gitlab", "--host", "127.0.0.1", "--port", str(port),
+                                 "--seed", str(seed_path), "--data-dir", str(server.data_dir)],
+                                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log)
+    line = proc.stdout.readline()
+    assert line.startswith(b"ready "), (line, log_path.read_text())
+    return GitLabServer(line.decode().split()[1], server.seed, server.admin_token, server.data_dir, proc, log_path)
