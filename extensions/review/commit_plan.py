@@ -37,7 +37,7 @@ def slugify(text: str, max_length: int = SLUG_MAX) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9.]+", "-", ascii_text.lower())
     slug = re.sub(r"\.{2,}", ".", slug)  # git refuses '..' in ref names
-    slug = re.sub(r"-{2,}", "-", slug).strip("-.")
+    slug = re.sub(r"[-.]*-[-.]*", "-", slug).strip("-.")  # no '-.' / '.-' runs
     if len(slug) > max_length or not slug:
         digest = hashlib.sha1(text.encode()).hexdigest()[:8]
         slug = (slug[: max_length - 9].rstrip("-.") + "-" + digest).strip("-")
