@@ -12,25 +12,22 @@ Two images, built in order, each skipped when nothing it is made from has change
 source files, so an unchanged tree is not even built into a wheel (a wheel's bytes would
 differ anyway: zip timestamps).
 
-We drive the ``docker`` CLI through subprocess rather than docker-py: the CLI streams the
-build output line by line (which we prefix and show), ``docker import`` reads a tar from a
-pipe, and both are what an admin would type to reproduce a step by hand.
+Pure inputs and names live in ``image_inputs``; running commands and asking the engine
+(through the docker CLI, see why there) in ``image_commands``.
 """
 
-import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from urllib.parse import urlsplit
 
 from ._version import __version__
+from .image_commands import BuildError, check_engine, docker, image_labels, say, stream
 from .image_inputs import (
     BASE_REPO,
     SINGLEUSER_REPO,
@@ -55,74 +52,8 @@ from .image_inputs import (
 )
 
 # Bounds for every external step, so a hung mirror or engine ends with a message.
-ENGINE_TIMEOUT = 30
 DEBOOTSTRAP_TIMEOUT = 30 * 60
 BUILD_TIMEOUT = 60 * 60
-
-
-class BuildError(Exception):
-    """A step failed; the message says what failed and how to fix it."""
-
-
-# ---------------------------------------------------------------- shell helpers
-
-
-def _say(prefix, line):
-    print(f"[{prefix}] {line}", flush=True)
-
-
-def _stream(cmd, prefix, timeout, stdin=None, env=None):
-    """Run ``cmd``, print its output lines prefixed; return (exit code, last lines).
-
-    A timer kills the command after ``timeout`` seconds even if it prints nothing.
-    """
-    proc = subprocess.Popen(
-        cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        errors="replace", env=env,
-    )
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    tail = []
-    try:
-        for line in proc.stdout:
-            line = line.rstrip()
-            _say(prefix, line)
-            tail = (tail + [line])[-15:]
-        code = proc.wait()
-    finally:
-        timer.cancel()
-    if code == -signal.SIGKILL:
-        raise BuildError(f"`{' '.join(cmd[:3])} ...` took more than {timeout} s and was stopped")
-    return code, tail
-
-
-def _docker(*args, timeout=ENGINE_TIMEOUT):
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def check_engine():
-    if shutil.which("docker") is None:
-        raise BuildError("docker CLI not found: apt-get install docker.io")
-    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    try:
-        res = _docker("version", "--format", "{{.Server.Version}}")
-    except subprocess.TimeoutExpired:
-        res = None
-    if res is None or res.returncode != 0:
-        detail = res.stderr.strip() if res is not None else f"no answer in {ENGINE_TIMEOUT} s"
-        raise BuildError(
-            f"no Docker engine at {where}: start dockerd (as root: `dockerd &`, or "
-            f"`systemctl start docker`) or set DOCKER_HOST ({detail})"
-        )
-
-
-def image_labels(ref):
-    """Labels and id of a local image, or None if there is no such image."""
-    res = _docker("image", "inspect", "--format", "{{json .Config.Labels}}|{{.Id}}", ref)
-    if res.returncode != 0:
-        return None
-    labels, _, image_id = res.stdout.strip().rpartition("|")
-    return json.loads(labels) or {}, image_id
 
 
 def configured_index_url():
@@ -186,8 +117,8 @@ def build_base(opts, src):
     work.mkdir(parents=True, exist_ok=True)
     rootfs = pathlib.Path(tempfile.mkdtemp(prefix="rootfs-", dir=work))
     try:
-        _say("base", f"debootstrap {opts.suite} from {opts.mirror} into {rootfs}")
-        code, tail = _stream(
+        say("base", f"debootstrap {opts.suite} from {opts.mirror} into {rootfs}")
+        code, tail = stream(
             ["sh", str(script), opts.suite, str(rootfs), opts.mirror, ",".join(BASE_PACKAGES),
              str(work / "debootstrap-cache")],
             "base", DEBOOTSTRAP_TIMEOUT,
@@ -197,7 +128,7 @@ def build_base(opts, src):
                 f"debootstrap of {opts.suite} from {opts.mirror} failed (exit {code}); check the "
                 f"mirror URL and suite name (--mirror, --suite). Last lines:\n  " + "\n  ".join(tail)
             )
-        _say("base", f"docker import -> {ref}")
+        say("base", f"docker import -> {ref}")
         tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         changes = [
             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -207,7 +138,7 @@ def build_base(opts, src):
             'CMD ["/bin/bash"]',
         ]
         args = [a for c in changes for a in ("--change", c)]
-        code, tail = _stream(["docker", "import", *args, "-", ref], "base", BUILD_TIMEOUT, stdin=tar.stdout)
+        code, tail = stream(["docker", "import", *args, "-", ref], "base", BUILD_TIMEOUT, stdin=tar.stdout)
         tar.stdout.close()
         if tar.wait() != 0 or code != 0:
             raise BuildError(f"docker import of the base rootfs failed (tar exit {tar.returncode}, "
@@ -227,7 +158,7 @@ def build_wheel(src, out_dir):
         copy = pathlib.Path(tmp) / "src"
         shutil.copytree(src, copy, ignore=_COPY_IGNORE)
         env = dict(os.environ, SOURCE_DATE_EPOCH="315532800")
-        code, tail = _stream(
+        code, tail = stream(
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out_dir), str(copy)],
             "wheel", BUILD_TIMEOUT, env=env,
         )
@@ -304,7 +235,7 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
         # The classic builder prints plain lines we can prefix; it is the default of
         # Debian's docker.io 20.10 and needs no buildx plugin.
         env = dict(os.environ, DOCKER_BUILDKIT="0")
-        code, tail = _stream(
+        code, tail = stream(
             ["docker", "build", "--iidfile", str(iidfile),
              "--build-arg", f"BASE_IMAGE={base_ref}", "--build-arg", f"PIP_INDEX_URL={opts.index_url}",
              str(ctx)],
@@ -320,13 +251,13 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
         built = iidfile.read_text().strip()
         iidfile.unlink()
 
-    freeze = _docker("run", "--rm", "--network", "none", "--entrypoint", "cat", built,
+    freeze = docker("run", "--rm", "--network", "none", "--entrypoint", "cat", built,
                      "/opt/jupyterhub-ds/packages.txt", timeout=120)
     if freeze.returncode != 0:
         raise BuildError(f"could not read the package list from the built image {built}: {freeze.stderr.strip()}")
     if opts.update_lock:
         lock_path(src).write_text(lock_text(freeze.stdout, __version__))
-        _say("singleuser", f"wrote {lock_path(src)}")
+        say("singleuser", f"wrote {lock_path(src)}")
         wanted = singleuser_plan(opts, src, base_ref, lock_path(src).read_bytes())[1]
     labels = {
         LABEL_HASH: wanted, LABEL_VERSION: __version__, LABEL_PACKAGES: packages_label(freeze.stdout),
@@ -343,7 +274,7 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
     if found:
         # The image this build replaced is untagged now; drop it and its untagged parents
         # so rebuilds do not pile up. It fails harmlessly while a container still uses it.
-        _docker("rmi", found[1], timeout=120)
+        docker("rmi", found[1], timeout=120)
     return ref, "built"
 
 
@@ -406,7 +337,7 @@ def run(args):
         lock = lock_in_force(args, src)
         ref, wanted, found, cached = singleuser_plan(args, src, base_ref, lock)
         if cached:
-            _docker("tag", ref, f"{SINGLEUSER_REPO}:latest")
+            docker("tag", ref, f"{SINGLEUSER_REPO}:latest")
             steps.append(("singleuser", "cached", time.monotonic() - t0))
         else:
             with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-wheel-") as out:
