@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 from traitlets import Bool, Float, Integer, List, Set, Unicode, default, validate
 from traitlets.config import Application
 
+from .._version import __version__
 from .observe import Audit, Metrics
 from .records import Store, utcnow
 from .scheduler import due_lanes, seconds_until_next
@@ -40,6 +41,7 @@ CRASH_ENV = "JUPYTERHUB_DS_PROMOTION_CRASH_AT"
 
 class PromotionService(Application):
     name = "jupyterhub-ds-promotion"
+    version = __version__
     description = __doc__
 
     aliases = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-DEFAULT_DENIED_LICENSES = ("AGPL", "SSPL", "Commons Clause", "Proprietary", "Commercial")
+DEFAULT_DENIED_LICENSES = ("AGPL", "Affero", "SSPL", "Commons Clause", "Proprietary", "Commercial")
 
 
 def canonical(name):
@@ -31,7 +31,8 @@ def licence_problems(installed, denied):
     """Installed distributions whose licence names a refused word (whole word, any case)."""
     problems = []
     for word in denied:
-        pattern = re.compile(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", re.I)
+        # whole word, but "AGPLv3" counts as AGPL (a version may follow)
+        pattern = re.compile(rf"(?<![A-Za-z]){re.escape(word)}(?=v?[0-9]|[^A-Za-z]|$)", re.I)
         for dist in installed:
             text = licence_text(dist)
             if text and pattern.search(text):
