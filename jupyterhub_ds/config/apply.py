@@ -40,6 +40,9 @@ def apply_hub(section, c, *, db_password=None):
     if section["hub_connect_ip"]:
         c.JupyterHub.hub_connect_ip = section["hub_connect_ip"]
     c.GitLabOAuthenticator.admin_users = set(section["admin_users"])
+    # Restarting or upgrading the hub must not stop people's servers: they keep running in
+    # their containers and the restarted hub finds them again (dockerspawner keeps state).
+    c.JupyterHub.cleanup_servers = False
 
 
 def oauth_callback_url(section, hub):

@@ -6,11 +6,13 @@ GitLab stand-in and real Docker containers of the single-user image (tests/fixtu
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from tests.fixtures.sandbox import MiB
+from tests.fixtures.hub_login import login_via_gitlab
+from tests.fixtures.sandbox import MiB, password
 
 pytestmark = pytest.mark.integration
 
@@ -69,9 +71,17 @@ def cgroup_value(sandbox, username, v1_path, v2_path):
 
 def test_small_profile_gives_a_hardened_limited_container_with_persistent_home(sandbox):
     sandbox.login("alice")
-    resp = sandbox.as_user("alice", "POST", "/users/alice/server", json={"profile": "small"})
+    # the API call returns when the server is up (or after 10 s), so watch the progress
+    # stream meanwhile, as the hub's spawn-pending page does
+    with ThreadPoolExecutor(1) as pool:
+        spawn = pool.submit(sandbox.as_user, "alice", "POST", "/users/alice/server", json={"profile": "small"})
+        deadline = time.monotonic() + 30
+        while sandbox.hub.api("GET", "/users/alice").json().get("pending") != "spawn":
+            assert time.monotonic() < deadline and not spawn.done(), "spawn never became pending"
+            time.sleep(0.05)
+        events = read_progress(sandbox, "alice")
+        resp = spawn.result()
     assert resp.status_code in (201, 202), resp.text
-    events = read_progress(sandbox, "alice")
     messages = " | ".join(e.get("message", "") for e in events)
     for expected in ("Checking image", "Creating container", "Starting container", "Waiting for JupyterLab"):
         assert expected in messages, messages
@@ -162,18 +172,24 @@ def test_memory_blowup_kills_only_that_container_and_hub_reports_it_stopped(sand
 
 def test_user_removed_from_group_is_refused_at_next_spawn_without_logging_out(sandbox, sandbox_refresh_age):
     session = sandbox.login("erin")
+    token = sandbox.user_token("erin")
     assert session.get(f"{sandbox.hub.url}/hub/home", timeout=30).status_code == 200
     gl = sandbox.gitlab.client(sandbox.gitlab.admin_token)
-    group = gl.groups.get("data-science/analysts")
-    group.members.delete(sandbox.gitlab.user_id("erin"))
+    gl.groups.get("data-science/analysts").members.delete(sandbox.gitlab.user_id("erin"))
     time.sleep(sandbox_refresh_age + 1)
-    resp = sandbox.as_user("erin", "POST", "/users/erin/server", json={"profile": "small"})
+    # her API token, made while she was allowed, no longer works: no spawn, no container
+    resp = requests.post(f"{sandbox.hub.api_url}/users/erin/server", json={"profile": "small"},
+                         headers={"Authorization": f"token {token}"}, timeout=60)
     assert resp.status_code == 403, resp.text
-    assert "may no longer use this hub" in error_message(resp)
     assert sandbox.containers("erin") == []
-    # the same browser session, never logged out, is refused too
+    # the same browser session, never logged out, is no longer signed in...
+    assert session.get(f"{sandbox.hub.url}/hub/api/user", timeout=30).status_code == 403
     page = session.get(f"{sandbox.hub.url}/hub/home", timeout=30)
-    assert page.status_code == 403 and "may no longer use this hub" in page.text
+    assert "/hub/login" in page.url
+    # ... and signing in again through GitLab is refused
+    again = login_via_gitlab(sandbox.hub.url, "erin", password("erin"))
+    assert again.response.status_code == 403, again.response.text[:300]
+    assert sandbox.containers("erin") == []
 
 
 def test_hub_restart_keeps_running_servers_reachable(sandbox):
