@@ -111,9 +111,14 @@ class Git:
         """Fetch the target branch and the user's review branches (one round trip);
         -> (target sha, review branch sha or None)."""
         user_ns = branch.rsplit("/", 1)[0]
-        self.run("fetch", "--quiet", "--no-tags", "--prune", REMOTE,
-                 f"+refs/heads/{target}:refs/remotes/{REMOTE}/{target}",
-                 f"+refs/heads/{user_ns}/*:refs/remotes/{REMOTE}/{user_ns}/*", network=True)
+        try:
+            self.run("fetch", "--quiet", "--no-tags", "--prune", REMOTE,
+                     f"+refs/heads/{target}:refs/remotes/{REMOTE}/{target}",
+                     f"+refs/heads/{user_ns}/*:refs/remotes/{REMOTE}/{user_ns}/*", network=True)
+        except GitFailure as e:
+            if "couldn't find remote ref" in e.message.lower():
+                return None, None  # the target branch does not exist
+            raise
         return self.rev(f"refs/remotes/{REMOTE}/{target}"), self.rev(f"refs/remotes/{REMOTE}/{branch}")
 
     def rev(self, ref: str) -> str | None:

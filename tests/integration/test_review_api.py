@@ -406,3 +406,101 @@ def restart_on(server, tmp_path):
     line = proc.stdout.readline()
     assert line.startswith(b"ready "), (line, log_path.read_text())
     return GitLabServer(line.decode().split()[1], server.seed, server.admin_token, server.data_dir, proc, log_path)
+
+
+def edit(nb, cell, source):
+    changed = copy.deepcopy(nb)
+    changed["cells"][cell]["source"] = source
+    return changed
+
+
+@on_server_loop
+async def test_review_branch_moved_on_gitlab_is_carried_on_and_stays_one_mr(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    await save(jp_fetch, NB, BASIC)
+    code, first = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+    assert code == 200, first
+    # a reviewer pushes a commit of their own onto the review branch
+    bob = gitlab_server.client(gitlab_server.user_token("bob", ["api"])).projects.get(PROJECT)
+    theirs = bob.commits.create({"branch": BRANCH, "commit_message": "reviewer note",
+                                 "actions": [{"action": "create", "file_path": "analysis/NOTES.md", "content": "ok\n"}]})
+    await save(jp_fetch, NB, edit(BASIC, 2, "df = pd.DataFrame({'a': [3]})"))
+    code, second = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+    assert code == 200 and second["mr"]["iid"] == first["mr"]["iid"] and not second["created"], second
+    project = gitlab_server.client().projects.get(PROJECT)
+    assert project.commits.get(second["commit"]).parent_ids == [theirs.id]
+    assert project.files.raw(file_path="analysis/NOTES.md", ref=BRANCH) == b"ok\n"
+    assert b"pd.DataFrame({'a': [3]})" in project.files.raw(file_path="analysis/eda.py", ref=BRANCH)
+    assert len(open_mrs(gitlab_server)) == 1
+
+
+@on_server_loop
+async def test_after_the_mr_is_merged_a_new_submit_starts_a_new_mr_from_the_target(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    await save(jp_fetch, NB, BASIC)
+    code, first = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "v1"})
+    assert code == 200, first
+    bob = gitlab_server.client(gitlab_server.user_token("bob", ["api"])).projects.get(PROJECT)
+    bob.mergerequests.get(first["mr"]["iid"]).merge()
+    await save(jp_fetch, NB, edit(BASIC, 2, "df = pd.DataFrame({'a': [1, 2]})\ndf.tail()"))
+    code, second = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "v2"})
+    assert code == 200 and second["created"] is True and second["mr"]["iid"] != first["mr"]["iid"], second
+    assert "**0** cells added, **0** removed, **1** changed." in second["summary"]
+    assert "-df.describe()\n+df.tail()" in second["summary"]
+    main_sha = gitlab_server.client().projects.get(PROJECT).branches.get("main").commit["id"]
+    assert gitlab_server.client().projects.get(PROJECT).commits.get(second["commit"]).parent_ids == [main_sha]
+    code, status = await api(jp_fetch, "GET", "review/status", path=NB)
+    assert status["submissions"][0]["mr"]["iid"] == second["mr"]["iid"]
+
+
+@on_server_loop
+async def test_nothing_changed_is_refused_with_a_hint(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    (working_copy / "analysis").mkdir(exist_ok=True)
+    await save(jp_fetch, NB, BASIC)
+    run_git("add", "-f", "analysis/eda.py", cwd=working_copy)
+    run_git("commit", "-qm", "script on main", cwd=working_copy)
+    run_git("-c", f"credential.helper=!f() {{ printf 'username=oauth2\\npassword={ALICE_PAT}\\n'; }}; f",
+            "push", "-q", "origin", "HEAD:refs/heads/main-copy", cwd=working_copy)
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t", "target_branch": "main-copy"})
+    assert code == 400, res
+    assert res["message"].startswith("nothing to submit: analysis/eda.py is the same as on 'main-copy'")
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t", "target_branch": "no-such"})
+    assert code == 400 and "the target branch 'no-such' does not exist on GitLab" in res["message"]
+    assert remote_branches(gitlab_server) == ["main", "main-copy"]
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ({"path": NB, "title": "x" * 300}, '"title" must be text of at most 255 characters'),
+    ({"path": NB, "title": "t", "target_branch": "../main"}, "is not a valid branch name"),
+    ({"path": NB, "title": "t", "description": 5}, '"description" must be text'),
+])
+@on_server_loop
+async def test_bad_submit_input_is_400(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, body, fragment):
+    code, res = await api(jp_fetch, "POST", "review/submit", body)
+    assert code == 400 and fragment in res["message"]
+
+
+@on_server_loop
+async def test_push_refused_by_gitlab_is_502_with_the_reason(jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server):
+    await save(jp_fetch, NB, BASIC)
+    dave = gitlab_server.user_token("dave", ["api"])  # Reporter: may read, may not push
+    settings = jp_serverapp.web_app.settings["jupyterhub_ds_review"].settings
+    settings.git_credential_helper = f"!f() {{ test \"$1\" = get && printf 'username=oauth2\\npassword=%s\\n' {dave}; }}; f"
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
+    assert code == 502 and res["message"].startswith("GitLab "), res
+    assert dave not in res["message"] and remote_branches(gitlab_server) == ["main"]
+
+
+@on_server_loop
+async def test_a_working_copy_not_from_gitlab_is_refused(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    run_git("remote", "set-url", "origin", "https://example.invalid/x/y.git", cwd=working_copy)
+    await save(jp_fetch, NB, BASIC)
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
+    assert code == 400 and "the working copy's 'origin' is not a project on http://127.0.0.1" in res["message"]
+
+
+@on_server_loop
+async def test_nbdime_server_extension_still_answers_next_to_ours(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    await save(jp_fetch, NB, BASIC)
+    r = await jp_fetch("nbdime", "api", "diff", method="POST", body=json.dumps({"base": NB, "remote": NB}))
+    assert r.code == 200 and "diff" in json.loads(r.body)
+    r = await jp_fetch("nbdime", "difftool", method="GET")
+    assert r.code == 200
