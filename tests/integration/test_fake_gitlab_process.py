@@ -39,7 +39,7 @@ def test_demo_seed_external_url_and_clean_sigterm(tmp_path):
                                headers=headers, timeout=10).json()
         assert project["http_url_to_repo"] == f"{external}/data-science/notebooks.git"
         groups = requests.get(f"http://127.0.0.1:{port}/api/v4/groups", headers=headers, timeout=10).json()
-        assert {"data-science", "data-science/analysts", "data-science/gpu-users"} <= {g["full_path"] for g in groups}
+        assert {"data-science", "data-science/analysts", "data-science/power-users", "ml-gpu"} <= {g["full_path"] for g in groups}
         protected = requests.get(f"http://127.0.0.1:{port}/api/v4/projects/{project['id']}/protected_branches",
                                  headers=headers, timeout=10).json()
         assert [p["name"] for p in protected] == ["main", "staging", "production"]

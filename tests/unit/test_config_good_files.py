@@ -45,7 +45,8 @@ def test_demo_profiles_are_normalized():
             "slug": "small", "display_name": "Small (2 CPU, 2 GB)", "description": "For everyday analysis",
             "default": True, "images": ["jupyterhub-ds/singleuser:latest"], "cpu_limit": 2.0,
             "mem_limit": 2 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
-            "gpus": 0, "volumes": {}, "environment": {}, "allowed_groups": ["data-science"], "idle_timeout": None,
+            "gpus": 0, "volumes": {}, "environment": {},
+            "allowed_groups": ["data-science/analysts", "data-science/power-users"], "idle_timeout": None,
         },
         {
             "slug": "large", "display_name": "Large (16 CPU, 64 GB)", "description": "For big data sets and training",
@@ -69,13 +70,13 @@ def test_demo_authenticator_and_hub_settings():
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8000/"
     assert c.JupyterHub.db_url == "sqlite:///jupyterhub.sqlite"
     g = c.GitLabOAuthenticator
-    assert g.gitlab_url == "http://127.0.0.1:8929"
+    assert g.gitlab_url == "http://172.17.0.1:8929"
     assert g.client_id == "jupyterhub-ds-demo"
     assert g.client_secret == "oauth-app-secret"  # from the environment, never the YAML
     assert g.oauth_callback_url == "http://127.0.0.1:8000/hub/oauth_callback"
-    assert g.scope == ["read_user", "api"]
+    assert g.scope == ["read_user", "api", "read_repository", "write_repository"]
     assert g.enable_pkce is True
-    assert g.allowed_gitlab_groups == {"data-science", "ml-gpu"}
+    assert g.allowed_gitlab_groups == {"data-science/analysts", "data-science/power-users", "ml-gpu"}
     assert g.allow_all is False
     assert g.manage_groups is True
     assert c.Authenticator.enable_auth_state is True
