@@ -60,7 +60,9 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.finish(json.dumps(data, default=str))
 
     def wants_html(self):
-        return "text/html" in self.request.headers.get("Accept", "") and self.get_argument("wait", "") == ""
+        """A browser form post (the page's buttons), answered with a redirect to the page."""
+        kind = self.request.headers.get("Content-Type", "")
+        return kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
 
 
 class PageHandler(BaseHandler):
@@ -173,8 +175,10 @@ def make_app(service):
         (url_path_join(prefix, "api/rollback"), RollbackHandler),
         (url_path_join(prefix, "metrics"), MetricsHandler),
     ]
-    return web.Application(routes, promotion_service=service, cookie_secret=service.cookie_secret,
-                           xsrf_cookies=True)
+    # No tornado xsrf_cookies: HubOAuth itself refuses cookie authentication of a POST without
+    # a matching _xsrf (JupyterHub's xsrf token, which the page's forms carry), and token-
+    # authenticated API calls need none. Tornado's check would run before the token is read.
+    return web.Application(routes, promotion_service=service, cookie_secret=service.cookie_secret)
 
 
 def lane_view(project, lane, settings, now, busy):

@@ -1,0 +1,164 @@
+"""The promotion service as a hub-managed service behind the real hub: admins run now and roll
+back, everyone else reads the history and gets 403 for actions."""
+
+import json
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.fixtures.hub import free_port
+from tests.fixtures.hub_login import new_session, page_text, parse_forms, submit
+from tests.fixtures.promotion import PROJECT, create_lanes, merge_change, promo_seed, settings
+
+pytestmark = pytest.mark.integration
+
+ADMIN, USER = "ada", "uma"
+
+
+@pytest.fixture
+def gitlab_seed():
+    return promo_seed()
+
+
+@pytest.fixture
+def promotion_hub(gitlab_server, docker_client, hub_factory):
+    port = free_port()
+    environment = {
+        "JUPYTERHUB_DS_PROMOTION_CONFIG": json.dumps(settings(gitlab_server)),
+        "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": gitlab_server.admin_token,
+    }
+    config_text = f"""
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.redirect_to_server = False
+c.DummyAuthenticator.password = "test-password"
+c.Authenticator.allow_all = True
+c.Authenticator.admin_users = {{{ADMIN!r}}}
+c.JupyterHub.services.append({{
+    "name": "promotion", "url": "http://127.0.0.1:{port}", "oauth_no_confirm": True, "display": True,
+    "command": [{sys.executable!r}, "-m", "jupyterhub_ds.promotion"], "environment": {environment!r},
+}})
+c.JupyterHub.load_roles = [
+    {{"name": "user", "scopes": ["self", "access:services!service=promotion"]}},
+    {{"name": "jupyterhub-ds-promotion", "services": ["promotion"],
+      "scopes": ["read:users:name", "read:users:groups", "read:groups:name"]}},
+]
+"""
+    hub = hub_factory(config_text=config_text)
+    hub.api("POST", f"users/{USER}").raise_for_status()  # ada exists already: admin_users
+    assert hub.api("GET", f"users/{ADMIN}").json()["admin"] is True
+    hub.tokens = {name: hub.api("POST", f"users/{name}/tokens", json={"expires_in": 3600}).json()["token"]
+                  for name in (ADMIN, USER)}
+    hub.service_url = f"{hub.url}/services/promotion/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if call(hub, USER, "GET", "api/lanes").status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"promotion service did not answer through the hub:\n{hub.log_tail(80)}")
+    return hub
+
+
+def call(hub, user, method, path, **kwargs):
+    headers = {"Authorization": f"token {hub.tokens[user]}"}
+    return requests.request(method, hub.service_url + path, headers=headers, timeout=300, **kwargs)
+
+
+def test_non_admin_reads_history_but_run_now_and_rollback_are_403(promotion_hub, gitlab_server):
+    lanes = create_lanes(gitlab_server)
+    merge_change(gitlab_server, {"notebooks/train.py": "# %%\nprint('v2')\n"}, "Train v2")
+    staging_before = lanes.branches.get("staging").commit["id"]
+
+    refused = call(promotion_hub, USER, "POST", "api/run-now", json={"project": PROJECT, "source": "main"})
+    assert refused.status_code == 403
+    assert "uma may not trigger promotions or rollbacks" in refused.json()["message"]
+    refused = call(promotion_hub, USER, "POST", "api/rollback", json={"project": PROJECT, "run_id": "0123abcd"})
+    assert refused.status_code == 403
+    page = call(promotion_hub, USER, "GET", "")
+    assert page.status_code == 200 and "(read-only)" in page.text and "Run now" not in page.text
+    lanes_view = call(promotion_hub, USER, "GET", "api/lanes").json()["lanes"]
+    assert [(v["source"], v["target"], v["schedule"]) for v in lanes_view] == [
+        ("main", "staging", "0 2 * * *"), ("staging", "production", "0 4 * * 1")]
+    assert call(promotion_hub, USER, "GET", "api/runs").json() == {"runs": []}
+    assert lanes.branches.get("staging").commit["id"] == staging_before
+    assert '"event": "promotion.refused"' in promotion_hub.log_text()
+
+
+def test_admin_runs_now_then_rolls_production_back_to_a_record(promotion_hub, gitlab_server):
+    lanes = create_lanes(gitlab_server)
+
+    def promote(source):
+        r = call(promotion_hub, ADMIN, "POST", "api/run-now?wait=1", json={"project": PROJECT, "source": source})
+        assert r.status_code == 200, r.text
+        run = r.json()["run"]
+        assert run["status"] == "promoted", run["error"] + "\n" + run["log_tail"]
+        return run
+
+    merge_change(gitlab_server, {"notebooks/train.py": "# %%\nprint('v2')\n"}, "Train v2")
+    first = promote("main")
+    first_prod = promote("staging")
+    assert lanes.branches.get("production").commit["id"] == first["commit"] == first_prod["commit"]
+    merge_change(gitlab_server, {"notebooks/train.py": "# %%\nprint('v3')\n"}, "Train v3")
+    promote("main")
+    second_prod = promote("staging")
+    assert second_prod["commit"] != first_prod["commit"]
+
+    page = call(promotion_hub, ADMIN, "GET", "")
+    assert "Run now" in page.text and "Roll back production to this record" in page.text
+
+    r = call(promotion_hub, ADMIN, "POST", "api/rollback?wait=1", json={"project": PROJECT, "run_id": first_prod["run_id"]})
+    assert r.status_code == 200, r.text
+    rollback = r.json()["run"]
+    assert (rollback["kind"], rollback["status"], rollback["rollback_of"]) == ("rollback", "promoted", first_prod["run_id"])
+    assert rollback["trigger"] == f"rollback by {ADMIN}" and rollback["gated_commit"] == first_prod["commit"]
+    # Production moved forward (never forced) to a commit whose files are the recorded commit's.
+    head = lanes.commits.get(lanes.branches.get("production").commit["id"])
+    assert head.id == rollback["commit"] and head.parent_ids == [second_prod["commit"]]
+    assert lanes.files.raw(file_path="notebooks/train.py", ref=head.id) == b"# %%\nprint('v2')\n"
+    assert rollback["tag"].startswith("promote/production/")
+
+    runs = call(promotion_hub, USER, "GET", "api/runs").json()["runs"]
+    assert [r["status"] for r in runs] == ["promoted"] * 5
+    metrics = requests.get(promotion_hub.service_url + "metrics", timeout=30).text
+    assert f'jupyterhub_ds_promotion_runs_total{{lane="staging->production",project="{PROJECT}",status="promoted"}} 3.0' in metrics
+    assert "jupyterhub_ds_promotion_last_success_timestamp_seconds" in metrics
+
+
+def browser_login(hub, name):
+    """Sign in at /hub/login like a browser, then open the service page (hub OAuth, cookies)."""
+    session = new_session()
+    resp = session.get(f"{hub.url}/hub/login", params={"next": "/services/promotion/"}, timeout=30)
+    [form] = [f for f in parse_forms(resp.text, resp.url) if "password" in f.fields or any(k == "password" for _, k in f.inputs)]
+    resp = submit(session, form, {"username": name, "password": "test-password"})
+    assert resp.status_code == 200 and resp.url == hub.service_url, page_text(resp)
+    page = session.get(hub.service_url, timeout=30)
+    assert page.status_code == 200 and page.url == hub.service_url, page_text(page)
+    return session, page
+
+
+def test_page_forms_need_the_xsrf_token_and_an_admin(promotion_hub, gitlab_server):
+    create_lanes(gitlab_server)
+    # uma's page has no buttons; posting the admin form anyway (with her own xsrf token) is 403.
+    session, page = browser_login(promotion_hub, USER)
+    assert "(read-only)" in page.text and "Run now" not in page.text
+    xsrf = session.cookies.get("_xsrf", path="/services/promotion/")
+    assert xsrf
+    refused = session.post(promotion_hub.service_url + "api/run-now", timeout=30,
+                           data={"_xsrf": xsrf, "project": PROJECT, "source": "main"})
+    assert refused.status_code == 403 and "uma may not trigger" in refused.json()["message"]
+
+    # ada's page has the buttons; her form posts work, a post without the xsrf token does not.
+    session, page = browser_login(promotion_hub, ADMIN)
+    [form] = [f for f in parse_forms(page.text, page.url) if f.fields.get("source") == "main"]
+    assert form.action == promotion_hub.service_url + "api/run-now" and form.fields["_xsrf"]
+    forged = session.post(form.action, data={"project": PROJECT, "source": "main"}, timeout=30)
+    assert forged.status_code == 403
+    done = submit(session, form)  # main == staging already: the run finds nothing to promote
+    assert done.status_code == 200 and done.url.startswith(promotion_hub.service_url + "?message=")
+    assert "run of data-science/churn-model main -&gt; staging started" in done.text or \
+        "run of data-science/churn-model main -> staging started" in done.text
