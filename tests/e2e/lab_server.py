@@ -90,8 +90,12 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
-def start_lab(base: Path, root_dir: Path) -> LabProcess:
-    """Start ``jupyter lab`` serving ``root_dir``; state dirs live under ``base``."""
+def start_lab(base: Path, root_dir: Path, config_py: str = "") -> LabProcess:
+    """Start ``jupyter lab`` serving ``root_dir``; state dirs live under ``base``.
+
+    ``config_py`` is written as the server's ``jupyter_server_config.py`` (e.g. ``c.ReviewConfig``
+    settings that point the extension at the GitLab stand-in).
+    """
     output = build_labextension()
     jupyter_path = base / "jupyter-path"
     link = jupyter_path / "labextensions" / "@jupyterhub-ds" / "review"
@@ -101,6 +105,7 @@ def start_lab(base: Path, root_dir: Path) -> LabProcess:
     config_dir = base / "config"
     (config_dir / "jupyter_server_config.d").mkdir(parents=True, exist_ok=True)
     shutil.copy(SERVER_ENABLE_FILE, config_dir / "jupyter_server_config.d" / SERVER_ENABLE_FILE.name)
+    (config_dir / "jupyter_server_config.py").write_text(config_py)
     settings_dir = config_dir / "lab" / "user-settings"
     # no "would you like news?" toast covering the page, and no news fetching
     _write_json(
