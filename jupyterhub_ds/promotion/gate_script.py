@@ -26,8 +26,11 @@ import traceback
 INJECTED_TAG = "injected-parameters"
 
 
+STARTED = time.monotonic()
+
+
 def log(message):
-    print(f"[gate] {message}", flush=True)
+    print(f"[gate {time.monotonic() - STARTED:7.2f}s] {message}", flush=True)
 
 
 def read_notebook(path):
@@ -221,6 +224,7 @@ def main(job_path):
         job = json.load(f)
     os.makedirs(job["out"], exist_ok=True)
     os.chdir(job["src"])
+    log("started")
     results, executed, stopped = [], [], False
     for rel_path in job["notebooks"]:
         if stopped:
@@ -233,6 +237,7 @@ def main(job_path):
             executed.append((rel_path, nb))
         stopped = result["status"] != "ok"
     tests = run_tests(job) if not stopped else {"status": "not run"}
+    log("listing installed distributions")
     report = {"notebooks": results, "tests": tests, "installed": installed(),
               "imports": imports_of(executed, job["src"]), "python": sys.version.split()[0]}
     with open(os.path.join(job["out"], "result.json"), "w") as f:

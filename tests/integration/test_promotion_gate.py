@@ -2,6 +2,7 @@
 a merged MR is gated in a fresh container and promoted; a raising or too-slow notebook is not."""
 
 import json
+import time
 import sqlite3
 from pathlib import Path
 
@@ -118,3 +119,37 @@ def test_notebook_sleeping_past_cell_timeout_fails_and_its_container_is_removed(
     assert prepare["duration"] < 60
     assert heads(lanes)["staging"] == before["staging"] and promotion_tags(lanes) == []
     assert gate_containers(docker_client) == []
+
+
+def test_gate_past_run_timeout_is_killed_recorded_and_removed(gitlab_server, lanes, tmp_path, docker_client):
+    before = heads(lanes)
+    slow = notebook("import time\ntime.sleep(120)", parameters="sample = 1.0")
+    merge_change(gitlab_server, {"notebooks/prepare.ipynb": slow}, "Very slow prepare")
+
+    started = time.monotonic()
+    proc = run_once(gitlab_server, settings(gitlab_server, cell_timeout=600), tmp_path, "--run-now", f"{PROJECT}:main",
+                    "--PromotionService.run_timeout=10", timeout=180)
+    assert time.monotonic() - started < 100
+    assert proc.returncode == 1
+    [run] = proc.runs
+    assert run["status"] == "failed" and "did not finish within run_timeout=10s; the container was killed" in run["error"]
+    assert heads(lanes)["staging"] == before["staging"] and promotion_tags(lanes) == []
+    assert gate_containers(docker_client) == []
+
+
+def test_import_outside_the_allow_list_fails_the_gate(gitlab_server, lanes, tmp_path, docker_client):
+    before = heads(lanes)
+    uses_yaml = notebook("import json, yaml\njson.dump({'rows': [1]}, open('prepared.json', 'w'))",
+                         "print(yaml.safe_dump({'a': 1}))", parameters="sample = 1.0")
+    merge_change(gitlab_server, {"notebooks/prepare.ipynb": uses_yaml}, "Prepare with yaml")
+
+    proc = run_once(gitlab_server, settings(gitlab_server, allowed_packages=["numpy", "pandas"]), tmp_path,
+                    "--run-now", f"{PROJECT}:main")
+    assert proc.returncode == 1
+    [run] = proc.runs
+    assert all(n["status"] == "ok" for n in run["notebooks"])  # it ran fine, but is not allowed
+    assert run["packages"]["problems"] == [
+        "notebooks/prepare.ipynb imports yaml (distribution PyYAML), which is not on the allow-list; "
+        "add it to allowed_packages or drop the import"]
+    assert run["error"].startswith("packages: notebooks/prepare.ipynb imports yaml")
+    assert heads(lanes)["staging"] == before["staging"] and promotion_tags(lanes) == []
