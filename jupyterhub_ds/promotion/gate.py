@@ -103,10 +103,11 @@ def _user_ids(image):
     """uid/gid the image runs as ("1000:100", "1000", "" -> root)."""
     user = (image.attrs.get("Config") or {}).get("User") or "0"
     uid, _, gid = user.partition(":")
-    try:
-        return int(uid), int(gid or 100 if int(uid) else 0)
-    except ValueError:
-        return 1000, 100  # a user name: the single-user image convention (jovyan)
+    if not uid.isdigit() or (gid and not gid.isdigit()):
+        return 1000, 100  # a user name: the single-user image convention (jovyan, group users)
+    if gid:
+        return int(uid), int(gid)
+    return int(uid), (100 if int(uid) else 0)
 
 
 def container_options(job, image_id):
