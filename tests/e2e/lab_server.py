@@ -90,8 +90,9 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
-def start_lab(base: Path, root_dir: Path, config_py: str = "") -> LabProcess:
-    """Start ``jupyter lab`` serving ``root_dir``; state dirs live under ``base``.
+def start_lab(base: Path, root_dir: Path, config_py: str = "", app: str = "lab") -> LabProcess:
+    """Start ``jupyter lab`` (or, with ``app="notebook"``, Notebook 7's ``jupyter notebook``)
+    serving ``root_dir``; state dirs live under ``base``.
 
     ``config_py`` is written as the server's ``jupyter_server_config.py`` (e.g. ``c.ReviewConfig``
     settings that point the extension at the GitLab stand-in).
@@ -124,7 +125,8 @@ def start_lab(base: Path, root_dir: Path, config_py: str = "") -> LabProcess:
         JUPYTER_PLATFORM_DIRS="1",
     )
     env.pop("JUPYTERHUB_API_TOKEN", None)
-    exe = Path(sys.executable).parent / "jupyter-lab"
+    exe = Path(sys.executable).parent / f"jupyter-{app}"
+    app_class = {"lab": "LabApp", "notebook": "JupyterNotebookApp"}[app]
     log_path = base / "jupyter-lab.log"
     cmd = [
         str(exe),
@@ -135,11 +137,14 @@ def start_lab(base: Path, root_dir: Path, config_py: str = "") -> LabProcess:
         "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root_dir}",
         f"--IdentityProvider.token={token}",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-        f"--LabApp.user_settings_dir={settings_dir}",
-        f"--LabApp.workspaces_dir={base / 'workspaces'}",
+        f"--{app_class}.user_settings_dir={settings_dir}",
+        f"--{app_class}.workspaces_dir={base / 'workspaces'}",
     ]
+    if app == "lab":
+        cmd += [
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+        ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root_dir, start_new_session=True
@@ -148,7 +153,7 @@ def start_lab(base: Path, root_dir: Path, config_py: str = "") -> LabProcess:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited with {proc.returncode}:\n{lab.log_text()[-4000:]}")
+            raise RuntimeError(f"jupyter {app} exited with {proc.returncode}:\n{lab.log_text()[-4000:]}")
         try:
             if lab.api("GET", "api/status").status_code == 200:
                 return lab
@@ -156,4 +161,4 @@ def start_lab(base: Path, root_dir: Path, config_py: str = "") -> LabProcess:
             pass
         time.sleep(0.25)
     lab.stop()
-    raise RuntimeError(f"jupyter lab did not answer within {START_TIMEOUT}s:\n{lab.log_text()[-4000:]}")
+    raise RuntimeError(f"jupyter {app} did not answer within {START_TIMEOUT}s:\n{lab.log_text()[-4000:]}")
