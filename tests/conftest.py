@@ -32,6 +32,10 @@ def pytest_collection_modifyitems(config, items):
             wrong.append(f"{item.nodeid}: has markers {kinds or 'none'}; needs exactly one of {KINDS}")
     if wrong:
         raise pytest.UsageError("tests without exactly one kind marker:\n  " + "\n  ".join(wrong))
+    # Fast feedback first, and browser tests last: Playwright's sync API keeps an event loop
+    # running while it is open, which must not overlap asyncio-based tests.
+    order = {k: i for i, k in enumerate(KINDS)}
+    items.sort(key=lambda item: next(order[k] for k in KINDS if item.get_closest_marker(k)))
 
 
 def pytest_collection_finish(session):

@@ -35,6 +35,7 @@ def hub_args():
         str(JUPYTERHUB), "-f", str(HUB_CONFIG),
         f"--JupyterHub.bind_url=http://127.0.0.1:{proxy}",
         f"--JupyterHub.hub_bind_url=http://127.0.0.1:{hub}",
+        "--JupyterHub.hub_connect_ip=127.0.0.1",
         f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{api}",
     ], proxy
 
