@@ -60,7 +60,7 @@ export class SubmitReviewBody extends Widget {
     this.titleInput.value = notebookStem(options.path);
     this.descriptionInput = el('textarea', {
       className: 'jp-mod-styled jp-jhds-Description',
-      attrs: { name: 'description', rows: '4', placeholder: 'What changed and why (optional)' }
+      attrs: { name: 'description', rows: '3', placeholder: 'What changed and why (optional)' }
     });
     this.targetInput = el('input', {
       className: 'jp-mod-styled jp-jhds-Target',
@@ -87,6 +87,7 @@ export class SubmitReviewBody extends Widget {
     node.appendChild(field('Target branch', this.targetInput));
     node.appendChild(el('div', { className: 'jp-jhds-SectionTitle', text: 'Pre-submit checks' }));
     node.appendChild(this.gatesNode);
+    node.appendChild(this.resultNode);
     node.appendChild(
       el(
         'div',
@@ -96,7 +97,6 @@ export class SubmitReviewBody extends Widget {
         this.submitButton
       )
     );
-    node.appendChild(this.resultNode);
 
     this.checkButton.addEventListener('click', () => void this.check());
     this.submitButton.addEventListener('click', () => void this.submit());
@@ -211,12 +211,19 @@ export class SubmitReviewBody extends Widget {
       })
     );
     this.submitButton.textContent = 'Submit again';
+    this.reveal();
   }
 
   private showError(message: string): void {
     this.resultNode.replaceChildren(
       el('div', { className: 'jp-jhds-Error', text: message, attrs: { role: 'alert' } })
     );
+    this.reveal();
+  }
+
+  /** The dialog body scrolls on small screens: bring the result and the buttons into view. */
+  private reveal(): void {
+    this.submitButton.scrollIntoView?.({ block: 'nearest' });
   }
 
   private setBusy(busy: boolean, label = ''): void {
