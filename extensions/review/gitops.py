@@ -142,6 +142,24 @@ class Git:
         except KeyError:
             return None
 
+    def diff_text(self, base_commit: str | None, path: str, new: bytes) -> str:
+        """Unified diff body (from the first ``@@``) of ``path`` at ``base_commit`` -> ``new``, by git."""
+        new_blob = self._store(new)
+        try:
+            old_blob = (self.repo.commit(base_commit).tree / path).hexsha if base_commit else None
+        except KeyError:
+            old_blob = None
+        if old_blob is None:
+            lines = new.decode("utf-8", "replace").splitlines()
+            return f"@@ -0,0 +1,{len(lines)} @@\n" + "\n".join("+" + line for line in lines)
+        out = self.run("diff", "--no-color", "--no-ext-diff", old_blob, new_blob)
+        start = out.find("\n@@")
+        return out[start + 1:] if start != -1 else ""
+
+    def _store(self, data: bytes) -> str:
+        sha = self.repo.odb.store(IStream("blob", len(data), io.BytesIO(data))).hexsha
+        return sha.decode() if isinstance(sha, bytes) else sha
+
     def tree_of(self, sha: str) -> str:
         return self.repo.commit(sha).tree.hexsha
 
@@ -151,9 +169,7 @@ class Git:
             env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
             self.run("read-tree", parent, env=env)
             for path, data in sorted(files.items()):
-                sha = self.repo.odb.store(IStream("blob", len(data), io.BytesIO(data))).hexsha
-                sha = sha.decode() if isinstance(sha, bytes) else sha
-                self.run("update-index", "--add", "--cacheinfo", f"100644,{sha},{path}", env=env)
+                self.run("update-index", "--add", "--cacheinfo", f"100644,{self._store(data)},{path}", env=env)
             tree = self.run("write-tree", env=env)
         if tree == self.tree_of(parent):
             return parent  # nothing new
@@ -165,5 +181,4 @@ class Git:
         """Push ``commit`` to ``branch`` only if the branch is still at ``expected`` (None: absent)."""
         self.run("push", "--quiet", f"--force-with-lease=refs/heads/{branch}:{expected or ''}",
                  REMOTE, f"{commit}:refs/heads/{branch}", network=True)
-        self.run("update-ref", f"refs/remotes/{REMOTE}/{branch}", commit)
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# (kind shown to people, shown prefix, regex). Formats from the vendors' documentation.
+# (kind shown to people, shown prefix, regex). Formats from the vendors' documentation. The
+# patterns start with their literal prefix (no leading \b): Python's re then skips ahead with a
+# fast literal search, which matters on notebooks with megabytes of output.
 BUILTIN = (
-    ("a GitLab token", "glpat-…", r"\bglpat-[0-9A-Za-z_\-]{20,}"),
-    ("a GitLab token", "gl…-…", r"\bgl(?:oas|dt|rt|ptt|ft|imt|agent|soat|cbt|ffct)-[0-9A-Za-z_\-]{20,}"),
-    ("a GitHub token", "ghp_…", r"\bgh[pousr]_[A-Za-z0-9]{36,}"),
-    ("a GitHub token", "github_pat_…", r"\bgithub_pat_[A-Za-z0-9_]{22,}"),
-    ("an AWS access key", "AKIA…", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    ("a GitLab token", "glpat-…", r"glpat-[0-9A-Za-z_\-]{20,}"),
+    ("a GitLab token", "gl…-…", r"gl(?:oas|dt|rt|ptt|ft|imt|agent|soat|cbt|ffct)-[0-9A-Za-z_\-]{20,}"),
+    ("a GitHub token", "ghp_…", r"gh[pousr]_[A-Za-z0-9]{36,}"),
+    ("a GitHub token", "github_pat_…", r"github_pat_[A-Za-z0-9_]{22,}"),
+    ("an AWS access key", "AKIA…", r"(?<![0-9A-Za-z])A[KS]IA[0-9A-Z]{16}(?![0-9A-Za-z])"),
     ("a private key", "-----BEGIN … PRIVATE KEY-----", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
 )
 

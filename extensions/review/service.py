@@ -11,14 +11,13 @@ import asyncio
 import functools
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import jupytext
-
 from . import gitlab_mr
-from .commit_plan import CommitPlan, plan_commit
+from .commit_plan import CommitPlan, branch_name, plan_commit
 from .config import ReviewConfig
 from .errors import ReviewError
 from .gates import Submission, run_gates
@@ -26,17 +25,35 @@ from .gitops import Git, GitFailure, project_path
 from .pairing import ensure_pairing
 from .paths import NotebookLocation, locate_notebook
 from .store import SubmissionStore
-from .summary import mr_description, text_cells
+from .summary import mr_description
 from .summary_worker import shared_worker
 
 BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,200}(?<![./])$")
 KEPT = "your notebook is unchanged"
 
 
+def file_signature(path: Path):
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def read_notebook(loc: NotebookLocation) -> dict:
+    try:
+        nb = json.loads(loc.path.read_bytes())
+        if not isinstance(nb, dict) or "cells" not in nb:
+            raise ValueError("no cells")
+        return nb
+    except ValueError as e:
+        raise ReviewError(400, f"{loc.repo_path} is not a readable notebook ({e}); open it in JupyterLab, "
+                               "save it, then submit again") from None
+
+
 @dataclass
 class Prepared:
     loc: NotebookLocation
-    submission: Submission
     plan: CommitPlan
     gates: list
     project: str | None
@@ -76,6 +93,14 @@ def local_modules(loc: NotebookLocation) -> frozenset:
 _executor: ThreadPoolExecutor | None = None
 
 
+def background(awaitable) -> asyncio.Future:
+    """A task whose failure is never reported as 'never retrieved' when we stop waiting for it
+    (e.g. the gates failed while the fetch was still running)."""
+    task = asyncio.ensure_future(awaitable)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return task
+
+
 def shared_executor() -> ThreadPoolExecutor:
     """Threads for blocking calls (GitPython, python-gitlab, hub, files), shared per process."""
     global _executor
@@ -93,6 +118,7 @@ class ReviewService:
         self.executor = shared_executor()
         self.worker = shared_worker(log)
         self.store = SubmissionStore(settings.state_dir)
+        self._gate_cache: dict = {}  # notebook real path -> (file/policy signature, (gates, project, branch))
 
     async def blocking(self, fn, *args, timeout: float | None = None, **kwargs):
         loop = asyncio.get_running_loop()
@@ -101,33 +127,43 @@ class ReviewService:
     # -- preparing (files, plan, gates): blocking, runs in the pool ---------------------------------
 
     def _prepare(self, api_path, title="", description="", target=None) -> Prepared:
+        """Read, plan and gate. Gate results are reused while neither file nor the policy changed
+        (the dialog runs ``check`` when it opens, so the submit that follows skips the work)."""
         loc = locate_notebook(self.root_dir, api_path)
-        policy = self.settings.review_policy()
+        settings = self.settings
+        policy = settings.review_policy()
         ensure_pairing(loc.repo_root, policy.commit_notebooks)
-        raw = loc.path.read_bytes()
-        try:
-            nb = json.loads(raw)
-            if not isinstance(nb, dict) or "cells" not in nb:
-                raise ValueError("no cells")
-        except ValueError as e:
-            raise ReviewError(400, f"{loc.repo_path} is not a readable notebook ({e}); open it in JupyterLab, "
-                                   "save it, then submit again") from None
         script_file = loc.script_path
+        key = (file_signature(loc.path), file_signature(script_file), repr(policy), settings.strip_outputs)
+        cached = self._gate_cache.get(str(loc.path))
+        hit = cached is not None and cached[0] == key
         script = script_file.read_bytes() if script_file.is_file() else None
-        plan = plan_commit(policy=policy, user=self.settings.username, notebook_path=loc.repo_path, notebook=nb,
+        nb = None if hit and not policy.commit_notebooks else read_notebook(loc)
+        plan = plan_commit(policy=policy, user=settings.username, notebook_path=loc.repo_path, notebook=nb or {},
                            script_path=loc.script_repo_path, script=script or b"", title=title or "",
-                           description=description or "", target_branch=target, strip=self.settings.strip_outputs)
-        files = plan.files if script is not None else {k: v for k, v in plan.files.items() if k != loc.script_repo_path}
-        submission = Submission(loc.repo_path, nb, len(raw), loc.script_repo_path,
-                                None if script is None else script.decode("utf-8", "replace"), files, policy,
-                                local_modules(loc))
+                           description=description or "", target_branch=target, strip=settings.strip_outputs)
+        if script is None:
+            plan.files.pop(loc.script_repo_path, None)
+        if hit:
+            gates, project, branch = cached[1]
+        else:
+            submission = Submission(loc.repo_path, nb, loc.path.stat().st_size, loc.script_repo_path,
+                                    None if script is None else script.decode("utf-8", "replace"), plan.files, policy,
+                                    local_modules(loc))
+            gates = run_gates(submission)
+            project, branch = self._repo_info(loc)
+            if len(self._gate_cache) > 200:
+                self._gate_cache.clear()
+            self._gate_cache[str(loc.path)] = (key, (gates, project, branch))
+        return Prepared(loc, plan, gates, project, branch)
+
+    def _repo_info(self, loc: NotebookLocation):
         try:
             g = Git.open(loc.repo_root, self.settings.git_credential_helper)
-            project, branch = project_path(g.remote_url(), self.settings.gitlab_url), g.current_branch()
-        except (GitFailure, Exception) as e:  # an odd working copy still gets its gate results
+            return project_path(g.remote_url(), self.settings.gitlab_url), g.current_branch()
+        except Exception as e:  # an odd working copy still gets its gate results
             self.log.debug("repo info for %s: %s", loc.repo_root, e)
-            project, branch = None, None
-        return Prepared(loc, submission, plan, run_gates(submission), project, branch)
+            return None, None
 
     def _repo_json(self, p: Prepared) -> dict:
         return {"root": p.loc.repo_api_root, "project": p.project, "branch": p.plan.branch,
@@ -153,13 +189,23 @@ class ReviewService:
                                    "(it returns the merge request link), then try again")
         self.busy.add(key)
         try:
-            return await self._submit(api_path, title, description or "", target_branch)
+            return await self._submit(loc, title, description or "", target_branch)
         finally:
             self.busy.discard(key)
 
-    async def _submit(self, api_path, title, description, target_branch) -> dict:
+    async def _submit(self, loc: NotebookLocation, title, description, target_branch) -> dict:
         s = self.settings
-        p = await self.blocking(self._prepare, api_path, title, description, target_branch)
+        policy = s.review_policy()
+        branch, target = branch_name(policy, s.username, loc.repo_path), target_branch or policy.target_branch
+        g = await self.blocking(Git.open, loc.repo_root, s.git_credential_helper, s.git_timeout)
+        # the git fetch and the hub round trip overlap the gates; nothing is written before the gates pass
+        fetch = background(self.blocking(g.fetch_review_refs, target, branch))
+        creds = background(self._credentials())
+        # the summary (worker process) starts as soon as the target is fetched, beside the gates
+        summary_task = background(self._summary(g, loc, target, fetch))
+        t0 = time.monotonic()
+        p = await self.blocking(self._prepare, loc.api_path, title, description, target_branch)
+        timings = {"gates": time.monotonic() - t0}
         name = p.loc.repo_path
         if not p.ok:
             failed = [g.gate for g in p.gates if not g.ok]
@@ -170,25 +216,20 @@ class ReviewService:
             raise ReviewError(400, f"{name}: the working copy's 'origin' is not a project on {s.gitlab_url or 'GitLab'}; "
                                    "clone the project from GitLab into ~/projects and work there")
         plan = p.plan
-        g = await self.blocking(Git.open, p.loc.repo_root, s.git_credential_helper, s.git_timeout)
-        creds = asyncio.ensure_future(self._credentials())  # the hub round trip overlaps the git fetch
-        try:
-            for _attempt in (1, 2):  # a second time only when the review branch moved under us
-                commit, base_script = await self._commit_and_push(g, p, plan, creds)
-                if commit is not None:
-                    break
-            else:
-                raise ReviewError(502, f"the review branch {plan.branch} keeps moving on GitLab; {KEPT}, submit again")
-            token, _author = await creds
-        finally:
-            if not creds.done():
-                creds.cancel()
-        new_script = plan.files[p.loc.script_repo_path].decode("utf-8", "replace")
-        summary, fallback = await self.worker.summarise(
-            timeout=s.summary_timeout,
-            path=name, script_path=p.loc.script_repo_path, target=plan.target_branch, base_script=base_script,
-            new_script=new_script, base_cells=text_cells(jupytext.reads(base_script, fmt="py:percent")) if base_script else [],
-            new_cells=text_cells(jupytext.reads(new_script, fmt="py:percent")))
+        for _attempt in (1, 2):  # a second time only when the review branch moved under us
+            commit = await self._commit_and_push(g, p, plan, fetch, creds)
+            if commit is not None:
+                break
+            fetch = background(self.blocking(g.fetch_review_refs, plan.target_branch, plan.branch))
+        else:
+            raise ReviewError(502, f"the review branch {plan.branch} keeps moving on GitLab; {KEPT}, submit again")
+        timings["git"] = time.monotonic() - t0 - timings["gates"]
+        token, _author = await creds
+        summary, fallback, summarised = await summary_task
+        if summarised != plan.files[p.loc.script_repo_path]:  # saved again meanwhile: describe what is committed
+            summary, fallback, _ = await self._summary(g, p.loc, plan.target_branch, fetch,
+                                                       plan.files[p.loc.script_repo_path])
+        timings["summary wait"] = time.monotonic() - t0 - timings["gates"] - timings["git"]
         mrs = gitlab_mr.MergeRequests(gitlab_mr.client(s.gitlab_url, token, s.gitlab_timeout), p.project)
         try:
             mr, created = await self.blocking(mrs.ensure, plan.branch, plan.target_branch, plan.title,
@@ -201,7 +242,9 @@ class ReviewService:
         entry = {"path": p.loc.api_path, "project": p.project, "branch": plan.branch, "iid": mr["iid"],
                  "web_url": mr["web_url"], "title": mr["title"], "state": mr["state"]}
         await self.blocking(self.store.record, p.loc.api_path, entry)
-        self.log.info("Submitted %s as %s!%s (%s)", name, p.project, mr["iid"], "created" if created else "updated")
+        timings["total"] = time.monotonic() - t0
+        self.log.info("Submitted %s as %s!%s (%s; %s)", name, p.project, mr["iid"], "created" if created else "updated",
+                      ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
         return {"path": p.loc.api_path, "branch": plan.branch, "commit": commit, "mr": mr, "created": created,
                 "summary": summary, "summary_fallback": fallback, "gates": p.gates_json()}
 
@@ -210,31 +253,47 @@ class ReviewService:
         try:
             token = await self.blocking(s.token_source, timeout=s.gitlab_timeout)
             author = await self.blocking(s.identity_source, timeout=s.gitlab_timeout)
-        except ReviewError:
-            raise
         except Exception as e:
             raise ReviewError(502, f"could not get your GitLab credentials from the hub ({type(e).__name__}: {e}); "
                                    f"reload JupyterLab or log in to the hub again; {KEPT}") from None
         return token, author
 
-    async def _commit_and_push(self, g: Git, p: Prepared, plan: CommitPlan, creds):
-        """-> (commit or None when the branch moved under us, base script text on the target)."""
+    async def _summary(self, g: Git, loc: NotebookLocation, target: str, fetch, script: bytes | None = None):
+        """-> (markdown, fallback used?, the script bytes it describes)."""
+        try:
+            target_sha, _ = await fetch
+        except Exception:
+            return "", True, None  # the submit reports the fetch failure
+        script_path = loc.script_repo_path
+        if script is None:
+            script = await self.blocking(lambda: loc.script_path.read_bytes() if loc.script_path.is_file() else b"")
+        # its own Repo: GitPython's object reader is one git process that threads must not share
+        g = await self.blocking(Git.open, loc.repo_root, self.settings.git_credential_helper)
+        base = await self.blocking(g.file_at, target_sha, script_path) if target_sha else None
+        text, fallback = await self.worker.summarise(
+            timeout=self.settings.summary_timeout, path=loc.repo_path, script_path=script_path, target=target,
+            base_script=(base or b"").decode("utf-8", "replace"), new_script=script.decode("utf-8", "replace"),
+            script_diff=functools.partial(g.diff_text, target_sha, script_path, script))
+        return text, fallback, script
+
+    async def _commit_and_push(self, g: Git, p: Prepared, plan: CommitPlan, fetch, creds):
+        """-> the pushed commit, or None when the review branch moved under us."""
         s = self.settings
         try:
-            target_sha, review_sha = await self.blocking(g.fetch_review_refs, plan.target_branch, plan.branch)
+            target_sha, review_sha = await fetch
         except GitFailure as e:
             raise git_error(e, s.gitlab_url) from None
         if target_sha is None:
             raise ReviewError(400, f"the target branch '{plan.target_branch}' does not exist on GitLab; pick an existing "
                                    "branch, then submit again")
-        base_bytes = await self.blocking(g.file_at, target_sha, p.loc.script_repo_path)
+        script_path = p.loc.script_repo_path
         # the review branch carries on from its last submit, unless it was merged meanwhile
         fresh = review_sha is None or await self.blocking(g.is_ancestor, review_sha, target_sha)
         parent = target_sha if fresh else review_sha
         _token, author = await creds
         commit = await self.blocking(g.build_commit, parent, plan.files, plan.message, author)
-        if commit == parent and (fresh or review_sha is None):
-            raise ReviewError(400, f"nothing to submit: {p.loc.script_repo_path} is the same as on "
+        if commit == parent and fresh:
+            raise ReviewError(400, f"nothing to submit: {script_path} is the same as on "
                                    f"'{plan.target_branch}'; edit the notebook, save, then submit again")
         if commit != review_sha:
             try:
@@ -242,9 +301,9 @@ class ReviewService:
             except GitFailure as e:
                 if e.kind == "stale":
                     self.log.info("Review branch %s moved on GitLab; rebuilding it", plan.branch)
-                    return None, None
+                    return None
                 raise git_error(e, s.gitlab_url) from None
-        return commit, (base_bytes or b"").decode("utf-8", "replace")
+        return commit
 
     # -- status ----------------------------------------------------------------------------------------
 

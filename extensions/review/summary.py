@@ -100,22 +100,41 @@ def cell_summary(path: str, target: str, changes: list[tuple]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def script_summary(path: str, script_path: str, target: str, old_script: str, new_script: str, reason: str) -> str:
-    diff = list(difflib.unified_diff(old_script.splitlines(), new_script.splitlines(),
-                                     fromfile=f"a/{script_path}", tofile=f"b/{script_path}", lineterm=""))
+def script_summary(path: str, script_path: str, target: str, old_script: str, new_script: str, reason: str,
+                   diff_text: str | None = None) -> str:
+    """The fallback; ``diff_text`` is a unified diff body (from ``@@``) made elsewhere (git's is fast)."""
+    if diff_text is not None:
+        diff = [f"--- a/{script_path}", f"+++ b/{script_path}"] + diff_text.splitlines() if diff_text.strip() else []
+    else:
+        diff = list(difflib.unified_diff(old_script.splitlines(), new_script.splitlines(),
+                                         fromfile=f"a/{script_path}", tofile=f"b/{script_path}", lineterm=""))
     body = "\n".join(_clip(diff, MAX_FALLBACK_LINES)) or "(no changes)"
     return "\n".join([_heading(path, target), "", f"_{html.escape(reason)}; showing the script's unified diff._",
                       "", fence(body, "diff")]) + "\n"
 
 
-def compute_cell_summary(path: str, target: str, base_cells: list[dict], new_cells: list[dict]) -> str:
-    """The nbdime part; runs in the summary worker process (may be slow on big rewrites)."""
+def aligned_changes(base_cells: list[dict], new_cells: list[dict]) -> list[tuple]:
+    """Cell changes: identical cells are paired first with difflib (linear for a few edits in a
+    long notebook), then nbdime matches the cells inside each differing stretch. nbdime alone
+    on a 1000-cell notebook compares every cell with every other and takes many seconds."""
     import nbdime
     import nbformat
 
-    base_nb = nbformat.from_dict(as_notebook(base_cells))
-    new_nb = nbformat.from_dict(as_notebook(new_cells))
-    return cell_summary(path, target, cell_changes(nbdime.diff_notebooks(base_nb, new_nb), base_cells, new_cells))
+    key = [(c["cell_type"], c["source"]) for c in base_cells], [(c["cell_type"], c["source"]) for c in new_cells]
+    changes = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, *key, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        old, new = base_cells[i1:i2], new_cells[j1:j2]
+        diff = nbdime.diff_notebooks(nbformat.from_dict(as_notebook(old)), nbformat.from_dict(as_notebook(new)))
+        for kind, number, a, b in cell_changes(diff, old, new):
+            changes.append((kind, number + (i1 if kind == "removed" else j1), a, b))
+    return changes
+
+
+def compute_cell_summary(path: str, target: str, base_cells: list[dict], new_cells: list[dict]) -> str:
+    """The nbdime part; runs in the summary worker process (may be slow on big rewrites)."""
+    return cell_summary(path, target, aligned_changes(base_cells, new_cells))
 
 
 def mr_description(user_text: str, summary: str) -> str:

@@ -1,87 +1,145 @@
 """Run the nbdime summary in a worker process under a time bound.
 
 A process rather than a thread: nbdime can run for minutes when every cell differs, and an
-abandoned thread would keep a core (and the GIL) busy; a process is killed at the bound and
-replaced by a fresh, pre-warmed one.
+abandoned thread would keep a core (and the GIL) busy. At the bound the busy process is killed
+and a standby process, already started and warm, takes over, so the next submit does not wait
+for Python and nbdime to start. The protocol is one JSON line each way (summary_process.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import json
+import os
+import selectors
+import subprocess
+import sys
 import threading
 import time
 
 from . import summary
 
-WARM_UP_TIMEOUT = 20.0
+class WorkerProcess:
+    def __init__(self):
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "jupyterhub_ds.review.summary_process"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     env=env, close_fds=True)
+        self.ready = False
+        self._buf = b""
 
+    def _readline(self, deadline: float) -> bytes | None:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            while b"\n" not in self._buf:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not sel.select(remaining):
+                    return None
+                chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
+                if not chunk:
+                    return None  # the process died
+                self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line
 
-def _warm():
-    import nbdime  # noqa: F401  (imported once per worker, not per request)
-    import nbformat  # noqa: F401
+    def wait_ready(self, timeout: float) -> bool:
+        if not self.ready:
+            line = self._readline(time.monotonic() + timeout)
+            self.ready = line == b"ready"
+        return self.ready
+
+    def ask(self, request: dict, deadline: float) -> dict | None:
+        self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+        self.proc.stdin.flush()
+        line = self._readline(deadline)
+        return None if line is None else json.loads(line)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        threading.Thread(target=self.proc.wait, daemon=True).start()  # reap without blocking
 
 
 class SummaryWorker:
     def __init__(self, timeout: float = 1.5, log=None):
         self.timeout = timeout
         self.log = log
-        self._pool = None
-        self._lock = threading.Lock()
-
-    def _get_pool(self):
-        with self._lock:
-            if self._pool is None:
-                ctx = multiprocessing.get_context("spawn")
-                self._pool = ctx.Pool(1, initializer=_warm)
-            return self._pool
+        self._lock = threading.Lock()       # one request at a time per worker process
+        self._procs_lock = threading.Lock()
+        self._current: WorkerProcess | None = None
+        self._standby: WorkerProcess | None = None
 
     def warm_up(self):
-        """Start the worker early (call from a thread at extension load)."""
-        try:
-            self._get_pool().apply(_warm)
-        except Exception as e:  # a closed pool during shutdown
-            if self.log:
-                self.log.debug("nbdime worker warm-up skipped: %s", e)
+        """Start the worker and its standby early (cheap to call again)."""
+        with self._procs_lock:
+            if self._current is None or self._current.proc.poll() is not None:
+                self._current = WorkerProcess()
+            if self._standby is None or self._standby.proc.poll() is not None:
+                self._standby = WorkerProcess()
 
-    def _kill(self):
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+    def _take_current(self) -> WorkerProcess:
+        self.warm_up()
+        with self._procs_lock:
+            return self._current
+
+    def _replace(self, broken: WorkerProcess):
+        broken.kill()
+        with self._procs_lock:
+            if self._current is broken:
+                self._current, self._standby = self._standby, WorkerProcess()
 
     def close(self):
-        self._kill()
+        with self._procs_lock:
+            for p in (self._current, self._standby):
+                if p is not None:
+                    p.kill()
+            self._current = self._standby = None
 
-    def _run(self, timeout, path, target, base_cells, new_cells):
-        """Blocking: the summary, or None when the bound is hit (the worker is then replaced)."""
-        # the bound is for nbdime, not for starting the worker (spawn + imports, once per process)
-        self._get_pool().apply_async(_warm).wait(WARM_UP_TIMEOUT)
-        started = time.monotonic()
-        result = self._get_pool().apply_async(summary.compute_cell_summary, (path, target, base_cells, new_cells))
-        remaining = max(0.05, timeout - (time.monotonic() - started))
-        if result.wait(remaining) or result.ready():
-            return result.get()
-        self._kill()
-        # start the next worker now, so the next submit does not pay for it
-        threading.Thread(target=self.warm_up, name="nbdime-worker-warm-up", daemon=True).start()
-        return None
+    def _run(self, timeout, request) -> str | None:
+        """Blocking: the summary, or None when the bound is hit."""
+        deadline = time.monotonic() + timeout
+        if not self._lock.acquire(timeout=timeout):
+            return None  # another summary holds the worker for its whole bound
+        try:
+            worker = self._take_current()
+            # the worker starts at extension load; one still starting counts against the bound
+            if not worker.wait_ready(max(0.0, deadline - time.monotonic())):
+                if worker.proc.poll() is not None:
+                    self._replace(worker)
+                return None
+            answer = worker.ask(request, deadline)
+            if answer is None:
+                self._replace(worker)
+                return None
+            if not answer.get("ok"):
+                raise RuntimeError(answer.get("error", "unknown error"))
+            return answer["text"]
+        finally:
+            self._lock.release()
 
-    async def summarise(self, *, timeout=None, path, script_path, target, base_script, new_script, base_cells, new_cells):
-        """Markdown summary; falls back to the script diff at the bound or on any nbdime error."""
+    async def summarise(self, *, timeout=None, path, script_path, target, base_script, new_script, script_diff=None):
+        """-> (Markdown, fallback used?). Falls back to the script's unified diff at the bound or on any
+        nbdime error; ``script_diff`` (blocking, -> diff text) computes it faster than difflib can."""
         loop = asyncio.get_running_loop()
         timeout = self.timeout if timeout is None else timeout
         reason = f"the cell-level summary took longer than {timeout:g} s"
+        request = {"path": path, "target": target, "base_script": base_script, "new_script": new_script}
         try:
-            text = await loop.run_in_executor(None, self._run, timeout, path, target, base_cells, new_cells)
+            text = await loop.run_in_executor(None, self._run, timeout, request)
         except Exception as e:  # nbdime failing must not fail the submit
             if self.log:
                 self.log.warning("nbdime summary failed for %s: %s", path, e)
             text, reason = None, "the cell-level summary failed"
         if text is not None:
             return text, False
-        return summary.script_summary(path, script_path, target, base_script, new_script, reason), True
+        diff = None
+        if script_diff is not None:
+            try:
+                diff = await loop.run_in_executor(None, script_diff)
+            except Exception as e:
+                if self.log:
+                    self.log.warning("git diff for the summary of %s failed: %s", path, e)
+        return summary.script_summary(path, script_path, target, base_script, new_script, reason, diff), True
 
 
 _shared: SummaryWorker | None = None
@@ -89,7 +147,7 @@ _shared_lock = threading.Lock()
 
 
 def shared_worker(log=None) -> SummaryWorker:
-    """One worker process per server process (servers made and dropped in one process share it)."""
+    """One worker (and standby) per server process; servers made and dropped in one process share it."""
     global _shared
     with _shared_lock:
         if _shared is None:

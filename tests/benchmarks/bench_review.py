@@ -1,0 +1,252 @@
+"""Benchmark of "Submit for review" (a script, not a test).
+
+    .venv/bin/python -m tests.benchmarks.bench_review [--rounds 5]
+
+Against the GitLab stand-in on loopback, with a 1000-cell (~4 MB with outputs) notebook:
+1. submit with 5 edited cells: our ReviewService.submit (gates, plan, commit, push, nbdime
+   summary, MR) vs the raw `git add && git commit && git push` + one MR API call, same edits,
+   side by side in one run -> ratio (goal <= 1.5);
+2. worst-case summary: every cell changed -> time and whether the fallback was used (goal <= 2 s);
+3. pairing save: jupytext's contents manager saving the paired notebook (ipynb + py:percent, our
+   jupytext.toml) vs plain jupytext writes of the same two files (goal <= 1.2x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import logging
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+from tests.fixtures.gitlab import DEFAULT_SEED, run_git, start_gitlab, stop_process
+
+PROJECT = "data-science/notebooks"
+PAT = "glpat-alice-benchmark-0123456789"
+CELLS = 1000
+EDITED = (10, 250, 500, 750, 990)
+
+
+def big_notebook(cells=CELLS, output_bytes=3600):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for i in range(cells):
+        if i % 10 == 0:
+            nb.cells.append(nbformat.v4.new_markdown_cell(f"## Step {i}\n\nExplains what cell {i + 1} does."))
+            continue
+        cell = nbformat.v4.new_code_cell(f"x{i} = compute({i})\nresult_{i} = x{i} * 2\nprint(result_{i})")
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=(f"{i} " * output_bytes)[:output_bytes] + "\n")]
+        cell.execution_count = i
+        nb.cells.append(cell)
+    return nb
+
+
+def edit(nb, round_no, cells=EDITED):
+    nb = copy.deepcopy(nb)
+    for i in cells:
+        c = nb.cells[i]
+        c.source = c.source + f"\n# round {round_no}" if c.cell_type == "code" else c.source + f" (round {round_no})"
+    return nb
+
+
+def write_pair(nb, ipynb: Path):
+    jupytext.write(nb, str(ipynb), fmt="ipynb")
+    jupytext.write(nb, str(ipynb.with_suffix(".py")), fmt="py:percent")
+
+
+def seed():
+    s = copy.deepcopy(DEFAULT_SEED)
+    alice = next(u for u in s["users"] if u["username"] == "alice")
+    alice["personal_access_tokens"] = [{"name": "bench", "token": PAT, "scopes": ["api"]}]
+    return s
+
+
+HELPER = f"!f() {{ test \"$1\" = get && printf 'username=oauth2\\npassword=%s\\n' {PAT}; }}; f"
+
+
+def clone(server, dest: Path):
+    run_git("clone", "--quiet", server.repo_url(PROJECT, PAT), str(dest))
+    run_git("remote", "set-url", "origin", server.repo_url(PROJECT), cwd=dest)
+    run_git("config", "user.name", "Alice Analyst", cwd=dest)
+    run_git("config", "user.email", "alice@example.com", cwd=dest)
+
+
+def push(cwd, refspec):
+    run_git("-c", f"credential.helper={HELPER}", "push", "--quiet", "origin", refspec, cwd=cwd)
+
+
+def make_service(root: Path, server, state: Path):
+    from jupyterhub_ds.review.config import ReviewConfig
+    from jupyterhub_ds.review.service import ReviewService
+
+    settings = ReviewConfig(
+        token_source=lambda: PAT,
+        identity_source=lambda: {"username": "alice", "name": "Alice Analyst", "email": "alice@example.com"},
+        username="alice", gitlab_url=server.url, git_credential_helper=HELPER, state_dir=str(state),
+        policy={"target_branch": "base", "max_file_size": 50_000_000, "max_submission_size": 100_000_000},
+    )
+    return ReviewService(settings, str(root), logging.getLogger("bench"))
+
+
+def bench_submit(server, work: Path, rounds: int):
+    root = work / "home"
+    ours_wc, raw_wc = root / "projects/data-science/notebooks", work / "raw"
+    clone(server, ours_wc)
+    clone(server, raw_wc)
+    from jupyterhub_ds.review.pairing import ensure_pairing
+
+    ensure_pairing(ours_wc)
+    nb = big_notebook()
+    ipynb = ours_wc / "analysis/big.ipynb"
+    ipynb.parent.mkdir(parents=True, exist_ok=True)
+    write_pair(nb, ipynb)
+    print(f"notebook: {CELLS} cells, {ipynb.stat().st_size / 1e6:.1f} MB (.ipynb), "
+          f"{ipynb.with_suffix('.py').stat().st_size / 1e3:.0f} KB (.py:percent); {len(EDITED)} cells edited per round")
+    # the base both sides start from: the script committed on branch "base"
+    run_git("add", "-f", "analysis/big.py", cwd=ours_wc)
+    run_git("commit", "-qm", "base", cwd=ours_wc)
+    push(ours_wc, "HEAD:refs/heads/base")
+    run_git("fetch", "-q", "origin", "base", cwd=raw_wc, check=False)
+    run_git("-c", f"credential.helper={HELPER}", "fetch", "-q", "origin", "base:base", cwd=raw_wc)
+    run_git("checkout", "-q", "base", cwd=raw_wc)
+    gl = server.client(PAT).projects.get(PROJECT)
+    service = make_service(root, server, work / "state")
+    loop = asyncio.new_event_loop()
+    # warm both paths once (worker process start, imports, first MR creation)
+    loop.run_until_complete(service.worker.summarise(path="w", script_path="w.py", target="base", base_script="",
+                                                     new_script="", timeout=10))
+    api_path = "projects/data-science/notebooks/analysis/big.ipynb"
+    ours, after_check, raw, fallbacks = [], [], [], 0
+    for r in range(rounds + 1):
+        # the dialog flow: a save, "check" when the dialog opens (not timed), then the timed submit
+        write_pair(edit(nb, 1000 + r), ipynb)
+        loop.run_until_complete(service.check(api_path))
+        t0 = time.perf_counter()
+        res = loop.run_until_complete(service.submit(api_path, f"Round {r} (after check)"))
+        t_after_check = time.perf_counter() - t0
+        fallbacks += bool(res["summary_fallback"])
+        # cold: a save, then submit straight away
+        edited = edit(nb, r)
+        write_pair(edited, ipynb)  # what a save in JupyterLab leaves on disk
+        t0 = time.perf_counter()
+        res = loop.run_until_complete(service.submit(api_path, f"Round {r}"))
+        t_ours = time.perf_counter() - t0
+        fallbacks += bool(res["summary_fallback"])
+        # raw: same script, plain git + one MR API call
+        (raw_wc / "analysis").mkdir(exist_ok=True)
+        (raw_wc / "analysis/big.py").write_bytes(ipynb.with_suffix(".py").read_bytes())
+        t0 = time.perf_counter()
+        run_git("add", "analysis/big.py", cwd=raw_wc)
+        run_git("commit", "-qm", f"Round {r}", cwd=raw_wc)
+        push(raw_wc, f"HEAD:refs/heads/raw/{r}")
+        gl.mergerequests.create({"source_branch": f"raw/{r}", "target_branch": "base", "title": f"Round {r}"})
+        t_raw = time.perf_counter() - t0
+        if r == 0:
+            continue  # warm-up round
+        ours.append(t_ours)
+        after_check.append(t_after_check)
+        raw.append(t_raw)
+        print(f"  round {r}: ours {t_ours:.3f} s (MR !{res['mr']['iid']}, {'created' if res['created'] else 'updated'}), "
+              f"ours after check {t_after_check:.3f} s, raw {t_raw:.3f} s")
+    loop.close()
+    o, c, w = statistics.median(ours), statistics.median(after_check), statistics.median(raw)
+    print(f"submit, median of {rounds}: ours {o:.3f} s, raw git+MR {w:.3f} s, ratio {o / w:.2f} (goal <= 1.5); "
+          f"after the dialog's check {c:.3f} s, ratio {c / w:.2f}; summary fallback used in {fallbacks} of "
+          f"{2 * (rounds + 1)} submits")
+    return o / w
+
+
+def bench_worst_summary(work: Path):
+    import functools
+
+    from jupyterhub_ds.review.gitops import Git
+    from jupyterhub_ds.review.summary_worker import shared_worker
+
+    base = big_notebook()
+    changed = copy.deepcopy(base)
+    for c in changed.cells:
+        c.source = c.source.replace("compute", "recompute").replace("Explains", "Describes")
+    base_script, new_script = jupytext.writes(base, fmt="py:percent"), jupytext.writes(changed, fmt="py:percent")
+    # as in a submit: the fallback diff comes from git, against the target's commit
+    repo = work / "worst"
+    repo.mkdir()
+    run_git("init", "-q", cwd=repo)
+    (repo / "big.py").write_text(base_script)
+    run_git("add", "big.py", cwd=repo)
+    run_git("commit", "-qm", "base", cwd=repo)
+    g = Git.open(repo, "")
+    script_diff = functools.partial(g.diff_text, g.rev("HEAD"), "big.py", new_script.encode())
+    worker = shared_worker()
+    loop = asyncio.new_event_loop()
+    times, used = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        text, fallback = loop.run_until_complete(worker.summarise(
+            timeout=1.5, path="analysis/big.ipynb", script_path="analysis/big.py", target="main",
+            base_script=base_script, new_script=new_script, script_diff=script_diff))
+        times.append(time.perf_counter() - t0)
+        used.append(fallback)
+    loop.close()
+    print(f"worst-case summary (all {CELLS} cells changed): max {max(times):.2f} s over 3 runs "
+          f"(goal <= 2 s), fallback used: {all(used)}, {len(text) / 1e3:.0f} KB of Markdown")
+    return max(times)
+
+
+def bench_pairing(work: Path, repeats: int = 5):
+    from jupytext.sync_contentsmanager import build_sync_jupytext_contents_manager_class
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+
+    from jupyterhub_ds.review.pairing import ensure_pairing
+
+    repo = work / "pairing"
+    (repo / ".git").mkdir(parents=True)
+    ensure_pairing(repo)
+    cm = build_sync_jupytext_contents_manager_class(FileContentsManager)(root_dir=str(repo))
+    nb = big_notebook()
+    model = {"type": "notebook", "format": "json", "content": json.loads(json.dumps(nb))}  # as JupyterLab sends it
+    paired, plain = [], []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        cm.save(copy.deepcopy(model), "a.ipynb")
+        t1 = time.perf_counter()
+        write_pair(nb, repo / "b.ipynb")
+        t2 = time.perf_counter()
+        if i:
+            paired.append(t1 - t0)
+            plain.append(t2 - t1)
+    assert (repo / "a.py").exists(), "the contents manager did not write the paired script"
+    p, q = statistics.median(paired), statistics.median(plain)
+    print(f"pairing save of the 1000-cell notebook: contents manager (ipynb + py) {p:.3f} s, plain jupytext writes "
+          f"{q:.3f} s, ratio {p / q:.2f} (goal <= 1.2)")
+    return p / q
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("bench").setLevel(logging.INFO)
+    with tempfile.TemporaryDirectory(prefix="bench-review-") as tmp:
+        work = Path(tmp)
+        server = start_gitlab(seed(), work / "gitlab")
+        try:
+            ratio = bench_submit(server, work, args.rounds)
+        finally:
+            stop_process(server.process)
+        worst = bench_worst_summary(work)
+        pairing = bench_pairing(work)
+    print(f"\nsummary: submit ratio {ratio:.2f} (<= 1.5: {'yes' if ratio <= 1.5 else 'NO'}), worst-case summary "
+          f"{worst:.2f} s (<= 2 s: {'yes' if worst <= 2 else 'NO'}), pairing save ratio {pairing:.2f} "
+          f"(<= 1.2: {'yes' if pairing <= 1.2 else 'NO'})")
+
+
+if __name__ == "__main__":
+    main()

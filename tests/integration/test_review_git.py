@@ -1,0 +1,79 @@
+"""The git side of a submit (GitPython + the real git CLI) against a local bare repository:
+the working copy is never touched, the push is leased, the fallback diff comes from git."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyterhub_ds.review.gitops import Git, GitFailure
+from tests.fixtures.gitlab import run_git
+
+pytestmark = pytest.mark.integration
+
+AUTHOR = {"name": "Alice Analyst", "email": "alice@example.com"}
+
+
+@pytest.fixture
+def repos(tmp_path):
+    bare, wc = tmp_path / "remote.git", tmp_path / "wc"
+    run_git("init", "-q", "--bare", str(bare))
+    run_git("clone", "-q", str(bare), str(wc))
+    (wc / "a.py").write_text("x = 1\n")
+    run_git("add", "a.py", cwd=wc)
+    run_git("commit", "-qm", "base", cwd=wc)
+    run_git("push", "-q", "origin", "HEAD:main", cwd=wc)
+    return bare, wc
+
+
+def test_review_commit_leaves_head_index_and_files_alone(repos):
+    bare, wc = repos
+    (wc / "a.py").write_text("x = 2  # unsaved local work\n")
+    run_git("add", "a.py", cwd=wc)  # even something staged
+    before = (run_git("rev-parse", "HEAD", cwd=wc).stdout, run_git("status", "--porcelain", cwd=wc).stdout)
+    g = Git.open(wc, "")
+    target, review = g.fetch_review_refs("main", "review/alice/a")
+    assert review is None
+    commit = g.build_commit(target, {"a.py": b"x = 3\n", "nb/new.py": b"y = 1\n"}, "Review a\n\nbody\n", AUTHOR)
+    g.push(commit, "review/alice/a", None)
+    assert (run_git("rev-parse", "HEAD", cwd=wc).stdout, run_git("status", "--porcelain", cwd=wc).stdout) == before
+    assert (wc / "a.py").read_text() == "x = 2  # unsaved local work\n"
+    assert run_git("show", "review/alice/a:a.py", cwd=bare).stdout == "x = 3\n"
+    assert run_git("show", "review/alice/a:nb/new.py", cwd=bare).stdout == "y = 1\n"
+    log = run_git("log", "-1", "--format=%an <%ae>|%cn|%s|%P", "review/alice/a", cwd=bare).stdout.strip()
+    assert log == f"Alice Analyst <alice@example.com>|Alice Analyst|Review a|{target}"
+    assert g.build_commit(commit, {"a.py": b"x = 3\n"}, "same", AUTHOR) == commit  # nothing new -> no commit
+
+
+def test_push_is_leased_so_a_branch_moved_meanwhile_is_not_overwritten(repos, tmp_path):
+    bare, wc = repos
+    g = Git.open(wc, "")
+    target, _ = g.fetch_review_refs("main", "review/alice/a")
+    first = g.build_commit(target, {"a.py": b"x = 3\n"}, "one", AUTHOR)
+    g.push(first, "review/alice/a", None)
+    # someone else moves the review branch after our fetch
+    other = tmp_path / "other"
+    run_git("clone", "-q", "-b", "review/alice/a", str(bare), str(other))
+    (other / "b.txt").write_text("theirs\n")
+    run_git("add", "b.txt", cwd=other)
+    run_git("commit", "-qm", "theirs", cwd=other)
+    run_git("push", "-q", "origin", "HEAD:review/alice/a", cwd=other)
+    second = g.build_commit(first, {"a.py": b"x = 4\n"}, "two", AUTHOR)
+    with pytest.raises(GitFailure) as e:
+        g.push(second, "review/alice/a", first)  # we still believe it is at `first`
+    assert e.value.kind == "stale"
+    assert run_git("show", "review/alice/a:b.txt", cwd=bare).stdout == "theirs\n"  # their work is kept
+    # after a new fetch the rebuilt commit carries theirs and the push goes through
+    _, moved = g.fetch_review_refs("main", "review/alice/a")
+    third = g.build_commit(moved, {"a.py": b"x = 4\n"}, "two", AUTHOR)
+    g.push(third, "review/alice/a", moved)
+    assert run_git("show", "review/alice/a:b.txt", cwd=bare).stdout == "theirs\n"
+    assert run_git("show", "review/alice/a:a.py", cwd=bare).stdout == "x = 4\n"
+
+
+def test_missing_target_branch_and_fallback_diff(repos):
+    _, wc = repos
+    g = Git.open(wc, "")
+    assert g.fetch_review_refs("no-such-branch", "review/alice/a") == (None, None)
+    head = g.rev("HEAD")
+    assert g.diff_text(head, "a.py", b"x = 5\n") == "@@ -1 +1 @@\n-x = 1\n+x = 5"
+    assert g.diff_text(head, "new.py", b"a\nb\n") == "@@ -0,0 +1,2 @@\n+a\n+b"
