@@ -72,9 +72,11 @@ class SummaryWorker:
     def warm_up(self):
         """Start the worker and its standby early (cheap to call again)."""
         with self._procs_lock:
+            if self._standby is not None and self._standby.proc.poll() is not None:
+                self._standby = None
             if self._current is None or self._current.proc.poll() is not None:
-                self._current = WorkerProcess()
-            if self._standby is None or self._standby.proc.poll() is not None:
+                self._current, self._standby = self._standby or WorkerProcess(), None
+            if self._standby is None:
                 self._standby = WorkerProcess()
 
     def _take_current(self) -> WorkerProcess:
@@ -107,7 +109,11 @@ class SummaryWorker:
                 if worker.proc.poll() is not None:
                     self._replace(worker)
                 return None
-            answer = worker.ask(request, deadline)
+            try:
+                answer = worker.ask(request, deadline)
+            except OSError:  # the process died (pipe closed): the standby takes over
+                self._replace(worker)
+                raise RuntimeError("the summary worker stopped") from None
             if answer is None:
                 self._replace(worker)
                 return None

@@ -504,3 +504,16 @@ async def test_nbdime_server_extension_still_answers_next_to_ours(jp_asyncio_loo
     assert r.code == 200 and "diff" in json.loads(r.body)
     r = await jp_fetch("nbdime", "difftool", method="GET")
     assert r.code == 200
+
+
+@on_server_loop
+async def test_status_with_gitlab_down_is_502_and_lists_nothing_before_a_submit(
+        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    code, status = await api(jp_fetch, "GET", "review/status")
+    assert code == 200 and status == {"submissions": []}
+    await save(jp_fetch, NB, BASIC)
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
+    assert code == 200
+    stop_process(gitlab_server.process)
+    code, status = await api(jp_fetch, "GET", "review/status")
+    assert code == 502 and "is not reachable" in status["message"]
