@@ -94,6 +94,8 @@ def test_button_on_notebook_toolbar_opens_dialog_with_server_refusal(lab, browse
     expect(dialog.locator("input.jp-jhds-Title")).to_have_value("eda")
     expect(dialog.locator(".jp-jhds-Gates .jp-jhds-Error")).to_have_text(message)
     expect(dialog.locator(".jp-jhds-SubmitButton")).to_be_disabled()
+    dialog.locator("input.jp-jhds-Title").press("Enter")  # typing Enter in a field keeps the dialog
+    expect(dialog).to_be_visible()
     page.locator(".jp-Dialog-footer button", has_text="Close").click()
     expect(page.locator(DIALOG)).to_have_count(0)
 

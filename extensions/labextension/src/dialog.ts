@@ -64,7 +64,7 @@ export class SubmitReviewBody extends Widget {
     });
     this.targetInput = el('input', {
       className: 'jp-mod-styled jp-jhds-Target',
-      attrs: { type: 'text', name: 'target_branch', placeholder: "the project's default branch" }
+      attrs: { type: 'text', name: 'target_branch', placeholder: 'default (set by the review policy)' }
     });
     this.gatesNode = el('div', { className: 'jp-jhds-Gates', attrs: { 'aria-live': 'polite' } });
     this.checkButton = el('button', {
