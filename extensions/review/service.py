@@ -25,7 +25,7 @@ from .gitops import Git, GitFailure, project_path
 from .pairing import ensure_pairing
 from .paths import NotebookLocation, locate_notebook
 from .store import SubmissionStore
-from .summary import mr_description
+from .summary import mr_description, text_cells
 from .summary_worker import shared_worker
 
 BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,200}(?<![./])$")
@@ -265,15 +265,23 @@ class ReviewService:
         except Exception:
             return "", True, None  # the submit reports the fetch failure
         script_path = loc.script_repo_path
-        if script is None:
-            script = await self.blocking(lambda: loc.script_path.read_bytes() if loc.script_path.is_file() else b"")
+
+        def read():
+            text = script if script is not None else (loc.script_path.read_bytes() if loc.script_path.is_file() else b"")
+            try:  # the notebook's own cells (the paired gate checks they match the script)
+                cells = text_cells(read_notebook(loc))
+            except ReviewError:
+                cells = None
+            return text, cells
+
+        script, new_cells = await self.blocking(read)
         # its own Repo: GitPython's object reader is one git process that threads must not share
         g = await self.blocking(Git.open, loc.repo_root, self.settings.git_credential_helper)
         base = await self.blocking(g.file_at, target_sha, script_path) if target_sha else None
         text, fallback = await self.worker.summarise(
             timeout=self.settings.summary_timeout, path=loc.repo_path, script_path=script_path, target=target,
             base_script=(base or b"").decode("utf-8", "replace"), new_script=script.decode("utf-8", "replace"),
-            script_diff=functools.partial(g.diff_text, target_sha, script_path, script))
+            new_cells=new_cells, script_diff=functools.partial(g.diff_text, target_sha, script_path, script))
         return text, fallback, script
 
     async def _commit_and_push(self, g: Git, p: Prepared, plan: CommitPlan, fetch, creds):

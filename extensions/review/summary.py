@@ -18,12 +18,14 @@ MAX_FALLBACK_LINES = 2000
 
 
 def text_cells(nb) -> list[dict]:
-    """Only what a reviewer reads: type and source (ids, metadata and outputs dropped)."""
+    """Only what a reviewer reads: type and source (ids, metadata and outputs dropped; trailing
+    blank lines dropped as jupytext does, so a notebook and its script give the same cells)."""
     cells = nb["cells"] if isinstance(nb, dict) else nb.cells
     out = []
     for c in cells:
         source = c.get("source", "")
-        out.append({"cell_type": c.get("cell_type", "code"), "source": "".join(source) if isinstance(source, list) else source})
+        source = "".join(source) if isinstance(source, list) else source
+        out.append({"cell_type": c.get("cell_type", "code"), "source": source.rstrip("\n")})
     return out
 
 

@@ -29,7 +29,9 @@ def script_cells(script: str) -> list:
 
 
 def handle(request: dict) -> dict:
-    base, new = script_cells(request["base_script"]), script_cells(request["new_script"])
+    base = script_cells(request["base_script"])
+    new = request.get("new_cells")
+    new = script_cells(request["new_script"]) if new is None else new
     return {"ok": True, "text": summary.compute_cell_summary(request["path"], request["target"], base, new)}
 
 

@@ -19,6 +19,8 @@ import time
 
 from . import summary
 
+FIRST_START_TIMEOUT = 30.0
+
 class WorkerProcess:
     def __init__(self):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -68,6 +70,7 @@ class SummaryWorker:
         self._procs_lock = threading.Lock()
         self._current: WorkerProcess | None = None
         self._standby: WorkerProcess | None = None
+        self._ever_ready = False
 
     def warm_up(self):
         """Start the worker and its standby early (cheap to call again)."""
@@ -104,11 +107,16 @@ class SummaryWorker:
             return None  # another summary holds the worker for its whole bound
         try:
             worker = self._take_current()
-            # the worker starts at extension load; one still starting counts against the bound
+            if not self._ever_ready:
+                # the very first start (Python + nbdime imports, begun at extension load) is not
+                # part of the bound; later a warm standby is always waiting
+                worker.wait_ready(FIRST_START_TIMEOUT)
+                deadline = time.monotonic() + timeout
             if not worker.wait_ready(max(0.0, deadline - time.monotonic())):
                 if worker.proc.poll() is not None:
                     self._replace(worker)
                 return None
+            self._ever_ready = True
             try:
                 answer = worker.ask(request, deadline)
             except OSError:  # the process died (pipe closed): the standby takes over
@@ -123,13 +131,16 @@ class SummaryWorker:
         finally:
             self._lock.release()
 
-    async def summarise(self, *, timeout=None, path, script_path, target, base_script, new_script, script_diff=None):
+    async def summarise(self, *, timeout=None, path, script_path, target, base_script, new_script, new_cells=None,
+                        script_diff=None):
         """-> (Markdown, fallback used?). Falls back to the script's unified diff at the bound or on any
-        nbdime error; ``script_diff`` (blocking, -> diff text) computes it faster than difflib can."""
+        nbdime error. ``new_cells`` (type and source of the notebook's cells) spares parsing
+        ``new_script``; ``script_diff`` (blocking, -> diff text) computes it faster than difflib can."""
         loop = asyncio.get_running_loop()
         timeout = self.timeout if timeout is None else timeout
         reason = f"the cell-level summary took longer than {timeout:g} s"
-        request = {"path": path, "target": target, "base_script": base_script, "new_script": new_script}
+        request = {"path": path, "target": target, "base_script": base_script, "new_script": new_script,
+                   "new_cells": new_cells}
         try:
             text = await loop.run_in_executor(None, self._run, timeout, request)
         except Exception as e:  # nbdime failing must not fail the submit
