@@ -23,7 +23,7 @@ def _load_jupyter_server_extension(server_app):
     from pathlib import Path
 
     from .handlers import setup_handlers
-    from .pairing import pair_working_copies
+    from .pairing import PairOnSave, pair_working_copies
     from .service import ReviewService
     from .workspace import Workspace
 
@@ -39,6 +39,9 @@ def _load_jupyter_server_extension(server_app):
         pair_working_copies(Path(server_app.root_dir) / settings.workspace_dir, settings.review_policy().commit_notebooks)
     except OSError as e:
         server_app.log.warning("jupyterhub-ds: could not set up notebook pairing: %s", e)
+    # after every extension has loaded (jupytext swaps the contents manager in its own load)
+    hook = PairOnSave(server_app.root_dir, settings.review_policy().commit_notebooks)
+    server_app.io_loop.add_callback(lambda: server_app.contents_manager.register_post_save_hook(hook))
     # the nbdime worker process starts now, not on the first submit
     threading.Thread(target=service.worker.warm_up, name="jupyterhub-ds-nbdime-warm-up", daemon=True).start()
     if settings.clone_on_start and workspace.statuses:

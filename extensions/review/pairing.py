@@ -105,3 +105,29 @@ def working_copies(folder: Path, depth: int = 3) -> list[Path]:
 def pair_working_copies(folder: Path, commit_notebooks: bool = False) -> list[Path]:
     """Set up pairing in every working copy under ``folder``; returns those that changed."""
     return [wc for wc in working_copies(folder) if ensure_pairing(wc, commit_notebooks)]
+
+
+class PairOnSave:
+    """A contents-manager post-save hook: a notebook saved in a working copy that has no pairing
+    yet (cloned by hand while the server runs) gets it, so the next save writes the script."""
+
+    def __init__(self, root_dir, commit_notebooks: bool = False):
+        self.root = Path(root_dir)
+        self.commit_notebooks = commit_notebooks
+        self.done: set = set()
+
+    def __call__(self, os_path=None, model=None, contents_manager=None, **kwargs):
+        from .paths import find_repo_root
+
+        if not os_path or not str(os_path).endswith(".ipynb"):
+            return
+        path = Path(os_path)
+        if self.root not in path.parents:
+            return
+        repo = find_repo_root(path.parent, self.root)
+        if repo is not None and repo not in self.done:
+            try:
+                ensure_pairing(repo, self.commit_notebooks)
+            except OSError:
+                return  # a read-only clone: the paired gate will say what to do
+            self.done.add(repo)

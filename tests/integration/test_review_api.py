@@ -517,3 +517,16 @@ async def test_status_with_gitlab_down_is_502_and_lists_nothing_before_a_submit(
     stop_process(gitlab_server.process)
     code, status = await api(jp_fetch, "GET", "review/status")
     assert code == 502 and "is not reachable" in status["message"]
+
+
+@on_server_loop
+async def test_a_repo_cloned_while_the_server_runs_is_paired_from_the_next_save(
+        jp_asyncio_loop, jp_fetch, jp_root_dir, gitlab_server, alice_token):
+    later = jp_root_dir / "projects" / "data-science" / "later"
+    run_git("clone", "--quiet", gitlab_server.repo_url(PROJECT, alice_token), str(later))
+    path = "projects/data-science/later/eda.ipynb"
+    await save(jp_fetch, path, BASIC)
+    assert (later / "jupytext.toml").exists() and not (later / "eda.py").exists()
+    await save(jp_fetch, path, BASIC)
+    assert (later / "eda.py").exists()
+    assert run_git("status", "--porcelain", cwd=later).stdout == "?? eda.py\n"  # notebook and config ignored
