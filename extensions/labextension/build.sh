@@ -20,6 +20,11 @@ STAMP="$OUT/.build-stamp"
 die() { printf 'labextension build: %s\n' "$*" >&2; exit 1; }
 
 command -v node >/dev/null || die "node is not on PATH; install Node.js >= 20.19 (Debian: apt-get install nodejs npm)"
+# @jupyter/builder (the rspack builder JupyterLab 4.6 declares) needs node ^20.19 || >=22.12
+node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+  process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)' \
+  || die "Node.js $(node --version) is too old: the JupyterLab 4.6 builder needs ^20.19 or >= 22.12
+  (Debian 12's nodejs package is 18; use Debian 13's, or NodeSource's node 20/22)"
 command -v npm >/dev/null || die "npm is not on PATH; install it (Debian: apt-get install npm)"
 [ -x "$VENV/bin/jupyter" ] || die "no jupyter in $VENV/bin; create the venv first (./dev.sh does) or set VENV=/path/to/venv"
 # jupyter labextension build runs `jupyter-builder`, which it looks up on PATH
