@@ -52,13 +52,13 @@ def test_sigkill_at_each_phase_then_restart_promotes_exactly_once(gitlab_server,
     killed = run_once(gitlab_server, settings(gitlab_server), tmp_path, "--run-now", f"{PROJECT}:main", crash_at=point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     phase = sqlite3.connect(tmp_path / "promotion.sqlite").execute("select phase, status from promotion_runs").fetchall()
-    assert phase and phase[0][1] == "running"
+    assert phase and phase[0][1] == "running", phase
     moved = lanes.branches.get("staging").commit["id"] == main_head
-    assert moved == (point in ("after:push", "before:tag", "after:tag", "before:note"))
+    assert moved == (point in ("after:push", "before:tag", "after:tag", "before:note")), (phase, killed.stderr[-2000:])
 
     resumed = run_once(gitlab_server, settings(gitlab_server), tmp_path)  # no --run-now: only the resume
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert [(r["status"], r["commit"]) for r in resumed.runs] == [("promoted", main_head)]
+    assert [(r["status"], r["commit"]) for r in resumed.runs] == [("promoted", main_head)], resumed.stdout
     assert_promoted_exactly_once(gitlab_server, lanes, tmp_path, docker_client, mr.iid, main_head)
 
 
