@@ -154,3 +154,13 @@ def test_submit_from_the_dialog_opens_one_merge_request_and_the_panel_follows_it
         panel.locator(".jp-jhds-RefreshButton").click()
     assert status.value.status == 200, status.value.text()
     expect(entry.locator(".jp-jhds-SubmissionState")).to_have_text("opened, approved (1)")
+
+    r = requests.put(
+        f"{gl.url}/api/v4/projects/{project}/merge_requests/{first['mr']['iid']}/merge",
+        headers={"PRIVATE-TOKEN": bob},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    panel.locator(".jp-jhds-RefreshButton").click()
+    expect(entry.locator(".jp-jhds-SubmissionState")).to_have_text("merged")
+    expect(entry).to_have_attribute("data-state", "merged")
