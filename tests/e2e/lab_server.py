@@ -127,6 +127,9 @@ def start_lab(base: Path, root_dir: Path, config_py: str = "", app: str = "lab")
     env.pop("JUPYTERHUB_API_TOKEN", None)
     exe = Path(sys.executable).parent / f"jupyter-{app}"
     app_class = {"lab": "LabApp", "notebook": "JupyterNotebookApp"}[app]
+    if not exe.exists():
+        package = {"lab": "jupyterlab", "notebook": "notebook>=7,<8"}[app]
+        raise RuntimeError(f"{exe} not found: install {package!r} in the test venv (the [test] extra)")
     log_path = base / "jupyter-lab.log"
     cmd = [
         str(exe),
