@@ -132,9 +132,14 @@ class ReviewService:
         loc = locate_notebook(self.root_dir, api_path)
         settings = self.settings
         policy = settings.review_policy()
-        ensure_pairing(loc.repo_root, policy.commit_notebooks)
+        try:
+            ensure_pairing(loc.repo_root, policy.commit_notebooks)
+        except OSError as e:  # a read-only clone still gets its gate results
+            self.log.warning("Cannot set up notebook pairing in %s: %s", loc.repo_root, e)
         script_file = loc.script_path
-        key = (file_signature(loc.path), file_signature(script_file), repr(policy), settings.strip_outputs)
+        # the folders' signatures cover modules added next to the notebook (the packages gate)
+        key = (file_signature(loc.path), file_signature(script_file), file_signature(loc.path.parent),
+               file_signature(loc.repo_root), repr(policy), settings.strip_outputs)
         cached = self._gate_cache.get(str(loc.path))
         hit = cached is not None and cached[0] == key
         script = script_file.read_bytes() if script_file.is_file() else None

@@ -17,7 +17,10 @@ from tornado.httpclient import HTTPClientError
 
 from tests.fixtures.gitlab import DEFAULT_SEED, run_git, stop_process
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+# pytest-jupyter's fixtures, imported (not registered with pytest_plugins) so that its autouse
+# fixtures (an event loop per test, server cleanup) stay in this module and never touch the
+# other test modules' loops
+from pytest_jupyter.jupyter_server import *  # noqa: E402, F401, F403
 # The tests are plain functions that drive pytest-jupyter's loop (the one the server runs on);
 # pytest-asyncio's own loop would leave the server idle while a test awaits it.
 
