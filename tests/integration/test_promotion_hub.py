@@ -99,8 +99,13 @@ def test_admin_runs_now_then_rolls_production_back_to_a_record(promotion_hub, gi
         assert run["status"] == "promoted", run["error"] + "\n" + run["log_tail"]
         return run
 
-    merge_change(gitlab_server, {"notebooks/train.py": "# %%\nprint('v2')\n"}, "Train v2")
+    mr = merge_change(gitlab_server, {"notebooks/train.py": "# %%\nprint('v2')\n"}, "Train v2")
     first = promote("main")
+    assert first["trigger"] == f"run now by {ADMIN}" and first["image_digest"] and "nbclient==" in first["pip_freeze"]
+    assert lanes.branches.get("staging").commit["id"] == first["commit"] == lanes.branches.get("main").commit["id"]
+    assert lanes.tags.get(first["tag"]).commit["id"] == first["commit"]
+    notes = [n.body for n in lanes.mergerequests.get(mr.iid).notes.list(get_all=True)]
+    assert any(first["tag"] in b and "Promoted to staging" in b for b in notes), notes
     first_prod = promote("staging")
     assert lanes.branches.get("production").commit["id"] == first["commit"] == first_prod["commit"]
     merge_change(gitlab_server, {"notebooks/train.py": "# %%\nprint('v3')\n"}, "Train v3")
