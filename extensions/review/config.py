@@ -94,7 +94,9 @@ class ReviewConfig(LoggingConfigurable):
     ).tag(config=True)
 
     summary_timeout = Float(
-        1.5, help="Seconds the nbdime cell-level summary may take before the script diff is used instead."
+        1.2,
+        help="""Seconds the nbdime cell-level summary may take before the script diff is used instead
+        (the whole summary, fallback included, stays under 2 s).""",
     ).tag(config=True)
 
     git_timeout = Float(120.0, help="Seconds a git network command (fetch, push, clone) may take.").tag(config=True)

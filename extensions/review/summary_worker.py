@@ -63,7 +63,7 @@ class WorkerProcess:
 
 
 class SummaryWorker:
-    def __init__(self, timeout: float = 1.5, log=None):
+    def __init__(self, timeout: float = 1.2, log=None):
         self.timeout = timeout
         self.log = log
         self._lock = threading.Lock()       # one request at a time per worker process
@@ -91,7 +91,9 @@ class SummaryWorker:
         broken.kill()
         with self._procs_lock:
             if self._current is broken:
-                self._current, self._standby = self._standby, WorkerProcess()
+                self._current, self._standby = self._standby, None
+        # the next standby starts beside the request, not in its way
+        threading.Thread(target=self.warm_up, name="summary-standby", daemon=True).start()
 
     def close(self):
         with self._procs_lock:

@@ -166,6 +166,7 @@ def bench_submit(server, work: Path, rounds: int):
 def bench_worst_summary(work: Path):
     import functools
 
+    from jupyterhub_ds.review.config import ReviewConfig
     from jupyterhub_ds.review.gitops import Git
     from jupyterhub_ds.review.summary_worker import shared_worker
 
@@ -189,7 +190,7 @@ def bench_worst_summary(work: Path):
     for _ in range(3):
         t0 = time.perf_counter()
         text, fallback = loop.run_until_complete(worker.summarise(
-            timeout=1.5, path="analysis/big.ipynb", script_path="analysis/big.py", target="main",
+            timeout=ReviewConfig().summary_timeout, path="analysis/big.ipynb", script_path="analysis/big.py", target="main",
             base_script=base_script, new_script=new_script, script_diff=script_diff))
         times.append(time.perf_counter() - t0)
         used.append(fallback)
