@@ -22,6 +22,7 @@ from .script_cells import cell_of_line, cell_starts, imports_of
 from .secret_patterns import compile_patterns, scan_text
 
 GATES = ("paired", "no_outputs", "secrets", "size", "syntax", "packages")
+BINARY_MIME = ("image/", "audio/", "video/", "application/pdf", "application/octet-stream")
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,9 @@ def gate_no_outputs(s: Submission) -> GateResult:
 def _output_texts(output: dict):
     if "text" in output:
         yield "".join(output["text"]) if isinstance(output["text"], list) else output["text"]
-    for value in (output.get("data") or {}).values():
+    for mime, value in (output.get("data") or {}).items():
+        if mime.startswith(BINARY_MIME):
+            continue  # base64 images/PDFs: no secret is readable there, and they are large
         yield value if isinstance(value, str) else "".join(value) if isinstance(value, list) else json.dumps(value)
     if output.get("traceback"):
         yield "\n".join(output["traceback"])
@@ -251,6 +254,23 @@ def gate_packages(s: Submission) -> GateResult:
                         f"package list ({', '.join(sorted(allowed)) or 'empty'}); use an allowed package or ask an "
                         f"admin to add {dist}, then submit again")
     return _result("packages", messages)
+
+
+READ_LIMIT_FLOOR = 64 * 1024 * 1024
+
+
+def too_big_to_read(size: int, policy: ReviewPolicy) -> bool:
+    """Notebooks this far over the limit are not parsed at all (a 200 MB notebook would take
+    more memory than a small sandbox has)."""
+    return size > max(2 * policy.max_file_size, READ_LIMIT_FLOOR)
+
+
+def oversized_notebook(notebook_path: str, size: int, policy: ReviewPolicy) -> list[GateResult]:
+    """The gate results for a notebook too big to read: the size gate says what to do."""
+    message = (f"{notebook_path} is {human_size(size)}, above the limit of {human_size(policy.max_file_size)} per "
+               "file; clear large outputs (Edit > Clear Outputs of All Cells), save, then submit again")
+    return [GateResult(g, False, [message]) if g == "size" else
+            GateResult(g, True, ["not checked until the notebook is under the size limit"]) for g in GATES]
 
 
 GATE_FUNCTIONS = (gate_paired, gate_no_outputs, gate_secrets, gate_size, gate_syntax, gate_packages)

@@ -20,7 +20,7 @@ from . import gitlab_mr
 from .commit_plan import CommitPlan, branch_name, plan_commit
 from .config import ReviewConfig
 from .errors import ReviewError
-from .gates import Submission, run_gates
+from .gates import Submission, oversized_notebook, run_gates, too_big_to_read
 from .gitops import Git, GitFailure, project_path
 from .pairing import ensure_pairing
 from .paths import NotebookLocation, locate_notebook
@@ -143,6 +143,12 @@ class ReviewService:
         cached = self._gate_cache.get(str(loc.path))
         hit = cached is not None and cached[0] == key
         script = script_file.read_bytes() if script_file.is_file() else None
+        size = loc.path.stat().st_size
+        if too_big_to_read(size, policy):
+            plan = plan_commit(policy=policy, user=settings.username, notebook_path=loc.repo_path, notebook={},
+                               script_path=loc.script_repo_path, script=script or b"", title=title or "",
+                               description=description or "", target_branch=target)
+            return Prepared(loc, plan, oversized_notebook(loc.repo_path, size, policy), *self._repo_info(loc))
         nb = None if hit and not policy.commit_notebooks else read_notebook(loc)
         plan = plan_commit(policy=policy, user=settings.username, notebook_path=loc.repo_path, notebook=nb or {},
                            script_path=loc.script_repo_path, script=script or b"", title=title or "",
@@ -152,7 +158,7 @@ class ReviewService:
         if hit:
             gates, project, branch = cached[1]
         else:
-            submission = Submission(loc.repo_path, nb, loc.path.stat().st_size, loc.script_repo_path,
+            submission = Submission(loc.repo_path, nb, size, loc.script_repo_path,
                                     None if script is None else script.decode("utf-8", "replace"), plan.files, policy,
                                     local_modules(loc))
             gates = run_gates(submission)

@@ -533,3 +533,16 @@ async def test_a_repo_cloned_while_the_server_runs_is_paired_from_the_next_save(
     await save(jp_fetch, path, BASIC)
     assert (later / "eda.py").exists()
     assert run_git("status", "--porcelain", cwd=later).stdout == "?? eda.py\n"  # notebook and config ignored
+
+
+@on_server_loop
+async def test_a_200_mb_notebook_is_refused_without_being_read(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    await save(jp_fetch, NB, BASIC)
+    with open(working_copy / "analysis/eda.ipynb", "r+b") as f:  # a sparse 200 MB file: cheap to make
+        f.truncate(200 * 1024 * 1024)
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
+    assert code == 422 and "(size)" in res["message"]
+    size = next(g for g in res["gates"] if g["gate"] == "size")
+    assert size["messages"] == ["analysis/eda.ipynb is 200.0 MB, above the limit of 195.3 KB per file; clear large "
+                                "outputs (Edit > Clear Outputs of All Cells), save, then submit again"]
+    assert remote_branches(gitlab_server) == ["main"]

@@ -95,6 +95,8 @@ OUT = lambda text: [{"output_type": "stream", "name": "stdout", "text": text}]  
      ["analysis/eda.ipynb cell 1: code contains what looks like a secret (matches the admin's pattern #1) (…); "
       "remove it (read secrets from a file outside the project or an environment variable), then submit again"]),
     ([("code", "x = 'glpat-short'")], None, None, []),
+    ([("code", "plot()")], {0: [{"output_type": "display_data", "metadata": {},
+                                 "data": {"image/png": "AKIAABCDEFGHIJKLMNOP", "text/plain": "<Figure>"}}]}, None, []),
 ])
 def test_secrets_gate_scans_sources_and_outputs_without_echoing_the_secret(cells, outputs, policy, expected):
     result = gate_secrets(submission(nb(*cells, outputs=outputs), policy=policy))
@@ -163,3 +165,15 @@ def test_packages_gate_allows_stdlib_local_and_listed_distributions(code, local,
 
 def test_packages_gate_is_off_without_an_allow_list():
     assert gate_packages(submission(nb(("code", "import anything_at_all")))).ok
+
+
+def test_a_notebook_far_over_the_limit_is_not_read_and_the_size_gate_says_what_to_do():
+    from jupyterhub_ds.review.gates import oversized_notebook, too_big_to_read
+
+    policy = ReviewPolicy(max_file_size=10 * 1024 * 1024)
+    assert not too_big_to_read(60 * 1024 * 1024, policy) and too_big_to_read(200 * 1024 * 1024, policy)
+    results = oversized_notebook(NB_PATH, 200 * 1024 * 1024, policy)
+    assert [(r.gate, r.ok) for r in results] == [("paired", True), ("no_outputs", True), ("secrets", True),
+                                                 ("size", False), ("syntax", True), ("packages", True)]
+    assert results[3].messages == ["analysis/eda.ipynb is 200.0 MB, above the limit of 10.0 MB per file; clear large "
+                                   "outputs (Edit > Clear Outputs of All Cells), save, then submit again"]
