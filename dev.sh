@@ -54,12 +54,26 @@ python_env() {
   echo "$want" >"$stamp"
 }
 
+node_recent_enough() {
+  # the JupyterLab 4.6 extension builder needs Node.js ^20.19 or >= 22.12
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+    process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)'
+}
+
 node_tools() {
+  export PATH="$NODE_PREFIX/node_modules/.bin:$PATH"
+  if ! node_recent_enough; then
+    # Debian 12 ships Node.js 18: take a newer one from the npm registry (the `node`
+    # package installs the platform's binary package from the same registry)
+    say "Node.js 22 (npm package node@22; $(node --version) is too old for the JupyterLab builder)"
+    npm install --silent --no-audit --no-fund --prefix "$NODE_PREFIX" node@22
+    hash -r
+    node_recent_enough || die "Node.js $(node --version) is still too old after installing node@22"
+  fi
   if [ ! -x "$NODE_PREFIX/node_modules/.bin/configurable-http-proxy" ]; then
     say "configurable-http-proxy (npm)"
     npm install --silent --no-audit --no-fund --prefix "$NODE_PREFIX" configurable-http-proxy@^4
   fi
-  export PATH="$NODE_PREFIX/node_modules/.bin:$PATH"
 }
 
 docker_engine() {
@@ -77,6 +91,12 @@ docker_engine() {
   die "dockerd did not answer within 60 s (log: $WORK/dockerd.log)"
 }
 
+labextension() {
+  # the prebuilt JupyterLab frontend must exist before the image's wheel is built
+  say "JupyterLab frontend @jupyterhub-ds/review"
+  VENV="$VENV" "$ROOT/extensions/labextension/build.sh" --if-needed
+}
+
 images() {
   say "images"
   "$VENV/bin/jupyterhub-ds" images build
@@ -86,6 +106,7 @@ bootstrap() {
   apt_install_missing
   python_env
   node_tools
+  labextension
   docker_engine
   images
 }
