@@ -27,20 +27,27 @@ def _load_jupyter_server_extension(server_app):
     from .service import ReviewService
     from .workspace import Workspace
 
+    from .policy import PolicyError
+
     settings = ReviewConfig(parent=server_app, log=server_app.log)
+    try:
+        commit_notebooks = settings.review_policy().commit_notebooks
+    except PolicyError as e:  # the API refuses submits with this message; the server still starts
+        server_app.log.error("jupyterhub-ds: %s", e)
+        commit_notebooks = False
     service = ReviewService(settings, server_app.root_dir, server_app.log)
     workspace = Workspace(projects=settings.workspace, root_dir=server_app.root_dir, directory=settings.workspace_dir,
                           gitlab_url=settings.gitlab_url, credential_helper=settings.git_credential_helper,
-                          commit_notebooks=settings.review_policy().commit_notebooks, timeout=settings.git_timeout,
+                          commit_notebooks=commit_notebooks, timeout=settings.git_timeout,
                           log=server_app.log)
     setup_handlers(server_app.web_app, service, workspace)
     # working copies already on disk (earlier clones, or cloned by hand) get paired from the first save
     try:
-        pair_working_copies(Path(server_app.root_dir) / settings.workspace_dir, settings.review_policy().commit_notebooks)
+        pair_working_copies(Path(server_app.root_dir) / settings.workspace_dir, commit_notebooks)
     except OSError as e:
         server_app.log.warning("jupyterhub-ds: could not set up notebook pairing: %s", e)
     # after every extension has loaded (jupytext swaps the contents manager in its own load)
-    hook = PairOnSave(server_app.root_dir, settings.review_policy().commit_notebooks)
+    hook = PairOnSave(server_app.root_dir, commit_notebooks)
     server_app.io_loop.add_callback(lambda: server_app.contents_manager.register_post_save_hook(hook))
     # the nbdime worker process starts now, not on the first submit
     threading.Thread(target=service.worker.warm_up, name="jupyterhub-ds-nbdime-warm-up", daemon=True).start()

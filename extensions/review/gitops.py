@@ -56,14 +56,19 @@ def _clean(text: str) -> str:
     return "\n".join(line.replace("remote: ", "").rstrip() for line in text.splitlines() if line.strip()).strip()
 
 
+AUTH_CODE = re.compile(r"(?:error|http)[: ]+40[13]\b")
+
+
 def classify(stderr: str) -> str:
     s = stderr.lower()
     if "stale info" in s or "fetch first" in s or "non-fast-forward" in s:
         return "stale"
-    if "authentication failed" in s or "access denied" in s or "could not read username" in s or "401" in s or "403" in s:
+    if ("authentication failed" in s or "access denied" in s or "could not read username" in s
+            or AUTH_CODE.search(s)):
         return "auth"
     if ("could not resolve host" in s or "failed to connect" in s or "connection refused" in s or "timed out" in s
-            or "empty reply" in s or "returned error: 50" in s or "couldn't connect" in s or "recv failure" in s):
+            or "empty reply" in s or "returned error: 50" in s or "couldn't connect" in s or "recv failure" in s
+            or "unexpected disconnect" in s or "hung up unexpectedly" in s or "connection reset" in s):
         return "unreachable"
     if "rejected" in s or "pre-receive hook declined" in s or "not allowed" in s:
         return "rejected"

@@ -23,6 +23,7 @@ from .errors import ReviewError
 from .gates import Submission, oversized_notebook, run_gates, too_big_to_read
 from .gitops import Git, GitFailure, project_path
 from .pairing import ensure_pairing
+from .policy import PolicyError, ReviewPolicy
 from .paths import NotebookLocation, locate_notebook
 from .store import SubmissionStore
 from .summary import mr_description, text_cells
@@ -120,6 +121,13 @@ class ReviewService:
         self.store = SubmissionStore(settings.state_dir)
         self._gate_cache: dict = {}  # notebook real path -> (file/policy signature, (gates, project, branch))
 
+    def policy(self) -> ReviewPolicy:
+        try:
+            return self.settings.review_policy()
+        except PolicyError as e:
+            raise ReviewError(500, f"the review policy set by the hub is invalid ({e}); nothing was submitted, ask an "
+                                   "admin to fix the review section of the hub config") from None
+
     async def blocking(self, fn, *args, timeout: float | None = None, **kwargs):
         loop = asyncio.get_running_loop()
         return await asyncio.wait_for(loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs)), timeout)
@@ -131,7 +139,7 @@ class ReviewService:
         (the dialog runs ``check`` when it opens, so the submit that follows skips the work)."""
         loc = locate_notebook(self.root_dir, api_path)
         settings = self.settings
-        policy = settings.review_policy()
+        policy = self.policy()
         try:
             ensure_pairing(loc.repo_root, policy.commit_notebooks)
         except OSError as e:  # a read-only clone still gets its gate results
@@ -206,7 +214,7 @@ class ReviewService:
 
     async def _submit(self, loc: NotebookLocation, title, description, target_branch) -> dict:
         s = self.settings
-        policy = s.review_policy()
+        policy = self.policy()
         branch, target = branch_name(policy, s.username, loc.repo_path), target_branch or policy.target_branch
         g = await self.blocking(Git.open, loc.repo_root, s.git_credential_helper, s.git_timeout)
         # the git fetch and the hub round trip overlap the gates; nothing is written before the gates pass

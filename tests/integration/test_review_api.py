@@ -546,3 +546,15 @@ async def test_a_200_mb_notebook_is_refused_without_being_read(jp_asyncio_loop, 
     assert size["messages"] == ["analysis/eda.ipynb is 200.0 MB, above the limit of 195.3 KB per file; clear large "
                                 "outputs (Edit > Clear Outputs of All Cells), save, then submit again"]
     assert remote_branches(gitlab_server) == ["main"]
+
+
+@pytest.mark.parametrize("policy", [{"max_file_size": "10M"}])
+@on_server_loop
+async def test_a_bad_policy_from_the_hub_refuses_submits_with_the_key_and_the_server_runs(
+        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, policy):
+    await save(jp_fetch, NB, BASIC)
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
+    assert code == 500 and res["message"].startswith("the review policy set by the hub is invalid (review policy "
+                                                     "max_file_size='10M' must be a positive number of bytes)")
+    code, info = await api(jp_fetch, "GET", "info")
+    assert code == 200 and remote_branches(gitlab_server) == ["main"]

@@ -102,6 +102,10 @@ def test_credentials_never_reach_messages():
     ("remote: GitLab: You are not allowed to push code to protected branches on this project.\n"
      " ! [remote rejected] main -> main (pre-receive hook declined)", "rejected"),
     ("fatal: something odd", "other"),
+    ("error: RPC failed; HTTP 403 curl 22 The requested URL returned error: 403", "auth"),
+    ("fatal: unable to access 'http://127.0.0.1:40317/a.git/': Empty reply from server", "unreachable"),
+    ("send-pack: unexpected disconnect while reading sideband packet\nfatal: the remote end hung up unexpectedly\n"
+     "error: failed to push some refs to 'http://127.0.0.1:44013/a.git'", "unreachable"),
 ])
 def test_git_errors_are_classified(stderr, kind):
     assert classify(stderr) == kind
