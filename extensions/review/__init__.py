@@ -18,16 +18,14 @@ def _load_jupyter_server_extension(server_app):
     # helper) do not pay for importing jupyter_server
     import asyncio
     import threading
-
-    from .config import ReviewConfig
     from pathlib import Path
 
+    from .config import ReviewConfig
     from .handlers import setup_handlers
     from .pairing import PairOnSave, pair_working_copies
+    from .policy import PolicyError
     from .service import ReviewService
     from .workspace import Workspace
-
-    from .policy import PolicyError
 
     settings = ReviewConfig(parent=server_app, log=server_app.log)
     try:
@@ -38,8 +36,7 @@ def _load_jupyter_server_extension(server_app):
     service = ReviewService(settings, server_app.root_dir, server_app.log)
     workspace = Workspace(projects=settings.workspace, root_dir=server_app.root_dir, directory=settings.workspace_dir,
                           gitlab_url=settings.gitlab_url, credential_helper=settings.git_credential_helper,
-                          commit_notebooks=commit_notebooks, timeout=settings.git_timeout,
-                          log=server_app.log)
+                          commit_notebooks=commit_notebooks, timeout=settings.git_timeout, log=server_app.log)
     setup_handlers(server_app.web_app, service, workspace)
     # working copies already on disk (earlier clones, or cloned by hand) get paired from the first save
     try:
@@ -49,7 +46,7 @@ def _load_jupyter_server_extension(server_app):
     # after every extension has loaded (jupytext swaps the contents manager in its own load)
     hook = PairOnSave(server_app.root_dir, commit_notebooks)
     server_app.io_loop.add_callback(lambda: server_app.contents_manager.register_post_save_hook(hook))
-    # the nbdime worker process starts now, not on the first submit
+    # the nbdime worker process (and its standby) start now, not on the first submit
     threading.Thread(target=service.worker.warm_up, name="jupyterhub-ds-nbdime-warm-up", daemon=True).start()
     if settings.clone_on_start and workspace.statuses:
         server_app.io_loop.add_callback(lambda: asyncio.ensure_future(workspace.run()))
