@@ -22,6 +22,7 @@ def _load_jupyter_server_extension(server_app):
 
     from .config import ReviewConfig
     from .handlers import setup_handlers
+    from .packages import installed_map
     from .pairing import PairOnSave, pair_working_copies
     from .policy import PolicyError
     from .service import ReviewService
@@ -46,8 +47,13 @@ def _load_jupyter_server_extension(server_app):
     # after every extension has loaded (jupytext swaps the contents manager in its own load)
     hook = PairOnSave(server_app.root_dir, commit_notebooks)
     server_app.io_loop.add_callback(lambda: server_app.contents_manager.register_post_save_hook(hook))
-    # the nbdime worker process (and its standby) start now, not on the first submit
-    threading.Thread(target=service.worker.warm_up, name="jupyterhub-ds-nbdime-warm-up", daemon=True).start()
+    # the nbdime worker process (and its standby) and the import-name table are made now, not on
+    # the first submit
+    def warm_up():
+        service.worker.warm_up()
+        installed_map()
+
+    threading.Thread(target=warm_up, name="jupyterhub-ds-warm-up", daemon=True).start()
     if settings.clone_on_start and workspace.statuses:
         server_app.io_loop.add_callback(lambda: asyncio.ensure_future(workspace.run()))
     server_app.log.info("jupyterhub-ds review extension %s loaded (%d workspace projects)", __version__,
