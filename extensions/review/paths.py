@@ -48,6 +48,8 @@ def check_api_path(api_path) -> str:
     if ".." in parts:
         raise refuse(f"{api_path}: paths with '..' are refused; open the notebook from the file browser "
                      "and submit it from there")
+    if any(p.lower() == ".git" for p in parts):
+        raise refuse(f"{api_path} is inside git's own folder (.git); notebooks there cannot be submitted")
     if not api_path.endswith(".ipynb"):
         raise refuse(f"{api_path} is not a notebook (.ipynb); open a notebook and submit it")
     return "/".join(p for p in parts if p not in (".", ""))

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.unit
     ("a\\..\\x.ipynb", "is not a valid notebook path"),
     ("a/x.py", "is not a notebook (.ipynb)"),
     ("a/x\x00.ipynb", "is not a valid notebook path"),
+    ("projects/ns/p/.git/x.ipynb", "is inside git's own folder (.git)"),
 ])
 def test_check_api_path_refuses(path, fragment):
     with pytest.raises(ReviewError) as e:
