@@ -200,8 +200,15 @@ class PromotionService(Application):
 
     def track(self, task):
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task):
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self.log.error("promotion task failed: %s", exc, exc_info=exc)
+            self.audit("promotion.error", error=str(exc))
 
     def lane_views(self):
         from .web import lane_view
@@ -246,15 +253,21 @@ class PromotionService(Application):
     async def run_once(self):
         promoter = self.make_promoter()
         runs = [r for r in await promoter.resume_all() if r is not None]
+        errors = 0
         for item in self.run_now:
             project, source = item.rsplit(":", 1)
-            run = await promoter.run_lane(project, source, trigger="run now (--once)")
+            try:
+                run = await promoter.run_lane(project, source, trigger="run now (--once)")
+            except Exception as e:  # GitLab unreachable, unknown lane...: say which and go on
+                self.log.error("run of %s failed before it started: %s", item, e)
+                errors += 1
+                continue
             if run is not None:
                 runs.append(run)
         for run in runs:
             print(json.dumps({k: v for k, v in run.as_record().items() if k not in ("pip_freeze", "log_tail")}),
                   flush=True)
-        return 0 if all(r.status == "promoted" for r in runs) else 1
+        return 0 if not errors and all(r.status == "promoted" for r in runs) else 1
 
     async def serve(self):
         from .web import make_app

@@ -63,6 +63,9 @@ class Promoter:
         project = self.settings.project(project_path)
         lane = project.lane(source)
         async with self.lock(project.path, lane.target):
+            pending = await self._finish_pending(project.path, lane.target)
+            if pending is not None:
+                return pending
             remote = self.remote_for(project.path)
             heads = await remote.fetch(lane.source, lane.target)
             src, dst = heads[lane.source], heads[lane.target]
@@ -86,6 +89,10 @@ class Promoter:
                               "pick a record with status promoted")
         lane = project.lane_into(record.target)
         async with self.lock(project.path, lane.target):
+            pending = await self._finish_pending(project.path, lane.target)
+            if pending is not None:
+                raise RuntimeError(f"run {pending.id} into {lane.target} is still unfinished ({pending.error}); "
+                                   "it is retried at the next tick, roll back after it")
             remote = self.remote_for(project.path)
             heads = await remote.fetch(lane.target)
             head = heads[lane.target]
@@ -122,6 +129,15 @@ class Promoter:
                 finished.append(await self._drive_locked(run.id))
         return finished
 
+    async def _finish_pending(self, project, target):
+        """Drive this lane's unfinished runs first; return one still unfinished (GitLab down)."""
+        for run in self.store.unfinished():
+            if run.project == project and run.target == target:
+                run = await self._drive_locked(run.id)
+                if run.status == "running":
+                    return run
+        return None
+
     async def _drive_locked(self, run_id):
         for _ in range(MAX_STEPS):
             run = self.store.get(run_id)
@@ -134,6 +150,12 @@ class Promoter:
                 await getattr(self, f"_step_{step}")(run)
             except Exception as e:  # GitLab/Docker trouble: recorded, retried at the next tick
                 log.exception("promotion run %s failed in step %s", run_id, step)
+                if step in ("push", "tag", "note"):
+                    # The gate passed and GitLab may have applied the change before failing:
+                    # keep the run open; the next tick (or restart) compares with GitLab and
+                    # finishes it, so a moved branch always gets its tag.
+                    self.audit("promotion.run.stalled", run_id=run_id, step=step, error=str(e))
+                    return self.store.update(run_id, error=f"{step} failed, retried at the next tick: {e}")
                 return self._finish(run_id, "failed", error=f"{step}: {e}")
         raise RuntimeError(f"promotion run {run_id} did not finish in {MAX_STEPS} steps (a bug)")
 

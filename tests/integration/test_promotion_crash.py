@@ -87,3 +87,25 @@ def test_sigkill_while_the_gate_container_runs_leaves_nothing_half_done(gitlab_s
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert [(r["status"], r["commit"]) for r in resumed.runs] == [("promoted", main_head)]
     assert_promoted_exactly_once(gitlab_server, lanes, tmp_path, docker_client, mr.iid, main_head)
+
+
+def test_push_refused_by_gitlab_keeps_the_run_open_until_the_next_tick_finishes_it(gitlab_server, lanes, tmp_path,
+                                                                                    docker_client):
+    mr = merge_change(gitlab_server, {"notebooks/train.py": "# %%\nprint('v4')\n"}, "Train v4")
+    main_head = lanes.branches.get("main").commit["id"]
+    developer = gitlab_server.user_token("alice", ["api"])  # may push, but not to protected staging
+
+    stalled = run_once(gitlab_server, settings(gitlab_server), tmp_path, "--run-now", f"{PROJECT}:main", token=developer)
+    assert stalled.returncode == 1
+    [run] = stalled.runs
+    assert (run["status"], run["phase"]) == ("running", "pushing"), run["error"]
+    assert run["error"].startswith("push failed, retried at the next tick: git push")
+    assert "You are not allowed to push code to protected branches" in run["error"]
+    assert developer not in stalled.stdout + stalled.stderr
+    assert lanes.branches.get("staging").commit["id"] != main_head
+
+    # The next tick, with a token that may push, finishes the same run (no second gate run).
+    fixed = run_once(gitlab_server, settings(gitlab_server), tmp_path, "--run-now", f"{PROJECT}:main")
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    assert [(r["run_id"], r["status"]) for r in fixed.runs] == [(run["run_id"], "promoted")]
+    assert_promoted_exactly_once(gitlab_server, lanes, tmp_path, docker_client, mr.iid, main_head)
