@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.promotion import (
-    PROJECT, create_lanes, gate_containers, merge_change, notebook, promo_seed, run_once, settings,
+    IMAGE, PROJECT, create_lanes, gate_containers, merge_change, notebook, promo_seed, run_once, settings,
 )
 
 pytestmark = pytest.mark.integration
@@ -152,4 +152,21 @@ def test_import_outside_the_allow_list_fails_the_gate(gitlab_server, lanes, tmp_
         "notebooks/prepare.ipynb imports yaml (distribution PyYAML), which is not on the allow-list; "
         "add it to allowed_packages or drop the import"]
     assert run["error"].startswith("packages: notebooks/prepare.ipynb imports yaml")
+    assert heads(lanes)["staging"] == before["staging"] and promotion_tags(lanes) == []
+
+
+def test_project_tests_run_with_pytest_or_fail_naming_it(gitlab_server, lanes, tmp_path, docker_client, run_in_image):
+    before = heads(lanes)
+    merge_change(gitlab_server, {"tests/test_churn.py": "def test_ok():\n    assert True\n"}, "Add tests")
+    has_pytest = run_in_image(IMAGE, "python", "-c", "import pytest", entrypoint="").returncode == 0
+
+    proc = run_once(gitlab_server, settings(gitlab_server), tmp_path, "--run-now", f"{PROJECT}:main")
+    [run] = proc.runs
+    assert all(n["status"] == "ok" for n in run["notebooks"])
+    if has_pytest:  # the image's owner added pytest: the project's tests run and pass
+        assert proc.returncode == 0 and run["tests"]["status"] == "ok" and "1 passed" in run["tests"]["output"]
+        return
+    assert proc.returncode == 1 and run["tests"]["status"] == "failed"
+    assert run["error"] == ("project tests: the project has tests but pytest is not installed in the image; "
+                            "add pytest to the project's image")
     assert heads(lanes)["staging"] == before["staging"] and promotion_tags(lanes) == []
