@@ -13,7 +13,6 @@ import re
 
 import pytest
 import requests
-from tornado.httpclient import HTTPClientError
 
 from tests.fixtures.gitlab import DEFAULT_SEED, run_git, stop_process
 

@@ -4,7 +4,6 @@ present without touching local changes, failures shown (API + file), server keep
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
