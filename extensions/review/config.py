@@ -93,6 +93,12 @@ class ReviewConfig(LoggingConfigurable):
         (the whole summary, fallback included, stays under 2 s).""",
     ).tag(config=True)
 
+    summary_standby = Bool(
+        True,
+        help="""Keep a second, warm summary worker process (about 70 MB) so that the submit after a
+        timed-out summary gets a cell-level summary at once; False saves the memory.""",
+    ).tag(config=True)
+
     git_timeout = Float(120.0, help="Seconds a git network command (fetch, push, clone) may take.").tag(config=True)
 
     gitlab_timeout = Float(20.0, help="Seconds a GitLab API request may take.").tag(config=True)

@@ -117,7 +117,7 @@ class ReviewService:
         self.log = log
         self.busy: set[str] = set()
         self.executor = shared_executor()
-        self.worker = shared_worker(log)
+        self.worker = shared_worker(log, settings.summary_standby)
         self.store = SubmissionStore(settings.state_dir)
         self._gate_cache: dict = {}  # notebook real path -> (file/policy signature, (gates, project, branch))
 

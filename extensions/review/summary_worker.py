@@ -63,9 +63,10 @@ class WorkerProcess:
 
 
 class SummaryWorker:
-    def __init__(self, timeout: float = 1.2, log=None):
+    def __init__(self, timeout: float = 1.2, log=None, standby: bool = True):
         self.timeout = timeout
         self.log = log
+        self.standby = standby
         self._lock = threading.Lock()       # one request at a time per worker process
         self._procs_lock = threading.Lock()
         self._current: WorkerProcess | None = None
@@ -79,7 +80,7 @@ class SummaryWorker:
                 self._standby = None
             if self._current is None or self._current.proc.poll() is not None:
                 self._current, self._standby = self._standby or WorkerProcess(), None
-            if self._standby is None:
+            if self._standby is None and self.standby:
                 self._standby = WorkerProcess()
 
     def _take_current(self) -> WorkerProcess:
@@ -165,10 +166,10 @@ _shared: SummaryWorker | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_worker(log=None) -> SummaryWorker:
+def shared_worker(log=None, standby: bool = True) -> SummaryWorker:
     """One worker (and standby) per server process; servers made and dropped in one process share it."""
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = SummaryWorker(log=log)
+            _shared = SummaryWorker(log=log, standby=standby)
         return _shared
