@@ -54,6 +54,10 @@ class PromotionService(Application):
         "once": ({"PromotionService": {"once": True}}, "Finish unfinished runs, run --run-now lanes, exit."),
     }
 
+    @default("log_level")
+    def _log_level_default(self):
+        return logging.INFO
+
     config_file = Unicode("", help="A Python config file (c.PromotionService.…) loaded at start.").tag(config=True)
 
     settings_json = Unicode(help=f"""The promotion settings as JSON (the admin YAML's promotion
@@ -164,6 +168,7 @@ class PromotionService(Application):
         super().initialize(argv)
         if self.config_file:
             self.load_config_file(self.config_file)
+            self.update_config(self.cli_config)  # the command line wins over the file
         self.clock = utcnow
         self.audit = Audit()
         self.metrics = Metrics()

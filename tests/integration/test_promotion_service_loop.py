@@ -1,0 +1,68 @@
+"""The long-running service (no --once) promotes on its cron schedule and skips a paused lane;
+SIGTERM stops it cleanly."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.fixtures.hub import free_port
+from tests.fixtures.promotion import (
+    PROJECT, create_lanes, gate_containers, merge_change, promo_seed, service_env, settings,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def gitlab_seed():
+    return promo_seed()
+
+
+def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(gitlab_server, docker_client, tmp_path):
+    project = create_lanes(gitlab_server)
+    merge_change(gitlab_server, {"notebooks/train.py": "# %%\nprint('scheduled')\n"}, "Scheduled change")
+    main_head = project.branches.get("main").commit["id"]
+    production_before = project.branches.get("production").commit["id"]
+    config = settings(gitlab_server)
+    config["projects"][0]["lanes"] = [
+        {"from": "main", "to": "staging", "schedule": "* * * * *", "paused": False},
+        {"from": "staging", "to": "production", "schedule": "* * * * *", "paused": True},
+    ]
+    port = free_port()
+    env = {**service_env(gitlab_server, config), "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+           "JUPYTERHUB_SERVICE_PREFIX": "/services/promotion/"}
+    log = open(tmp_path / "service.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "jupyterhub_ds.promotion"], cwd=tmp_path, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 150  # the next minute boundary, plus the gate
+        while time.monotonic() < deadline and project.branches.get("staging").commit["id"] != main_head:
+            assert proc.poll() is None, (tmp_path / "service.log").read_text()[-3000:]
+            time.sleep(1)
+        assert project.branches.get("staging").commit["id"] == main_head, (tmp_path / "service.log").read_text()[-3000:]
+        # Wait for the run to finish (tag, note), then past one more minute boundary.
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not [t for t in project.tags.list(get_all=True)
+                                                    if t.name.startswith("promote/staging/")]:
+            time.sleep(1)
+        metrics = requests.get(f"http://127.0.0.1:{port}/services/promotion/metrics", timeout=10).text
+        assert f'jupyterhub_ds_promotion_runs_total{{lane="main->staging",project="{PROJECT}",status="promoted"}} 1.0' in metrics
+        time.sleep(61 - time.gmtime().tm_sec)  # the paused lane's next tick passes too
+        assert project.branches.get("production").commit["id"] == production_before
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+        log.close()
+    assert code == 0
+    text = (tmp_path / "service.log").read_text()
+    events = [json.loads(line.split("] ", 1)[1]) for line in text.splitlines() if "jupyterhub_ds.promotion.audit]" in line]
+    promoted = [e for e in events if e["event"] == "promotion.run.promoted"]
+    assert [(e["target"], e["commit"]) for e in promoted] == [("staging", main_head)]
+    assert [e["trigger"] for e in events if e["event"] == "promotion.tick"] == ["schedule"] * len(
+        [e for e in events if e["event"] == "promotion.tick"])
+    assert gate_containers(docker_client) == []
