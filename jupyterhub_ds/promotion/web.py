@@ -92,7 +92,10 @@ class RunsHandler(BaseHandler):
             if run is None:
                 raise web.HTTPError(404, f"no promotion run {run_id!r}")
             return self.send_json(run.as_record())
-        limit = min(int(self.get_argument("limit", "50")), 500)
+        raw = self.get_argument("limit", "50")
+        if not raw.isdigit() or not 0 < int(raw) <= 500:
+            raise web.HTTPError(400, f"limit={raw!r}: give a whole number from 1 to 500")
+        limit = int(raw)
         runs = self.service.store.runs(project=self.get_argument("project", None),
                                        target=self.get_argument("target", None), limit=limit)
         self.send_json({"runs": [r.as_record() for r in runs]})
