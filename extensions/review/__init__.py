@@ -34,7 +34,8 @@ def _load_jupyter_server_extension(server_app):
     except PolicyError as e:  # the API refuses submits with this message; the server still starts
         server_app.log.error("jupyterhub-ds: %s", e)
         commit_notebooks = False
-    service = ReviewService(settings, server_app.root_dir, server_app.log)
+    hook = PairOnSave(server_app.root_dir, commit_notebooks)
+    service = ReviewService(settings, server_app.root_dir, server_app.log, hook)
     workspace = Workspace(projects=settings.workspace, root_dir=server_app.root_dir, directory=settings.workspace_dir,
                           gitlab_url=settings.gitlab_url, credential_helper=settings.git_credential_helper,
                           commit_notebooks=commit_notebooks, timeout=settings.git_timeout, log=server_app.log)
@@ -45,7 +46,6 @@ def _load_jupyter_server_extension(server_app):
     except OSError as e:
         server_app.log.warning("jupyterhub-ds: could not set up notebook pairing: %s", e)
     # after every extension has loaded (jupytext swaps the contents manager in its own load)
-    hook = PairOnSave(server_app.root_dir, commit_notebooks)
     server_app.io_loop.add_callback(lambda: server_app.contents_manager.register_post_save_hook(hook))
     # the nbdime worker process (and its standby) and the import-name table are made now, not on
     # the first submit

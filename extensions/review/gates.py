@@ -35,6 +35,7 @@ class Submission:
     files: dict                   # repo path -> bytes, exactly what would be committed
     policy: ReviewPolicy = field(default_factory=ReviewPolicy)
     local_modules: frozenset = frozenset()
+    written_together: bool = False  # both files are as one jupytext save left them
 
 
 @dataclass
@@ -93,6 +94,8 @@ def gate_paired(s: Submission) -> GateResult:
         return _result("paired", [
             f"{s.notebook_path} is not paired: {s.script_path} is missing; save the notebook in JupyterLab "
             f"(the pairing writes {py_name}), then submit again"])
+    if s.written_together:
+        return _result("paired", [])  # jupytext wrote the script from this very notebook
     try:
         written = jupytext.writes(_sources_only(s.notebook), fmt="py:percent")
     except Exception:  # an odd notebook: the slow path below names the cell

@@ -9,6 +9,7 @@ local to the clone, so nothing about it is ever committed.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 CONFIG_NAME = "jupytext.toml"
@@ -108,22 +109,42 @@ def pair_working_copies(folder: Path, commit_notebooks: bool = False) -> list[Pa
 
 
 class PairOnSave:
-    """A contents-manager post-save hook: a notebook saved in a working copy that has no pairing
-    yet (cloned by hand while the server runs) gets it, so the next save writes the script."""
+    """A contents-manager post-save hook.
+
+    - A notebook saved in a working copy that has no pairing yet (cloned by hand while the
+      server runs) gets it, so the next save writes the script.
+    - jupytext saves the ``.ipynb`` and then the paired script from the same notebook; the files'
+      signatures right after such a save are remembered (``written_together``), so the paired gate
+      need not re-derive the script while neither file changed since.
+    """
 
     def __init__(self, root_dir, commit_notebooks: bool = False):
-        self.root = Path(root_dir)
+        self.root = Path(os.path.realpath(root_dir))
         self.commit_notebooks = commit_notebooks
         self.done: set = set()
+        self._pending: dict = {}         # notebook path -> its signature, until the script follows
+        self.written_together: dict = {}  # notebook path -> (notebook signature, script signature)
 
     def __call__(self, os_path=None, model=None, contents_manager=None, **kwargs):
         from .paths import find_repo_root
 
-        if not os_path or not str(os_path).endswith(".ipynb"):
+        if not os_path:
             return
-        path = Path(os_path)
+        path = Path(os.path.realpath(os_path))
         if self.root not in path.parents:
             return
+        if path.suffix == ".py":
+            notebook = path.with_suffix(".ipynb")
+            sig = self._pending.pop(str(notebook), None)
+            if sig is not None and sig == signature(notebook):
+                if len(self.written_together) > 1000:
+                    self.written_together.clear()
+                self.written_together[str(notebook)] = (sig, signature(path))
+            return
+        if path.suffix != ".ipynb":
+            return
+        self.written_together.pop(str(path), None)
+        self._pending[str(path)] = signature(path)
         repo = find_repo_root(path.parent, self.root)
         if repo is not None and repo not in self.done:
             try:
@@ -131,3 +152,17 @@ class PairOnSave:
             except OSError:
                 return  # a read-only clone: the paired gate will say what to do
             self.done.add(repo)
+
+    def in_sync(self, notebook: Path) -> bool:
+        """True when both files are exactly as one jupytext save left them."""
+        known = self.written_together.get(str(notebook))
+        return known is not None and known == (signature(notebook), signature(notebook.with_suffix(".py")))
+
+
+def signature(path: Path):
+    """Identity of a file's current content for caches: inode, size, mtime (ns); None if absent."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns

@@ -22,7 +22,7 @@ from .config import ReviewConfig
 from .errors import ReviewError
 from .gates import Submission, oversized_notebook, run_gates, too_big_to_read
 from .gitops import Git, GitFailure, project_path
-from .pairing import ensure_pairing
+from .pairing import PairOnSave, ensure_pairing, signature
 from .policy import PolicyError, ReviewPolicy
 from .paths import NotebookLocation, locate_notebook
 from .store import SubmissionStore
@@ -31,14 +31,6 @@ from .summary_worker import shared_worker
 
 BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,200}(?<![./])$")
 KEPT = "your notebook is unchanged"
-
-
-def file_signature(path: Path):
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def read_notebook(loc: NotebookLocation) -> dict:
@@ -111,8 +103,9 @@ def shared_executor() -> ThreadPoolExecutor:
 
 
 class ReviewService:
-    def __init__(self, settings: ReviewConfig, root_dir: str, log):
+    def __init__(self, settings: ReviewConfig, root_dir: str, log, saves: PairOnSave | None = None):
         self.settings = settings
+        self.saves = saves  # the contents manager's post-save hook: knows notebooks saved with their script
         self.root_dir = root_dir
         self.log = log
         self.busy: set[str] = set()
@@ -146,8 +139,8 @@ class ReviewService:
             self.log.warning("Cannot set up notebook pairing in %s: %s", loc.repo_root, e)
         script_file = loc.script_path
         # the folders' signatures cover modules added next to the notebook (the packages gate)
-        key = (file_signature(loc.path), file_signature(script_file), file_signature(loc.path.parent),
-               file_signature(loc.repo_root), repr(policy), settings.strip_outputs)
+        key = (signature(loc.path), signature(script_file), signature(loc.path.parent),
+               signature(loc.repo_root), repr(policy), settings.strip_outputs)
         cached = self._gate_cache.get(str(loc.path))
         hit = cached is not None and cached[0] == key
         script = script_file.read_bytes() if script_file.is_file() else None
@@ -168,7 +161,7 @@ class ReviewService:
         else:
             submission = Submission(loc.repo_path, nb, size, loc.script_repo_path,
                                     None if script is None else script.decode("utf-8", "replace"), plan.files, policy,
-                                    local_modules(loc))
+                                    local_modules(loc), self.saves is not None and self.saves.in_sync(loc.path))
             gates = run_gates(submission)
             project, branch = self._repo_info(loc)
             if len(self._gate_cache) > 200:

@@ -82,7 +82,7 @@ def push(cwd, refspec):
     run_git("-c", f"credential.helper={HELPER}", "push", "--quiet", "origin", refspec, cwd=cwd)
 
 
-def make_service(root: Path, server, state: Path):
+def make_service(root: Path, server, state: Path, saves=None):
     from jupyterhub_ds.review.config import ReviewConfig
     from jupyterhub_ds.review.service import ReviewService
 
@@ -92,7 +92,7 @@ def make_service(root: Path, server, state: Path):
         username="alice", gitlab_url=server.url, git_credential_helper=HELPER, state_dir=str(state),
         policy={"target_branch": "base", "max_file_size": 50_000_000, "max_submission_size": 100_000_000},
     )
-    return ReviewService(settings, str(root), logging.getLogger("bench"))
+    return ReviewService(settings, str(root), logging.getLogger("bench"), saves)
 
 
 def bench_submit(server, work: Path, rounds: int):
@@ -100,13 +100,25 @@ def bench_submit(server, work: Path, rounds: int):
     ours_wc, raw_wc = root / "projects/data-science/notebooks", work / "raw"
     clone(server, ours_wc)
     clone(server, raw_wc)
-    from jupyterhub_ds.review.pairing import ensure_pairing
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+    from jupytext.sync_contentsmanager import build_sync_jupytext_contents_manager_class
+
+    from jupyterhub_ds.review.pairing import PairOnSave, ensure_pairing
 
     ensure_pairing(ours_wc)
+    # saves go through jupytext's contents manager with our post-save hook, as in JupyterLab
+    cm = build_sync_jupytext_contents_manager_class(FileContentsManager)(root_dir=str(root))
+    saves = PairOnSave(root)
+    cm.register_post_save_hook(saves)
+    api_path = "projects/data-science/notebooks/analysis/big.ipynb"
+
+    def save(notebook):
+        cm.save({"type": "notebook", "format": "json", "content": json.loads(json.dumps(notebook))}, api_path)
+
     nb = big_notebook()
     ipynb = ours_wc / "analysis/big.ipynb"
     ipynb.parent.mkdir(parents=True, exist_ok=True)
-    write_pair(nb, ipynb)
+    save(nb)
     print(f"notebook: {CELLS} cells, {ipynb.stat().st_size / 1e6:.1f} MB (.ipynb), "
           f"{ipynb.with_suffix('.py').stat().st_size / 1e3:.0f} KB (.py:percent); {len(EDITED)} cells edited per round")
     # the base both sides start from: the script committed on branch "base"
@@ -117,24 +129,22 @@ def bench_submit(server, work: Path, rounds: int):
     run_git("-c", f"credential.helper={HELPER}", "fetch", "-q", "origin", "base:base", cwd=raw_wc)
     run_git("checkout", "-q", "base", cwd=raw_wc)
     gl = server.client(PAT).projects.get(PROJECT)
-    service = make_service(root, server, work / "state")
+    service = make_service(root, server, work / "state", saves)
     loop = asyncio.new_event_loop()
     # warm both paths once (worker process start, imports, first MR creation)
     loop.run_until_complete(service.worker.summarise(path="w", script_path="w.py", target="base", base_script="",
                                                      new_script="", timeout=10))
-    api_path = "projects/data-science/notebooks/analysis/big.ipynb"
     ours, after_check, raw, fallbacks = [], [], [], 0
     for r in range(rounds + 1):
         # the dialog flow: a save, "check" when the dialog opens (not timed), then the timed submit
-        write_pair(edit(nb, 1000 + r), ipynb)
+        save(edit(nb, 1000 + r))
         loop.run_until_complete(service.check(api_path))
         t0 = time.perf_counter()
         res = loop.run_until_complete(service.submit(api_path, f"Round {r} (after check)"))
         t_after_check = time.perf_counter() - t0
         fallbacks += bool(res["summary_fallback"])
         # cold: a save, then submit straight away
-        edited = edit(nb, r)
-        write_pair(edited, ipynb)  # what a save in JupyterLab leaves on disk
+        save(edit(nb, r))
         t0 = time.perf_counter()
         res = loop.run_until_complete(service.submit(api_path, f"Round {r}"))
         t_ours = time.perf_counter() - t0

@@ -557,3 +557,16 @@ async def test_a_bad_policy_from_the_hub_refuses_submits_with_the_key_and_the_se
                                                      "max_file_size='10M' must be a positive number of bytes)")
     code, info = await api(jp_fetch, "GET", "info")
     assert code == 200 and remote_branches(gitlab_server) == ["main"]
+
+
+@on_server_loop
+async def test_the_contents_manager_save_hook_knows_the_pair_until_a_file_changes(
+        jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server):
+    saves = jp_serverapp.web_app.settings["jupyterhub_ds_review"].saves
+    await save(jp_fetch, NB, BASIC)
+    notebook = (working_copy / "analysis/eda.ipynb").resolve()
+    assert saves.in_sync(notebook)
+    (working_copy / "analysis/eda.py").write_text("# %%\nprint('edited by hand')\n")
+    assert not saves.in_sync(notebook)
+    code, check = await api(jp_fetch, "POST", "review/check", {"path": NB})
+    assert code == 200 and not check["ok"] and not check["gates"][0]["ok"]

@@ -132,3 +132,24 @@ def test_workspace_plan_refuses_odd_entries():
                                                              ("ds/sub/p", "", "projects/ds/sub/p")]
     assert len(problems) == 4 and "'../etc' is not a GitLab project path" in problems[0]
     assert "ref '--upload-pack=x' is not a branch name" in problems[2]
+
+
+def test_save_hook_remembers_a_notebook_saved_with_its_script(tmp_path):
+    from jupyterhub_ds.review.pairing import PairOnSave
+
+    repo = tmp_path / "projects" / "ns" / "p"
+    (repo / ".git" / "info").mkdir(parents=True)
+    nb, py = repo / "a.ipynb", repo / "a.py"
+    hook = PairOnSave(tmp_path)
+    nb.write_text("{}")
+    hook(os_path=str(nb))  # jupytext saves the notebook first...
+    assert (repo / "jupytext.toml").exists() and not hook.in_sync(nb)
+    py.write_text("# %%\n")
+    hook(os_path=str(py))  # ...then its script
+    assert hook.in_sync(nb)
+    py.write_text("# %%\nedited = True\n")  # edited by hand afterwards
+    assert not hook.in_sync(nb)
+    nb.write_text('{"cells": []}')
+    hook(os_path=str(nb))
+    assert not hook.in_sync(nb)  # the script has not followed yet
+    hook(os_path=str(tmp_path.parent / "elsewhere.ipynb"))  # outside the root: ignored
