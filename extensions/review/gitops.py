@@ -85,6 +85,10 @@ class Git:
     def open(cls, root, credential_helper: str, timeout: float = 120.0) -> "Git":
         return cls(git.Repo(root), credential_helper, timeout)
 
+    def close(self):
+        """Stop GitPython's long-running object readers (else they live until garbage collection)."""
+        self.repo.close()
+
     def run(self, *args: str, env: dict | None = None, network: bool = False) -> str:
         cmd = ["git"]
         if network:

@@ -172,7 +172,10 @@ class ReviewService:
     def _repo_info(self, loc: NotebookLocation):
         try:
             g = Git.open(loc.repo_root, self.settings.git_credential_helper)
-            return project_path(g.remote_url(), self.settings.gitlab_url), g.current_branch()
+            try:
+                return project_path(g.remote_url(), self.settings.gitlab_url), g.current_branch()
+            finally:
+                g.close()
         except Exception as e:  # an odd working copy still gets its gate results
             self.log.debug("repo info for %s: %s", loc.repo_root, e)
             return None, None
@@ -200,16 +203,26 @@ class ReviewService:
             raise ReviewError(409, f"{loc.api_path} is already being submitted; wait for that submit to finish "
                                    "(it returns the merge request link), then try again")
         self.busy.add(key)
+        g = None
         try:
-            return await self._submit(loc, title, description or "", target_branch)
+            g = await self.blocking(self._open_git, loc)
+            return await self._submit(g, loc, title, description or "", target_branch)
         finally:
             self.busy.discard(key)
+            if g is not None:
+                await self.blocking(g.close)
 
-    async def _submit(self, loc: NotebookLocation, title, description, target_branch) -> dict:
+    def _open_git(self, loc: NotebookLocation) -> Git:
+        try:
+            return Git.open(loc.repo_root, self.settings.git_credential_helper, self.settings.git_timeout)
+        except Exception as e:  # git.InvalidGitRepositoryError and friends
+            raise ReviewError(400, f"{loc.api_path}: {loc.repo_api_root or 'its folder'} is not a usable git working "
+                                   f"copy ({type(e).__name__}); clone the project again, then submit") from None
+
+    async def _submit(self, g: Git, loc: NotebookLocation, title, description, target_branch) -> dict:
         s = self.settings
         policy = self.policy()
         branch, target = branch_name(policy, s.username, loc.repo_path), target_branch or policy.target_branch
-        g = await self.blocking(Git.open, loc.repo_root, s.git_credential_helper, s.git_timeout)
         # the git fetch and the hub round trip overlap the gates; nothing is written before the gates pass
         fetch = background(self.blocking(g.fetch_review_refs, target, branch))
         creds = background(self._credentials())
@@ -289,11 +302,14 @@ class ReviewService:
         script, new_cells = await self.blocking(read)
         # its own Repo: GitPython's object reader is one git process that threads must not share
         g = await self.blocking(Git.open, loc.repo_root, self.settings.git_credential_helper)
-        base = await self.blocking(g.file_at, target_sha, script_path) if target_sha else None
-        text, fallback = await self.worker.summarise(
-            timeout=self.settings.summary_timeout, path=loc.repo_path, script_path=script_path, target=target,
-            base_script=(base or b"").decode("utf-8", "replace"), new_script=script.decode("utf-8", "replace"),
-            new_cells=new_cells, script_diff=functools.partial(g.diff_text, target_sha, script_path, script))
+        try:
+            base = await self.blocking(g.file_at, target_sha, script_path) if target_sha else None
+            text, fallback = await self.worker.summarise(
+                timeout=self.settings.summary_timeout, path=loc.repo_path, script_path=script_path, target=target,
+                base_script=(base or b"").decode("utf-8", "replace"), new_script=script.decode("utf-8", "replace"),
+                new_cells=new_cells, script_diff=functools.partial(g.diff_text, target_sha, script_path, script))
+        finally:
+            await self.blocking(g.close)
         return text, fallback, script
 
     async def _commit_and_push(self, g: Git, p: Prepared, plan: CommitPlan, fetch, creds):

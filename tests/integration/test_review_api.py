@@ -570,3 +570,16 @@ async def test_the_contents_manager_save_hook_knows_the_pair_until_a_file_change
     assert not saves.in_sync(notebook)
     code, check = await api(jp_fetch, "POST", "review/check", {"path": NB})
     assert code == 200 and not check["ok"] and not check["gates"][0]["ok"]
+
+
+@on_server_loop
+async def test_a_broken_working_copy_is_400_and_the_notebook_can_be_submitted_after_repair(
+        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    await save(jp_fetch, NB, BASIC)
+    head = (working_copy / ".git/HEAD").read_text()
+    (working_copy / ".git/HEAD").write_text("garbage\n")
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
+    assert code == 400 and "is not a usable git working copy" in res["message"], res
+    (working_copy / ".git/HEAD").write_text(head)
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
+    assert code == 200, res  # not stuck as "already being submitted"
