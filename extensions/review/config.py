@@ -94,9 +94,10 @@ class ReviewConfig(LoggingConfigurable):
     ).tag(config=True)
 
     summary_standby = Bool(
-        True,
-        help="""Keep a second, warm summary worker process (about 70 MB) so that the submit after a
-        timed-out summary gets a cell-level summary at once; False saves the memory.""",
+        False,
+        help="""Keep a second, warm summary worker process (about 70 MB per user server) so that the
+        submit right after a timed-out summary gets a cell-level summary at once. Off by default:
+        on a shared host the memory matters more (the replacement worker then starts on demand).""",
     ).tag(config=True)
 
     git_timeout = Float(120.0, help="Seconds a git network command (fetch, push, clone) may take.").tag(config=True)

@@ -5,18 +5,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.fixtures.sandbox import password
+from tests.fixtures.sandbox import browser_sign_in as sign_in
 
 pytestmark = pytest.mark.e2e
-
-
-def sign_in(page, sandbox, username):
-    page.goto(sandbox.hub.url)
-    page.get_by_role("button", name="Sign in with GitLab").click()
-    page.get_by_label("Username or primary email").fill(username)
-    page.get_by_label("Password").fill(password(username))
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Authorize").click()
 
 
 def test_sign_in_pick_allowed_profile_see_progress_and_land_in_jupyterlab(browser_page, sandbox):
@@ -25,11 +16,12 @@ def test_sign_in_pick_allowed_profile_see_progress_and_land_in_jupyterlab(browse
     expect(page).to_have_url(re.compile(r"/hub/(home|spawn)"))
     page.goto(f"{sandbox.hub.url}/hub/spawn")
 
-    # exactly the profiles of alice's GitLab groups (data-science: small only)
+    # exactly the profiles of alice's GitLab groups (data-science/analysts: small and tiny)
     profiles = page.locator(".jds-profile")
-    expect(profiles).to_have_count(1)
-    expect(profiles.first).to_contain_text("Small (1 CPU, 256 MB)")
-    expect(profiles.first).to_contain_text("1 CPU · 256 MB RAM")
+    expect(profiles).to_have_count(2)
+    expect(profiles.nth(0)).to_contain_text("Small (1 CPU, 1 GB)")
+    expect(profiles.nth(0)).to_contain_text("1 CPU · 1 GB RAM")
+    expect(profiles.nth(1)).to_contain_text("Tiny (1 CPU, 256 MB)")
     expect(page.locator("input[name=profile][value=small]")).to_be_checked()
 
     page.get_by_role("button", name="Start").click()
@@ -53,5 +45,5 @@ def test_form_error_is_shown_in_the_form(browser_page, sandbox):
     page.locator("input[name=profile][value=small]").evaluate("el => el.value = 'large'")
     page.get_by_role("button", name="Start").click()
     expect(page.locator("body")).to_contain_text("Profile 'large' is not available to you")
-    expect(page.locator(".jds-profile")).to_have_count(1)
+    expect(page.locator(".jds-profile")).to_have_count(2)
     assert sandbox.containers("hank") == []

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.fixtures.hub_login import login_via_gitlab
-from tests.fixtures.sandbox import MiB, password
+from tests.fixtures.sandbox import GiB, MiB, password
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def error_message(resp):
     [
         ({"profile": "large"}, 403, "Profile 'large' is not available to you"),
         ({"profile": "gpu"}, 403, "it needs membership of one of the GitLab groups ml-gpu"),
-        ({"profile": "huge"}, 400, "Unknown profile 'huge'; profiles available to you: small"),
+        ({"profile": "huge"}, 400, "Unknown profile 'huge'; profiles available to you: small, tiny"),
         ({"profile": ["small"]}, 400, "user_options.profile must be a profile name"),
         ({"profile": "small", "cpu_limit": 64}, 400, "unknown user_options key(s) 'cpu_limit'"),
         ({"profile": "small", "image": "docker.io/evil/miner"}, 400, "Image 'docker.io/evil/miner' is not allowed"),
@@ -90,15 +90,15 @@ def test_small_profile_gives_a_hardened_limited_container_with_persistent_home(s
 
     (container,) = sandbox.containers("alice")
     host = container.attrs["HostConfig"]
-    assert host["Memory"] == 256 * MiB
-    assert host["MemorySwap"] == 256 * MiB  # no swap beyond the memory limit
+    assert host["Memory"] == GiB
+    assert host["MemorySwap"] == GiB  # no swap beyond the memory limit
     assert host["CpuQuota"] == host["CpuPeriod"] == 100000  # 1 CPU
     assert host["PidsLimit"] == 200
     assert "no-new-privileges:true" in host["SecurityOpt"]
     assert host["CapDrop"] == ["ALL"]
 
     # what the user sees from inside
-    assert cgroup_value(sandbox, "alice", "memory/memory.limit_in_bytes", "memory.max") == str(256 * MiB)
+    assert cgroup_value(sandbox, "alice", "memory/memory.limit_in_bytes", "memory.max") == str(GiB)
     quota = cgroup_value(sandbox, "alice", "cpu/cpu.cfs_quota_us", "cpu.max")
     assert quota.split()[0] == "100000", quota
     assert sandbox.exec("alice", "id -u") == (0, "1000\n")
@@ -144,7 +144,7 @@ def test_credential_helper_gets_a_token_the_gitlab_accepts_and_nothing_else(sand
 def test_memory_blowup_kills_only_that_container_and_hub_reports_it_stopped(sandbox):
     sandbox.login("frank")
     sandbox.login("hank")
-    sandbox.start_server("frank", {"profile": "small"})
+    sandbox.start_server("frank", {"profile": "tiny"})  # 256 MB
     if not sandbox.containers("hank"):
         sandbox.start_server("hank", {"profile": "small"})
     # A process in the sandbox that allocates past 256 MB is killed by the kernel (exit 137)...
