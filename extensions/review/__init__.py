@@ -13,6 +13,11 @@ def _jupyter_server_extension_points():
     return [{"module": "jupyterhub_ds.review"}]
 
 
+def _jupyter_labextension_paths():
+    # the prebuilt frontend (extensions/labextension/build.sh), for `jupyter labextension develop`
+    return [{"src": "labextension", "dest": "@jupyterhub-ds/review"}]
+
+
 def _load_jupyter_server_extension(server_app):
     # imported here so that light entry points of this package (the git credential
     # helper) do not pay for importing jupyter_server
