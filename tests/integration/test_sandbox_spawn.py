@@ -210,3 +210,24 @@ def test_hub_restart_keeps_running_servers_reachable(sandbox):
             time.sleep(1)
         assert resp.status_code == 200, f"{name}: {resp.status_code} {resp.text[:300]}"
         assert "started" in resp.json()
+
+
+def test_users_containers_cannot_reach_each_other(sandbox):
+    for name in ("alice", "hank"):
+        sandbox.login(name)
+        if not sandbox.containers(name):
+            sandbox.start_server(name, {"profile": "small"})
+    (hank,) = sandbox.containers("hank")
+    hank_ip = hank.attrs["NetworkSettings"]["Networks"][sandbox.network]["IPAddress"]
+    # the hub (on the host) reaches hank's server...
+    assert requests.get(f"http://{hank_ip}:8888/user/hank/api", timeout=10).status_code == 200
+    # ... alice's container does not (inter-container traffic is off on the users' network)
+    probe = (
+        "import socket, sys\n"
+        "try:\n"
+        f"    socket.create_connection(({hank_ip!r}, 8888), timeout=3); print('connected')\n"
+        "except OSError as e:\n"
+        "    print('refused:', e)\n"
+    )
+    rc, out = sandbox.exec("alice", ["python", "-c", probe])
+    assert out.startswith("refused:"), out
