@@ -24,7 +24,7 @@ def gitlab_seed():
 
 
 @pytest.fixture
-def lanes(gitlab_server, docker_client):
+def lanes(gitlab_server, docker_client, singleuser_image):
     return create_lanes(gitlab_server)
 
 

@@ -21,7 +21,7 @@ def gitlab_seed():
 
 
 @pytest.fixture
-def lanes(gitlab_server, docker_client):
+def lanes(gitlab_server, docker_client, singleuser_image):
     return create_lanes(gitlab_server)
 
 
@@ -63,7 +63,7 @@ def test_merged_mr_is_gated_and_staging_fast_forwarded_with_tag_note_and_record(
     row = db.execute("select image_id, image_digest, pip_freeze, parameters, seed, status, notebooks "
                      "from promotion_runs").fetchone()
     image_id, digest, freeze, parameters, seed, status, notebooks = row
-    assert image_id == docker_client.images.get("jupyterhub-ds/singleuser:latest").id
+    assert image_id == docker_client.images.get(IMAGE).id
     assert digest.startswith("sha256:") or "@sha256:" in digest
     assert "nbclient==" in freeze and "ipykernel==" in freeze
     assert json.loads(parameters) == {"sample": 0.25} and seed == 42 and status == "promoted"

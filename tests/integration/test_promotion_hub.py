@@ -23,7 +23,7 @@ def gitlab_seed():
 
 
 @pytest.fixture
-def promotion_hub(gitlab_server, docker_client, hub_factory):
+def promotion_hub(gitlab_server, docker_client, singleuser_image, hub_factory):
     port = free_port()
     environment = {
         "JUPYTERHUB_DS_PROMOTION_CONFIG": json.dumps(settings(gitlab_server)),

@@ -23,7 +23,8 @@ def gitlab_seed():
     return promo_seed()
 
 
-def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(gitlab_server, docker_client, tmp_path):
+def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(gitlab_server, docker_client,
+                                                                            singleuser_image, tmp_path):
     project = create_lanes(gitlab_server)
     merge_change(gitlab_server, {"notebooks/train.py": "# %%\nprint('scheduled')\n"}, "Scheduled change")
     main_head = project.branches.get("main").commit["id"]
