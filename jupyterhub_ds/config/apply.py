@@ -139,24 +139,29 @@ def apply_review(section, c):
     c.ProfileSpawnerMixin.review_policy = review_policy(section)
 
 
-def promotion_settings(section, profiles, metrics_enabled):
+def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allowed_packages=None):
     """The JSON the promotion service reads: the section with each project's profile limits
-    resolved, so the service never reads the admin YAML."""
+    resolved and the GitLab URL, so the service never reads the admin YAML. The review
+    package allow-list, when there is one, is also what a promotion gate allows."""
     by_slug = {p["slug"]: p for p in profiles}
     projects = []
     for project in section["projects"]:
         profile = by_slug.get(project["profile"])
         limits = {k: profile[k] for k in ("cpu_limit", "mem_limit", "pids_limit", "gpus")} if profile else {}
-        projects.append({**project, "limits": limits})
-    return {**section, "projects": projects, "metrics_enabled": metrics_enabled}
+        extra = {"allowed_packages": list(allowed_packages)} if allowed_packages is not None else {}
+        projects.append({**extra, **project, "limits": limits})
+    settings = {**section, "projects": projects, "metrics_enabled": metrics_enabled}
+    if gitlab_url:
+        settings["gitlab_url"] = gitlab_url.rstrip("/")
+    return settings
 
 
-def apply_promotion(section, c, *, profiles, metrics_enabled, gitlab_token=None, db_password=None):
+def apply_promotion(section, c, *, profiles, metrics_enabled, gitlab_url=None, allowed_packages=None,
+                    gitlab_token=None, db_password=None):
     if not section["projects"]:
         return
-    environment = {
-        PROMOTION_CONFIG_ENV: json.dumps(promotion_settings(section, profiles, metrics_enabled), sort_keys=True),
-    }
+    settings = promotion_settings(section, profiles, metrics_enabled, gitlab_url, allowed_packages)
+    environment = {PROMOTION_CONFIG_ENV: json.dumps(settings, sort_keys=True)}
     if gitlab_token:
         environment["JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN"] = gitlab_token
     if db_password:
@@ -174,6 +179,12 @@ def apply_promotion(section, c, *, profiles, metrics_enabled, gitlab_token=None,
     # It talks to GitLab and Docker; from the hub it only needs to tell users' names and
     # groups apart (who may trigger a run or roll back).
     roles = list(c.JupyterHub.load_roles) if "load_roles" in c.JupyterHub else []
+    # every user may open the service's pages (run history, read-only; actions are for admins)
+    access = f"access:services!service={PROMOTION_SERVICE}"
+    roles = [
+        {**r, "scopes": [*r["scopes"], access]} if r.get("name") == USER_ROLE["name"] and access not in r["scopes"] else r
+        for r in roles
+    ]
     c.JupyterHub.load_roles = roles + [
         {
             "name": "jupyterhub-ds-promotion",

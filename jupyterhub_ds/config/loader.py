@@ -101,6 +101,8 @@ def build_config(config, env):
         c,
         profiles=c.ProfileSpawnerMixin.profiles,
         metrics_enabled=config["metrics"]["enabled"],
+        gitlab_url=config["gitlab"]["url"],
+        allowed_packages=config["review"]["allowed_packages"],
         gitlab_token=env.get(secrets.PROMOTION_GITLAB_TOKEN),
         db_password=env.get(secrets.PROMOTION_DB_PASSWORD),
     )

@@ -149,6 +149,9 @@ def test_example_promotion_service_and_role():
     assert project["image"] == "jupyterhub-ds/singleuser:1.0"
     assert project["limits"] == {"cpu_limit": 16.0, "mem_limit": 64 * G, "pids_limit": None, "gpus": 0}
     assert project["seed"] == 42 and project["network"] is False
+    # the service gets GitLab's URL and the review package allow-list from the same file
+    assert settings["gitlab_url"] == "https://gitlab.example.com"
+    assert project["allowed_packages"] == ["numpy", "pandas", "scikit-learn", "matplotlib"]
     assert [(lane["from"], lane["to"], lane["schedule"]) for lane in project["lanes"]] == [
         ("main", "staging", "0 2 * * *"),
         ("staging", "production", "0 4 * * 1"),
@@ -156,6 +159,9 @@ def test_example_promotion_service_and_role():
     assert "token" not in service["environment"]["JUPYTERHUB_DS_PROMOTION_CONFIG"].lower()
     role = next(r for r in c.JupyterHub.load_roles if r.get("services") == ["promotion"])
     assert role["scopes"] == ["read:users:name", "read:users:groups", "read:groups:name"]
+    # every user may open the service's pages (the history; actions are admin-only there)
+    user_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
+    assert user_role["scopes"] == ["self", "admin:auth_state!user", "access:services!service=promotion"]
 
 
 def test_minimal_file_gets_documented_defaults():
