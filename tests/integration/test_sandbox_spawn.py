@@ -174,14 +174,17 @@ def test_user_removed_from_group_is_refused_at_next_spawn_without_logging_out(sa
     session = sandbox.login("erin")
     token = sandbox.user_token("erin")
     assert session.get(f"{sandbox.hub.url}/hub/home", timeout=30).status_code == 200
+    sandbox.start_server("erin", {"profile": "tiny"})
     gl = sandbox.gitlab.client(sandbox.gitlab.admin_token)
     gl.groups.get("data-science/analysts").members.delete(sandbox.gitlab.user_id("erin"))
     time.sleep(sandbox_refresh_age + 1)
-    # her API token, made while she was allowed, no longer works: no spawn, no container
+    # her API token, made while she was allowed, no longer works: no spawn...
     resp = requests.post(f"{sandbox.hub.api_url}/users/erin/server", json={"profile": "small"},
                          headers={"Authorization": f"token {token}"}, timeout=60)
     assert resp.status_code == 403, resp.text
+    # ... and the server she had running was stopped (stop_server_on_revoke, the default)
     assert sandbox.containers("erin") == []
+    assert not sandbox.hub.api("GET", "/users/erin").json()["servers"]
     # the same browser session, never logged out, is no longer signed in...
     assert session.get(f"{sandbox.hub.url}/hub/api/user", timeout=30).status_code == 403
     page = session.get(f"{sandbox.hub.url}/hub/home", timeout=30)
