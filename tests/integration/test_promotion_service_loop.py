@@ -51,8 +51,15 @@ def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(git
         while time.monotonic() < deadline and not [t for t in project.tags.list(get_all=True)
                                                     if t.name.startswith("promote/staging/")]:
             time.sleep(1)
-        metrics = requests.get(f"http://127.0.0.1:{port}/services/promotion/metrics", timeout=10).text
-        assert f'jupyterhub_ds_promotion_runs_total{{lane="main->staging",project="{PROJECT}",status="promoted"}} 1.0' in metrics
+        # the run counts as finished once its notes are written too, just after the tag
+        promoted_line = f'jupyterhub_ds_promotion_runs_total{{lane="main->staging",project="{PROJECT}",status="promoted"}} 1.0'
+        deadline = time.monotonic() + 30
+        while True:
+            metrics = requests.get(f"http://127.0.0.1:{port}/services/promotion/metrics", timeout=10).text
+            if promoted_line in metrics or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert promoted_line in metrics, metrics
         time.sleep(61 - time.gmtime().tm_sec)  # the paused lane's next tick passes too
         assert project.branches.get("production").commit["id"] == production_before
     finally:
