@@ -39,6 +39,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         groups = set(user.get("groups") or [])
         return bool(user.get("admin")) or bool(groups & set(self.service.admin_groups))
 
+    def visible(self, user):
+        """Project paths this user may see the history of (admins: all)."""
+        return visible_projects(user, [p.path for p in self.service.settings.projects], self.is_admin(user))
+
     def require_admin(self):
         user = self.current_user
         if not self.is_admin(user):
@@ -69,10 +73,13 @@ class PageHandler(BaseHandler):
     @web.authenticated
     def get(self):
         user = self.current_user
+        visible = self.visible(user)
         self.set_header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
         self.finish(_page.render(
-            user=user, admin=self.is_admin(user), lanes=self.service.lane_views(), xsrf=self.xsrf_token.decode(),
-            runs=[r.as_record() for r in self.service.store.runs(limit=self.service.page_runs)],
+            user=user, admin=self.is_admin(user), xsrf=self.xsrf_token.decode(),
+            lanes=[v for v in self.service.lane_views() if v["project"] in visible],
+            runs=[r.as_record() for r in self.service.store.runs(limit=self.service.page_runs)
+                  if r.project in visible],
             prefix=self.service.prefix, paused=self.service.settings.paused,
             message=self.get_argument("message", ""),
         ))
@@ -81,15 +88,18 @@ class PageHandler(BaseHandler):
 class LanesHandler(BaseHandler):
     @web.authenticated
     def get(self):
-        self.send_json({"paused": self.service.settings.paused, "lanes": self.service.lane_views()})
+        visible = self.visible(self.current_user)
+        self.send_json({"paused": self.service.settings.paused,
+                        "lanes": [v for v in self.service.lane_views() if v["project"] in visible]})
 
 
 class RunsHandler(BaseHandler):
     @web.authenticated
     def get(self, run_id=None):
+        visible = self.visible(self.current_user)
         if run_id:
             run = self.service.store.get(run_id)
-            if run is None:
+            if run is None or run.project not in visible:
                 raise web.HTTPError(404, f"no promotion run {run_id!r}")
             return self.send_json(run.as_record())
         raw = self.get_argument("limit", "50")
@@ -98,7 +108,7 @@ class RunsHandler(BaseHandler):
         limit = int(raw)
         runs = self.service.store.runs(project=self.get_argument("project", None),
                                        target=self.get_argument("target", None), limit=limit)
-        self.send_json({"runs": [r.as_record() for r in runs]})
+        self.send_json({"runs": [r.as_record() for r in runs if r.project in visible]})
 
 
 class ActionHandler(BaseHandler):
@@ -182,6 +192,21 @@ def make_app(service):
     # a matching _xsrf (JupyterHub's xsrf token, which the page's forms carry), and token-
     # authenticated API calls need none. Tornado's check would run before the token is read.
     return web.Application(routes, promotion_service=service, cookie_secret=service.cookie_secret)
+
+
+def visible_projects(user, projects, admin):
+    """Pure: admins see every project; other users the projects in a namespace they are a
+    member of (hub groups are synced from GitLab, so a member of ``data-science`` sees
+    ``data-science/churn-model``, as GitLab would show them that project)."""
+    if admin:
+        return set(projects)
+    groups = set(user.get("groups") or [])
+
+    def namespaces(path):
+        parts = path.split("/")[:-1]
+        return {"/".join(parts[:i]) for i in range(1, len(parts) + 1)}
+
+    return {p for p in projects if namespaces(p) & groups}
 
 
 def lane_view(project, lane, settings, now, busy):

@@ -14,7 +14,7 @@ from tests.fixtures.promotion import PROJECT, create_lanes, merge_change, promo_
 
 pytestmark = pytest.mark.integration
 
-ADMIN, USER = "ada", "uma"
+ADMIN, USER, OUTSIDER = "ada", "uma", "otto"
 
 
 @pytest.fixture
@@ -46,10 +46,14 @@ c.JupyterHub.load_roles = [
 ]
 """
     hub = hub_factory(config_text=config_text)
-    hub.api("POST", f"users/{USER}").raise_for_status()  # ada exists already: admin_users
+    for name in (USER, OUTSIDER):  # ada exists already: admin_users
+        hub.api("POST", f"users/{name}").raise_for_status()
+    # uma is in the project's namespace group (as GitLab group sync would make her); otto is not
+    hub.api("POST", "groups/data-science").raise_for_status()
+    hub.api("POST", "groups/data-science/users", json={"users": [USER]}).raise_for_status()
     assert hub.api("GET", f"users/{ADMIN}").json()["admin"] is True
     hub.tokens = {name: hub.api("POST", f"users/{name}/tokens", json={"expires_in": 3600}).json()["token"]
-                  for name in (ADMIN, USER)}
+                  for name in (ADMIN, USER, OUTSIDER)}
     hub.service_url = f"{hub.url}/services/promotion/"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -86,6 +90,10 @@ def test_non_admin_reads_history_but_run_now_and_rollback_are_403(promotion_hub,
         ("main", "staging", "0 2 * * *"), ("staging", "production", "0 4 * * 1")]
     assert call(promotion_hub, USER, "GET", "api/runs").json() == {"runs": []}
     assert lanes.branches.get("staging").commit["id"] == staging_before
+    # someone outside the project's namespace does not see its lanes at all
+    assert call(promotion_hub, OUTSIDER, "GET", "api/lanes").json()["lanes"] == []
+    page = call(promotion_hub, OUTSIDER, "GET", "")
+    assert page.status_code == 200 and PROJECT not in page.text
     assert '"event": "promotion.refused"' in promotion_hub.log_text()
 
 
@@ -129,6 +137,8 @@ def test_admin_runs_now_then_rolls_production_back_to_a_record(promotion_hub, gi
 
     runs = call(promotion_hub, USER, "GET", "api/runs").json()["runs"]
     assert [r["status"] for r in runs] == ["promoted"] * 5
+    assert call(promotion_hub, OUTSIDER, "GET", "api/runs").json() == {"runs": []}
+    assert call(promotion_hub, OUTSIDER, "GET", f"api/runs/{runs[0]['run_id']}").status_code == 404
     metrics = requests.get(promotion_hub.service_url + "metrics", timeout=30).text
     assert f'jupyterhub_ds_promotion_runs_total{{lane="staging->production",project="{PROJECT}",status="promoted"}} 3.0' in metrics
     assert "jupyterhub_ds_promotion_last_success_timestamp_seconds" in metrics
