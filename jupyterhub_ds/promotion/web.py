@@ -1,6 +1,6 @@
 """The promotion service's pages and JSON API, behind the hub's OAuth, at the service prefix.
 
-- ``GET  <prefix>``                 page: lanes, last runs with their records (everyone signed in);
+- ``GET  <prefix>``                 page: lanes, last runs with their records (projects of the user's namespaces; admins: all);
   admins also get "run now" and "roll back to this record" buttons (XSRF-protected forms);
 - ``GET  <prefix>api/lanes``        lanes, schedules, next tick, paused, busy;
 - ``GET  <prefix>api/runs[?project=&target=&limit=]``, ``GET <prefix>api/runs/<id>``;
