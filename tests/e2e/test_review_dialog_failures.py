@@ -15,6 +15,7 @@ import socket
 import subprocess
 
 import nbformat
+import jupytext
 import pytest
 from playwright.sync_api import expect
 
@@ -136,10 +137,26 @@ def test_spinner_while_running_then_409_from_a_second_tab_and_502_when_gitlab_ha
     assert (repo / "analysis" / "slow.ipynb").exists()
 
 
+def _open_checked_from_file_browser(page, lab, folder, name):
+    """Open the dialog from the file browser's context menu (no notebook panel open, so the
+    dialog has nothing to save first) and wait until every gate passed."""
+    page.goto(lab.page_url(f"lab/tree/{folder}?reset"))
+    item = page.locator(".jp-DirListing-item", has_text=name).first
+    expect(item).to_be_visible(timeout=45_000)
+    item.click(button="right")
+    page.locator(".lm-Menu-item", has_text="Submit for review").click()
+    dialog = page.locator(DIALOG)
+    expect(dialog.locator(".jp-jhds-Gates .jp-jhds-Ok")).to_have_text("All checks passed.", timeout=30_000)
+    return dialog
+
+
 def test_notebook_changed_on_disk_after_the_check_is_refused_with_the_gate_list(lab, browser_page):
     server, repo = lab
     page = browser_page
-    dialog = _open_checked(page, server, f"projects/{PROJECT}/analysis/changed.ipynb")
+    notebook = repo / "analysis" / "changed.ipynb"
+    # paired on disk, as a save in JupyterLab would leave it
+    jupytext.write(jupytext.read(notebook), notebook.with_suffix(".py"), fmt="py:percent")
+    dialog = _open_checked_from_file_browser(page, server, f"projects/{PROJECT}/analysis", "changed.ipynb")
     # the file gains an output with a token behind the dialog's back (e.g. from another tab)
     _notebook(repo / "analysis" / "changed.ipynb", "rate = 0.3  # edited", outputs=[LEAKED + "\n"])
 
