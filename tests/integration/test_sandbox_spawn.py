@@ -101,6 +101,7 @@ def test_small_profile_gives_a_hardened_limited_container_with_persistent_home(s
     assert cgroup_value(sandbox, "alice", "memory/memory.limit_in_bytes", "memory.max") == str(GiB)
     quota = cgroup_value(sandbox, "alice", "cpu/cpu.cfs_quota_us", "cpu.max")
     assert quota.split()[0] == "100000", quota
+    assert cgroup_value(sandbox, "alice", "pids/pids.max", "pids.max") == "200"
     assert sandbox.exec("alice", "id -u") == (0, "1000\n")
     rc, status = sandbox.exec("alice", "grep -E '^(NoNewPrivs|CapEff)' /proc/self/status")
     assert "NoNewPrivs:\t1" in status and "CapEff:\t0000000000000000" in status, status
