@@ -12,30 +12,17 @@ from __future__ import annotations
 import re
 import subprocess
 
-import nbformat
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from tests.e2e.lab_server import start_lab
+from tests.e2e.review_ui import DIALOG, PANEL_TAB, TOOLBAR_BUTTON, write_notebook
 
 pytestmark = pytest.mark.e2e
 
 REPO = "projects/data-science/demo"
 LEAKED = "glpat-" + "Xy3" * 7  # looks like a GitLab personal access token
-TOOLBAR_BUTTON = ".jp-NotebookPanel-toolbar .jp-jhds-SubmitToolbarButton"
-DIALOG = ".jp-Dialog .jp-jhds-SubmitDialog"
-PANEL_TAB = '.lm-TabBar-tab[data-id="jupyterhub-ds-review-status"]'
-
-
-def _notebook(path, source, outputs=()):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    cell = nbformat.v4.new_code_cell(source)
-    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text) for text in outputs]
-    nb.cells.append(cell)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
 
 
 def _git(cwd, *args):
@@ -46,7 +33,7 @@ def _git(cwd, *args):
 def lab(tmp_path_factory):
     base = tmp_path_factory.mktemp("review-lab")
     root = base / "home"
-    _notebook(root / "analysis" / "eda.ipynb", "print('outside any repo')")
+    write_notebook(root / "analysis" / "eda.ipynb", "print('outside any repo')")
     repo = root / REPO
     repo.mkdir(parents=True)
     _git(repo, "init", "-q", "-b", "main")
@@ -55,8 +42,8 @@ def lab(tmp_path_factory):
     (repo / "README.md").write_text("# demo\n")
     _git(repo, "add", "README.md")
     _git(repo, "commit", "-q", "-m", "initial")
-    _notebook(repo / "notebooks" / "clean.ipynb", "total = 1 + 1")
-    _notebook(repo / "notebooks" / "leaky.ipynb", "print(token)", outputs=[f"{LEAKED}\n"])
+    write_notebook(repo / "notebooks" / "clean.ipynb", "total = 1 + 1")
+    write_notebook(repo / "notebooks" / "leaky.ipynb", "print(token)", outputs=[f"{LEAKED}\n"])
     server = start_lab(base, root)
     try:
         yield server
@@ -165,7 +152,7 @@ def test_dialog_lists_the_leaked_token_gate_and_blocks_submit(lab, browser_page)
     assert (lab.root_dir / REPO / "notebooks" / "leaky.py").read_text().count("# edited") == 1
 
 
-def test_dialog_shows_all_gates_passing_for_a_clean_edited_notebook(lab, browser_page):
+def test_dialog_shows_all_gates_passing_for_a_clean_editedwrite_notebook(lab, browser_page):
     page = browser_page
     _open(page, lab, f"{REPO}/notebooks/clean.ipynb")
     _edit_first_cell(page, "  # edited")

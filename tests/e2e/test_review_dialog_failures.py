@@ -14,29 +14,18 @@ import re
 import socket
 import subprocess
 
-import nbformat
 import jupytext
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.lab_server import start_lab
+from tests.e2e.review_ui import DIALOG, TOOLBAR_BUTTON, write_notebook
 
 pytestmark = pytest.mark.e2e
 
 PROJECT = "data-science/notebooks"
 GIT_TIMEOUT = 20.0
 LEAKED = "glpat-" + "Qz7" * 7
-TOOLBAR_BUTTON = ".jp-NotebookPanel-toolbar .jp-jhds-SubmitToolbarButton"
-DIALOG = ".jp-Dialog .jp-jhds-SubmitDialog"
-
-
-def _notebook(path, source, outputs=()):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    cell = nbformat.v4.new_code_cell(source)
-    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text) for text in outputs]
-    nb.cells.append(cell)
-    nbformat.write(nb, path)
 
 
 def _git(cwd, *args):
@@ -67,8 +56,8 @@ def lab(tmp_path_factory, black_hole):
     _git(repo, "add", "README.md")
     _git(repo, "commit", "-q", "-m", "initial")
     _git(repo, "remote", "add", "origin", f"{black_hole}/{PROJECT}.git")
-    _notebook(repo / "analysis" / "slow.ipynb", "rate = 0.1")
-    _notebook(repo / "analysis" / "changed.ipynb", "rate = 0.3")
+    write_notebook(repo / "analysis" / "slow.ipynb", "rate = 0.1")
+    write_notebook(repo / "analysis" / "changed.ipynb", "rate = 0.3")
     config = "\n".join(
         [
             "c.ReviewConfig.token_source = lambda: 'glpat-not-a-real-token-000000'",
@@ -158,7 +147,7 @@ def test_notebook_changed_on_disk_after_the_check_is_refused_with_the_gate_list(
     jupytext.write(jupytext.read(notebook), notebook.with_suffix(".py"), fmt="py:percent")
     dialog = _open_checked_from_file_browser(page, server, f"projects/{PROJECT}/analysis", "changed.ipynb")
     # the file gains an output with a token behind the dialog's back (e.g. from another tab)
-    _notebook(repo / "analysis" / "changed.ipynb", "rate = 0.3  # edited", outputs=[LEAKED + "\n"])
+    write_notebook(repo / "analysis" / "changed.ipynb", "rate = 0.3  # edited", outputs=[LEAKED + "\n"])
 
     with page.expect_response(re.compile(r"/jupyterhub-ds/review/submit")) as answer:
         dialog.locator(".jp-jhds-SubmitButton").click()

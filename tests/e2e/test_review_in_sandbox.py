@@ -15,13 +15,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.fixtures.sandbox import browser_sign_in as sign_in
+from tests.e2e.review_ui import DIALOG, TOOLBAR_BUTTON
 
 pytestmark = pytest.mark.e2e
 
 PROJECT = "data-science/notebooks"
 CLONE = f"/home/jovyan/projects/{PROJECT}"
-TOOLBAR_BUTTON = ".jp-NotebookPanel-toolbar .jp-jhds-SubmitToolbarButton"
-DIALOG = ".jp-Dialog .jp-jhds-SubmitDialog"
 LEAKY_TOKEN = "glpat-" + "Zx9" * 7  # looks like a GitLab personal access token
 
 

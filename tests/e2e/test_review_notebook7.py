@@ -11,12 +11,11 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.lab_server import start_lab
+from tests.e2e.review_ui import DIALOG, TOOLBAR_BUTTON
 
 pytestmark = pytest.mark.e2e
 
 REPO = "projects/data-science/demo"
-TOOLBAR_BUTTON = ".jp-NotebookPanel-toolbar .jp-jhds-SubmitToolbarButton"
-DIALOG = ".jp-Dialog .jp-jhds-SubmitDialog"
 
 
 def _git(cwd, *args):

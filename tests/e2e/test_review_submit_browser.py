@@ -20,15 +20,13 @@ from playwright.sync_api import expect
 
 from tests.e2e.lab_server import start_lab
 from tests.fixtures.gitlab import run_git
+from tests.e2e.review_ui import DIALOG, PANEL_TAB, TOOLBAR_BUTTON
 
 pytestmark = pytest.mark.e2e
 
 PROJECT = "data-science/notebooks"
 NOTEBOOK = f"projects/{PROJECT}/analysis/report.ipynb"
 TITLE = 'Churn <b>v2</b> <img src=x onerror="window.__jhdsXss=1">'
-TOOLBAR_BUTTON = ".jp-NotebookPanel-toolbar .jp-jhds-SubmitToolbarButton"
-DIALOG = ".jp-Dialog .jp-jhds-SubmitDialog"
-PANEL_TAB = '.lm-TabBar-tab[data-id="jupyterhub-ds-review-status"]'
 
 CONFIG = """\
 c.ReviewConfig.token_source = lambda: {token!r}
