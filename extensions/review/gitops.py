@@ -1,8 +1,8 @@
 """Git side of a submit, with GitPython (blocking: callers run these in an executor).
 
 The user's working copy is never touched: no checkout, no change of HEAD or of the index.
-The review commit is built in a temporary index from the remote base plus the planned files,
-and pushed as ``<commit>:refs/heads/<review branch>`` with a lease on what we fetched, so
+The review commit is written as git objects (gitdb, GitPython's tree helpers, ``git commit-tree``)
+from the remote base's tree plus the planned files, and pushed as ``<commit>:refs/heads/<review branch>`` with a lease on what we fetched, so
 only the user's own review branch can ever be overwritten.
 """
 
@@ -11,14 +11,16 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import git
-from gitdb import IStream
+from git.objects.fun import tree_entries_from_data, tree_to_stream
+from git.objects.tree import TreeModifier
+from gitdb import IStream, LooseObjectDB
 
 REMOTE = "origin"
+BLOB_MODE, TREE_MODE = 0o100644, 0o040000
 
 
 class GitFailure(Exception):
@@ -80,6 +82,7 @@ class Git:
     repo: git.Repo
     credential_helper: str
     timeout: float = 120.0
+    _loose: LooseObjectDB | None = None
 
     @classmethod
     def open(cls, root, credential_helper: str, timeout: float = 120.0) -> "Git":
@@ -130,6 +133,17 @@ class Git:
             raise
         return self.rev(f"refs/remotes/{REMOTE}/{target}"), self.rev(f"refs/remotes/{REMOTE}/{branch}")
 
+    def tracking_refs(self, target: str, branch: str) -> tuple[str | None, str | None]:
+        """-> (target sha, review branch sha) as the last fetch or push left them here. Read from
+        the ref files by GitPython: no network, no git process."""
+        def known(name: str) -> str | None:
+            try:
+                return git.SymbolicReference.dereference_recursive(self.repo, f"refs/remotes/{REMOTE}/{name}")
+            except (ValueError, OSError):
+                return None
+
+        return known(target), known(branch)
+
     def rev(self, ref: str) -> str | None:
         try:
             return self.repo.git.rev_parse("--verify", "--quiet", ref + "^{commit}")
@@ -153,7 +167,7 @@ class Git:
 
     def diff_text(self, base_commit: str | None, path: str, new: bytes) -> str:
         """Unified diff body (from the first ``@@``) of ``path`` at ``base_commit`` -> ``new``, by git."""
-        new_blob = self._store(new)
+        new_blob = self._store(new).hex()
         try:
             old_blob = (self.repo.commit(base_commit).tree / path).hexsha if base_commit else None
         except KeyError:
@@ -165,26 +179,52 @@ class Git:
         start = out.find("\n@@")
         return out[start + 1:] if start != -1 else ""
 
-    def _store(self, data: bytes) -> str:
-        sha = self.repo.odb.store(IStream("blob", len(data), io.BytesIO(data))).hexsha
-        return sha.decode() if isinstance(sha, bytes) else sha
+    def _store(self, data: bytes, kind: str = "blob") -> bytes:
+        """Write an object as a loose object with gitdb, in this process (GitPython's own ``store``
+        runs one ``git hash-object`` per object); -> its binary sha."""
+        if self._loose is None:
+            self._loose = LooseObjectDB(os.path.join(self.repo.common_dir, "objects"))
+        return self._loose.store(IStream(kind, len(data), io.BytesIO(data))).binsha
+
+    def _tree_with(self, tree_sha: bytes | None, files: dict) -> bytes:
+        """The tree ``tree_sha`` (None: empty) with ``files`` (path below it -> bytes) written in;
+        -> the new tree's binary sha. Only the trees on the changed paths are rewritten."""
+        entries = tree_entries_from_data(self.repo.odb.stream(tree_sha).read()) if tree_sha else []
+        modifier = TreeModifier(entries)
+        here, below = {}, {}
+        for path, data in files.items():
+            head, _, rest = path.partition("/")
+            if rest:
+                below.setdefault(head, {})[rest] = data
+            else:
+                here[head] = data
+        for name, data in here.items():
+            modifier.add(self._store(data), BLOB_MODE, name, force=True)
+        for name, sub in below.items():
+            old = next((sha for sha, mode, n in entries if n == name and mode == TREE_MODE), None)
+            modifier.add(self._tree_with(old, sub), TREE_MODE, name, force=True)
+        modifier.set_done()  # git's entry order
+        out = io.BytesIO()
+        tree_to_stream(entries, out.write)
+        return self._store(out.getvalue(), "tree")
 
     def tree_of(self, sha: str) -> str:
         return self.repo.commit(sha).tree.hexsha
 
     def build_commit(self, parent: str, files: dict, message: str, author: dict) -> str:
-        """A commit with ``parent``'s tree plus ``files``; the working copy and its index stay as they are."""
-        with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-index-") as tmp:
-            env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
-            self.run("read-tree", parent, env=env)
-            for path, data in sorted(files.items()):
-                self.run("update-index", "--add", "--cacheinfo", f"100644,{self._store(data)},{path}", env=env)
-            tree = self.run("write-tree", env=env)
-        if tree == self.tree_of(parent):
+        """A commit with ``parent``'s tree plus ``files``; the working copy and its index stay as they are.
+
+        Blobs and trees are written with gitdb in this process; the commit itself with
+        ``git commit-tree``, so the user's git configuration applies to it as to any commit."""
+        # a commit object's first line is "tree <sha>" (git's object format)
+        first = self.repo.odb.stream(bytes.fromhex(parent)).read().split(b"\n", 1)[0]
+        parent_tree = bytes.fromhex(first.removeprefix(b"tree ").decode())
+        tree = self._tree_with(parent_tree, files)
+        if tree == parent_tree:
             return parent  # nothing new
         who = {"GIT_AUTHOR_NAME": author["name"], "GIT_AUTHOR_EMAIL": author["email"],
                "GIT_COMMITTER_NAME": author["name"], "GIT_COMMITTER_EMAIL": author["email"]}
-        return self.run("commit-tree", tree, "-p", parent, "-m", message, env=who)
+        return self.run("commit-tree", tree.hex(), "-p", parent, "-m", message, env=who)
 
     def push(self, commit: str, branch: str, expected: str | None):
         """Push ``commit`` to ``branch`` only if the branch is still at ``expected`` (None: absent)."""

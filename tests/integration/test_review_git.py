@@ -77,3 +77,41 @@ def test_missing_target_branch_and_fallback_diff(repos):
     head = g.rev("HEAD")
     assert g.diff_text(head, "a.py", b"x = 5\n") == "@@ -1 +1 @@\n-x = 1\n+x = 5"
     assert g.diff_text(head, "new.py", b"a\nb\n") == "@@ -0,0 +1,2 @@\n+a\n+b"
+
+
+def test_review_commit_keeps_the_rest_of_the_tree_and_is_valid_for_git(repos):
+    bare, wc = repos
+    for name in ("nb/old.py", "nb/deep/keep.txt", "a.b", "a-c/z.py"):
+        (wc / name).parent.mkdir(parents=True, exist_ok=True)
+        (wc / name).write_text(name + "\n")
+    run_git("add", "-A", cwd=wc)
+    run_git("commit", "-qm", "more", cwd=wc)
+    run_git("push", "-q", "origin", "HEAD:main", cwd=wc)
+    g = Git.open(wc, "")
+    target, _ = g.fetch_review_refs("main", "review/alice/a")
+    # a new file in an existing folder, a new nested folder, a changed file, names git sorts specially
+    files = {"nb/new.py": b"n\n", "nb/deep/er/x.py": b"x\n", "a.py": b"x = 9\n", "a/b.py": b"ab\n"}
+    commit = g.build_commit(target, files, "Review\n", AUTHOR)
+    g.push(commit, "review/alice/a", None)
+    listed = run_git("ls-tree", "-r", "--name-only", "review/alice/a", cwd=bare).stdout.split()
+    assert listed == sorted(["a-c/z.py", "a.b", "a.py", "a/b.py", "nb/deep/er/x.py", "nb/deep/keep.txt",
+                             "nb/new.py", "nb/old.py"], key=lambda p: p.encode())
+    assert run_git("show", "review/alice/a:nb/old.py", cwd=bare).stdout == "nb/old.py\n"
+    assert run_git("show", "review/alice/a:a.py", cwd=bare).stdout == "x = 9\n"
+    # git's own checks: tree entries sorted, modes and names valid, every object present
+    assert run_git("fsck", "--strict", "--no-dangling", cwd=bare, check=False).returncode == 0
+    assert run_git("diff", "--name-only", target, commit, cwd=wc).stdout.split() == [
+        "a.py", "a/b.py", "nb/deep/er/x.py", "nb/new.py"]
+
+
+def test_tracking_refs_are_what_the_last_fetch_or_push_left(repos):
+    _, wc = repos
+    g = Git.open(wc, "")
+    assert g.tracking_refs("main", "review/alice/a") == (run_git("rev-parse", "origin/main", cwd=wc).stdout.strip(), None)
+    target, _ = g.fetch_review_refs("main", "review/alice/a")
+    commit = g.build_commit(target, {"a.py": b"x = 3\n"}, "one", AUTHOR)
+    g.push(commit, "review/alice/a", None)  # git records the pushed branch as origin/review/alice/a
+    assert g.tracking_refs("main", "review/alice/a") == (target, commit)
+    run_git("pack-refs", "--all", cwd=wc)  # refs in packed-refs are read too
+    assert g.tracking_refs("main", "review/alice/a") == (target, commit)
+    assert g.tracking_refs("no-such-branch", "review/alice/b") == (None, None)
