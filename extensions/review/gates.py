@@ -8,6 +8,7 @@ Cells are numbered from 1, as JupyterLab shows them.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -18,8 +19,8 @@ import nbformat
 
 from . import packages as pkgs
 from .policy import ReviewPolicy
-from .script_cells import cell_of_line, cell_starts, imports_of
-from .secret_patterns import compile_patterns, scan_text
+from .script_cells import cell_of_line, cell_starts, imports_of, split_cells
+from .secret_patterns import CachedScanner, compile_patterns, scan_text
 
 GATES = ("paired", "no_outputs", "secrets", "size", "syntax", "packages")
 BINARY_MIME = ("image/", "audio/", "video/", "application/pdf", "application/octet-stream")
@@ -152,30 +153,28 @@ def _output_texts(output: dict):
         yield str(output["evalue"])
 
 
-def _all_text(s: Submission) -> str:
-    parts = []
-    for cell in s.notebook.get("cells", []):
-        source = cell.get("source", "")
-        parts.append("".join(source) if isinstance(source, list) else source)
-        parts += [t for o in cell.get("outputs", []) for t in _output_texts(o)]
-    parts += [d.decode("utf-8", "replace") for p, d in s.files.items() if not p.endswith(".ipynb")]
-    return "\n".join(parts)
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
 
 
 def gate_secrets(s: Submission) -> GateResult:
     patterns = compile_patterns(s.policy.secret_patterns)
-    if not scan_text(_all_text(s), patterns):
-        return _result("secrets", [])  # one pass over everything; the cell-by-cell scan below names the place
+    scan_cell = CachedScanner(patterns)
     messages, seen = [], set()
     for i, cell in enumerate(s.notebook.get("cells", []), 1):
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
+        source = _source(cell)
+        outputs = [t for o in cell.get("outputs", []) for t in _output_texts(o)]
+        # one pass over the whole cell (remembered: unchanged cells are not scanned again);
+        # only a cell with a finding is scanned part by part to say where
+        if not scan_cell("\n".join([source, *outputs])):
+            continue
         for f in scan_text(source, patterns):
             seen.add((i, f.kind))
             messages.append(f"{s.notebook_path} cell {i}: code contains what looks like {f.kind} ({f.shown}); "
                             "remove it (read secrets from a file outside the project or an environment variable), "
                             "then submit again")
-        out_kinds = {f.kind: f for o in cell.get("outputs", []) for t in _output_texts(o) for f in scan_text(t, patterns)}
+        out_kinds = {f.kind: f for t in outputs for f in scan_text(t, patterns)}
         for f in out_kinds.values():
             messages.append(f"{s.notebook_path} cell {i}: output contains what looks like {f.kind} ({f.shown}); "
                             "clear the output and remove the token from the code, then submit again")
@@ -217,23 +216,61 @@ def gate_size(s: Submission) -> GateResult:
     return _result("size", messages)
 
 
-@lru_cache(maxsize=4)
-def _parse(script: str):
+def _compile(source: str) -> SyntaxError | None:
+    """Compiled (not parsed into Python AST objects: a 1000-cell script makes tens of thousands
+    of them, and every garbage collection afterwards walks them). Top-level ``await`` is allowed,
+    as in a notebook."""
     try:
-        return ast.parse(script), None
+        compile(source, "<script>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        return None
     except SyntaxError as e:
-        return None, e
+        return e
+    except ValueError as e:  # NUL bytes in the source
+        return SyntaxError(str(e))
+
+
+_CELL_COMPILES: dict = {}  # digest of a cell's text -> it compiles on its own; bounded
+CELL_COMPILES_MAX = 50_000
+
+
+def _cell_compiles(text: str) -> bool:
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    ok = _CELL_COMPILES.get(key)
+    if ok is None:
+        ok = _compile(text) is None
+        if len(_CELL_COMPILES) >= CELL_COMPILES_MAX:
+            _CELL_COMPILES.clear()
+        _CELL_COMPILES[key] = ok
+    return ok
+
+
+@lru_cache(maxsize=4)
+def _syntax_error(script: str) -> SyntaxError | None:
+    """The script's syntax error, or None. Checked cell by cell with each cell's verdict
+    remembered, so a resubmit with a few edited cells compiles only those: when every cell
+    compiles on its own the script does too (top-level statements are checked one by one), except
+    for ``from __future__`` imports, which must come first in the file. In that case, and when a
+    cell does not compile on its own (a string or bracket may span cells), the whole script is
+    compiled: its error, with the line number, is the answer."""
+    if "__future__" not in script and all(_cell_compiles(c) for c in split_cells(script)):
+        return None
+    return _compile(script)
+
+
+@lru_cache(maxsize=4)
+def _imports(script: str) -> tuple:
+    return tuple(imports_of(ast.parse(script)))
 
 
 def gate_syntax(s: Submission) -> GateResult:
     if s.script is None:
         return _result("syntax", [])  # reported by the paired gate
-    _, err = _parse(s.script)
+    err = _syntax_error(s.script)
     if err is None:
         return _result("syntax", [])
-    line = err.lineno or 0
-    cell = cell_of_line(cell_starts(s.script), line)
-    where = f"{s.script_path} line {line}" + (f" (cell {cell} of {_name(s.notebook_path)})" if cell else "")
+    line = err.lineno
+    cell = cell_of_line(cell_starts(s.script), line) if line else 0
+    where = s.script_path + (f" line {line}" if line else "") + (f" (cell {cell} of {_name(s.notebook_path)})" if cell else "")
     return _result("syntax", [f"{where}: {err.msg}; fix the code in that cell, save, then submit again"])
 
 
@@ -241,12 +278,11 @@ def gate_packages(s: Submission) -> GateResult:
     allowed = s.policy.allowed_packages
     if allowed is None or s.script is None:
         return _result("packages", [])
-    tree, err = _parse(s.script)
-    if err is not None:
+    if _syntax_error(s.script) is not None:
         return _result("packages", [])  # reported by the syntax gate
     allowed_set = frozenset(pkgs.normalise(a) for a in allowed)
     starts, messages, done = cell_starts(s.script), [], set()
-    for imp in imports_of(tree):
+    for imp in _imports(s.script):
         if imp.module in done or pkgs.is_allowed(imp.module, allowed_set, s.local_modules):
             continue
         done.add(imp.module)

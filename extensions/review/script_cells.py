@@ -19,6 +19,19 @@ def cell_starts(script: str) -> list[int]:
     return [i for i, line in enumerate(script.splitlines(), 1) if MARKER.match(line)]
 
 
+def split_cells(script: str) -> list[str]:
+    """The script cut at its cell markers: the header, then one piece per cell (marker line included)."""
+    pieces, current = [], []
+    for line in script.splitlines(keepends=True):
+        if MARKER.match(line) and current:
+            pieces.append("".join(current))
+            current = []
+        current.append(line)
+    if current:
+        pieces.append("".join(current))
+    return pieces
+
+
 def cell_of_line(starts: list[int], line: int) -> int:
     cell = 0
     for n, start in enumerate(starts, 1):

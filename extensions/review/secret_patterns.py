@@ -6,8 +6,10 @@ so messages and logs stay clean.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # (kind shown to people, shown prefix, regex). Formats from the vendors' documentation. The
 # patterns start with their literal prefix (no leading \b): Python's re then skips ahead with a
@@ -37,6 +39,11 @@ class Finding:
 
 
 def compile_patterns(extra: tuple[str, ...] | list[str] = ()) -> tuple[SecretPattern, ...]:
+    return _compile(tuple(extra or ()))
+
+
+@lru_cache(maxsize=16)
+def _compile(extra: tuple[str, ...]) -> tuple[SecretPattern, ...]:
     patterns = [SecretPattern(kind, shown, re.compile(rx)) for kind, shown, rx in BUILTIN]
     for i, rx in enumerate(extra or ()):
         patterns.append(SecretPattern("a secret (matches the admin's pattern #%d)" % (i + 1), "…", re.compile(rx)))
@@ -51,3 +58,30 @@ def scan_text(text: str, patterns: tuple[SecretPattern, ...]) -> list[Finding]:
         if match:
             findings.append(Finding(pattern.kind, pattern.shown, text.count("\n", 0, match.start()) + 1))
     return findings
+
+
+# Findings of texts already scanned, per set of patterns, by a digest of the text: a resubmit
+# with a few edited cells rescans only those cells. Keyed by digest so the cache holds no
+# notebook content, and bounded.
+_SCANNED: dict = {}
+SCANNED_MAX = 50_000
+
+
+class CachedScanner:
+    """``scan_text`` with ``patterns``, remembering the findings for texts seen before."""
+
+    def __init__(self, patterns: tuple[SecretPattern, ...]):
+        self.patterns = patterns
+        if len(_SCANNED) > 16:
+            _SCANNED.clear()
+        self.found = _SCANNED.setdefault(patterns, {})
+
+    def __call__(self, text: str) -> list[Finding]:
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        found = self.found.get(key)
+        if found is None:
+            found = tuple(scan_text(text, self.patterns))
+            if len(self.found) >= SCANNED_MAX:
+                self.found.clear()
+            self.found[key] = found
+        return list(found)

@@ -104,6 +104,17 @@ def test_secrets_gate_scans_sources_and_outputs_without_echoing_the_secret(cells
     assert not any("a" * 20 in m or "A1A1" in m or "123456" in m for m in result.messages)
 
 
+def test_secrets_gate_rescans_what_changed_and_remembers_per_admin_pattern_set():
+    cells = [("code", f"x{i} = {i}") for i in range(20)]
+    assert gate_secrets(submission(nb(*cells))).ok
+    cells[7] = ("code", "t = 'glpat-" + "c" * 20 + "'")  # one cell edited after a clean check
+    assert [m.split(":")[0] for m in gate_secrets(submission(nb(*cells))).messages] == ["analysis/eda.ipynb cell 8"]
+    cells[7] = ("code", "x7 = 'corp-secret-654321'")
+    assert gate_secrets(submission(nb(*cells))).ok  # not a built-in pattern...
+    policy = ReviewPolicy(secret_patterns=(r"corp-secret-\d{6}",))
+    assert not gate_secrets(submission(nb(*cells), policy=policy)).ok  # ...but the admin's: same text, new verdict
+
+
 def test_secrets_gate_reports_a_secret_only_in_the_script_with_its_line_and_cell():
     script = "# %%\nx = 1\n\n# %%\ntoken = 'github_pat_" + "b" * 30 + "'\n"
     msgs = gate_secrets(submission(nb(("code", "x = 1"), ("code", "token = None")), script=script)).messages
@@ -135,9 +146,17 @@ def test_human_size(n, text):
      "analysis/eda.py line 9 (cell 2 of eda.ipynb): '(' was never closed;"),
     ("x = (\n", "analysis/eda.py line 1: '(' was never closed;"),  # before any cell marker
     (script_of(nb(("code", "%matplotlib inline\nx = 1"))), None),  # jupytext comments magics out
+    ("# %%\nimport asyncio\nawait asyncio.sleep(0)\n", None),  # top-level await runs in a notebook
+    ("# %%\nx = 1\n\n# %%\nreturn x\n", "analysis/eda.py line 5 (cell 2 of eda.ipynb): 'return' outside function;"),
+    ("# %%\nprint('\x00')\n", "analysis/eda.py: source code string cannot contain null bytes;"),
+    # rules across cells: each cell compiles on its own, the script does not (or the other way round)
+    ("# %%\nx = 1\n\n# %%\nfrom __future__ import annotations\n",
+     "analysis/eda.py line 5 (cell 2 of eda.ipynb): from __future__ imports must occur at the beginning of the file;"),
+    ('# %%\ntext = """\n# %%\nnot code\n"""\n', None),  # a marker inside a string: one cell for Python
 ])
 def test_syntax_gate_maps_the_error_line_to_the_cell(script, expected):
     result = gate_syntax(submission(CLEAN, script=script))
+    assert gate_syntax(submission(CLEAN, script=script)) == result  # the same verdict when remembered
     if expected is None:
         assert result.ok
     else:
@@ -177,3 +196,17 @@ def test_a_notebook_far_over_the_limit_is_not_read_and_the_size_gate_says_what_t
                                                  ("size", False), ("syntax", True), ("packages", True)]
     assert results[3].messages == ["analysis/eda.ipynb is 200.0 MB, above the limit of 10.0 MB per file; clear large "
                                    "outputs (Edit > Clear Outputs of All Cells), save, then submit again"]
+
+
+@pytest.mark.parametrize("script, pieces", [
+    ("", []),
+    ("x = 1\n", ["x = 1\n"]),
+    ("# ---\n# jupyter: {}\n# ---\n\n# %%\na = 1\n\n# %% [markdown]\n# # T\n", [
+        "# ---\n# jupyter: {}\n# ---\n\n", "# %%\na = 1\n\n", "# %% [markdown]\n# # T\n"]),
+    ("# %%\nno newline at the end", ["# %%\nno newline at the end"]),
+])
+def test_split_cells_cuts_at_markers_and_keeps_every_character(script, pieces):
+    from jupyterhub_ds.review.script_cells import split_cells
+
+    assert split_cells(script) == pieces
+    assert "".join(split_cells(script)) == script
