@@ -31,6 +31,9 @@ def mr_json(mr) -> dict:
     return {"iid": mr.iid, "web_url": mr.web_url, "state": mr.state, "title": mr.title}
 
 
+LOOK_AGAIN = object()  # "no lookup result to go by"
+
+
 @dataclass
 class MergeRequests:
     gl: gitlab.Gitlab
@@ -43,10 +46,11 @@ class MergeRequests:
         found = self._project().mergerequests.list(source_branch=branch, state="opened", get_all=False, per_page=5)
         return found[0] if found else None
 
-    def ensure(self, branch: str, target: str, title: str, description: str) -> tuple[dict, bool]:
-        """-> (mr json, created?)."""
+    def ensure(self, branch: str, target: str, title: str, description: str, found=LOOK_AGAIN) -> tuple[dict, bool]:
+        """-> (mr json, created?). ``found`` is what ``find_open`` returned shortly before (a submit
+        looks it up while it pushes); by default, or with LOOK_AGAIN, it is looked up here."""
         with failures(self.gl.url):
-            existing = self.find_open(branch)
+            existing = self.find_open(branch) if found is LOOK_AGAIN else found
             if existing is None:
                 try:
                     mr = self._project().mergerequests.create(
@@ -63,6 +67,9 @@ class MergeRequests:
             if existing.target_branch != target:
                 existing.target_branch = target
             existing.save()
+            if existing.state != "opened" and found is not LOOK_AGAIN:
+                # closed or merged between the lookup and now: open a new one, as GitLab would want
+                return self.ensure(branch, target, title, description)
             return mr_json(existing), False
 
     def status(self, iid: int) -> dict:

@@ -31,6 +31,7 @@ from .summary_worker import shared_worker
 
 BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,200}(?<![./])$")
 KEPT = "your notebook is unchanged"
+PREFETCH_MAX_AGE = 60.0  # seconds a check's fetch may serve the submit that follows it
 
 
 def read_notebook(loc: NotebookLocation) -> dict:
@@ -113,6 +114,9 @@ class ReviewService:
         self.worker = shared_worker(log, settings.summary_standby)
         self.store = SubmissionStore(settings.state_dir)
         self._gate_cache: dict = {}  # notebook real path -> (file/policy signature, (gates, project, branch))
+        self._prefetched: dict = {}  # working copy -> (when, target, review branch, fetch task) from a check
+        self._gitlab: tuple | None = None  # ((url, token), python-gitlab client): one connection pool
+        self._fetch_locks: dict = {}  # working copy -> asyncio.Lock
 
     def policy(self) -> ReviewPolicy:
         try:
@@ -186,7 +190,54 @@ class ReviewService:
 
     async def check(self, api_path) -> dict:
         p = await self.blocking(self._prepare, api_path)
+        if p.ok and p.project:
+            self._prefetch(p.loc, p.plan.target_branch, p.plan.branch)
         return {"path": p.loc.api_path, "repo": self._repo_json(p), "gates": p.gates_json(), "ok": p.ok}
+
+    # -- the fetch a submit starts from ----------------------------------------------------------------
+
+    def _prefetch(self, loc: NotebookLocation, target: str, branch: str):
+        """The dialog runs ``check`` when it opens: fetch the target and review branches right then,
+        so the submit that follows can start from these refs instead of waiting for a fetch."""
+        async def fetch():
+            g = await self.blocking(Git.open, loc.repo_root, self.settings.git_credential_helper,
+                                    self.settings.git_timeout)
+            try:
+                return await self._fetch(g, loc, target, branch)
+            finally:
+                await self.blocking(g.close)
+
+        if len(self._prefetched) > 100:
+            self._prefetched.clear()
+        self._prefetched[str(loc.repo_root)] = (time.monotonic(), target, branch, background(fetch()))
+
+    def _review_refs(self, g: Git, loc: NotebookLocation, target: str, branch: str) -> asyncio.Future:
+        """-> a task for (target sha, review branch sha). A check's fetch of the same branches is used
+        once, for up to PREFETCH_MAX_AGE seconds: the push's lease on the review branch catches
+        anything that moved it since (the submit then fetches again), and a target branch that
+        moved meanwhile only means the commit starts from where the target was a moment ago, as
+        with any local branch. Otherwise, or when that fetch failed, fetch now."""
+        started, want_target, want_branch, prefetched = self._prefetched.pop(str(loc.repo_root), (0, "", "", None))
+        if (want_target, want_branch) != (target, branch) or time.monotonic() - started > PREFETCH_MAX_AGE:
+            prefetched = None
+        elif prefetched.done() and not prefetched.cancelled() and prefetched.exception() is None:
+            return prefetched
+
+        async def refs():
+            if prefetched is not None:
+                try:
+                    return await prefetched
+                except Exception as e:
+                    self.log.debug("The check's fetch failed (%s); fetching again", e)
+            return await self._fetch(g, loc, target, branch)
+
+        return background(refs())
+
+    async def _fetch(self, g: Git, loc: NotebookLocation, target: str, branch: str):
+        """One fetch at a time per working copy: two at once would race for the same remote-tracking refs."""
+        lock = self._fetch_locks.setdefault(str(loc.repo_root), asyncio.Lock())
+        async with lock:
+            return await self.blocking(g.fetch_review_refs, target, branch)
 
     # -- submit ----------------------------------------------------------------------------------------
 
@@ -224,7 +275,8 @@ class ReviewService:
         policy = self.policy()
         branch, target = branch_name(policy, s.username, loc.repo_path), target_branch or policy.target_branch
         # the git fetch and the hub round trip overlap the gates; nothing is written before the gates pass
-        fetch = background(self.blocking(g.fetch_review_refs, target, branch))
+        fetch = self._review_refs(g, loc, target, branch)
+        known = background(self.blocking(g.tracking_refs, target, branch))  # from the last fetch or push
         creds = background(self._credentials())
         # the summary (worker process) starts as soon as the target is fetched, beside the gates
         summary_task = background(self._summary(g, loc, target, fetch))
@@ -241,24 +293,29 @@ class ReviewService:
             raise ReviewError(400, f"{name}: the working copy's 'origin' is not a project on {s.gitlab_url or 'GitLab'}; "
                                    "clone the project from GitLab into ~/projects and work there")
         plan = p.plan
+        # the merge request lookup runs while the commit is built and pushed
+        mrs = background(self._merge_requests(creds, p.project))
+        lookup = background(self._find_open(mrs, plan.branch))
         for _attempt in (1, 2):  # a second time only when the review branch moved under us
-            commit = await self._commit_and_push(g, p, plan, fetch, creds)
+            commit = await self._commit_and_push(g, p, plan, fetch, creds, known)
             if commit is not None:
                 break
-            fetch = background(self.blocking(g.fetch_review_refs, plan.target_branch, plan.branch))
+            known = None
+            fetch = background(self._fetch(g, p.loc, plan.target_branch, plan.branch))
         else:
             raise ReviewError(502, f"the review branch {plan.branch} keeps moving on GitLab; {KEPT}, submit again")
         timings["git"] = time.monotonic() - t0 - timings["gates"]
-        token, _author = await creds
         summary, fallback, summarised = await summary_task
         if summarised != plan.files[p.loc.script_repo_path]:  # saved again meanwhile: describe what is committed
             summary, fallback, _ = await self._summary(g, p.loc, plan.target_branch, fetch,
                                                        plan.files[p.loc.script_repo_path])
         timings["summary wait"] = time.monotonic() - t0 - timings["gates"] - timings["git"]
-        mrs = gitlab_mr.MergeRequests(gitlab_mr.client(s.gitlab_url, token, s.gitlab_timeout), p.project)
+        mrs = await mrs
+        found = await lookup
         try:
             mr, created = await self.blocking(mrs.ensure, plan.branch, plan.target_branch, plan.title,
-                                              mr_description(description, summary), timeout=s.gitlab_timeout * 3)
+                                              mr_description(description, summary), found=found,
+                                              timeout=s.gitlab_timeout * 3)
         except gitlab_mr.GitLabFailure as e:
             raise ReviewError(502, f"{e.message} (the branch {plan.branch} was pushed; submitting again creates or "
                                    "updates the merge request)") from None
@@ -272,6 +329,27 @@ class ReviewService:
                       ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
         return {"path": p.loc.api_path, "branch": plan.branch, "commit": commit, "mr": mr, "created": created,
                 "summary": summary, "summary_fallback": fallback, "gates": p.gates_json()}
+
+    async def _merge_requests(self, creds, project: str) -> gitlab_mr.MergeRequests:
+        token, _author = await creds
+        return gitlab_mr.MergeRequests(self._client(token), project)
+
+    def _client(self, token: str):
+        """python-gitlab client for this token, kept between requests (its HTTP connection is reused)."""
+        s = self.settings
+        key = (s.gitlab_url, token)
+        if self._gitlab is None or self._gitlab[0] != key:
+            self._gitlab = (key, gitlab_mr.client(s.gitlab_url, token, s.gitlab_timeout))
+        return self._gitlab[1]
+
+    async def _find_open(self, mrs, branch: str):
+        """The open merge request of ``branch`` (None: none) or LOOK_AGAIN when the lookup failed:
+        ``ensure`` then looks again and reports what went wrong."""
+        try:
+            return await self.blocking((await mrs).find_open, branch, timeout=self.settings.gitlab_timeout * 2)
+        except Exception as e:
+            self.log.debug("Merge request lookup for %s failed (%s); looking again later", branch, e)
+            return gitlab_mr.LOOK_AGAIN
 
     async def _credentials(self):
         s = self.settings
@@ -312,34 +390,87 @@ class ReviewService:
             await self.blocking(g.close)
         return text, fallback, script
 
-    async def _commit_and_push(self, g: Git, p: Prepared, plan: CommitPlan, fetch, creds):
-        """-> the pushed commit, or None when the review branch moved under us."""
-        s = self.settings
+    async def _commit_and_push(self, g: Git, p: Prepared, plan: CommitPlan, fetch, creds, known=None):
+        """-> the pushed commit, or None when the review branch moved under us (the caller fetches again).
+
+        When the review branch already exists and the fetch has not answered yet, the commit is
+        built from what the working copy knows (its remote-tracking refs) and pushed at once;
+        ``_verify`` then checks that against the fetch."""
+        _token, author = await creds
+        if known is not None and not fetch.done():
+            known_target, known_review = await known
+            if known_target and known_review:
+                commit, parent, fresh = await self._build(g, plan, known_target, known_review, author)
+                if not (commit == parent and fresh):  # "nothing new" is for the fetch to confirm
+                    if commit != known_review and not await self._push(g, commit, plan.branch, known_review):
+                        return None
+                    return await self._verify(g, p, plan, fetch, author, commit, parent, known_target, known_review)
+        target_sha, review_sha = await self._fetched(fetch, plan)
+        commit, parent, fresh = await self._build(g, plan, target_sha, review_sha, author)
+        if commit == parent and fresh:
+            raise self._nothing_new(p, plan)
+        if commit != review_sha and not await self._push(g, commit, plan.branch, review_sha):
+            return None
+        return commit
+
+    async def _verify(self, g: Git, p: Prepared, plan: CommitPlan, fetch, author, commit, parent, known_target,
+                      known_review):
+        """After a push from the known refs: the push's lease proved the review branch was at
+        ``known_review``; when the fetch shows the target elsewhere, decide the parent again as a
+        submit that had waited for the fetch would, and if that differs, rebuild and push again."""
+        target_sha, review_sha = await self._fetched(fetch, plan)
+        if review_sha not in (known_review, commit):
+            return None  # pushed to after us: start again from theirs
+        if target_sha == known_target:
+            return commit
+        merged = await self.blocking(g.is_ancestor, known_review, target_sha)
+        if (target_sha if merged else known_review) == parent:
+            return commit
+        self.log.info("Target %s moved since the last fetch; rebuilding %s on it", plan.target_branch, plan.branch)
+        rebuilt = await self.blocking(g.build_commit, target_sha, plan.files, plan.message, author)
+        if rebuilt == target_sha:  # the target already has this: put the review branch back as it was
+            if commit != known_review:
+                await self._push(g, known_review, plan.branch, commit)
+            raise self._nothing_new(p, plan)
+        return rebuilt if await self._push(g, rebuilt, plan.branch, commit) else None
+
+    async def _fetched(self, fetch, plan: CommitPlan):
         try:
             target_sha, review_sha = await fetch
         except GitFailure as e:
-            raise git_error(e, s.gitlab_url) from None
+            raise git_error(e, self.settings.gitlab_url) from None
         if target_sha is None:
             raise ReviewError(400, f"the target branch '{plan.target_branch}' does not exist on GitLab; pick an existing "
                                    "branch, then submit again")
-        script_path = p.loc.script_repo_path
-        # the review branch carries on from its last submit, unless it was merged meanwhile
-        fresh = review_sha is None or await self.blocking(g.is_ancestor, review_sha, target_sha)
-        parent = target_sha if fresh else review_sha
-        _token, author = await creds
-        commit = await self.blocking(g.build_commit, parent, plan.files, plan.message, author)
-        if commit == parent and fresh:
-            raise ReviewError(400, f"nothing to submit: {script_path} is the same as on "
-                                   f"'{plan.target_branch}'; edit the notebook, save, then submit again")
-        if commit != review_sha:
-            try:
-                await self.blocking(g.push, commit, plan.branch, review_sha)
-            except GitFailure as e:
-                if e.kind == "stale":
-                    self.log.info("Review branch %s moved on GitLab; rebuilding it", plan.branch)
-                    return None
-                raise git_error(e, s.gitlab_url) from None
-        return commit
+        return target_sha, review_sha
+
+    async def _build(self, g: Git, plan: CommitPlan, target_sha: str, review_sha: str | None, author):
+        """-> (commit, parent, fresh). The review branch carries on from its last submit, unless it
+        was merged meanwhile (fresh: it starts again from the target); the commit on the review
+        branch is built while git checks that (the usual case)."""
+        if review_sha is None:
+            return await self.blocking(g.build_commit, target_sha, plan.files, plan.message, author), target_sha, True
+        merged = background(self.blocking(g.is_ancestor, review_sha, target_sha))
+        commit = await self.blocking(g.build_commit, review_sha, plan.files, plan.message, author)
+        if not await merged:
+            return commit, review_sha, False
+        return await self.blocking(g.build_commit, target_sha, plan.files, plan.message, author), target_sha, True
+
+    async def _push(self, g: Git, commit: str, branch: str, expected: str | None) -> bool:
+        """False when the branch is no longer at ``expected`` (the lease refused the push)."""
+        try:
+            await self.blocking(g.push, commit, branch, expected)
+            return True
+        except GitFailure as e:
+            if e.kind == "stale":
+                self.log.info("Review branch %s moved on GitLab; rebuilding it", branch)
+                return False
+            raise git_error(e, self.settings.gitlab_url) from None
+
+    @staticmethod
+    def _nothing_new(p: Prepared, plan: CommitPlan) -> ReviewError:
+        return ReviewError(400, f"nothing to submit: {p.loc.script_repo_path} is the same as on '{plan.target_branch}'; "
+                                "edit the notebook, save, then submit again")
 
     # -- status ----------------------------------------------------------------------------------------
 
@@ -355,7 +486,7 @@ class ReviewService:
         except Exception as e:
             raise ReviewError(502, f"could not get your GitLab token from the hub ({type(e).__name__}); reload "
                                    "JupyterLab or log in to the hub again") from None
-        gl = gitlab_mr.client(s.gitlab_url, token, s.gitlab_timeout)
+        gl = self._client(token)
 
         async def one(entry):
             mrs = gitlab_mr.MergeRequests(gl, entry["project"])

@@ -453,6 +453,57 @@ async def test_after_the_mr_is_merged_a_new_submit_starts_a_new_mr_from_the_targ
     assert status["submissions"][0]["mr"]["iid"] == second["mr"]["iid"]
 
 
+def merge_keeping_the_branch(server, iid):
+    bob = server.client(server.user_token("bob", ["api"])).projects.get(PROJECT)
+    mr = bob.mergerequests.get(iid)
+    mr.remove_source_branch = False
+    mr.save()
+    bob.mergerequests.get(iid).merge(should_remove_source_branch=False)
+    return bob
+
+
+@on_server_loop
+async def test_a_target_that_moved_since_the_last_fetch_is_checked_before_the_mr_is_updated(
+        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, caplog):
+    """A submit pushes from what the working copy knew, while it fetches: here the review branch
+    was merged (and kept) meanwhile, so the commit is built again on the new target."""
+    await save(jp_fetch, NB, BASIC)
+    code, first = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "v1"})
+    assert code == 200, first
+    merge_keeping_the_branch(gitlab_server, first["mr"]["iid"])
+    await save(jp_fetch, NB, edit(BASIC, 2, "df = pd.DataFrame({'a': [1, 2]})\ndf.tail()"))
+    caplog.set_level("INFO")
+    code, second = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "v2"})
+    assert code == 200 and second["created"] is True and second["mr"]["iid"] != first["mr"]["iid"], second
+    project = gitlab_server.client().projects.get(PROJECT)
+    main_sha = project.branches.get("main").commit["id"]
+    assert project.commits.get(second["commit"]).parent_ids == [main_sha]
+    assert project.branches.get(BRANCH).commit["id"] == second["commit"]
+    assert "-df.describe()\n+df.tail()" in second["summary"]
+    assert "Target main moved since the last fetch; rebuilding" in caplog.text  # the path this test is about
+
+
+@on_server_loop
+async def test_nothing_new_on_the_moved_target_puts_the_review_branch_back(
+        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, caplog):
+    await save(jp_fetch, NB, BASIC)
+    code, first = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "v1"})
+    assert code == 200, first
+    bob = merge_keeping_the_branch(gitlab_server, first["mr"]["iid"])
+    # the user's next version reaches main another way before they submit it
+    await save(jp_fetch, NB, edit(BASIC, 2, "df = pd.DataFrame({'a': [1, 2]})\ndf.tail()"))
+    script = (working_copy / "analysis/eda.py").read_text()
+    bob.commits.create({"branch": "main", "commit_message": "same as alice's",
+                        "actions": [{"action": "update", "file_path": "analysis/eda.py", "content": script}]})
+    caplog.set_level("INFO")
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "v2"})
+    assert code == 400 and res["message"].startswith("nothing to submit: analysis/eda.py is the same as on 'main'"), res
+    project = gitlab_server.client().projects.get(PROJECT)
+    assert project.branches.get(BRANCH).commit["id"] == first["commit"]  # as it was before this submit
+    assert "Target main moved since the last fetch; rebuilding" in caplog.text
+    assert len(open_mrs(gitlab_server)) == 0
+
+
 @on_server_loop
 async def test_nothing_changed_is_refused_with_a_hint(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
     (working_copy / "analysis").mkdir(exist_ok=True)
