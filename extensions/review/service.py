@@ -117,6 +117,7 @@ class ReviewService:
         self._prefetched: dict = {}  # working copy -> (when, target, review branch, fetch task) from a check
         self._gitlab: tuple | None = None  # ((url, token), python-gitlab client): one connection pool
         self._fetch_locks: dict = {}  # working copy -> asyncio.Lock
+        self._cells: dict = {}  # notebook real path -> (file signature, its cells for the summary)
 
     def policy(self) -> ReviewPolicy:
         try:
@@ -154,7 +155,12 @@ class ReviewService:
                                script_path=loc.script_repo_path, script=script or b"", title=title or "",
                                description=description or "", target_branch=target)
             return Prepared(loc, plan, oversized_notebook(loc.repo_path, size, policy), *self._repo_info(loc))
+        notebook_signature = signature(loc.path)
         nb = None if hit and not policy.commit_notebooks else read_notebook(loc)
+        if nb is not None:  # the summary needs the cells too: no second read of a big notebook
+            if len(self._cells) > 20:
+                self._cells.clear()
+            self._cells[str(loc.path)] = (notebook_signature, text_cells(nb))
         plan = plan_commit(policy=policy, user=settings.username, notebook_path=loc.repo_path, notebook=nb or {},
                            script_path=loc.script_repo_path, script=script or b"", title=title or "",
                            description=description or "", target_branch=target, strip=settings.strip_outputs)
@@ -278,8 +284,19 @@ class ReviewService:
         fetch = self._review_refs(g, loc, target, branch)
         known = background(self.blocking(g.tracking_refs, target, branch))  # from the last fetch or push
         creds = background(self._credentials())
-        # the summary (worker process) starts as soon as the target is fetched, beside the gates
-        summary_task = background(self._summary(g, loc, target, fetch))
+        # work off the critical path waits until the push is under way (the push waits on the
+        # network, the rest of a submit on this process): the summary and the merge request lookup
+        pushing = asyncio.Event()
+        summary_task = background(self._summary(g, loc, target, fetch, after=pushing))
+        try:
+            return await self._gate_commit_and_open(g, loc, title, description, target_branch, fetch, known, creds,
+                                                    summary_task, pushing)
+        finally:
+            pushing.set()
+
+    async def _gate_commit_and_open(self, g: Git, loc: NotebookLocation, title, description, target_branch, fetch,
+                                    known, creds, summary_task, pushing) -> dict:
+        s = self.settings
         t0 = time.monotonic()
         p = await self.blocking(self._prepare, loc.api_path, title, description, target_branch)
         timings = {"gates": time.monotonic() - t0}
@@ -293,17 +310,17 @@ class ReviewService:
             raise ReviewError(400, f"{name}: the working copy's 'origin' is not a project on {s.gitlab_url or 'GitLab'}; "
                                    "clone the project from GitLab into ~/projects and work there")
         plan = p.plan
-        # the merge request lookup runs while the commit is built and pushed
         mrs = background(self._merge_requests(creds, p.project))
-        lookup = background(self._find_open(mrs, plan.branch))
+        lookup = background(self._find_open(mrs, plan.branch, after=pushing))
         for _attempt in (1, 2):  # a second time only when the review branch moved under us
-            commit = await self._commit_and_push(g, p, plan, fetch, creds, known)
+            commit = await self._commit_and_push(g, p, plan, fetch, creds, known, pushing)
             if commit is not None:
                 break
             known = None
             fetch = background(self._fetch(g, p.loc, plan.target_branch, plan.branch))
         else:
             raise ReviewError(502, f"the review branch {plan.branch} keeps moving on GitLab; {KEPT}, submit again")
+        pushing.set()  # nothing new to push: the waiting work starts now
         timings["git"] = time.monotonic() - t0 - timings["gates"]
         summary, fallback, summarised = await summary_task
         if summarised != plan.files[p.loc.script_repo_path]:  # saved again meanwhile: describe what is committed
@@ -342,9 +359,10 @@ class ReviewService:
             self._gitlab = (key, gitlab_mr.client(s.gitlab_url, token, s.gitlab_timeout))
         return self._gitlab[1]
 
-    async def _find_open(self, mrs, branch: str):
+    async def _find_open(self, mrs, branch: str, after: asyncio.Event):
         """The open merge request of ``branch`` (None: none) or LOOK_AGAIN when the lookup failed:
         ``ensure`` then looks again and reports what went wrong."""
+        await after.wait()
         try:
             return await self.blocking((await mrs).find_open, branch, timeout=self.settings.gitlab_timeout * 2)
         except Exception as e:
@@ -361,17 +379,25 @@ class ReviewService:
                                    f"reload JupyterLab or log in to the hub again; {KEPT}") from None
         return token, author
 
-    async def _summary(self, g: Git, loc: NotebookLocation, target: str, fetch, script: bytes | None = None):
+    async def _summary(self, g: Git, loc: NotebookLocation, target: str, fetch, script: bytes | None = None,
+                       after: asyncio.Event | None = None):
         """-> (markdown, fallback used?, the script bytes it describes)."""
         try:
             target_sha, _ = await fetch
         except Exception:
             return "", True, None  # the submit reports the fetch failure
+        if after is not None:
+            await after.wait()
         script_path = loc.script_repo_path
 
         def read():
             text = script if script is not None else (loc.script_path.read_bytes() if loc.script_path.is_file() else b"")
-            try:  # the notebook's own cells (the paired gate checks they match the script)
+            # the notebook's own cells (the paired gate checks they match the script), as the
+            # gates read them if the file is unchanged since
+            known = self._cells.get(str(loc.path))
+            if known is not None and known[0] == signature(loc.path):
+                return text, known[1]
+            try:
                 cells = text_cells(read_notebook(loc))
             except ReviewError:
                 cells = None
@@ -390,7 +416,7 @@ class ReviewService:
             await self.blocking(g.close)
         return text, fallback, script
 
-    async def _commit_and_push(self, g: Git, p: Prepared, plan: CommitPlan, fetch, creds, known=None):
+    async def _commit_and_push(self, g: Git, p: Prepared, plan: CommitPlan, fetch, creds, known=None, pushing=None):
         """-> the pushed commit, or None when the review branch moved under us (the caller fetches again).
 
         When the review branch already exists and the fetch has not answered yet, the commit is
@@ -402,14 +428,14 @@ class ReviewService:
             if known_target and known_review:
                 commit, parent, fresh = await self._build(g, plan, known_target, known_review, author)
                 if not (commit == parent and fresh):  # "nothing new" is for the fetch to confirm
-                    if commit != known_review and not await self._push(g, commit, plan.branch, known_review):
+                    if commit != known_review and not await self._push(g, commit, plan.branch, known_review, pushing):
                         return None
                     return await self._verify(g, p, plan, fetch, author, commit, parent, known_target, known_review)
         target_sha, review_sha = await self._fetched(fetch, plan)
         commit, parent, fresh = await self._build(g, plan, target_sha, review_sha, author)
         if commit == parent and fresh:
             raise self._nothing_new(p, plan)
-        if commit != review_sha and not await self._push(g, commit, plan.branch, review_sha):
+        if commit != review_sha and not await self._push(g, commit, plan.branch, review_sha, pushing):
             return None
         return commit
 
@@ -456,8 +482,10 @@ class ReviewService:
             return commit, review_sha, False
         return await self.blocking(g.build_commit, target_sha, plan.files, plan.message, author), target_sha, True
 
-    async def _push(self, g: Git, commit: str, branch: str, expected: str | None) -> bool:
+    async def _push(self, g: Git, commit: str, branch: str, expected: str | None, started=None) -> bool:
         """False when the branch is no longer at ``expected`` (the lease refused the push)."""
+        if started is not None:
+            started.set()
         try:
             await self.blocking(g.push, commit, branch, expected)
             return True
