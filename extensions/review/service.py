@@ -222,22 +222,17 @@ class ReviewService:
         once, for up to PREFETCH_MAX_AGE seconds: the push's lease on the review branch catches
         anything that moved it since (the submit then fetches again), and a target branch that
         moved meanwhile only means the commit starts from where the target was a moment ago, as
-        with any local branch. Otherwise, or when that fetch failed, fetch now."""
+        with any local branch. A check's fetch still under way is waited for, and its failure is
+        the submit's (GitLab hanging costs one git timeout, not two); one that had already failed,
+        or none, means a fetch now."""
         started, want_target, want_branch, prefetched = self._prefetched.pop(str(loc.repo_root), (0, "", "", None))
         if (want_target, want_branch) != (target, branch) or time.monotonic() - started > PREFETCH_MAX_AGE:
             prefetched = None
-        elif prefetched.done() and not prefetched.cancelled() and prefetched.exception() is None:
-            return prefetched
-
-        async def refs():
-            if prefetched is not None:
-                try:
-                    return await prefetched
-                except Exception as e:
-                    self.log.debug("The check's fetch failed (%s); fetching again", e)
-            return await self._fetch(g, loc, target, branch)
-
-        return background(refs())
+        elif prefetched.done():
+            if not prefetched.cancelled() and prefetched.exception() is None:
+                return prefetched
+            prefetched = None
+        return prefetched if prefetched is not None else background(self._fetch(g, loc, target, branch))
 
     async def _fetch(self, g: Git, loc: NotebookLocation, target: str, branch: str):
         """One fetch at a time per working copy: two at once would race for the same remote-tracking refs."""

@@ -453,6 +453,30 @@ async def test_after_the_mr_is_merged_a_new_submit_starts_a_new_mr_from_the_targ
     assert status["submissions"][0]["mr"]["iid"] == second["mr"]["iid"]
 
 
+@on_server_loop
+async def test_a_review_branch_moved_after_the_dialogs_check_is_caught_by_the_lease(
+        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, caplog):
+    """The check (the dialog opening) fetches; the submit starts from that fetch, so a branch moved
+    between the two must still be carried on, never overwritten."""
+    await save(jp_fetch, NB, BASIC)
+    code, first = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+    assert code == 200, first
+    await save(jp_fetch, NB, edit(BASIC, 2, "df = pd.DataFrame({'a': [3]})"))
+    code, checked = await api(jp_fetch, "POST", "review/check", {"path": NB})
+    assert code == 200 and checked["ok"], checked
+    await asyncio.sleep(2)  # the dialog is open; its fetch has finished
+    bob = gitlab_server.client(gitlab_server.user_token("bob", ["api"])).projects.get(PROJECT)
+    theirs = bob.commits.create({"branch": BRANCH, "commit_message": "reviewer note",
+                                 "actions": [{"action": "create", "file_path": "analysis/NOTES.md", "content": "ok\n"}]})
+    caplog.set_level("INFO")
+    code, second = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+    assert code == 200 and second["mr"]["iid"] == first["mr"]["iid"], second
+    project = gitlab_server.client().projects.get(PROJECT)
+    assert project.commits.get(second["commit"]).parent_ids == [theirs.id]
+    assert project.files.raw(file_path="analysis/NOTES.md", ref=BRANCH) == b"ok\n"
+    assert "moved on GitLab; rebuilding it" in caplog.text  # the check's fetch was used, and the lease said no
+
+
 def merge_keeping_the_branch(server, iid):
     bob = server.client(server.user_token("bob", ["api"])).projects.get(PROJECT)
     mr = bob.mergerequests.get(iid)
