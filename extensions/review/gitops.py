@@ -18,6 +18,7 @@ import git
 from git.objects.fun import tree_entries_from_data, tree_to_stream
 from git.objects.tree import TreeModifier
 from gitdb import IStream, LooseObjectDB
+from gitdb.exc import BadObject
 
 REMOTE = "origin"
 BLOB_MODE, TREE_MODE = 0o100644, 0o040000
@@ -179,17 +180,28 @@ class Git:
         start = out.find("\n@@")
         return out[start + 1:] if start != -1 else ""
 
+    def _loose_db(self) -> LooseObjectDB:
+        if self._loose is None:
+            self._loose = LooseObjectDB(os.path.join(self.repo.common_dir, "objects"))
+        return self._loose
+
     def _store(self, data: bytes, kind: str = "blob") -> bytes:
         """Write an object as a loose object with gitdb, in this process (GitPython's own ``store``
         runs one ``git hash-object`` per object); -> its binary sha."""
-        if self._loose is None:
-            self._loose = LooseObjectDB(os.path.join(self.repo.common_dir, "objects"))
-        return self._loose.store(IStream(kind, len(data), io.BytesIO(data))).binsha
+        return self._loose_db().store(IStream(kind, len(data), io.BytesIO(data))).binsha
+
+    def _read(self, binsha: bytes) -> bytes:
+        """An object's data: read in this process when it is a loose object (a resubmit's parent
+        commit and trees were written here by the last submit), else by git's object reader."""
+        try:
+            return self._loose_db().stream(binsha).read()
+        except BadObject:
+            return self.repo.odb.stream(binsha).read()
 
     def _tree_with(self, tree_sha: bytes | None, files: dict) -> bytes:
         """The tree ``tree_sha`` (None: empty) with ``files`` (path below it -> bytes) written in;
         -> the new tree's binary sha. Only the trees on the changed paths are rewritten."""
-        entries = tree_entries_from_data(self.repo.odb.stream(tree_sha).read()) if tree_sha else []
+        entries = tree_entries_from_data(self._read(tree_sha)) if tree_sha else []
         modifier = TreeModifier(entries)
         here, below = {}, {}
         for path, data in files.items():
@@ -217,7 +229,7 @@ class Git:
         Blobs and trees are written with gitdb in this process; the commit itself with
         ``git commit-tree``, so the user's git configuration applies to it as to any commit."""
         # a commit object's first line is "tree <sha>" (git's object format)
-        first = self.repo.odb.stream(bytes.fromhex(parent)).read().split(b"\n", 1)[0]
+        first = self._read(bytes.fromhex(parent)).split(b"\n", 1)[0]
         parent_tree = bytes.fromhex(first.removeprefix(b"tree ").decode())
         tree = self._tree_with(parent_tree, files)
         if tree == parent_tree:
