@@ -228,7 +228,7 @@ def bench_worst_summary(work: Path):
     return max(times)
 
 
-def bench_pairing(work: Path, repeats: int = 15):
+def bench_pairing(work: Path, repeats: int = 21):
     from jupytext.sync_contentsmanager import build_sync_jupytext_contents_manager_class
     from jupyter_server.services.contents.filemanager import FileContentsManager
 
