@@ -182,8 +182,9 @@ def gate_secrets(s: Submission) -> GateResult:
         if path.endswith(".ipynb"):
             continue  # the notebook's cells were scanned above
         text = data.decode("utf-8", "replace")
-        starts = cell_starts(text) if path == s.script_path else []
-        for f in scan_text(text, patterns):
+        findings = scan_text(text, patterns)
+        starts = cell_starts(text) if findings and path == s.script_path else []
+        for f in findings:
             cell = cell_of_line(starts, f.line) if starts else 0
             if (cell, f.kind) in seen:
                 continue
