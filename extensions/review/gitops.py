@@ -100,12 +100,16 @@ class Git:
             cmd += ["-c", "credential.helper=", "-c", f"credential.helper={self.credential_helper}"]
         cmd += list(args)
         full_env = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", **(env or {})}
+        limit = self.timeout if network else 60
         try:
-            return self.repo.git.execute(cmd, env=full_env, kill_after_timeout=self.timeout if network else 60,
-                                         strip_newline_in_stdout=True)
+            return self.repo.git.execute(cmd, env=full_env, kill_after_timeout=limit, strip_newline_in_stdout=True)
         except git.GitCommandError as e:
             stderr = "\n".join(x if isinstance(x, str) else x.decode("utf-8", "replace")
                                for x in (e.stderr, e.stdout) if x)
+            if "Timeout: the command" in stderr and "did not complete in" in stderr:
+                # GitPython killed it; its message quotes the whole command line (helper included)
+                raise GitFailure("unreachable" if network else "other",
+                                 f"git {args[0]} got no answer within {limit:.0f} s") from None
             raise GitFailure(classify(stderr), _clean(stderr) or f"git {args[0]} failed") from None
 
     def remote_url(self) -> str:

@@ -115,3 +115,29 @@ def test_tracking_refs_are_what_the_last_fetch_or_push_left(repos):
     run_git("pack-refs", "--all", cwd=wc)  # refs in packed-refs are read too
     assert g.tracking_refs("main", "review/alice/a") == (target, commit)
     assert g.tracking_refs("no-such-branch", "review/alice/b") == (None, None)
+
+
+def test_a_remote_that_never_answers_is_unreachable_after_the_timeout_and_the_message_has_no_command_line(tmp_path):
+    import socket
+    import threading
+
+    from jupyterhub_ds.review.service import git_error
+
+    silent = socket.socket()  # accepts connections, never answers (as a hung GitLab)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    held = []
+    threading.Thread(target=lambda: [held.append(silent.accept()) for _ in range(4)], daemon=True).start()
+    wc = tmp_path / "wc"
+    run_git("init", "-q", str(wc))
+    run_git("remote", "add", "origin", f"http://127.0.0.1:{silent.getsockname()[1]}/ds/nb.git", cwd=wc)
+    g = Git.open(wc, "!f() { echo username=oauth2; echo password=inline-secret; }; f", timeout=2)
+    try:
+        with pytest.raises(GitFailure) as e:
+            g.fetch_review_refs("main", "review/alice/a")
+    finally:
+        silent.close()
+    assert (e.value.kind, e.value.message) == ("unreachable", "git fetch got no answer within 2 s")
+    shown = git_error(e.value, "http://gitlab.example").message
+    assert shown == ("GitLab (http://gitlab.example) is not reachable for git; your notebook is unchanged, try again "
+                     "in a minute (git fetch got no answer within 2 s)")
