@@ -20,6 +20,7 @@ import time
 from . import summary
 
 FIRST_START_TIMEOUT = 30.0
+WORKER_NICENESS = 5  # added to the server's own niceness (nice(1))
 
 class WorkerProcess:
     def __init__(self):
@@ -27,6 +28,10 @@ class WorkerProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "jupyterhub_ds.review.summary_process"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env=env, close_fds=True)
+        try:  # background work: the user's kernel and the server's own requests come first
+            os.setpriority(os.PRIO_PROCESS, self.proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS)
+        except OSError:
+            pass
         self.ready = False
         self._buf = b""
 

@@ -35,6 +35,16 @@ def summarise(worker, base, new, timeout, diff=None):
                                         base_script=base, new_script=new, script_diff=diff))
 
 
+def test_worker_processes_run_below_the_server_so_the_users_kernel_comes_first(worker):
+    import os
+
+    from jupyterhub_ds.review.summary_worker import WORKER_NICENESS
+
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    for proc in (worker._current.proc, worker._standby.proc):
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(mine + WORKER_NICENESS, 19)
+
+
 def test_small_edit_gets_the_cell_summary(worker):
     base = script(300, "f")
     new = base.replace("x150 = f(150)", "x150 = g(150)")
