@@ -416,15 +416,20 @@ def edit(nb, cell, source):
     return changed
 
 
+def reviewer_pushes_a_note(server):
+    """bob commits analysis/NOTES.md onto alice's review branch; -> his commit."""
+    bob = server.client(server.user_token("bob", ["api"])).projects.get(PROJECT)
+    return bob.commits.create({"branch": BRANCH, "commit_message": "reviewer note",
+                               "actions": [{"action": "create", "file_path": "analysis/NOTES.md", "content": "ok\n"}]})
+
+
 @on_server_loop
 async def test_review_branch_moved_on_gitlab_is_carried_on_and_stays_one_mr(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
     await save(jp_fetch, NB, BASIC)
     code, first = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
     assert code == 200, first
     # a reviewer pushes a commit of their own onto the review branch
-    bob = gitlab_server.client(gitlab_server.user_token("bob", ["api"])).projects.get(PROJECT)
-    theirs = bob.commits.create({"branch": BRANCH, "commit_message": "reviewer note",
-                                 "actions": [{"action": "create", "file_path": "analysis/NOTES.md", "content": "ok\n"}]})
+    theirs = reviewer_pushes_a_note(gitlab_server)
     await save(jp_fetch, NB, edit(BASIC, 2, "df = pd.DataFrame({'a': [3]})"))
     code, second = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
     assert code == 200 and second["mr"]["iid"] == first["mr"]["iid"] and not second["created"], second
@@ -465,9 +470,7 @@ async def test_a_review_branch_moved_after_the_dialogs_check_is_caught_by_the_le
     code, checked = await api(jp_fetch, "POST", "review/check", {"path": NB})
     assert code == 200 and checked["ok"], checked
     await asyncio.sleep(2)  # the dialog is open; its fetch has finished
-    bob = gitlab_server.client(gitlab_server.user_token("bob", ["api"])).projects.get(PROJECT)
-    theirs = bob.commits.create({"branch": BRANCH, "commit_message": "reviewer note",
-                                 "actions": [{"action": "create", "file_path": "analysis/NOTES.md", "content": "ok\n"}]})
+    theirs = reviewer_pushes_a_note(gitlab_server)
     caplog.set_level("INFO")
     code, second = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
     assert code == 200 and second["mr"]["iid"] == first["mr"]["iid"], second
