@@ -24,7 +24,9 @@ class GroupsHandler(ApiHandler):
                   if store.can_see_group(g, me)]
         min_level = self.int_param("min_access_level")
         if min_level is not None:
-            groups = [g for g in groups if store.group_access(g, me) >= min_level]
+            # GitLab (GroupsFinder#groups_with_min_access_level): the groups the user is a *direct*
+            # member of with at least that level, and all their descendants; admins are no exception
+            groups = store.groups_with_min_access_level(me, min_level)
         if self.flag("top_level_only"):
             groups = [g for g in groups if g.parent_id is None]
         search = self.param("search")

@@ -69,6 +69,43 @@ class UserHandler(ApiHandler):
         self.send_json(render(user, self.ctx.base_url))
 
 
+def _admin_target(handler: ApiHandler, ref: str) -> User:
+    me = handler.authenticate()
+    if not me.is_admin:
+        raise forbidden()
+    user = handler.store.users.get(int(ref)) if ref.isdigit() else None
+    if user is None:
+        raise not_found("User")
+    return user
+
+
+class UserStateHandler(ApiHandler):
+    """POST /users/:id/block and /users/:id/unblock (admin): 201 true, as GitLab answers."""
+
+    def post(self, ref, action):
+        user = _admin_target(self, ref)
+        user.state = "blocked" if action == "block" else "active"
+        self.send_json(True, 201)
+
+
+class DeleteUserHandler(UserHandler):
+    """DELETE /users/:id (admin): the user and every token of theirs are gone (204)."""
+
+    def delete(self, ref):
+        user = _admin_target(self, ref)
+        for value, token in list(self.ctx.tokens.tokens.items()):
+            if token.user_id == user.id:
+                self.ctx.tokens.revoke(value)
+                self.ctx.tokens.tokens.pop(value, None)
+        for group in self.store.groups.values():
+            group.members.pop(user.id, None)
+        for project in self.store.projects.values():
+            project.members.pop(user.id, None)
+        del self.store.users[user.id]
+        self.set_status(204)
+        self.finish()
+
+
 class PersonalAccessTokensHandler(ApiHandler):
     """POST /users/:id/personal_access_tokens (admin): how tests get a token for any user."""
 
@@ -103,5 +140,6 @@ def routes() -> list:
     p = r"/api/v4"
     return [(p + r"/version", VersionHandler), (p + r"/metadata", VersionHandler),
             (p + r"/user", CurrentUserHandler), (p + r"/users", UsersHandler),
-            (p + r"/users/([^/]+)", UserHandler),
+            (p + r"/users/([^/]+)", DeleteUserHandler),
+            (p + r"/users/([0-9]+)/(block|unblock)", UserStateHandler),
             (p + r"/users/([^/]+)/personal_access_tokens", PersonalAccessTokensHandler)]

@@ -142,8 +142,10 @@ class ApiHandler(web.RequestHandler):
             scopes = self.read_scopes if self.request.method in ("GET", "HEAD") else self.write_scopes
         require_scope(token, scopes)
         user = self.store.users.get(token.user_id)
-        if user is None or user.state != "active":
+        if user is None:
             raise unauthorized()
+        if user.state != "active":  # GitLab: api_access_denied_message (UserAccessDeniedReason)
+            raise ApiError(403, {"message": f"403 Forbidden - Your account has been {user.state}."})
         self.token = token
         return user
 

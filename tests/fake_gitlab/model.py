@@ -210,6 +210,13 @@ class Store:
         level = self.group_members_all(group).get(user.id, 0)
         return max(level, ADMIN) if user.is_admin else level
 
+    def groups_with_min_access_level(self, user: User, level: int) -> list[Group]:
+        """``GET /groups?min_access_level=``: direct memberships with at least ``level``, and
+        every descendant of them (self_and_descendants), sorted by full path."""
+        direct = [g for g in self.groups.values() if g.members.get(user.id, 0) >= level]
+        return sorted((g for g in self.groups.values() if any(d in self.ancestors(g) for d in direct)),
+                      key=lambda g: g.full_path)
+
     def can_see_project(self, project: Project, user: User) -> bool:
         return project.visibility != "private" or self.project_access(project, user) >= GUEST
 

@@ -201,6 +201,9 @@ class TokenHandler(OAuthJson):
             old = tokens.tokens.get(self.get_argument("refresh_token", ""))
             if old is None or old.kind != "refresh" or old.revoked or old.app_uid != app.uid:
                 return self.error("invalid_grant", INVALID_GRANT)
+            owner = self.ctx.store.users.get(old.user_id)
+            if owner is None or owner.state != "active":  # blocked (deleted users lose their tokens)
+                return self.error("invalid_grant", INVALID_GRANT)
             tokens.revoke(old.value)  # revokes the paired access token too
             user_id, scopes = old.user_id, old.scopes
         else:  # password (resource owner credentials); GitLab defaults the scope to api
@@ -255,10 +258,17 @@ class UserInfoHandler(OAuthJson):
                               "by the access token.", 403)
         store = self.ctx.store
         user = store.users[token.user_id]
+        # GitLab's claims: "groups" are the groups the user is a member of "either directly or
+        # through an ancestor group"; the role claims list direct memberships with that role
+        # (groups_direct is in the ID token only, which the stand-in does not issue)
         groups = sorted(g.full_path for g in store.groups.values() if store.group_members_all(g).get(user.id))
-        self.reply({"sub": str(user.id), "name": user.name, "nickname": user.username,
-                    "preferred_username": user.username, "email": user.email, "email_verified": True,
-                    "profile": f"{self.ctx.base_url}/{user.username}", "picture": None, "groups": groups})
+        claims = {"sub": str(user.id), "name": user.name, "nickname": user.username,
+                  "preferred_username": user.username, "email": user.email, "email_verified": True,
+                  "profile": f"{self.ctx.base_url}/{user.username}", "picture": None, "groups": groups}
+        for role, level in (("owner", 50), ("maintainer", 40), ("developer", 30)):
+            claims[f"https://gitlab.org/claims/groups/{role}"] = sorted(
+                g.full_path for g in store.groups.values() if g.members.get(user.id) == level)
+        self.reply(claims)
 
     post = get
 
