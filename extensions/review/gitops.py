@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,12 +21,14 @@ from git.objects.tree import TreeModifier
 from gitdb import IStream, LooseObjectDB
 from gitdb.exc import BadObject
 
+from jupyterhub_ds import git_command
+
 REMOTE = "origin"
 BLOB_MODE, TREE_MODE = 0o100644, 0o040000
 
 
 class GitFailure(Exception):
-    """kind: 'auth' | 'unreachable' | 'rejected' | 'stale' | 'other'."""
+    """kind: 'auth' | 'token' | 'unreachable' | 'rejected' | 'stale' | 'other'."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
@@ -53,9 +56,9 @@ def project_path(remote_url: str, gitlab_url: str) -> str | None:
     return path[:-4] if path.endswith(".git") else path or None
 
 
-def _clean(text: str) -> str:
-    """git output for messages: no credentials in URLs, no 'remote:' noise."""
-    text = re.sub(r"://[^/\s@]+@", "://", text)
+def _clean(text: str, *secrets: str) -> str:
+    """git output for messages: no credentials, no 'remote:' noise."""
+    text = git_command.scrub(text, *secrets)
     return "\n".join(line.replace("remote: ", "").rstrip() for line in text.splitlines() if line.strip()).strip()
 
 
@@ -80,37 +83,52 @@ def classify(stderr: str) -> str:
 
 @dataclass
 class Git:
+    """One working copy. Every git process is started through ``jupyterhub_ds.git_command``
+    (no hooks, no configured helpers or proxies, no secret in its environment); network
+    commands get the GitLab token from ``token`` (called once per command, in this thread)
+    through a pipe, or use ``helper`` instead when one is configured."""
+
     repo: git.Repo
-    credential_helper: str
+    gitlab_url: str = ""
+    token: Callable[[], str] | None = None
+    helper: str = ""
     timeout: float = 120.0
+    protocols: str = "http:https"  # git transports allowed (GIT_ALLOW_PROTOCOL): GitLab speaks http(s)
     _loose: LooseObjectDB | None = None
 
     @classmethod
-    def open(cls, root, credential_helper: str, timeout: float = 120.0) -> "Git":
-        return cls(git.Repo(root), credential_helper, timeout)
+    def open(cls, root, *, gitlab_url: str = "", token=None, helper: str = "", timeout: float = 120.0,
+             protocols: str = "http:https") -> "Git":
+        repo = git.Repo(root)
+        # GitPython's own git processes (rev-parse, cat-file, merge-base): the same -c options,
+        # and every variable we would not pass emptied (GitPython only adds to os.environ)
+        repo.git.set_persistent_git_options(c=list(git_command.SAFE_CONFIG))
+        repo.git.update_environment(**git_command.blanked_environment())
+        return cls(repo, gitlab_url, token, helper, timeout, protocols)
 
     def close(self):
         """Stop GitPython's long-running object readers (else they live until garbage collection)."""
         self.repo.close()
 
     def run(self, *args: str, env: dict | None = None, network: bool = False) -> str:
-        cmd = ["git"]
-        if network:
-            # only our helper answers; never prompt on a terminal the server does not have
-            cmd += ["-c", "credential.helper=", "-c", f"credential.helper={self.credential_helper}"]
-        cmd += list(args)
-        full_env = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", **(env or {})}
         limit = self.timeout if network else 60
+        token = None
+        if network and self.token and not self.helper:
+            try:
+                token = self.token()
+            except Exception as e:  # the hub did not answer, or the login has ended
+                raise GitFailure("token", f"could not get your GitLab token from the hub ({type(e).__name__}: {e})") from None
         try:
-            return self.repo.git.execute(cmd, env=full_env, kill_after_timeout=limit, strip_newline_in_stdout=True)
-        except git.GitCommandError as e:
-            stderr = "\n".join(x if isinstance(x, str) else x.decode("utf-8", "replace")
-                               for x in (e.stderr, e.stdout) if x)
-            if "Timeout: the command" in stderr and "did not complete in" in stderr:
-                # GitPython killed it; its message quotes the whole command line (helper included)
-                raise GitFailure("unreachable" if network else "other",
-                                 f"git {args[0]} got no answer within {limit:.0f} s") from None
-            raise GitFailure(classify(stderr), _clean(stderr) or f"git {args[0]} failed") from None
+            proc = git_command.run(args, cwd=self.repo.working_dir, timeout=limit, token=token,
+                                   env={**(env or {}), "GIT_ALLOW_PROTOCOL": self.protocols},
+                                   gitlab_url=self.gitlab_url, helper=self.helper if network else None)
+        except git_command.GitTimeout:
+            raise GitFailure("unreachable" if network else "other",
+                             f"git {args[0]} got no answer within {limit:.0f} s") from None
+        if proc.returncode != 0:
+            stderr = "\n".join(x.decode("utf-8", "replace") for x in (proc.stderr, proc.stdout) if x)
+            raise GitFailure(classify(stderr), _clean(stderr, token or "") or f"git {args[0]} failed")
+        return proc.stdout.decode("utf-8", "replace").rstrip("\n")
 
     def remote_url(self) -> str:
         try:
@@ -180,7 +198,7 @@ class Git:
         if old_blob is None:
             lines = new.decode("utf-8", "replace").splitlines()
             return f"@@ -0,0 +1,{len(lines)} @@\n" + "\n".join("+" + line for line in lines)
-        out = self.run("diff", "--no-color", "--no-ext-diff", old_blob, new_blob)
+        out = self.run("diff", "--no-color", "--no-ext-diff", "--no-textconv", old_blob, new_blob)
         start = out.find("\n@@")
         return out[start + 1:] if start != -1 else ""
 
@@ -223,9 +241,6 @@ class Git:
         out = io.BytesIO()
         tree_to_stream(entries, out.write)
         return self._store(out.getvalue(), "tree")
-
-    def tree_of(self, sha: str) -> str:
-        return self.repo.commit(sha).tree.hexsha
 
     def build_commit(self, parent: str, files: dict, message: str, author: dict) -> str:
         """A commit with ``parent``'s tree plus ``files``; the working copy and its index stay as they are.

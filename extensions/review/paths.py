@@ -2,7 +2,9 @@
 
 ``../``, absolute paths, and symlinks that leave the working copy are refused: the realpath of
 the notebook (and of the paired script) must stay inside the realpath of the repository, and
-the repository inside the server root.
+the repository inside the workspace folder (``~/projects``) of the server root. A working copy
+elsewhere (in a shared, writable mount, say) may have been written by someone else, with git
+hooks and config of theirs: it is never submitted from.
 """
 
 from __future__ import annotations
@@ -70,8 +72,9 @@ def inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
 
-def locate_notebook(root_dir: str | os.PathLike, api_path) -> NotebookLocation:
-    """Resolve ``api_path`` under ``root_dir``; raise ReviewError(400) with a message that says why not."""
+def locate_notebook(root_dir: str | os.PathLike, api_path, workspace_dir: str = "projects") -> NotebookLocation:
+    """Resolve ``api_path`` under ``root_dir``; raise ReviewError(400) with a message that says why not.
+    The working copy must be inside ``root_dir/workspace_dir`` (realpaths)."""
     clean = check_api_path(api_path)
     root = Path(os.path.realpath(root_dir))
     lexical = root / clean
@@ -89,7 +92,13 @@ def locate_notebook(root_dir: str | os.PathLike, api_path) -> NotebookLocation:
     repo_root = Path(os.path.realpath(repo_lexical))
     if not inside(repo_root, root):
         raise refuse(f"{clean}: its git working copy is outside your home folder; clone the project under "
-                     "~/projects and submit from there")
+                     f"~/{workspace_dir} and submit from there")
+    workspace = Path(os.path.realpath(root / workspace_dir.strip("/")))
+    if repo_root == workspace or not inside(repo_root, workspace):
+        raise refuse(f"{clean}: its git working copy ({repo_lexical.relative_to(root).as_posix() or '~'}) is not in your "
+                     f"workspace folder ~/{workspace_dir.strip('/')}; only working copies there are submitted (one "
+                     "elsewhere, e.g. in a shared folder, may carry someone else's git hooks). Clone the project into "
+                     f"~/{workspace_dir.strip('/')}/<namespace>/<project> and submit from there")
     if not inside(real, repo_root):
         raise refuse(f"{clean} is a symlink to a file outside its git working copy; copy the notebook into "
                      "the project and submit the copy")

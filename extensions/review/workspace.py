@@ -18,6 +18,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from jupyterhub_ds import git_command
+
 from .pairing import ensure_pairing
 
 PROBLEMS_FILE = "CLONE-PROBLEMS.txt"
@@ -51,17 +53,18 @@ def plan(projects: list, directory: str) -> tuple[list[ProjectStatus], list[str]
     return statuses, problems
 
 
-def _clean(text: str) -> str:
-    text = re.sub(r"://[^/\s@]+@", "://", text)
+def _clean(text: str, *secrets: str) -> str:
+    text = git_command.scrub(text, *secrets)
     return " ".join(line.strip() for line in text.splitlines() if line.strip())[-500:]
 
 
 class Workspace:
-    def __init__(self, *, projects, root_dir, directory, gitlab_url, credential_helper, commit_notebooks=False,
-                 timeout=120.0, log=None):
+    def __init__(self, *, projects, root_dir, directory, gitlab_url, token_source=None, credential_helper="",
+                 commit_notebooks=False, timeout=120.0, log=None):
         self.root = Path(root_dir)
         self.directory = directory
         self.gitlab_url = gitlab_url.rstrip("/")
+        self.token_source = token_source  # blocking: called in a thread, once per run
         self.helper = credential_helper
         self.commit_notebooks = commit_notebooks
         self.timeout = timeout
@@ -73,36 +76,30 @@ class Workspace:
     def status(self) -> dict:
         return {"done": self.done, "projects": [asdict(s) for s in self.statuses], "problems": list(self.problems)}
 
-    async def _git(self, *args, cwd=None):
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
-        proc = await asyncio.create_subprocess_exec(
-            "git", "-c", "credential.helper=", "-c", f"credential.helper={self.helper}", *args,
-            cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+    async def _git(self, *args, cwd=None, token=None):
         try:
-            _, err = await asyncio.wait_for(proc.communicate(), self.timeout)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
+            proc = await git_command.run_async(args, cwd=cwd, timeout=self.timeout, token=token,
+                                               gitlab_url=self.gitlab_url, helper=self.helper or None)
+        except git_command.GitTimeout:
             raise RuntimeError(f"git {args[0]} took longer than {self.timeout:g} s") from None
         if proc.returncode != 0:
-            raise RuntimeError(_clean(err.decode(errors="replace")) or f"git {args[0]} failed")
+            raise RuntimeError(_clean(proc.stderr.decode(errors="replace"), token or "") or f"git {args[0]} failed")
 
-    async def _one(self, st: ProjectStatus):
+    async def _one(self, st: ProjectStatus, token: str | None):
         dest = self.root / st.path
         url = f"{self.gitlab_url}/{st.project}.git"
         if dest.exists():
             if not (dest / ".git").exists():
                 raise RuntimeError(f"{st.path} exists and is not a git working copy; rename it to get a fresh clone "
                                    "at the next server start")
-            await self._git("fetch", "--quiet", "--prune", "origin", cwd=dest)
+            await self._git("fetch", "--quiet", "--prune", "origin", cwd=dest, token=token)
             st.state, st.message = "fetched", "fetched; your local changes were not touched"
         else:
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-cloning-", dir=dest.parent))
             try:
                 args = ["clone", "--quiet"] + (["--branch", st.ref] if st.ref else []) + [url, str(tmp / "repo")]
-                await self._git(*args)
+                await self._git(*args, token=token)
                 os.rename(tmp / "repo", dest)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -110,9 +107,20 @@ class Workspace:
         ensure_pairing(dest, self.commit_notebooks)
 
     async def run(self):
+        token = None
+        if self.token_source is not None and not self.helper and self.statuses:
+            try:
+                token = await asyncio.get_running_loop().run_in_executor(None, self.token_source)
+            except Exception as e:  # every project then says why it could not be cloned
+                token_problem = f"no GitLab token from the hub ({type(e).__name__}: {e})"
+                for st in self.statuses:
+                    st.state, st.message = "failed", f"could not set up {st.project}: {token_problem}; restart your server"
+                self.done = True
+                self._write_problems()
+                return
         for st in self.statuses:
             try:
-                await self._one(st)
+                await self._one(st, token)
             except Exception as e:  # never fatal to the server
                 st.state = "failed"
                 st.message = (f"could not {'fetch' if (self.root / st.path).exists() else 'clone'} {st.project}: {e}; "

@@ -1,10 +1,11 @@
 """The project on GitLab, as the promotion service sees it: branches, commits, tags, MR notes.
 
 Git (fetch, archive, ancestry, push) goes through the real ``git`` CLI over HTTP against a
-bare cache repository per project (asyncio subprocesses, bounded by timeouts); tags and
-merge-request notes go through python-gitlab in a thread (it blocks). The service's token
-travels in an ``http.extraHeader`` given through ``GIT_CONFIG_*`` environment variables, so it
-is never in a command line, a URL, a remote config or a log.
+bare cache repository per project (asyncio subprocesses, bounded by timeouts, started through
+``jupyterhub_ds.git_command``: no hooks, no configured helpers or proxies, an allow-listed
+environment); tags and merge-request notes go through python-gitlab in a thread (it blocks).
+The service's token reaches git through a pipe read by our credential helper, for GitLab's
+host only, so it is never in a command line, a URL, an environment, a config or a log.
 
 Pushes are plain pushes of an exact commit to ``refs/heads/<lane>``: never forced, so GitLab
 (and the stand-in) refuse anything that is not a fast-forward.
@@ -13,11 +14,10 @@ Pushes are plain pushes of an exact commit to ``refs/heads/<lane>``: never force
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
-import re
 from pathlib import Path
 from urllib.parse import quote
+
+from .. import git_command
 
 GIT_TIMEOUT = 300
 API_TIMEOUT = 60
@@ -27,11 +27,6 @@ IDENTITY = {"GIT_AUTHOR_NAME": "jupyterhub-ds promotion", "GIT_AUTHOR_EMAIL": "p
 
 class GitError(RuntimeError):
     """A git command failed; the message names the command (without credentials) and git's words."""
-
-
-def _redact(text, token):
-    text = re.sub(r"://[^/@\s]+@", "://***@", text)
-    return text.replace(token, "***") if token else text
 
 
 class RemoteProject:
@@ -49,37 +44,27 @@ class RemoteProject:
     def url(self):
         return f"{self.gitlab_url}/{self.path}.git"
 
-    def _env(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        env.update(IDENTITY, GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_ASKPASS="/bin/false")
-        if self.token:
-            basic = base64.b64encode(f"oauth2:{self.token}".encode()).decode()
-            env.update(GIT_CONFIG_COUNT="2", GIT_CONFIG_KEY_0="http.extraHeader",
-                       GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
-                       GIT_CONFIG_KEY_1="credential.helper", GIT_CONFIG_VALUE_1="")
-        return env
-
-    async def git(self, *args, input=None, timeout=GIT_TIMEOUT, check=True):
-        proc = await asyncio.create_subprocess_exec(
-            "git", "--git-dir", str(self.repo), *args, env=self._env(),
-            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    async def git(self, *args, input=None, timeout=GIT_TIMEOUT, check=True, network=False):
+        """``git --git-dir <cache> <args>``; ``network``: it talks to GitLab (gets the token)."""
         try:
-            out, err = await asyncio.wait_for(proc.communicate(input), timeout)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise GitError(f"git {args[0]} for {self.path} did not finish within {timeout}s; is GitLab reachable?")
+            proc = await git_command.run_async(
+                ("--git-dir", str(self.repo), *args), input=input, timeout=timeout, env=IDENTITY,
+                token=self.token if network else None, gitlab_url=self.gitlab_url)
+        except git_command.GitTimeout:
+            raise GitError(f"git {args[0]} for {self.path} did not finish within {timeout}s; is GitLab reachable?") from None
         if check and proc.returncode != 0:
-            raise GitError(f"git {_redact(' '.join(args), self.token)} for {self.path} failed "
-                           f"(exit {proc.returncode}): {_redact(err.decode(errors='replace').strip(), self.token)}")
-        return out if args[0] == "archive" else out.decode(errors="replace")
+            raise GitError(f"git {git_command.scrub(' '.join(args), self.token)} for {self.path} failed "
+                           f"(exit {proc.returncode}): {git_command.scrub(proc.stderr.decode(errors='replace').strip(), self.token)}")
+        if not check:
+            return proc.returncode
+        return proc.stdout if args[0] == "archive" else proc.stdout.decode(errors="replace")
 
     async def ensure_repo(self):
         if not (self.repo / "HEAD").exists():
             self.repo.parent.mkdir(parents=True, exist_ok=True)
-            proc = await asyncio.create_subprocess_exec("git", "init", "-q", "--bare", str(self.repo), env=self._env())
-            await asyncio.wait_for(proc.wait(), 60)
+            proc = await git_command.run_async(("init", "-q", "--bare", str(self.repo)), timeout=60)
+            if proc.returncode != 0:
+                raise GitError(f"git init of the cache {self.repo} failed: {proc.stderr.decode(errors='replace').strip()}")
 
     async def fetch(self, *branches):
         """Fetch the branches into ``refs/remotes/origin/*``; return {branch: sha or None}."""
@@ -87,7 +72,7 @@ class RemoteProject:
         heads = await self.heads(*branches)
         wanted = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b, sha in heads.items() if sha]
         if wanted:
-            await self.git("fetch", "--no-tags", "-q", self.url, *wanted)
+            await self.git("fetch", "--no-tags", "-q", self.url, *wanted, network=True)
         return heads
 
     async def fetch_commit(self, sha):
@@ -95,19 +80,17 @@ class RemoteProject:
         await self.ensure_repo()
         if await self._has(sha):
             return
-        await self.git("fetch", "--no-tags", "-q", self.url, "+refs/heads/*:refs/remotes/origin/*")
+        await self.git("fetch", "--no-tags", "-q", self.url, "+refs/heads/*:refs/remotes/origin/*", network=True)
         if not await self._has(sha):
             raise GitError(f"commit {sha[:12]} is not on any branch of {self.path} any more")
 
     async def _has(self, sha):
-        proc = await asyncio.create_subprocess_exec("git", "--git-dir", str(self.repo), "cat-file", "-e", f"{sha}^{{commit}}",
-                                                    env=self._env(), stderr=asyncio.subprocess.DEVNULL)
-        return await asyncio.wait_for(proc.wait(), 60) == 0
+        return await self.git("cat-file", "-e", f"{sha}^{{commit}}", timeout=60, check=False) == 0
 
     async def heads(self, *branches):
         """The remote's current heads of ``branches`` (None: no such branch), straight from GitLab."""
         await self.ensure_repo()
-        out = await self.git("ls-remote", "--heads", self.url, *[f"refs/heads/{b}" for b in branches])
+        out = await self.git("ls-remote", "--heads", self.url, *[f"refs/heads/{b}" for b in branches], network=True)
         found = {}
         for line in out.splitlines():
             sha, ref = line.split("\t", 1)
@@ -117,9 +100,7 @@ class RemoteProject:
     async def is_ancestor(self, ancestor, descendant):
         if ancestor is None:
             return True
-        proc = await asyncio.create_subprocess_exec("git", "--git-dir", str(self.repo), "merge-base", "--is-ancestor",
-                                                    ancestor, descendant, env=self._env())
-        return await asyncio.wait_for(proc.wait(), 60) == 0
+        return await self.git("merge-base", "--is-ancestor", ancestor, descendant, timeout=60, check=False) == 0
 
     async def commits_between(self, old, new):
         spec = [new] if old is None else [f"{old}..{new}"]
@@ -130,7 +111,7 @@ class RemoteProject:
 
     async def push(self, sha, branch):
         """Move ``branch`` to ``sha`` on GitLab: a plain push, refused unless a fast-forward."""
-        await self.git("push", "-q", self.url, f"{sha}:refs/heads/{branch}")
+        await self.git("push", "-q", self.url, f"{sha}:refs/heads/{branch}", network=True)
 
     async def rollback_commit(self, tree_of, parent, message):
         """A new commit on top of ``parent`` whose tree is ``tree_of``'s (so the lane can go
@@ -173,12 +154,6 @@ class RemoteProject:
             return self._gitlab_project().tags.create({"tag_name": name, "ref": sha, "message": message}).attributes
 
         return await self.api(create)
-
-    async def promotion_tags(self, target):
-        def listing():
-            return [t.attributes for t in self._gitlab_project().tags.list(search=f"promote/{target}/", get_all=True)]
-
-        return await self.api(listing)
 
     async def merged_requests(self, target_branch=None):
         """Merged MRs (into ``target_branch``, or any), as dicts, newest first."""

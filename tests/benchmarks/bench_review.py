@@ -210,7 +210,7 @@ def bench_worst_summary(work: Path):
     (repo / "big.py").write_text(base_script)
     run_git("add", "big.py", cwd=repo)
     run_git("commit", "-qm", "base", cwd=repo)
-    g = Git.open(repo, "")
+    g = Git.open(repo)
     script_diff = functools.partial(g.diff_text, g.rev("HEAD"), "big.py", new_script.encode())
     worker = shared_worker()
     loop = asyncio.new_event_loop()

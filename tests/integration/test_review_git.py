@@ -30,7 +30,7 @@ def test_review_commit_leaves_head_index_and_files_alone(repos):
     (wc / "a.py").write_text("x = 2  # unsaved local work\n")
     run_git("add", "a.py", cwd=wc)  # even something staged
     before = (run_git("rev-parse", "HEAD", cwd=wc).stdout, run_git("status", "--porcelain", cwd=wc).stdout)
-    g = Git.open(wc, "")
+    g = Git.open(wc, protocols="file")
     target, review = g.fetch_review_refs("main", "review/alice/a")
     assert review is None
     commit = g.build_commit(target, {"a.py": b"x = 3\n", "nb/new.py": b"y = 1\n"}, "Review a\n\nbody\n", AUTHOR)
@@ -46,7 +46,7 @@ def test_review_commit_leaves_head_index_and_files_alone(repos):
 
 def test_push_is_leased_so_a_branch_moved_meanwhile_is_not_overwritten(repos, tmp_path):
     bare, wc = repos
-    g = Git.open(wc, "")
+    g = Git.open(wc, protocols="file")
     target, _ = g.fetch_review_refs("main", "review/alice/a")
     first = g.build_commit(target, {"a.py": b"x = 3\n"}, "one", AUTHOR)
     g.push(first, "review/alice/a", None)
@@ -72,7 +72,7 @@ def test_push_is_leased_so_a_branch_moved_meanwhile_is_not_overwritten(repos, tm
 
 def test_missing_target_branch_and_fallback_diff(repos):
     _, wc = repos
-    g = Git.open(wc, "")
+    g = Git.open(wc, protocols="file")
     assert g.fetch_review_refs("no-such-branch", "review/alice/a") == (None, None)
     head = g.rev("HEAD")
     assert g.diff_text(head, "a.py", b"x = 5\n") == "@@ -1 +1 @@\n-x = 1\n+x = 5"
@@ -87,7 +87,7 @@ def test_review_commit_keeps_the_rest_of_the_tree_and_is_valid_for_git(repos):
     run_git("add", "-A", cwd=wc)
     run_git("commit", "-qm", "more", cwd=wc)
     run_git("push", "-q", "origin", "HEAD:main", cwd=wc)
-    g = Git.open(wc, "")
+    g = Git.open(wc, protocols="file")
     target, _ = g.fetch_review_refs("main", "review/alice/a")
     # a new file in an existing folder, a new nested folder, a changed file, names git sorts specially
     files = {"nb/new.py": b"n\n", "nb/deep/er/x.py": b"x\n", "a.py": b"x = 9\n", "a/b.py": b"ab\n"}
@@ -106,7 +106,7 @@ def test_review_commit_keeps_the_rest_of_the_tree_and_is_valid_for_git(repos):
 
 def test_tracking_refs_are_what_the_last_fetch_or_push_left(repos):
     _, wc = repos
-    g = Git.open(wc, "")
+    g = Git.open(wc, protocols="file")
     assert g.tracking_refs("main", "review/alice/a") == (run_git("rev-parse", "origin/main", cwd=wc).stdout.strip(), None)
     target, _ = g.fetch_review_refs("main", "review/alice/a")
     commit = g.build_commit(target, {"a.py": b"x = 3\n"}, "one", AUTHOR)
@@ -131,7 +131,7 @@ def test_a_remote_that_never_answers_is_unreachable_after_the_timeout_and_the_me
     wc = tmp_path / "wc"
     run_git("init", "-q", str(wc))
     run_git("remote", "add", "origin", f"http://127.0.0.1:{silent.getsockname()[1]}/ds/nb.git", cwd=wc)
-    g = Git.open(wc, "!f() { echo username=oauth2; echo password=inline-secret; }; f", timeout=2)
+    g = Git.open(wc, helper="!f() { echo username=oauth2; echo password=inline-secret; }; f", timeout=2)
     try:
         with pytest.raises(GitFailure) as e:
             g.fetch_review_refs("main", "review/alice/a")
