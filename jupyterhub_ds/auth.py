@@ -1,53 +1,124 @@
-"""DSGitLabOAuthenticator: GitLab login with group sync, group-based admin and revocation.
+"""DSGitLabOAuthenticator: GitLab login with group rules, revocation and short-lived tokens.
 
-Built on oauthenticator's GitLabOAuthenticator through its documented hooks only
-(``update_auth_model``, ``get_user_groups`` via ``auth_state_groups_key``, ``refresh_user``),
-see CONVENTIONS.md. What it adds:
+Built on oauthenticator's GitLabOAuthenticator through its documented hooks
+(``update_auth_model``, ``check_allowed``, ``build_auth_state_dict``, ``refresh_user``,
+``get_handlers``, ``httpfetch``) and calling ``super()``. What it adds:
 
-* the user's GitLab groups (full paths, e.g. ``data-science/analysts``) are read at every
-  login and refresh and synced into JupyterHub groups (``manage_groups``), which is what the
-  profile spawner uses to decide which profiles a user may start;
-* admin rights for members of ``admin_gitlab_groups`` (and their subgroups);
-* at every refresh (``auth_refresh_age``, and before every spawn) the allow-list is checked
-  again, so a user removed from an allowed GitLab group is refused (403) at their next request
-  without logging out — browser, API token and their server's token alike — and their running
-  servers are stopped when ``stop_server_on_revoke`` is set.
+* **Group rules** (:mod:`jupyterhub_ds.gitlab_groups`): at every login and refresh the user's
+  GitLab groups are read; the user's JupyterHub groups become exactly the configured rules
+  that hold for them (``manage_groups``), which is what admin rights (oauthenticator's
+  ``admin_groups``), profiles, workspace projects and promotion visibility are decided by.
+  A group grants a privilege only to people placed in it or in a subgroup, never to people
+  who inherit it from an ancestor group, unless the rule names a minimum role.
+* **Revocation**: a refresh that finds the user no longer allowed, or GitLab refusing their
+  tokens (blocked, deleted, revoked), answers 403 to every kind of request (browser, API
+  token, their server's token) and stops their servers. Only a GitLab outage (5xx, timeout,
+  connection error) keeps the current session until the next refresh.
+* **Short-lived tokens for servers**: ``GET /hub/api/jupyterhub-ds/users/:name/gitlab-token``
+  (:mod:`jupyterhub_ds.gitlab_token`) gives the user's server a GitLab access token valid
+  for at least the asked time, refreshing it first when needed; the server never sees the
+  refresh token or the rest of ``auth_state``.
 """
 
-import json
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from urllib.parse import quote
 
 from oauthenticator.gitlab import GitLabOAuthenticator
 from tornado import web
 from tornado.httpclient import HTTPClientError
-from traitlets import Bool, Int, Set, Unicode, default
+from traitlets import Bool, Int, Set, Unicode, default, validate
 
-# GitLab access levels (docs.gitlab.com/api/members): Guest 10 .. Owner 50.
-GUEST = 10
+from .gitlab_groups import (
+    GUEST,
+    GroupRule,
+    GroupRuleError,
+    Memberships,
+    certainly_direct,
+    granted_keys,
+    levels_needed,
+    lookups_for,
+    may_log_in,
+)
+
+# Set while oauthenticator talks to GitLab on our behalf: did GitLab fail (rather than refuse)?
+_outage = contextvars.ContextVar("jupyterhub_ds_gitlab_outage", default=None)
+MAX_GROUP_PAGES = 50  # 50 pages of 100 groups: far beyond any real membership list
 
 
-def in_any_group(groups, wanted):
-    """True if the user is in one of ``wanted``. ``groups`` comes from GitLab's group list,
-    which already includes the subgroups inherited from a parent group's membership."""
-    return bool(set(groups) & set(wanted))
+class _Outage:
+    seen = False
+
+
+def is_outage(error) -> bool:
+    """A GitLab failure that says nothing about the user: 5xx, timeout, no connection."""
+    if isinstance(error, HTTPClientError):
+        return error.code >= 500  # tornado reports timeouts and connection errors as 599
+    return isinstance(error, (OSError, asyncio.TimeoutError))
+
+
+def _rules(keys, trait):
+    try:
+        return {GroupRule.parse(k).key for k in keys}
+    except GroupRuleError as e:
+        raise ValueError(f"DSGitLabOAuthenticator.{trait}: {e}") from None
 
 
 class DSGitLabOAuthenticator(GitLabOAuthenticator):
-    admin_gitlab_groups = Set(
+    allowed_group_rules = Set(
         Unicode(),
-        help="""Members of these GitLab groups (full paths, e.g. ``platform/admins``) are
-        JupyterHub admins; GitLab's inherited membership counts (members of ``platform`` are
-        members of ``platform/admins``). Users listed in ``admin_users`` stay admins regardless.""",
+        help="""Members of these GitLab groups may log in: people placed in the group or in
+        one of its subgroups, and members inherited from a parent group. ``path:role``
+        (e.g. ``data-science:developer``) requires at least that role. Unlike
+        ``allowed_gitlab_groups`` (members/all of the group itself), members of a subgroup
+        count.""",
+    ).tag(config=True, allow_config=True)
+
+    privilege_group_rules = Set(
+        Unicode(),
+        help="""GitLab group rules that grant something on this hub (profiles, workspace
+        projects, promotion visibility; ``admin_groups`` are added). A user's JupyterHub
+        groups are exactly the rules that hold for them: ``path`` for people placed in that
+        group or a subgroup (never inherited from a parent group), ``path:role`` for anyone
+        with at least that role there, inherited or not.""",
+    ).tag(config=True)
+
+    @validate("allowed_group_rules")
+    def _valid_allowed_rules(self, proposal):
+        return _rules(proposal.value, "allowed_group_rules")
+
+    @validate("privilege_group_rules")
+    def _valid_privilege_rules(self, proposal):
+        return _rules(proposal.value, "privilege_group_rules")
+
+    max_membership_lookups = Int(
+        50,
+        help="""Most ``GET /groups/:id/members/:user_id`` calls one login may make to tell
+        direct memberships from inherited ones; a rule still undecided after that does not
+        hold (logged).""",
     ).tag(config=True)
 
     stop_server_on_revoke = Bool(
         True,
-        help="""When a refresh finds that the user is no longer allowed (e.g. removed from
-        every allowed GitLab group), stop their running servers as well as refusing them.""",
+        help="""When a refresh finds that the user is no longer allowed (removed from every
+        allowed GitLab group, blocked or deleted in GitLab), stop their running servers as
+        well as refusing them.""",
     ).tag(config=True)
 
-    group_min_access_level = Int(
-        GUEST,
-        help="Minimum GitLab access level in a group for it to count as the user's group.",
+    token_min_validity = Int(
+        300,
+        help="""Seconds a GitLab token handed to a user's server stays valid at least; a token
+        closer to its expiry is refreshed first (servers may ask for up to 3600).""",
+    ).tag(config=True)
+
+    token_scope = Unicode(
+        "custom:jupyterhub-ds:gitlab-token",
+        help="""Scope a hub token needs to get its user's GitLab access token from
+        /hub/api/jupyterhub-ds/users/:name/gitlab-token (with the ``!user`` filter in
+        servers' tokens).""",
     ).tag(config=True)
 
     @default("manage_groups")
@@ -60,7 +131,7 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
 
     @default("auth_state_groups_key")
     def _default_groups_key(self):
-        return "gitlab_groups"
+        return "hub_groups"
 
     @default("refresh_pre_spawn")
     def _default_refresh_pre_spawn(self):
@@ -71,63 +142,144 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
     def _default_auth_refresh_age(self):
         return 300
 
-    async def fetch_gitlab_groups(self, access_token):
-        """Full paths of the groups the token's user belongs to, following GitLab pagination."""
-        groups = []
-        url = f"{self.gitlab_api}/groups?min_access_level={self.group_min_access_level}&per_page=100"
-        # bounded: 50 pages of 100 groups is far beyond any real membership list
-        for _ in range(50):
-            resp = await self.httpfetch(
-                url,
-                parse_json=False,
-                method="GET",
-                headers={
-                    "Accept": "application/json",
-                    "User-Agent": "JupyterHub",
-                    "Authorization": f"Bearer {access_token}",
-                },
-                validate_cert=self.validate_server_cert,
-            )
-            groups.extend(g["full_path"] for g in json.loads(resp.body))
-            next_page = resp.headers.get("X-Next-Page")
-            if not next_page:
+    def granting_rules(self) -> set[GroupRule]:
+        return {GroupRule.parse(k) for k in self.privilege_group_rules | set(self.admin_groups)}
+
+    # ---- GitLab calls --------------------------------------------------------------------
+
+    def _api_headers(self, access_token):
+        return {"Accept": "application/json", "User-Agent": "JupyterHub", "Authorization": f"Bearer {access_token}"}
+
+    async def fetch_gitlab_groups(self, access_token, min_access_level=GUEST) -> dict[str, int]:
+        """``{full_path: id}`` of ``GET /groups?min_access_level=N``, following pagination (bounded)."""
+        groups = {}
+        page = "1"
+        for _ in range(MAX_GROUP_PAGES):
+            url = f"{self.gitlab_api}/groups?min_access_level={min_access_level}&per_page=100&page={page}"
+            resp = await self.httpfetch(url, "Fetching GitLab groups", parse_json=False, method="GET",
+                                        headers=self._api_headers(access_token), validate_cert=self.validate_server_cert)
+            groups.update({g["full_path"]: g["id"] for g in web.escape.json_decode(resp.body)})
+            page = resp.headers.get("X-Next-Page")
+            if not page:
                 break
-            url = f"{self.gitlab_api}/groups?min_access_level={self.group_min_access_level}&per_page=100&page={next_page}"
-        return sorted(set(groups))
+        return groups
+
+    async def is_direct_member(self, access_token, group_id, user_id) -> bool:
+        """``GET /groups/:id/members/:user_id`` answers 200 for direct members only."""
+        resp = await self.httpfetch(
+            f"{self.gitlab_api}/groups/{quote(str(group_id), safe='')}/members/{int(user_id)}",
+            "Checking GitLab group membership", parse_json=False, raise_error=False, method="GET",
+            headers=self._api_headers(access_token), validate_cert=self.validate_server_cert)
+        if resp.code == 200:
+            return True
+        if resp.code == 404:
+            return False
+        raise HTTPClientError(resp.code, f"GitLab answered {resp.code} to a group membership lookup", resp)
+
+    async def gitlab_memberships(self, access_token, user_id) -> Memberships:
+        rules = self.granting_rules() | {GroupRule.parse(k) for k in self.allowed_group_rules}
+        by_level, ids = {}, {}
+        for level in sorted(levels_needed(rules)):
+            found = await self.fetch_gitlab_groups(access_token, level)
+            by_level[level] = frozenset(found)
+            ids.update(found)
+        m = Memberships(by_level, frozenset(certainly_direct(by_level[GUEST])))
+        budget, checked = self.max_membership_lookups, set()
+        for rule in sorted(self.granting_rules()):
+            for group in lookups_for(rule, m):
+                if group in checked:
+                    continue
+                if budget <= 0:
+                    self.log.warning("Group rule %s undecided after %d membership lookups; not granted",
+                                     rule.key, self.max_membership_lookups)
+                    break
+                budget -= 1
+                checked.add(group)
+                if await self.is_direct_member(access_token, ids[group], user_id):
+                    m = Memberships(by_level, m.direct | {group})
+                    break
+        return m
+
+    # ---- login ---------------------------------------------------------------------------
+
+    def build_auth_state_dict(self, token_info, user_info):
+        state = super().build_auth_state_dict(token_info, user_info)
+        expires_in = token_info.get("expires_in")
+        # the hub's own clock: GitLab's created_at may disagree with it
+        state["token_expires_at"] = time.time() + int(expires_in) if expires_in else None
+        return state
 
     async def update_auth_model(self, auth_model):
         auth_model = await super().update_auth_model(auth_model)
-        auth_state = auth_model["auth_state"]
-        token = auth_state["token_response"]["access_token"]
-        groups = await self.fetch_gitlab_groups(token)
-        auth_state["gitlab_groups"] = groups
-        if self.admin_gitlab_groups and not auth_model.get("admin"):
-            # None/False from admin_users: group membership decides (and revokes) admin rights
-            auth_model["admin"] = in_any_group(groups, self.admin_gitlab_groups)
+        state = auth_model["auth_state"]
+        m = await self.gitlab_memberships(state["access_token"], state[self.user_auth_state_key]["id"])
+        state["gitlab_memberships"] = {
+            "by_min_access_level": {str(k): sorted(v) for k, v in m.by_level.items()},
+            "direct": sorted(m.direct),
+        }
+        # the JupyterHub groups (manage_groups): the granting rules that hold for this user;
+        # oauthenticator's admin_groups then decides admin rights from them
+        state["hub_groups"] = sorted(granted_keys(self.granting_rules(), m))
         return auth_model
 
-    async def refresh_user(self, user, handler=None, **kwargs):
-        try:
-            refreshed = await super().refresh_user(user, handler, **kwargs)
-        except HTTPClientError as e:
-            # GitLab unreachable or 5xx: keep the current session rather than lock people out
-            # during a GitLab outage; the next refresh checks again.
-            self.log.warning("Could not refresh %s against GitLab (%s); keeping current auth", user.name, e)
+    async def check_allowed(self, username, auth_model):
+        if await super().check_allowed(username, auth_model):
             return True
-        if not isinstance(refreshed, dict):
+        saved = (auth_model.get("auth_state") or {}).get("gitlab_memberships") or {}
+        m = Memberships({int(k): frozenset(v) for k, v in saved.get("by_min_access_level", {}).items()})
+        return any(may_log_in(GroupRule.parse(k), m) for k in self.allowed_group_rules)
+
+    # ---- refresh and revocation ----------------------------------------------------------
+
+    def _lock(self, name) -> asyncio.Lock:
+        """One token refresh at a time per user: GitLab revokes a refresh token once used, so two
+        refreshes at once would make the second look like a revocation."""
+        locks = self.__dict__.setdefault("_refresh_locks", {})
+        return locks.setdefault(name, asyncio.Lock())
+
+    async def httpfetch(self, url, label="fetching", parse_json=True, raise_error=True, **kwargs):
+        try:
+            return await super().httpfetch(url, label, parse_json, raise_error, **kwargs)
+        except Exception as e:
+            marker = _outage.get()
+            if marker is not None and is_outage(e):
+                marker.seen = True
+            raise
+
+    async def refresh_user(self, user, handler=None, **kwargs):
+        async with self._lock(user.name):
+            marker = _Outage()
+            reset = _outage.set(marker)
+            try:
+                refreshed = await super().refresh_user(user, handler, **kwargs)
+            except Exception as e:
+                if not (marker.seen or is_outage(e)):
+                    raise
+                refreshed = None
+            finally:
+                _outage.reset(reset)
+            if refreshed is None or (refreshed is False and marker.seen):
+                # GitLab unreachable or failing: keep the current session rather than lock
+                # people out during an outage; the next refresh checks again.
+                self.log.warning("Could not refresh %s against GitLab (outage); keeping current auth", user.name)
+                return True
+            if refreshed is False:
+                if not await user.get_auth_state():
+                    return False  # never logged in through GitLab: a fresh login is needed
+                await self.revoke(user, handler, "GitLab refused their tokens (blocked, deleted or revoked)")
+            if isinstance(refreshed, dict):
+                if not await self.check_allowed(refreshed["name"], refreshed):
+                    await self.revoke(user, handler, "GitLab membership of the allowed groups or projects has ended")
+                # saved before another refresh may read it (JupyterHub saves it again after)
+                await user.save_auth_state(refreshed["auth_state"])
             return refreshed
-        if await self.check_allowed(refreshed["name"], refreshed):
-            return refreshed
-        self.log.warning("User %s is no longer allowed by GitLab; refusing until they are", user.name)
+
+    async def revoke(self, user, handler, why):
+        """Refuse ``user`` everywhere (403) and stop their servers."""
+        self.log.warning("User %s may no longer use the hub: %s", user.name, why)
         if self.stop_server_on_revoke:
             await self._stop_all_servers(user, handler)
-        # Returning False would only force a new login for browser requests and keep stale
-        # auth for API tokens (the server's token included); refuse every kind of request.
-        raise web.HTTPError(
-            403,
-            f"{user.name} may no longer use this hub: GitLab membership of the allowed groups or "
-            "projects has ended. Ask an administrator to add you back.",
-        )
+        raise web.HTTPError(403, f"{user.name} may no longer use this hub: {why}. Ask an administrator.")
 
     async def _stop_all_servers(self, user, handler):
         for name, spawner in list(user.spawners.items()):
@@ -138,3 +290,38 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
                 await handler.stop_single_user(user, name)
             else:
                 await user.stop(name)
+
+    # ---- short-lived tokens for the user's server ------------------------------------------
+
+    def get_handlers(self, app):
+        from .gitlab_token import GitLabTokenHandler
+
+        return super().get_handlers(app) + [(GitLabTokenHandler.route, GitLabTokenHandler)]
+
+    async def fresh_access_token(self, user, handler, min_validity: int) -> dict:
+        """The user's auth_state with an access token valid for at least ``min_validity``
+        seconds, refreshed (and saved) first when it is closer to its expiry."""
+        async with self._lock(user.name):
+            state = await user.get_auth_state()
+            if not state or not state.get("access_token"):
+                raise web.HTTPError(403, f"{user.name} has no GitLab login on this hub; log in to the hub again")
+            expires_at = state.get("token_expires_at")
+            if expires_at is None or expires_at - time.time() >= min_validity:
+                return state
+            if not state.get("refresh_token"):
+                raise web.HTTPError(403, "the GitLab token is about to expire and cannot be refreshed; log in again")
+            marker = _Outage()
+            reset = _outage.set(marker)
+            try:
+                info = await self.get_token_info(handler, self.build_refresh_token_request_params(state["refresh_token"]))
+            except Exception as e:
+                if marker.seen or is_outage(e):
+                    raise web.HTTPError(503, "GitLab is not reachable to refresh the token; try again in a minute")
+                await self.revoke(user, handler, "GitLab refused their tokens (blocked, deleted or revoked)")
+            finally:
+                _outage.reset(reset)
+            info.setdefault("refresh_token", state["refresh_token"])
+            fresh = {**state, **self.build_auth_state_dict(info, state[self.user_auth_state_key])}
+            await user.save_auth_state(fresh)
+            self.log.info("Refreshed the GitLab token of %s for their server", user.name)
+            return fresh

@@ -235,10 +235,17 @@ class ProfileDockerSpawner(ProgressMixin, ProfileSpawnerMixin, DockerSpawner):
 
     @default("server_token_scopes")
     def _default_server_token_scopes(self):
-        # The server may read its owner's auth_state (the fresh GitLab token the git
-        # credential helper asks for); JupyterHub grants only the subset the user holds, so
-        # the hub config also gives the "user" role admin:auth_state!user.
-        return ["users:activity!user", "access:servers!server", "admin:auth_state!user"]
+        # The server may get its owner's short-lived GitLab access token from the hub (the
+        # authenticator's token scope; never admin:auth_state, which holds the refresh token).
+        # JupyterHub grants only the subset the user holds: the hub config gives the "user"
+        # role that scope for themselves.
+        from jupyterhub.scopes import scope_definitions
+
+        scopes = ["users:activity!user", "access:servers!server"]
+        token_scope = getattr(self.authenticator, "token_scope", None)
+        if token_scope in scope_definitions:
+            scopes.append(f"{token_scope}!user")
+        return scopes
 
     async def _ensure_network(self):
         if self.network_name in ("bridge", "host", "none") or not self.isolate_containers:

@@ -42,7 +42,8 @@ def _load_jupyter_server_extension(server_app):
     hook = PairOnSave(server_app.root_dir, commit_notebooks)
     service = ReviewService(settings, server_app.root_dir, server_app.log, hook)
     workspace = Workspace(projects=settings.workspace, root_dir=server_app.root_dir, directory=settings.workspace_dir,
-                          gitlab_url=settings.gitlab_url, credential_helper=settings.git_credential_helper,
+                          gitlab_url=settings.gitlab_url, token_source=settings.token_source,
+                          credential_helper=settings.git_credential_helper,
                           commit_notebooks=commit_notebooks, timeout=settings.git_timeout, log=server_app.log)
     setup_handlers(server_app.web_app, service, workspace)
     # working copies already on disk (earlier clones, or cloned by hand) get paired from the first save

@@ -76,9 +76,11 @@ class ReviewConfig(LoggingConfigurable):
         return policy_from_dict(self.policy) if self.policy else parse_policy("")
 
     git_credential_helper = Unicode(
-        "jupyterhub-ds",
-        help="""The git credential helper used for fetch/push (git runs git-credential-<name>, or a
-        '!command'). Any helper configured elsewhere is ignored during a submit.""",
+        "",
+        help="""A git credential helper for fetch/push instead of the built-in one (git runs
+        git-credential-<name>, or a '!command'). Empty (default): the token from token_source is
+        handed to git through a pipe, for the GitLab host only. Any helper configured in git's
+        own config files (the working copy's included) is ignored.""",
     ).tag(config=True)
 
     strip_outputs = Bool(

@@ -1,15 +1,17 @@
-"""``git-credential-jupyterhub-ds``: a git credential helper that asks the hub for a fresh token.
+"""``git-credential-jupyterhub-ds``: the git credential helper of the user's terminal.
 
 Installed in the single-user image and enabled with
-``git config --system credential.helper jupyterhub-ds``. For the GitLab host named in
-``JUPYTERHUB_DS_GITLAB_URL`` it answers ``username=oauth2`` and ``password=<the owner's
-current GitLab OAuth token>``, read from the hub API with the server's own hub token
-(JupyterHub's documented pattern: the server token may read its owner's auth_state). The
-GitLab token is never written to disk, never put in the environment and never logged; it
-only travels from the hub to git through this process's stdout.
+``git config --system credential.helper jupyterhub-ds``, so that ``git push`` in a JupyterLab
+terminal works. For the GitLab host named in ``JUPYTERHUB_DS_GITLAB_URL`` it answers
+``username=oauth2`` and ``password=<a short-lived GitLab access token of the server's owner>``,
+which it gets from the hub's ``/hub/api/jupyterhub-ds/users/:name/gitlab-token`` with the
+server's own hub token (scope ``custom:jupyterhub-ds:gitlab-token!user``: the token alone,
+never the refresh token or the rest of ``auth_state``). The GitLab token is never written
+to disk, never put in the environment and never logged; it only travels from the hub to git
+through this process's stdout.
 
-The git credential protocol (git-credential(1)) is small and has no maintained Python
-library, hence the hand-written parser below.
+The extension's own git commands do not use this helper: they hand git the token through a
+pipe (``jupyterhub_ds.git_command``), so the hub token is not in their environment.
 """
 
 import json
@@ -17,49 +19,39 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+from jupyterhub_ds.git_credential import format_answer, matches_gitlab, parse_request
+
+__all__ = ["fetch_credentials", "fetch_token", "format_answer", "main", "matches_gitlab", "parse_request"]
+
+MIN_VALIDITY = 300  # seconds the token must stay valid: a long push still finishes with it
+MAX_ANSWER = 64 * 1024
 
 
-def parse_request(text):
-    """git's ``key=value`` lines (up to a blank line) -> dict."""
-    attrs = {}
-    for line in text.splitlines():
-        if not line.strip():
-            break
-        key, sep, value = line.partition("=")
-        if sep:
-            attrs[key.strip()] = value
-    return attrs
-
-
-def matches_gitlab(attrs, gitlab_url):
-    """Answer only for the configured GitLab (same scheme and host[:port])."""
-    if not gitlab_url:
-        return False
-    want = urlsplit(gitlab_url)
-    return attrs.get("protocol") == want.scheme and attrs.get("host") == want.netloc
-
-
-def format_answer(token):
-    return f"username=oauth2\npassword={token}\n"
+def fetch_credentials(api_url, api_token, user, min_validity=MIN_VALIDITY, timeout=10):
+    """``{"access_token", "expires_at", "username", "name", "email"}`` from the hub."""
+    req = urllib.request.Request(
+        f"{api_url.rstrip('/')}/jupyterhub-ds/users/{quote(user, safe='')}/gitlab-token?min_validity={int(min_validity)}",
+        headers={"Authorization": f"token {api_token}", "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            answer = json.loads(resp.read(MAX_ANSWER))
+    except urllib.error.HTTPError as e:
+        try:
+            message = json.loads(e.read(MAX_ANSWER)).get("message", "")
+        except ValueError:
+            message = ""
+        raise LookupError(f"the hub answered {e.code}{': ' + message if message else ''}") from None
+    if not isinstance(answer, dict) or not answer.get("access_token"):
+        raise LookupError("the hub returned no GitLab token for this user; log in to the hub again")
+    return answer
 
 
 def fetch_token(api_url, api_token, user, timeout=10):
-    """The owner's current GitLab access token from the hub's auth_state."""
-    req = urllib.request.Request(
-        f"{api_url.rstrip('/')}/users/{quote(user, safe='')}",
-        headers={"Authorization": f"token {api_token}", "Accept": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        model = json.load(resp)
-    auth_state = model.get("auth_state") or {}
-    token = auth_state.get("access_token")
-    if not token:
-        raise LookupError(
-            "the hub returned no GitLab token for this user (auth_state missing: is "
-            "enable_auth_state on and does the server token have admin:auth_state!user?)"
-        )
-    return token
+    """The owner's current GitLab access token (valid for at least MIN_VALIDITY seconds)."""
+    return fetch_credentials(api_url, api_token, user, timeout=timeout)["access_token"]
 
 
 def main(argv=None, stdin=None, stdout=None, environ=None):
@@ -69,7 +61,7 @@ def main(argv=None, stdin=None, stdout=None, environ=None):
     env = os.environ if environ is None else environ
     if not argv or argv[0] != "get":
         return 0  # store/erase: nothing is ever stored
-    attrs = parse_request(stdin.read())
+    attrs = parse_request(stdin.read(MAX_ANSWER))
     if not matches_gitlab(attrs, env.get("JUPYTERHUB_DS_GITLAB_URL", "")):
         return 0  # not our host: let git try other helpers
     try:

@@ -1,18 +1,22 @@
 """Who commits and which token talks to GitLab: the hub-backed defaults of the pluggable sources.
 
-The GitLab token comes from ``credential.fetch_token`` (the same call the git credential
-helper makes). The committer is the GitLab user the hub stored in ``auth_state["gitlab_user"]``
-(name, email), read from the same hub API model. Neither is ever written to disk or logged.
+Both come from one hub endpoint, ``/hub/api/jupyterhub-ds/users/:name/gitlab-token``
+(``credential.fetch_credentials``): a short-lived GitLab access token and the GitLab user's
+name and commit email. Neither is ever written to disk or logged.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
-from urllib.parse import quote, urlsplit
+import threading
+import time
+from urllib.parse import urlsplit
 
 from . import credential
+
+IDENTITY_TTL = 300.0  # seconds a commit identity is reused (a token is asked for every time)
+_identity_cache: dict = {}
+_identity_lock = threading.Lock()
 
 
 def hub_env(environ=None) -> tuple[str, str, str]:
@@ -24,20 +28,26 @@ def hub_env(environ=None) -> tuple[str, str, str]:
                           "(or configure ReviewConfig.token_source / identity_source)") from None
 
 
+def _fetch() -> dict:
+    answer = credential.fetch_credentials(*hub_env())
+    with _identity_lock:
+        _identity_cache["identity"] = (time.monotonic(), answer)
+    return answer
+
+
 def hub_token() -> str:
     """Default ``ReviewConfig.token_source``: the owner's fresh GitLab token from the hub."""
-    return credential.fetch_token(*hub_env())
+    return _fetch()["access_token"]
 
 
 def hub_identity() -> dict:
     """Default ``ReviewConfig.identity_source``: {"username", "name", "email"} of the GitLab user."""
-    api_url, api_token, user = hub_env()
-    req = urllib.request.Request(f"{api_url.rstrip('/')}/users/{quote(user, safe='')}",
-                                 headers={"Authorization": f"token {api_token}", "Accept": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        model = json.load(resp)
-    gitlab_user = (model.get("auth_state") or {}).get("gitlab_user") or {}
-    return identity_from(user, gitlab_user, os.environ.get("JUPYTERHUB_DS_GITLAB_URL", ""))
+    with _identity_lock:
+        when, answer = _identity_cache.get("identity", (0.0, None))
+    if answer is None or time.monotonic() - when > IDENTITY_TTL:
+        answer = _fetch()
+    user = hub_env()[2]
+    return identity_from(user, answer, os.environ.get("JUPYTERHUB_DS_GITLAB_URL", ""))
 
 
 def identity_from(hub_user: str, gitlab_user: dict, gitlab_url: str = "") -> dict:

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ class Prepared:
 
 
 def git_error(e: GitFailure, gitlab_url: str) -> ReviewError:
+    if e.kind == "token":
+        return ReviewError(502, f"{e.message}; reload JupyterLab (or log in to the hub again), then submit again; {KEPT}")
     if e.kind == "auth":
         return ReviewError(502, f"GitLab refused the git credentials; your session may have expired: reload "
                                 f"JupyterLab (or log in to the hub again), then submit again; {KEPT} ({e.message})")
@@ -93,6 +96,26 @@ def background(awaitable) -> asyncio.Future:
     task = asyncio.ensure_future(awaitable)
     task.add_done_callback(lambda t: t.cancelled() or t.exception())
     return task
+
+
+class Once:
+    """``fn()`` called at most once, from any thread; later calls get its result (or its error).
+    One submit asks the hub for the GitLab token once, for its fetch, push and merge request."""
+
+    def __init__(self, fn):
+        self._fn, self._lock, self._result = fn, threading.Lock(), None
+
+    def __call__(self):
+        with self._lock:
+            if self._result is None:
+                try:
+                    self._result = (True, self._fn())
+                except Exception as e:
+                    self._result = (False, e)
+        ok, value = self._result
+        if not ok:
+            raise value
+        return value
 
 
 def shared_executor() -> ThreadPoolExecutor:
@@ -135,7 +158,7 @@ class ReviewService:
     def _prepare(self, api_path, title="", description="", target=None) -> Prepared:
         """Read, plan and gate. Gate results are reused while neither file nor the policy changed
         (the dialog runs ``check`` when it opens, so the submit that follows skips the work)."""
-        loc = locate_notebook(self.root_dir, api_path)
+        loc = locate_notebook(self.root_dir, api_path, self.settings.workspace_dir)
         settings = self.settings
         policy = self.policy()
         try:
@@ -179,9 +202,15 @@ class ReviewService:
             self._gate_cache[str(loc.path)] = (key, (gates, project, branch))
         return Prepared(loc, plan, gates, project, branch)
 
+    def _git(self, loc: NotebookLocation, token=None) -> Git:
+        """The working copy's Git; ``token``: where network commands get the GitLab token."""
+        s = self.settings
+        return Git.open(loc.repo_root, gitlab_url=s.gitlab_url, token=token, helper=s.git_credential_helper,
+                        timeout=s.git_timeout)
+
     def _repo_info(self, loc: NotebookLocation):
         try:
-            g = Git.open(loc.repo_root, self.settings.git_credential_helper)
+            g = self._git(loc)
             try:
                 return project_path(g.remote_url(), self.settings.gitlab_url), g.current_branch()
             finally:
@@ -206,8 +235,7 @@ class ReviewService:
         """The dialog runs ``check`` when it opens: fetch the target and review branches right then,
         so the submit that follows can start from these refs instead of waiting for a fetch."""
         async def fetch():
-            g = await self.blocking(Git.open, loc.repo_root, self.settings.git_credential_helper,
-                                    self.settings.git_timeout)
+            g = await self.blocking(self._git, loc, Once(self.settings.token_source))
             try:
                 return await self._fetch(g, loc, target, branch)
             finally:
@@ -249,36 +277,37 @@ class ReviewService:
             raise ReviewError(400, '"description" must be text')
         if target_branch is not None and (not isinstance(target_branch, str) or not BRANCH_RE.match(target_branch)):
             raise ReviewError(400, f"target branch {target_branch!r} is not a valid branch name; pick one like 'main'")
-        loc = await self.blocking(locate_notebook, self.root_dir, api_path)
+        loc = await self.blocking(locate_notebook, self.root_dir, api_path, self.settings.workspace_dir)
         key = str(loc.path)
         if key in self.busy:
             raise ReviewError(409, f"{loc.api_path} is already being submitted; wait for that submit to finish "
                                    "(it returns the merge request link), then try again")
         self.busy.add(key)
         g = None
+        token = Once(self.settings.token_source)  # one hub call for the fetch, the push and GitLab's API
         try:
-            g = await self.blocking(self._open_git, loc)
-            return await self._submit(g, loc, title, description or "", target_branch)
+            g = await self.blocking(self._open_git, loc, token)
+            return await self._submit(g, loc, title, description or "", target_branch, token)
         finally:
             self.busy.discard(key)
             if g is not None:
                 await self.blocking(g.close)
 
-    def _open_git(self, loc: NotebookLocation) -> Git:
+    def _open_git(self, loc: NotebookLocation, token) -> Git:
         try:
-            return Git.open(loc.repo_root, self.settings.git_credential_helper, self.settings.git_timeout)
+            return self._git(loc, token)
         except Exception as e:  # git.InvalidGitRepositoryError and friends
             raise ReviewError(400, f"{loc.api_path}: {loc.repo_api_root or 'its folder'} is not a usable git working "
                                    f"copy ({type(e).__name__}); clone the project again, then submit") from None
 
-    async def _submit(self, g: Git, loc: NotebookLocation, title, description, target_branch) -> dict:
+    async def _submit(self, g: Git, loc: NotebookLocation, title, description, target_branch, token) -> dict:
         s = self.settings
         policy = self.policy()
         branch, target = branch_name(policy, s.username, loc.repo_path), target_branch or policy.target_branch
         # the git fetch and the hub round trip overlap the gates; nothing is written before the gates pass
         fetch = self._review_refs(g, loc, target, branch)
         known = background(self.blocking(g.tracking_refs, target, branch))  # from the last fetch or push
-        creds = background(self._credentials())
+        creds = background(self._credentials(token))
         # work off the critical path waits until the push is under way (the push waits on the
         # network, the rest of a submit on this process): the summary and the merge request lookup
         pushing = asyncio.Event()
@@ -364,10 +393,10 @@ class ReviewService:
             self.log.debug("Merge request lookup for %s failed (%s); looking again later", branch, e)
             return gitlab_mr.LOOK_AGAIN
 
-    async def _credentials(self):
+    async def _credentials(self, token_source):
         s = self.settings
         try:
-            token = await self.blocking(s.token_source, timeout=s.gitlab_timeout)
+            token = await self.blocking(token_source, timeout=s.gitlab_timeout)
             author = await self.blocking(s.identity_source, timeout=s.gitlab_timeout)
         except Exception as e:
             raise ReviewError(502, f"could not get your GitLab credentials from the hub ({type(e).__name__}: {e}); "
@@ -400,7 +429,7 @@ class ReviewService:
 
         script, new_cells = await self.blocking(read)
         # its own Repo: GitPython's object reader is one git process that threads must not share
-        g = await self.blocking(Git.open, loc.repo_root, self.settings.git_credential_helper)
+        g = await self.blocking(self._git, loc)
         try:
             base = await self.blocking(g.file_at, target_sha, script_path) if target_sha else None
             text, fallback = await self.worker.summarise(

@@ -13,13 +13,17 @@ Class names are fixed: ``GitLabOAuthenticator`` (oauthenticator's traits),
 import json
 from urllib.parse import quote
 
+from ..gitlab_groups import entry_key
 from .profiles import normalize_profiles
 from .sizes import parse_size
 
 PROMOTION_SERVICE = "promotion"
 PROMOTION_COMMAND = ["jupyterhub-ds-promotion"]
 PROMOTION_CONFIG_ENV = "JUPYTERHUB_DS_PROMOTION_CONFIG"
-USER_ROLE = {"name": "user", "scopes": ["self", "admin:auth_state!user"]}
+# A user's server gets their GitLab access token, alone, from the hub (jupyterhub_ds.gitlab_token);
+# nobody but admins holds admin:auth_state (the refresh token).
+GITLAB_TOKEN_SCOPE = "custom:jupyterhub-ds:gitlab-token"
+USER_ROLE = {"name": "user", "scopes": ["self", f"{GITLAB_TOKEN_SCOPE}!user"]}
 
 
 def with_password(url, password):
@@ -71,17 +75,36 @@ def apply_gitlab(section, c, *, client_secret, callback_url):
 
 def apply_auth(section, c):
     g = c.GitLabOAuthenticator
-    g.allowed_gitlab_groups = set(section["allowed_groups"])
     g.allowed_project_ids = set(section["allowed_project_ids"])
     g.allow_all = section["allow_all"]
     g.manage_groups = section["manage_groups"]
+    # oauthenticator's admin_groups: hub groups, which hold the granted group rules
+    g.admin_groups = {entry_key(e) for e in section["admin_groups"]}
     c.Authenticator.enable_auth_state = True
     c.Authenticator.auth_refresh_age = section["refresh_age"]
-    c.DSGitLabOAuthenticator.admin_gitlab_groups = set(section["admin_groups"])
-    c.DSGitLabOAuthenticator.stop_server_on_revoke = section["stop_server_on_revoke"]
-    # A user's server fetches a fresh GitLab token from its owner's auth_state; a server
-    # token only gets scopes its owner holds, so users need admin:auth_state on themselves.
+    ds = c.DSGitLabOAuthenticator
+    ds.allowed_group_rules = {entry_key(e) for e in section["allowed_groups"]}
+    ds.stop_server_on_revoke = section["stop_server_on_revoke"]
+    ds.token_scope = GITLAB_TOKEN_SCOPE
+    c.JupyterHub.custom_scopes = {GITLAB_TOKEN_SCOPE: {
+        "description": "Get a short-lived GitLab access token of the user (no refresh token, no auth_state)."}}
+    # A server token only gets scopes its owner holds: users hold the token scope for themselves.
     c.JupyterHub.load_roles = [{"name": USER_ROLE["name"], "scopes": list(USER_ROLE["scopes"])}]
+
+
+def privilege_rules(config):
+    """Every group rule of the file that grants something besides login (hub groups are made of
+    these): admin groups, profiles, workspace projects, and the namespaces of promoted projects
+    (their run history is visible to people placed there)."""
+    entries = list(config["auth"]["admin_groups"])
+    entries += [e for p in config["profiles"] for e in p["allowed_groups"]]
+    entries += [e for p in config["workspace"]["projects"] for e in p["groups"]]
+    entries += [p["path"].rsplit("/", 1)[0] for p in config["promotion"]["projects"]]
+    return {entry_key(e) for e in entries}
+
+
+def apply_group_rules(config, c):
+    c.DSGitLabOAuthenticator.privilege_group_rules = privilege_rules(config)
 
 
 def apply_profiles(section, c, *, default_image):
@@ -118,7 +141,8 @@ def apply_spawner(section, c):
 def apply_workspace(section, c):
     c.ProfileSpawnerMixin.workspace_directory = section["directory"]
     c.ProfileSpawnerMixin.workspace_projects = [
-        {"project": p["path"], "groups": list(p["groups"]), "ref": p["ref"]} for p in section["projects"]
+        {"project": p["path"], "groups": [entry_key(g) for g in p["groups"]], "ref": p["ref"]}
+        for p in section["projects"]
     ]
 
 

@@ -19,6 +19,8 @@ SEMANTIC_CHECKS = [
     (semantic.check_profile_images, ("profiles", "images")),
     (semantic.check_auth, ("auth",)),
     (semantic.check_group_references, ("auth", "profiles", "workspace")),
+    (semantic.check_group_sync, ("auth", "profiles", "workspace")),
+    (semantic.check_gitlab_scopes, ("gitlab",)),
     (semantic.check_mount_targets, ("volumes", "profiles")),
     (semantic.check_review, ("review",)),
     (semantic.check_workspace, ("workspace",)),
@@ -107,6 +109,7 @@ def build_config(config, env):
         db_password=env.get(secrets.PROMOTION_DB_PASSWORD),
     )
     A.apply_metrics(config["metrics"], c)
+    A.apply_group_rules(config, c)
     return c
 
 

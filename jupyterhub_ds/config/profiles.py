@@ -1,10 +1,12 @@
 """Profiles from the admin YAML -> the normalized dicts ``c.ProfileSpawnerMixin.profiles``.
 
 The normalized form (the contract with ``jupyterhub_ds.spawner.profiles``) has exactly the
-keys of ``PROFILE_KEYS``; sizes are int bytes, mounts are Docker-style
+keys of ``PROFILE_KEYS``; ``allowed_groups`` are group rule keys (``a/b`` or ``a:maintainer``,
+matched exactly against the user's hub groups, see ``jupyterhub_ds.gitlab_groups``); sizes are int bytes, mounts are Docker-style
 ``{source: {"bind": target, "mode": "ro"|"rw"}}`` and environment values are strings.
 """
 
+from ..gitlab_groups import entry_key
 from .sizes import parse_size
 
 PROFILE_KEYS = (
@@ -48,7 +50,7 @@ def normalize_profile(profile, default_image):
         "gpus": profile["gpus"],
         "volumes": mounts(profile["volumes"]),
         "environment": {k: _env_value(v) for k, v in profile["environment"].items()},
-        "allowed_groups": list(profile["allowed_groups"]),
+        "allowed_groups": [entry_key(g) for g in profile["allowed_groups"]],
         "idle_timeout": profile["idle_timeout"],
     }
 

@@ -74,8 +74,13 @@ def check_auth(config):
     return []
 
 
-def _group_known(group, auth_groups):
-    return any(group == g or group.startswith(g + "/") for g in auth_groups)
+def _path(entry):
+    return entry if isinstance(entry, str) else entry["group"]
+
+
+def _related(a, b):
+    """Group ``a`` is ``b``, inside it, or contains it."""
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def check_group_references(config):
@@ -83,21 +88,41 @@ def check_group_references(config):
     auth = config["auth"]
     if auth["allow_all"] or auth["allowed_project_ids"] or not auth["allowed_groups"]:
         return []  # membership cannot be decided from the file
-    known = list(auth["allowed_groups"]) + list(auth["admin_groups"])
+    known = [_path(g) for g in list(auth["allowed_groups"]) + list(auth["admin_groups"])]
     places = [(("profiles", i, "allowed_groups"), p["allowed_groups"]) for i, p in enumerate(config["profiles"])]
     places += [(("workspace", "projects", i, "groups"), p["groups"]) for i, p in enumerate(config["workspace"]["projects"])]
     problems = []
     for path, groups in places:
         for k, group in enumerate(groups):
-            if not _group_known(group, known):
+            if not any(_related(_path(group), g) for g in known):
                 problems.append(
                     Problem(
                         path + (k,),
-                        f"group {group!r} is not in auth.allowed_groups or auth.admin_groups (nor a subgroup of one), "
-                        f"so its members cannot log in; add it to auth.allowed_groups",
+                        f"group {_path(group)!r} is not in auth.allowed_groups or auth.admin_groups (nor a subgroup "
+                        f"or parent of one), so its members cannot log in; add it to auth.allowed_groups",
                     )
                 )
     return problems
+
+
+def check_group_sync(config):
+    """Profiles, admin rights and workspace projects are granted through hub groups."""
+    auth = config["auth"]
+    uses = auth["admin_groups"] or any(p["allowed_groups"] for p in config["profiles"]) or any(
+        p["groups"] for p in config["workspace"]["projects"])
+    if not auth["manage_groups"] and uses:
+        return [Problem(("auth", "manage_groups"), "false, but admin_groups, profiles or workspace projects name GitLab "
+                        "groups, which are granted through the hub groups it keeps; set it to true")]
+    return []
+
+
+def check_gitlab_scopes(config):
+    """The hub reads the user's groups through the API; servers push and open merge requests."""
+    scopes = set(config["gitlab"]["scopes"])
+    if not scopes & {"api", "read_api"}:
+        return [Problem(("gitlab", "scopes"), "has neither api nor read_api; the hub needs one of them to read a user's "
+                        "GitLab groups at login (api also lets servers open merge requests); add api")]
+    return []
 
 
 def check_mount_targets(config):

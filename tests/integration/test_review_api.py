@@ -103,7 +103,8 @@ def jp_server_config(gitlab_server, alice_token, helper, policy, tmp_path, worki
         "ReviewConfig": {
             "token_source": lambda: alice_token,
             "identity_source": lambda: {"username": "alice", "name": "Alice Analyst", "email": "alice@example.com"},
-            "username": "alice", "gitlab_url": gitlab_server.url, "git_credential_helper": helper,
+            # no git_credential_helper: git gets token_source's token through the built-in pipe
+            "username": "alice", "gitlab_url": gitlab_server.url,
             "policy": policy, "state_dir": str(tmp_path / "state"), "clone_on_start": False,
         },
     }
@@ -362,7 +363,7 @@ async def test_gitlab_stopped_mid_push_gives_502_and_retry_after_restart_makes_o
     code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
     assert code == 502 and "is not reachable" in res["message"], res
     gitlab_server.process.wait(10)
-    settings.git_credential_helper = helper
+    settings.git_credential_helper = ""  # the built-in helper again
     restarted = restart_on(gitlab_server, tmp_path)
     try:
         code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
@@ -376,10 +377,11 @@ async def test_gitlab_stopped_mid_push_gives_502_and_retry_after_restart_makes_o
 
 @on_server_loop
 async def test_expired_token_after_the_push_gives_502_and_retry_finds_the_branch_and_creates_the_mr(
-        jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server, alice_token):
+        jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server, alice_token, helper):
     await save(jp_fetch, NB, BASIC)
     settings = jp_serverapp.web_app.settings["jupyterhub_ds_review"].settings
-    settings.token_source = lambda: "expired-oauth-token"  # git still has good credentials
+    settings.git_credential_helper = helper  # git still has good credentials
+    settings.token_source = lambda: "expired-oauth-token"
     code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
     assert code == 502, res
     assert res["message"].startswith("GitLab refused your access token (401); it may have expired: reload JupyterLab")

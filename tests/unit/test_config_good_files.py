@@ -76,14 +76,23 @@ def test_demo_authenticator_and_hub_settings():
     assert g.oauth_callback_url == "http://127.0.0.1:8000/hub/oauth_callback"
     assert g.scope == ["read_user", "api", "read_repository", "write_repository"]
     assert g.enable_pkce is True
-    assert g.allowed_gitlab_groups == {"data-science/analysts", "data-science/power-users", "ml-gpu"}
+    # oauthenticator's own group check (members/all of the group itself) stays off: our rules decide
+    assert "allowed_gitlab_groups" not in g
+    assert c.DSGitLabOAuthenticator.allowed_group_rules == {"data-science/analysts", "data-science/power-users", "ml-gpu"}
     assert g.allow_all is False
     assert g.manage_groups is True
     assert c.Authenticator.enable_auth_state is True
     assert c.Authenticator.auth_refresh_age == 300
-    assert c.DSGitLabOAuthenticator.admin_gitlab_groups == {"data-science/admins"}
+    assert g.admin_groups == {"data-science/admins"}
+    # hub groups are made of the rules that grant something: admin, profiles, workspace projects
+    assert c.DSGitLabOAuthenticator.privilege_group_rules == {
+        "data-science/admins", "data-science/analysts", "data-science/power-users", "ml-gpu"}
     assert c.DSGitLabOAuthenticator.stop_server_on_revoke is True
-    assert {"name": "user", "scopes": ["self", "admin:auth_state!user"]} in c.JupyterHub.load_roles
+    # servers get their user's GitLab token alone, never auth_state (the refresh token)
+    scope = "custom:jupyterhub-ds:gitlab-token"
+    assert {"name": "user", "scopes": ["self", f"{scope}!user"]} in c.JupyterHub.load_roles
+    assert scope in c.JupyterHub.custom_scopes
+    assert not any("auth_state" in s for r in c.JupyterHub.load_roles for s in r["scopes"])
     assert "services" not in c.JupyterHub  # no promotion projects, no service
 
 
@@ -161,7 +170,7 @@ def test_example_promotion_service_and_role():
     assert role["scopes"] == ["read:users:name", "read:users:groups", "read:groups:name"]
     # every user may open the service's pages (the history; actions are admin-only there)
     user_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
-    assert user_role["scopes"] == ["self", "admin:auth_state!user", "access:services!service=promotion"]
+    assert user_role["scopes"] == ["self", "custom:jupyterhub-ds:gitlab-token!user", "access:services!service=promotion"]
 
 
 def test_minimal_file_gets_documented_defaults():
