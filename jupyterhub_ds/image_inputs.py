@@ -129,6 +129,61 @@ def lock_text(packages_text, version):
     return header + "".join(f"{p}\n" for p in sorted(pins, key=str.lower))
 
 
+# One pin of a lock file: ``name==version``, optionally with extras, an environment marker
+# and a trailing comment (what pip freeze, pip-compile and `images build` write).
+_PIN = re.compile(
+    r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?\s*"
+    r"==\s*(?P<version>[^\s;#]+)\s*(?:;[^#]*)?(?:#.*)?"
+)
+
+
+def lock_pins(text, where="lock file"):
+    """``{canonical name: version}`` of a lock file's text (comments and blank lines skipped).
+
+    Every other line must pin one distribution with ``==``; anything else (a range, an
+    option such as ``--index-url``, a URL) is a ValueError naming ``where`` and the line.
+    """
+    pins = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _PIN.fullmatch(line)
+        if not match:
+            raise ValueError(
+                f"{where}, line {number}: {line!r} is not an exact pin `name==version`; "
+                "a lock file holds only pins (regenerate it with `jupyterhub-ds images build --update-lock`)"
+            )
+        name = canonical_name(match["name"])
+        if name in pins and pins[name] != match["version"]:
+            raise ValueError(f"{where}, line {number}: {name} is pinned twice ({pins[name]} and {match['version']})")
+        pins[name] = match["version"]
+    return pins
+
+
+def lock_packages(path):
+    """The distribution names a lock file pins, PEP 503-normalised and sorted.
+
+    For allow-lists that refer to an image's lock (e.g. images/scipy/requirements.lock)
+    instead of repeating its package names. Errors name the file and line (see lock_pins).
+    """
+    with open(path, encoding="utf-8") as f:
+        return sorted(lock_pins(f.read(), where=os.fspath(path)))
+
+
+def lock_conflicts(locked, installed):
+    """``{name: (locked version, installed version)}`` for the packages both pin differently.
+
+    ``locked`` and ``installed`` are :func:`lock_pins` mappings: a layered image's lock
+    against what its base image already has (which the layer must not change).
+    """
+    return {
+        name: (version, installed[name])
+        for name, version in sorted(locked.items())
+        if name in installed and installed[name] != version
+    }
+
+
 def canonical_name(name):
     """PEP 503 normalised project name."""
     return re.sub(r"[-_.]+", "-", name).lower()
