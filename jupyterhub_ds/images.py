@@ -203,6 +203,7 @@ def singleuser_plan(opts, src, base_ref, lock):
     wanted = input_hash({
         "base": base[1], "dockerfile": (recipe / "Dockerfile").read_bytes(),
         "record": (recipe / "record_packages.py").read_bytes(), "source": tree_content_hash(src),
+        "jupyter": tree_content_hash(recipe / "jupyter", ignore=()),
         "ca": ca, "index": opts.index_url, "version": __version__, "lock": lock,
     })
     found = image_labels(ref)
@@ -224,6 +225,7 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
         ctx = pathlib.Path(ctx)
         shutil.copy(recipe / "Dockerfile", ctx / "Dockerfile")
         shutil.copy(recipe / "record_packages.py", ctx / "record_packages.py")
+        shutil.copytree(recipe / "jupyter", ctx / "jupyter")
         (ctx / "requirements.txt").write_text(requirements)
         (ctx / "requirements.lock").write_bytes(lock)
         (ctx / "ca").mkdir()
