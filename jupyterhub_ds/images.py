@@ -212,6 +212,33 @@ def singleuser_plan(opts, src, base_ref, lock):
     return ref, wanted, found, False
 
 
+def read_packages(built):
+    """The ``pip list --format=freeze`` text a build recorded in the image ``built``."""
+    freeze = docker("run", "--rm", "--network", "none", "--entrypoint", "cat", built,
+                    "/opt/jupyterhub-ds/packages.txt", timeout=120)
+    if freeze.returncode != 0:
+        raise BuildError(f"could not read the package list from the built image {built}: {freeze.stderr.strip()}")
+    return freeze.stdout
+
+
+def label_and_tag(built, labels, refs, found, what):
+    """Give the image ``built`` its labels and the tags ``refs``; drop ``found``, the image
+    the first tag named before (None if none)."""
+    label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
+    tags = [a for ref in refs for a in ("-t", ref)]
+    res = subprocess.run(
+        ["docker", "build", "-q", *label_args, *tags, "-"],
+        input=f"FROM {built}\n", capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, DOCKER_BUILDKIT="0"),
+    )
+    if res.returncode != 0:
+        raise BuildError(f"labelling {what} failed: {res.stderr.strip()}")
+    if found:
+        # The image this build replaced is untagged now; drop it and its untagged parents
+        # so rebuilds do not pile up. It fails harmlessly while a container still uses it.
+        docker("rmi", found[1], timeout=120)
+
+
 def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
     """Build the single-user image from ``wheel``; tag it ``ref`` and latest.
 
@@ -253,30 +280,16 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
         built = iidfile.read_text().strip()
         iidfile.unlink()
 
-    freeze = docker("run", "--rm", "--network", "none", "--entrypoint", "cat", built,
-                     "/opt/jupyterhub-ds/packages.txt", timeout=120)
-    if freeze.returncode != 0:
-        raise BuildError(f"could not read the package list from the built image {built}: {freeze.stderr.strip()}")
+    freeze = read_packages(built)
     if opts.update_lock:
-        lock_path(src).write_text(lock_text(freeze.stdout, __version__))
+        lock_path(src).write_text(lock_text(freeze, __version__))
         say("singleuser", f"wrote {lock_path(src)}")
         wanted = singleuser_plan(opts, src, base_ref, lock_path(src).read_bytes())[1]
     labels = {
-        LABEL_HASH: wanted, LABEL_VERSION: __version__, LABEL_PACKAGES: packages_label(freeze.stdout),
+        LABEL_HASH: wanted, LABEL_VERSION: __version__, LABEL_PACKAGES: packages_label(freeze),
         LABEL_BASE: base_ref, LABEL_INDEX: opts.index_url,
     }
-    label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
-    res = subprocess.run(
-        ["docker", "build", "-q", *label_args, "-t", ref, "-t", f"{SINGLEUSER_REPO}:latest", "-"],
-        input=f"FROM {built}\n", capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, DOCKER_BUILDKIT="0"),
-    )
-    if res.returncode != 0:
-        raise BuildError(f"labelling the single-user image failed: {res.stderr.strip()}")
-    if found:
-        # The image this build replaced is untagged now; drop it and its untagged parents
-        # so rebuilds do not pile up. It fails harmlessly while a container still uses it.
-        docker("rmi", found[1], timeout=120)
+    label_and_tag(built, labels, [ref, f"{SINGLEUSER_REPO}:latest"], found, "the single-user image")
     return ref, "built"
 
 
