@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 BASE_REPO = "jupyterhub-ds/base"
 SINGLEUSER_REPO = "jupyterhub-ds/singleuser"
+SCIPY_REPO = "jupyterhub-ds/singleuser-scipy"
 BASE_PACKAGES = ("python3", "python3-venv", "git", "ca-certificates", "tini")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_SUITE = "bookworm"
@@ -114,17 +115,18 @@ def packages_label(freeze_text):
 UNLOCKED = frozenset({"pip", "setuptools", "jupyterhub-ds"})
 
 
-def lock_text(packages_text, version):
-    """The requirements.lock for ``packages_text`` (``pip list --format=freeze``)."""
+def lock_text(packages_text, version, image="single-user image", update="--update-lock"):
+    """The requirements.lock for ``packages_text`` (``pip list --format=freeze``) of ``image``;
+    ``update`` is the ``images build`` option that regenerates it."""
     pins = []
     for line in packages_text.splitlines():
         name, sep, _ = line.strip().partition("==")
         if sep and canonical_name(name) not in UNLOCKED:
             pins.append(line.strip())
     header = (
-        f"# Exact versions of the single-user image's third-party packages (jupyterhub-ds {version}).\n"
+        f"# Exact versions of the {image}'s third-party packages (jupyterhub-ds {version}).\n"
         "# Used as pip constraints by `jupyterhub-ds images build`; regenerate with\n"
-        "# `jupyterhub-ds images build --update-lock` after changing dependencies or the base.\n"
+        f"# `jupyterhub-ds images build {update}` after changing dependencies or the base.\n"
     )
     return header + "".join(f"{p}\n" for p in sorted(pins, key=str.lower))
 
@@ -201,7 +203,21 @@ def allowed_download_hosts(index_url):
     return hosts
 
 
+def format_size(size):
+    """An image size in bytes as ``docker images`` counts it (powers of 1000): ``1.21 GB``."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.{2 if unit == 'GB' else 0}f} {unit}"
+    return f"{size} B"
+
+
 def format_report(steps, total):
-    """``images build: base cached (0.1 s), ..., total 3.4 s``."""
-    done = ", ".join(f"{name} {status} ({secs:.1f} s)" for name, status, secs in steps)
+    """``images build: base cached (0.1 s), ..., singleuser-scipy built (95.3 s, 1.21 GB), total 98.4 s``.
+
+    A step is ``(name, status, seconds)`` or ``(name, status, seconds, detail)``.
+    """
+    done = ", ".join(
+        f"{name} {status} ({secs:.1f} s{', ' + rest[0] if rest and rest[0] else ''})"
+        for name, status, secs, *rest in steps
+    )
     return f"images build: {done}, total {total:.1f} s"

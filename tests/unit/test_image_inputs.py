@@ -3,7 +3,7 @@
 import pytest
 
 from jupyterhub_ds.image_inputs import (
-    allowed_download_hosts, format_report, input_hash, lock_conflicts, lock_packages, lock_pins,
+    allowed_download_hosts, format_report, format_size, input_hash, lock_conflicts, lock_packages, lock_pins,
     lock_text, packages_label, requirements_from_metadata, source_files, split_pem, tree_content_hash,
 )
 
@@ -168,3 +168,18 @@ def test_lock_conflicts_names_what_a_layer_would_change():
     layer = {"numpy": "2.3.5", "requests": "2.31.0", "pandas": "2.3.3"}
     assert lock_conflicts(layer, base) == {"requests": ("2.31.0", "2.32.5")}
     assert lock_conflicts(base, base) == {}
+
+
+@pytest.mark.parametrize(
+    "size, text",
+    [(1_213_456_789, "1.21 GB"), (624_000_000, "624 MB"), (999_499, "999 kB"), (12, "12 B")],
+)
+def test_image_size_is_shown_as_docker_counts_it(size, text):
+    assert format_size(size) == text
+
+
+def test_report_line_shows_a_step_detail():
+    steps = [("singleuser", "cached", 0.11), ("singleuser-scipy", "built", 95.3, "1.21 GB")]
+    assert format_report(steps, 96.0) == (
+        "images build: singleuser cached (0.1 s), singleuser-scipy built (95.3 s, 1.21 GB), total 96.0 s"
+    )
