@@ -98,6 +98,7 @@ labextension() {
 }
 
 images() {
+  # base, single-user and data-science (singleuser-scipy) images; cached when nothing changed
   say "images"
   "$VENV/bin/jupyterhub-ds" images build
 }

@@ -85,3 +85,12 @@ def image_labels(ref):
         return None
     labels, _, image_id = res.stdout.strip().rpartition("|")
     return json.loads(labels) or {}, image_id
+
+
+def image_size(ref):
+    """The size in bytes of a local image (as ``docker images`` shows it), or None."""
+    res = docker("image", "inspect", "--format", "{{.Size}}", ref)
+    try:
+        return int(res.stdout.strip()) if res.returncode == 0 else None
+    except ValueError:
+        return None

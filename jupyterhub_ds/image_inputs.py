@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 BASE_REPO = "jupyterhub-ds/base"
 SINGLEUSER_REPO = "jupyterhub-ds/singleuser"
+SCIPY_REPO = "jupyterhub-ds/singleuser-scipy"
 BASE_PACKAGES = ("python3", "python3-venv", "git", "ca-certificates", "tini")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_SUITE = "bookworm"
@@ -114,19 +115,75 @@ def packages_label(freeze_text):
 UNLOCKED = frozenset({"pip", "setuptools", "jupyterhub-ds"})
 
 
-def lock_text(packages_text, version):
-    """The requirements.lock for ``packages_text`` (``pip list --format=freeze``)."""
+def lock_text(packages_text, version, image="single-user image", update="--update-lock"):
+    """The requirements.lock for ``packages_text`` (``pip list --format=freeze``) of ``image``;
+    ``update`` is the ``images build`` option that regenerates it."""
     pins = []
     for line in packages_text.splitlines():
         name, sep, _ = line.strip().partition("==")
         if sep and canonical_name(name) not in UNLOCKED:
             pins.append(line.strip())
     header = (
-        f"# Exact versions of the single-user image's third-party packages (jupyterhub-ds {version}).\n"
+        f"# Exact versions of the {image}'s third-party packages (jupyterhub-ds {version}).\n"
         "# Used as pip constraints by `jupyterhub-ds images build`; regenerate with\n"
-        "# `jupyterhub-ds images build --update-lock` after changing dependencies or the base.\n"
+        f"# `jupyterhub-ds images build {update}` after changing dependencies or the base.\n"
     )
     return header + "".join(f"{p}\n" for p in sorted(pins, key=str.lower))
+
+
+# One pin of a lock file: ``name==version``, optionally with extras, an environment marker
+# and a trailing comment (what pip freeze, pip-compile and `images build` write).
+_PIN = re.compile(
+    r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?\s*"
+    r"==\s*(?P<version>[^\s;#]+)\s*(?:;[^#]*)?(?:#.*)?"
+)
+
+
+def lock_pins(text, where="lock file"):
+    """``{canonical name: version}`` of a lock file's text (comments and blank lines skipped).
+
+    Every other line must pin one distribution with ``==``; anything else (a range, an
+    option such as ``--index-url``, a URL) is a ValueError naming ``where`` and the line.
+    """
+    pins = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _PIN.fullmatch(line)
+        if not match:
+            raise ValueError(
+                f"{where}, line {number}: {line!r} is not an exact pin `name==version`; "
+                "a lock file holds only pins (regenerate it with `jupyterhub-ds images build --update-lock`)"
+            )
+        name = canonical_name(match["name"])
+        if name in pins and pins[name] != match["version"]:
+            raise ValueError(f"{where}, line {number}: {name} is pinned twice ({pins[name]} and {match['version']})")
+        pins[name] = match["version"]
+    return pins
+
+
+def lock_packages(path):
+    """The distribution names a lock file pins, PEP 503-normalised and sorted.
+
+    For allow-lists that refer to an image's lock (e.g. images/scipy/requirements.lock)
+    instead of repeating its package names. Errors name the file and line (see lock_pins).
+    """
+    with open(path, encoding="utf-8") as f:
+        return sorted(lock_pins(f.read(), where=os.fspath(path)))
+
+
+def lock_conflicts(locked, installed):
+    """``{name: (locked version, installed version)}`` for the packages both pin differently.
+
+    ``locked`` and ``installed`` are :func:`lock_pins` mappings: a layered image's lock
+    against what its base image already has (which the layer must not change).
+    """
+    return {
+        name: (version, installed[name])
+        for name, version in sorted(locked.items())
+        if name in installed and installed[name] != version
+    }
 
 
 def canonical_name(name):
@@ -146,7 +203,21 @@ def allowed_download_hosts(index_url):
     return hosts
 
 
+def format_size(size):
+    """An image size in bytes as ``docker images`` counts it (powers of 1000): ``1.21 GB``."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.{2 if unit == 'GB' else 0}f} {unit}"
+    return f"{size} B"
+
+
 def format_report(steps, total):
-    """``images build: base cached (0.1 s), ..., total 3.4 s``."""
-    done = ", ".join(f"{name} {status} ({secs:.1f} s)" for name, status, secs in steps)
+    """``images build: base cached (0.1 s), ..., singleuser-scipy built (95.3 s, 1.21 GB), total 98.4 s``.
+
+    A step is ``(name, status, seconds)`` or ``(name, status, seconds, detail)``.
+    """
+    done = ", ".join(
+        f"{name} {status} ({secs:.1f} s{', ' + rest[0] if rest and rest[0] else ''})"
+        for name, status, secs, *rest in steps
+    )
     return f"images build: {done}, total {total:.1f} s"

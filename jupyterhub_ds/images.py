@@ -1,11 +1,14 @@
-"""``jupyterhub-ds images build``: the air-gapped base image and the single-user image.
+"""``jupyterhub-ds images build``: the air-gapped base image, the single-user image and the
+data-science image layered on it.
 
-Two images, built in order, each skipped when nothing it is made from has changed:
+Three images, built in order, each skipped when nothing it is made from has changed:
 
 1. ``jupyterhub-ds/base:<suite>``: debootstrap from a Debian mirror, then ``docker import``.
    No registry is ever contacted. Skipped with ``--base-image`` (connected sites).
 2. ``jupyterhub-ds/singleuser:<version>`` and ``:latest`` from ``images/singleuser/Dockerfile``
    on that base, with this project's wheel built from the local tree.
+3. ``jupyterhub-ds/singleuser-scipy:<version>`` and ``:latest`` from ``images/scipy/Dockerfile``
+   on that single-user image: its pinned scientific stack. Skipped with ``--no-scipy``.
 
 "Nothing changed" is decided by an input hash stored as the image label
 ``org.jupyterhub-ds.input-hash``. The project enters that hash by the content of its
@@ -27,10 +30,11 @@ import zipfile
 from urllib.parse import urlsplit
 
 from ._version import __version__
-from .image_commands import BuildError, check_engine, docker, image_labels, say, stream
+from .image_commands import BuildError, check_engine, docker, image_labels, image_size, say, stream
 from .image_inputs import (
     BASE_REPO,
     SINGLEUSER_REPO,
+    SCIPY_REPO,
     BASE_PACKAGES,
     DEFAULT_MIRROR,
     DEFAULT_SUITE,
@@ -49,6 +53,9 @@ from .image_inputs import (
     split_pem,
     packages_label,
     format_report,
+    format_size,
+    lock_conflicts,
+    lock_pins,
 )
 
 # Bounds for every external step, so a hung mirror or engine ends with a message.
@@ -179,10 +186,16 @@ def lock_path(src):
     return src / "images" / "singleuser" / "requirements.lock"
 
 
+def relocks(opts, image):
+    """Whether this build resolves ``image``'s packages anew: ``--update-lock`` (all images)
+    or ``--update-lock=scipy`` (that one only)."""
+    return opts.update_lock in ("all", image)
+
+
 def lock_in_force(opts, src):
     """The constraints the build uses: the lock file, or nothing with --update-lock."""
     path = lock_path(src)
-    return b"" if opts.update_lock or not path.is_file() else path.read_bytes()
+    return b"" if relocks(opts, "singleuser") or not path.is_file() else path.read_bytes()
 
 
 def singleuser_plan(opts, src, base_ref, lock):
@@ -203,12 +216,40 @@ def singleuser_plan(opts, src, base_ref, lock):
     wanted = input_hash({
         "base": base[1], "dockerfile": (recipe / "Dockerfile").read_bytes(),
         "record": (recipe / "record_packages.py").read_bytes(), "source": tree_content_hash(src),
+        "jupyter": tree_content_hash(recipe / "jupyter", ignore=()),
         "ca": ca, "index": opts.index_url, "version": __version__, "lock": lock,
     })
     found = image_labels(ref)
     if found and found[0].get(LABEL_HASH) == wanted:
         return ref, wanted, found, True
     return ref, wanted, found, False
+
+
+def read_packages(built):
+    """The ``pip list --format=freeze`` text a build recorded in the image ``built``."""
+    freeze = docker("run", "--rm", "--network", "none", "--entrypoint", "cat", built,
+                    "/opt/jupyterhub-ds/packages.txt", timeout=120)
+    if freeze.returncode != 0:
+        raise BuildError(f"could not read the package list from the built image {built}: {freeze.stderr.strip()}")
+    return freeze.stdout
+
+
+def label_and_tag(built, labels, refs, found, what):
+    """Give the image ``built`` its labels and the tags ``refs``; drop ``found``, the image
+    the first tag named before (None if none)."""
+    label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
+    tags = [a for ref in refs for a in ("-t", ref)]
+    res = subprocess.run(
+        ["docker", "build", "-q", *label_args, *tags, "-"],
+        input=f"FROM {built}\n", capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, DOCKER_BUILDKIT="0"),
+    )
+    if res.returncode != 0:
+        raise BuildError(f"labelling {what} failed: {res.stderr.strip()}")
+    if found:
+        # The image this build replaced is untagged now; drop it and its untagged parents
+        # so rebuilds do not pile up. It fails harmlessly while a container still uses it.
+        docker("rmi", found[1], timeout=120)
 
 
 def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
@@ -224,6 +265,7 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
         ctx = pathlib.Path(ctx)
         shutil.copy(recipe / "Dockerfile", ctx / "Dockerfile")
         shutil.copy(recipe / "record_packages.py", ctx / "record_packages.py")
+        shutil.copytree(recipe / "jupyter", ctx / "jupyter")
         (ctx / "requirements.txt").write_text(requirements)
         (ctx / "requirements.lock").write_bytes(lock)
         (ctx / "ca").mkdir()
@@ -251,31 +293,120 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
         built = iidfile.read_text().strip()
         iidfile.unlink()
 
-    freeze = docker("run", "--rm", "--network", "none", "--entrypoint", "cat", built,
-                     "/opt/jupyterhub-ds/packages.txt", timeout=120)
-    if freeze.returncode != 0:
-        raise BuildError(f"could not read the package list from the built image {built}: {freeze.stderr.strip()}")
-    if opts.update_lock:
-        lock_path(src).write_text(lock_text(freeze.stdout, __version__))
+    freeze = read_packages(built)
+    if relocks(opts, "singleuser"):
+        lock_path(src).write_text(lock_text(freeze, __version__))
         say("singleuser", f"wrote {lock_path(src)}")
         wanted = singleuser_plan(opts, src, base_ref, lock_path(src).read_bytes())[1]
     labels = {
-        LABEL_HASH: wanted, LABEL_VERSION: __version__, LABEL_PACKAGES: packages_label(freeze.stdout),
+        LABEL_HASH: wanted, LABEL_VERSION: __version__, LABEL_PACKAGES: packages_label(freeze),
         LABEL_BASE: base_ref, LABEL_INDEX: opts.index_url,
     }
-    label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
-    res = subprocess.run(
-        ["docker", "build", "-q", *label_args, "-t", ref, "-t", f"{SINGLEUSER_REPO}:latest", "-"],
-        input=f"FROM {built}\n", capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, DOCKER_BUILDKIT="0"),
-    )
-    if res.returncode != 0:
-        raise BuildError(f"labelling the single-user image failed: {res.stderr.strip()}")
-    if found:
-        # The image this build replaced is untagged now; drop it and its untagged parents
-        # so rebuilds do not pile up. It fails harmlessly while a container still uses it.
-        docker("rmi", found[1], timeout=120)
-    return ref, "built"
+    label_and_tag(built, labels, [ref, f"{SINGLEUSER_REPO}:latest"], found, "the single-user image")
+    return ref, "built", _size(ref)
+
+
+def _size(ref):
+    size = image_size(ref)
+    return format_size(size) if size is not None else ""
+
+
+# ---------------------------------------------------------------- the data-science image
+
+
+def scipy_recipe(src):
+    recipe = src / "images" / "scipy"
+    if not (recipe / "Dockerfile").is_file() or not (recipe / "requirements.txt").is_file():
+        raise BuildError(f"the data-science image's recipe (Dockerfile, requirements.txt) is not in {recipe}: "
+                         "build from a complete checkout (--source DIR), or skip that image with --no-scipy")
+    return recipe
+
+
+def scipy_lock_in_force(opts, src):
+    """The data-science image's constraints: its lock, or nothing when it is re-resolved."""
+    path = scipy_recipe(src) / "requirements.lock"
+    return b"" if relocks(opts, "scipy") or not path.is_file() else path.read_bytes()
+
+
+def scipy_plan(opts, src, singleuser_ref, lock):
+    """What the data-science image is made from: (ref, input hash, existing image or None,
+    cached?, the single-user image's (labels, id)).
+
+    Its inputs are the single-user image's id (which covers its packages, pip config and CA
+    store), the Dockerfile, the requirements and the lock. A lock that pins a package of the
+    single-user image to another version is refused here, before any download.
+    """
+    ref = f"{SCIPY_REPO}:{__version__}"
+    base = image_labels(singleuser_ref)
+    if base is None:
+        raise BuildError(f"the single-user image {singleuser_ref} is not in the local engine: "
+                         "build it first (`jupyterhub-ds images build`)")
+    recipe = scipy_recipe(src)
+    where = recipe / "requirements.lock"
+    try:
+        pins = lock_pins(lock.decode(), where=str(where))
+        installed = lock_pins(base[0].get(LABEL_PACKAGES, "").replace(",", "\n"), where=f"{singleuser_ref} label")
+    except ValueError as e:
+        raise BuildError(str(e)) from None
+    differ = lock_conflicts(pins, installed)
+    if differ:
+        shown = ", ".join(f"{n}=={a} (the single-user image has {b})" for n, (a, b) in list(differ.items())[:5])
+        more = f" and {len(differ) - 5} more" if len(differ) > 5 else ""
+        raise BuildError(
+            f"{where} pins {shown}{more}: the single-user image's packages changed since the "
+            "data-science lock was made. Re-resolve it with `jupyterhub-ds images build "
+            "--update-lock=scipy` (or skip that image with --no-scipy)"
+        )
+    wanted = input_hash({
+        "base": base[1], "dockerfile": (recipe / "Dockerfile").read_bytes(),
+        "requirements": (recipe / "requirements.txt").read_bytes(), "lock": lock, "version": __version__,
+    })
+    found = image_labels(ref)
+    return ref, wanted, found, bool(found and found[0].get(LABEL_HASH) == wanted), base
+
+
+def build_scipy(opts, src, singleuser_ref, base, ref, wanted, found, lock):
+    """Build the data-science image on the single-user image (by id); tag it ``ref`` and latest.
+
+    With --update-lock or --update-lock=scipy (``lock`` empty) the resolved versions become
+    the new images/scipy/requirements.lock.
+    """
+    recipe = scipy_recipe(src)
+    with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-context-") as ctx:
+        ctx = pathlib.Path(ctx)
+        shutil.copy(recipe / "Dockerfile", ctx / "Dockerfile")
+        shutil.copy(recipe / "requirements.txt", ctx / "requirements.txt")
+        (ctx / "requirements.lock").write_bytes(lock)
+        iidfile = ctx.parent / f"{ctx.name}.iid"
+        code, tail = stream(
+            ["docker", "build", "--iidfile", str(iidfile), "--build-arg", f"BASE_IMAGE={base[1]}", str(ctx)],
+            "singleuser-scipy", BUILD_TIMEOUT, env=dict(os.environ, DOCKER_BUILDKIT="0"),
+        )
+        if code != 0:
+            index = base[0].get(LABEL_INDEX, "the single-user image's index")
+            raise BuildError(
+                f"docker build of the data-science image failed (exit {code}). If pip could not reach "
+                f"{index} (the single-user image's /etc/pip.conf), check --index-url and --ca-bundle; "
+                f"if it found conflicting versions, images/scipy/requirements.txt and the locks "
+                f"disagree: re-resolve with `jupyterhub-ds images build --update-lock=scipy`. "
+                f"Last lines:\n  " + "\n  ".join(tail)
+            )
+        built = iidfile.read_text().strip()
+        iidfile.unlink()
+
+    freeze = read_packages(built)
+    if relocks(opts, "scipy"):
+        path = recipe / "requirements.lock"
+        path.write_text(lock_text(freeze, __version__, image="data-science image",
+                                  update="--update-lock=scipy"))
+        say("singleuser-scipy", f"wrote {path}")
+        wanted = scipy_plan(opts, src, singleuser_ref, path.read_bytes())[1]
+    labels = {
+        LABEL_HASH: wanted, LABEL_VERSION: __version__, LABEL_PACKAGES: packages_label(freeze),
+        LABEL_BASE: singleuser_ref, LABEL_INDEX: base[0].get(LABEL_INDEX, ""),
+    }
+    label_and_tag(built, labels, [ref, f"{SCIPY_REPO}:latest"], found, "the data-science image")
+    return ref, "built", _size(ref)
 
 
 # ---------------------------------------------------------------- CLI
@@ -283,9 +414,10 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
 
 def add_arguments(parser):
     sub = parser.add_subparsers(dest="images_command", metavar="ACTION")
-    b = sub.add_parser("build", help="build the base and single-user images (incremental)",
-                       description="Build jupyterhub-ds/base:<suite> with debootstrap and "
-                       "jupyterhub-ds/singleuser:<version> on it. Re-running with no change is a no-op.")
+    b = sub.add_parser("build", help="build the base, single-user and data-science images (incremental)",
+                       description="Build jupyterhub-ds/base:<suite> with debootstrap, "
+                       "jupyterhub-ds/singleuser:<version> on it and jupyterhub-ds/singleuser-scipy:<version> "
+                       "on that. Re-running with no change is a no-op.")
     b.add_argument("--mirror", default=DEFAULT_MIRROR, help="Debian mirror for debootstrap (default: %(default)s)")
     b.add_argument("--suite", default=DEFAULT_SUITE, help="Debian suite (default: %(default)s)")
     b.add_argument("--ca-bundle", default=None, metavar="PATH",
@@ -295,9 +427,15 @@ def add_arguments(parser):
                    help=f"the only package index the image uses (default: pip's global.index-url, else {DEFAULT_INDEX_URL})")
     b.add_argument("--base-image", default=None, metavar="IMAGE",
                    help="use this local image as the base instead of debootstrap (connected sites)")
-    b.add_argument("--update-lock", action="store_true",
-                   help="resolve the third-party packages anew (ignore images/singleuser/requirements.lock) "
-                   "and write the result to that file")
+    b.add_argument("--update-lock", nargs="?", const="all", choices=("all", "scipy"), default=None,
+                   metavar="scipy",
+                   help="resolve the third-party packages anew (ignore images/singleuser/requirements.lock "
+                   "and images/scipy/requirements.lock) and write the results to those files; "
+                   "--update-lock=scipy re-resolves only the data-science image's lock, against the "
+                   "single-user image as it is")
+    b.add_argument("--no-scipy", action="store_true",
+                   help=f"do not build the data-science image {SCIPY_REPO} (quicker builds; "
+                   "an existing one is left as it is)")
     b.add_argument("--source", default=None, metavar="DIR",
                    help="the project checkout to build from (default: the one jupyterhub-ds runs from)")
     b.add_argument("--work-dir", default=None, metavar="DIR",
@@ -313,6 +451,9 @@ def _resolve(opts, src):
     if urlsplit(opts.index_url).scheme not in ("http", "https"):
         raise BuildError(f"--index-url {opts.index_url}: must be an http(s) URL the image can reach")
     opts.work_dir = opts.work_dir or str(src / ".work" / "images")
+    if opts.no_scipy and opts.update_lock == "scipy":
+        raise BuildError("--update-lock=scipy re-resolves the data-science image's lock, which --no-scipy "
+                         "does not build: drop one of the two")
 
 
 def run(args):
@@ -324,8 +465,8 @@ def run(args):
 
     def timed(name, fn, *a):
         t0 = time.monotonic()
-        result, status = fn(*a)
-        steps.append((name, status, time.monotonic() - t0))
+        result, status, *detail = fn(*a)
+        steps.append((name, status, time.monotonic() - t0, *detail))
         return result
 
     try:
@@ -338,14 +479,25 @@ def run(args):
         ref, wanted, found, cached = singleuser_plan(args, src, base_ref, lock)
         if cached:
             docker("tag", ref, f"{SINGLEUSER_REPO}:latest")
-            steps.append(("singleuser", "cached", time.monotonic() - t0))
+            steps.append(("singleuser", "cached", time.monotonic() - t0, _size(ref)))
         else:
             with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-wheel-") as out:
                 wheel = timed("wheel", lambda: (build_wheel(src, out), "built"))
                 timed("singleuser", build_singleuser, args, src, base_ref, wheel, ref, wanted, found, lock)
+        built = [base_ref, ref, f"{SINGLEUSER_REPO}:latest"]
+        if not args.no_scipy:
+            t0 = time.monotonic()
+            scipy_lock = scipy_lock_in_force(args, src)
+            scipy_ref, wanted, found, cached, base = scipy_plan(args, src, ref, scipy_lock)
+            if cached:
+                docker("tag", scipy_ref, f"{SCIPY_REPO}:latest")
+                steps.append(("singleuser-scipy", "cached", time.monotonic() - t0, _size(scipy_ref)))
+            else:
+                timed("singleuser-scipy", build_scipy, args, src, ref, base, scipy_ref, wanted, found, scipy_lock)
+            built += [scipy_ref, f"{SCIPY_REPO}:latest"]
     except BuildError as e:
         print(f"images build: error: {e}", file=sys.stderr)
         return 1
     print(format_report(steps, time.monotonic() - start), flush=True)
-    print(f"images: {base_ref}, {ref}, {SINGLEUSER_REPO}:latest", flush=True)
+    print(f"images: {', '.join(built)}", flush=True)
     return 0

@@ -1,8 +1,12 @@
 """Record what was installed into the image (runs inside the image build).
 
-Writes, into the directory given as the only argument:
-  pip-report.json  the third-party and project ``pip install --report`` files merged into one
-                   report (one ``install`` list), so an auditor reads one file;
+Usage: ``record_packages.py DIR [PART...]`` (parts default to ``deps project``).
+
+Writes, into DIR:
+  pip-report.json  the ``pip install --report`` files ``pip-report-PART.json`` merged into one
+                   report (one ``install`` list), so an auditor reads one file; a report
+                   already there (from the image this one is layered on) is kept and
+                   extended, so a layered image's report covers its whole venv;
   pip-freeze.txt   ``pip freeze --all`` of the venv, as pip prints it;
   packages.txt     ``name==version`` of every package in the venv (the project's own wheel
                    included, which ``pip freeze`` shows as a file URL); the build turns it into
@@ -17,14 +21,16 @@ import subprocess
 import sys
 
 
-def main(out_dir):
+def main(out_dir, parts=("deps", "project")):
     out = pathlib.Path(out_dir)
-    parts = [out / "pip-report-deps.json", out / "pip-report-project.json"]
-    reports = [json.loads(p.read_text()) for p in parts]
+    merged_path = out / "pip-report.json"
+    paths = [out / f"pip-report-{part}.json" for part in parts]
+    reports = [json.loads(merged_path.read_text())] if merged_path.exists() else []
+    reports += [json.loads(p.read_text()) for p in paths]
     merged = dict(reports[-1])
     merged["install"] = [item for report in reports for item in report.get("install", [])]
-    (out / "pip-report.json").write_text(json.dumps(merged, indent=1, sort_keys=True))
-    for p in parts:
+    merged_path.write_text(json.dumps(merged, indent=1, sort_keys=True))
+    for p in paths:
         p.unlink()
     for name, args in (("pip-freeze.txt", ["freeze", "--all"]), ("packages.txt", ["list", "--format=freeze"])):
         text = subprocess.run(
@@ -34,4 +40,4 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:] or ("deps", "project"))

@@ -3,8 +3,8 @@
 import pytest
 
 from jupyterhub_ds.image_inputs import (
-    allowed_download_hosts, format_report, input_hash, lock_text, packages_label, requirements_from_metadata,
-    source_files, split_pem, tree_content_hash,
+    allowed_download_hosts, format_report, format_size, input_hash, lock_conflicts, lock_packages, lock_pins,
+    lock_text, packages_label, requirements_from_metadata, source_files, split_pem, tree_content_hash,
 )
 
 pytestmark = pytest.mark.unit
@@ -121,3 +121,65 @@ def test_lock_pins_third_party_packages_only():
     text = lock_text(listed, "0.1.0")
     assert [ln for ln in text.splitlines() if not ln.startswith("#")] == ["aiohttp==3.14.5", "JupyterLab==4.6.6"]
     assert "--update-lock" in text
+
+
+LOCK = """\
+# Exact versions of the data-science image's third-party packages.
+numpy==2.3.5
+Pandas==2.3.3
+
+scikit_learn==1.7.2  # imported as sklearn
+zope.interface==8.0
+requests[socks]==2.32.5
+tomli==2.3.0 ; python_version < "3.11"
+"""
+
+
+def test_lock_packages_are_normalised_distribution_names(tmp_path):
+    path = tmp_path / "requirements.lock"
+    path.write_text(LOCK)
+    assert lock_packages(path) == ["numpy", "pandas", "requests", "scikit-learn", "tomli", "zope-interface"]
+    assert lock_pins(LOCK)["scikit-learn"] == "1.7.2"
+    assert lock_pins(LOCK)["tomli"] == "2.3.0"
+    empty = tmp_path / "empty.lock"
+    empty.write_text("# nothing pinned yet\n")
+    assert lock_packages(empty) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["numpy>=2", "numpy", "--extra-index-url https://elsewhere.example/simple", "-e .",
+     "foo @ https://elsewhere.example/foo-1.0.tar.gz", "numpy==2.3.5 --hash"],
+)
+def test_lock_packages_refuses_what_is_not_a_pin(tmp_path, line):
+    path = tmp_path / "requirements.lock"
+    path.write_text(f"# header\npandas==2.3.3\n{line}\n")
+    with pytest.raises(ValueError, match=rf"requirements\.lock, line 3: .* is not an exact pin"):
+        lock_packages(path)
+
+
+def test_lock_pins_refuses_one_package_pinned_twice():
+    with pytest.raises(ValueError, match="line 2: scikit-learn is pinned twice"):
+        lock_pins("scikit-learn==1.7.2\nScikit_Learn==1.6.0\n", where="x.lock")
+
+
+def test_lock_conflicts_names_what_a_layer_would_change():
+    base = {"numpy": "2.3.5", "requests": "2.32.5", "jupyterlab": "4.6.6"}
+    layer = {"numpy": "2.3.5", "requests": "2.31.0", "pandas": "2.3.3"}
+    assert lock_conflicts(layer, base) == {"requests": ("2.31.0", "2.32.5")}
+    assert lock_conflicts(base, base) == {}
+
+
+@pytest.mark.parametrize(
+    "size, text",
+    [(1_213_456_789, "1.21 GB"), (624_000_000, "624 MB"), (999_499, "999 kB"), (12, "12 B")],
+)
+def test_image_size_is_shown_as_docker_counts_it(size, text):
+    assert format_size(size) == text
+
+
+def test_report_line_shows_a_step_detail():
+    steps = [("singleuser", "cached", 0.11), ("singleuser-scipy", "built", 95.3, "1.21 GB")]
+    assert format_report(steps, 96.0) == (
+        "images build: singleuser cached (0.1 s), singleuser-scipy built (95.3 s, 1.21 GB), total 96.0 s"
+    )
