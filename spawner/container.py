@@ -2,9 +2,15 @@
 
 Pure: takes plain data, returns the keyword dicts that dockerspawner passes to docker-py
 (``create_container`` and ``create_host_config``). Unit-tested without Docker.
+
+:func:`merge_host_config` and :func:`merge_create_kwargs` put the admin's own
+``extra_host_config``/``extra_create_kwargs`` (from ``jupyterhub_config.d`` or an
+``apply_user_options``/``pre_spawn_hook`` of theirs) together with ours: an admin may add
+(more dropped capabilities, a lower pids limit, a runtime, DNS, ulimits…) but never silently
+remove hardening; a setting that would is refused with the reason.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Docker's default CPU weight; a guarantee of N CPUs becomes N * 1024 shares so that, under
 # contention, containers get CPU time in proportion to what their profile guarantees.
@@ -21,9 +27,11 @@ class Hardening:
     cap_add: tuple = ()
     default_pids_limit: int | None = 1024
     swap: bool = False  # False: memory+swap limit equals the memory limit (no swap)
-    read_only_rootfs: bool = False
-    tmpfs: dict = field(default_factory=dict)
+    read_only_rootfs: bool = False  # the image's files read-only; /tmp becomes a tmpfs
+    runtime: str | None = None  # an OCI runtime such as runsc (gVisor)
 
+
+READ_ONLY_TMPFS = {"/tmp": "rw,nosuid,nodev,size=1g"}
 
 def host_config(resolved, hardening):
     """``extra_host_config`` for docker-py's create_host_config.
@@ -53,9 +61,75 @@ def host_config(resolved, hardening):
         cfg["device_requests"] = [{"Driver": "", "Count": int(resolved.gpus), "Capabilities": [["gpu"]]}]
     if hardening.read_only_rootfs:
         cfg["read_only"] = True
-    if hardening.tmpfs:
-        cfg["tmpfs"] = dict(hardening.tmpfs)
+        cfg["tmpfs"] = dict(READ_ONLY_TMPFS)
+    if hardening.runtime:
+        cfg["runtime"] = hardening.runtime
     return cfg
+
+
+class HardeningConflict(ValueError):
+    """An admin setting would weaken the hardening; the message names it and the fix."""
+
+
+HOST_NAMESPACES = ("network_mode", "pid_mode", "ipc_mode", "userns_mode", "uts_mode", "cgroupns")
+_FIX = "remove it from extra_host_config (or relax the hardening section of the admin YAML, where check-config names it)"
+
+
+def _limit(admin, ours):
+    """The stricter of two limits (None/0/-1: no limit)."""
+    admin = admin if isinstance(admin, int) and admin > 0 else None
+    if ours is None:
+        return admin
+    return ours if admin is None else min(admin, ours)
+
+
+def merge_host_config(admin: dict, ours: dict, hardening: Hardening) -> dict:
+    """The admin's extra_host_config with ours on top, hardening kept (see the module docstring)."""
+    admin = dict(admin or {})
+    merged = {**admin, **ours}
+    if admin.get("privileged"):
+        raise HardeningConflict(f"extra_host_config privileged=True would give the container every capability; {_FIX}")
+    for key in HOST_NAMESPACES:
+        if str(admin.get(key, "")).startswith("host"):
+            raise HardeningConflict(f"extra_host_config {key}={admin[key]!r} shares the host's namespace; {_FIX}")
+    added = sorted(set(admin.get("cap_add") or ()) - set(hardening.cap_add))
+    if added:
+        raise HardeningConflict(f"extra_host_config cap_add={added} adds capabilities the hardening drops; list them "
+                                "in the admin YAML's hardening.cap_add instead (check-config names it as unsafe)")
+    options = list(admin.get("security_opt") or ())
+    if hardening.no_new_privileges and any(o.replace("=", ":") in ("no-new-privileges:false",) for o in options):
+        raise HardeningConflict(f"extra_host_config security_opt no-new-privileges:false; {_FIX}")
+    if any(o.replace("=", ":").startswith(("seccomp:unconfined", "apparmor:unconfined")) for o in options):
+        raise HardeningConflict(f"extra_host_config security_opt {options} turns a kernel filter off; {_FIX}")
+    merged_options = options + [o for o in ours.get("security_opt", ()) if o not in options]
+    if merged_options:
+        merged["security_opt"] = merged_options
+    drops = list(dict.fromkeys([*(ours.get("cap_drop") or ()), *(admin.get("cap_drop") or ())]))
+    if drops:
+        merged["cap_drop"] = drops
+    for key in ("pids_limit", "memswap_limit"):
+        value = _limit(admin.get(key), ours.get(key))
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if ours.get("read_only") or admin.get("read_only"):
+        merged["read_only"] = True
+    if ours.get("runtime") and admin.get("runtime") and admin["runtime"] != ours["runtime"]:
+        raise HardeningConflict(f"extra_host_config runtime={admin['runtime']!r} differs from hardening.runtime "
+                                f"{ours['runtime']!r}; set one of them")
+    if admin.get("runtime") and not ours.get("runtime"):
+        merged["runtime"] = admin["runtime"]  # an admin may add a runtime (e.g. runsc)
+    return merged
+
+
+def merge_create_kwargs(admin: dict, ours: dict) -> dict:
+    """The admin's extra_create_kwargs with ours on top; the container's user is ours."""
+    admin = dict(admin or {})
+    if "user" in admin and "user" in ours and str(admin["user"]) != str(ours["user"]):
+        raise HardeningConflict(f"extra_create_kwargs user={admin['user']!r} differs from the hardening's user "
+                                f"{ours['user']!r}; set hardening.user in the admin YAML instead")
+    return {**admin, **ours}
 
 
 def create_kwargs(hardening):

@@ -2,11 +2,18 @@
 
 The spawn form follows kubespawner's three steps: *render* (``options_form`` from a packaged
 Jinja template the admin may override), *parse* (``options_from_form`` builds
-``user_options`` only) and *apply* (``apply_user_options``, which JupyterHub calls before
-``start()`` for the form and the REST API alike, re-validates against what this user may have).
+``user_options`` only) and *apply* (``load_user_options``, a step the spawner owns and runs at
+every ``start()``, for the form and the REST API alike: it re-validates the options against
+what this user may have, then applies the profile and the hardening).
+
+JupyterHub's ``apply_user_options`` and ``pre_spawn_hook`` stay the admin's: they run first,
+and what they set is merged with ours, never the other way round: profile limits, image and
+hardening always hold; a setting that would weaken the hardening is refused with the reason
+(``container.merge_host_config``).
 """
 
 import asyncio
+import inspect
 import json
 import os
 import time
@@ -18,6 +25,7 @@ from traitlets import Bool, Dict, Int, List, Unicode, default
 from traitlets.config import Configurable
 
 from . import container
+from .container import HardeningConflict
 from .profiles import ProfileError, allowed_profiles, default_profile, resolve, summary, workspace_for
 
 TEMPLATE_DIR = os.path.join(os.path.dirname(__file__), "templates")
@@ -62,6 +70,12 @@ class ProfileSpawnerMixin(Configurable):
     ).tag(config=True)
     allow_swap = Bool(
         False, help="If False (default) the container's memory+swap limit equals its memory limit."
+    ).tag(config=True)
+    read_only_rootfs = Bool(
+        False, help="Mount the image's file system read-only (the home volume and a /tmp tmpfs stay writable)."
+    ).tag(config=True)
+    runtime = Unicode(
+        "", help="OCI runtime of the user containers, e.g. runsc (gVisor); empty: the engine's default."
     ).tag(config=True)
 
     review_policy = Dict(
@@ -108,6 +122,8 @@ class ProfileSpawnerMixin(Configurable):
             cap_add=tuple(self.cap_add),
             default_pids_limit=self.default_pids_limit,
             swap=self.allow_swap,
+            read_only_rootfs=self.read_only_rootfs,
+            runtime=self.runtime or None,
         )
 
     # ---- render ------------------------------------------------------------------------
@@ -153,56 +169,72 @@ class ProfileSpawnerMixin(Configurable):
 
     # ---- apply -------------------------------------------------------------------------
 
-    @default("apply_user_options")
-    def _default_apply_user_options(self):
-        return type(self)._apply_profile
+    def load_user_options(self):
+        """Re-validate ``user_options`` for this user and apply the profile and the hardening.
 
-    def _apply_profile(self, user_options):
-        """Re-validate user_options for this user and set the container settings."""
+        The spawner's own step (kubespawner's shape), run at every start after the admin's
+        hooks; it sets the profile's image, limits, mounts and environment, and keeps the
+        hardening to merge with the admin's settings when the container is created."""
         try:
-            resolved = resolve(self.profiles, self.user_group_names(), user_options)
+            resolved = resolve(self.profiles, self.user_group_names(), self.user_options or {})
         except ProfileError as e:
             self.log.warning("Refused spawn options for %s: %s", self._log_name, e.message)
             raise web.HTTPError(e.status, e.message) from None
         self.resolved_profile = resolved
         hardening = self.hardening()
         self.image = resolved.image
+        # dockerspawner checks an image the user chose against allowed_images: the profile's choice
+        self.allowed_images = [resolved.image]
         self.cpu_limit = resolved.cpu_limit
         self.mem_limit = resolved.mem_limit
         self.cpu_guarantee = resolved.cpu_guarantee
         self.mem_guarantee = resolved.mem_guarantee
-        self.extra_host_config = container.host_config(resolved, hardening)
-        self.extra_create_kwargs = container.create_kwargs(hardening)
+        self._hardening = (container.host_config(resolved, hardening), container.create_kwargs(hardening), hardening)
         self.volumes = container.volumes(
             resolved,
             home_volume_template=self.home_volume_template,
             home_mount=self.home_mount,
             shared_mounts=self.shared_mounts,
         )
-        if not hasattr(self, "_configured_environment"):
-            # remember what the admin configured, so a later profile starts from it again
-            self._configured_environment = dict(self.environment)
-            self._configured_args = list(self.args)
-        env = dict(self._configured_environment)
-        env.update(resolved.environment)
-        env["JUPYTERHUB_DS_PROFILE"] = resolved.slug
+        ours = dict(resolved.environment)
+        ours["JUPYTERHUB_DS_PROFILE"] = resolved.slug
         gitlab_url = self.container_gitlab_url or getattr(self.authenticator, "gitlab_url", "")
         if gitlab_url:
             # the git credential helper answers for this host only
-            env["JUPYTERHUB_DS_GITLAB_URL"] = gitlab_url
+            ours["JUPYTERHUB_DS_GITLAB_URL"] = gitlab_url
         workspace = workspace_for(self.workspace_projects, self.user_group_names())
         if workspace:
-            env["JUPYTERHUB_DS_WORKSPACE"] = json.dumps(workspace, sort_keys=True)
-            env["JUPYTERHUB_DS_WORKSPACE_DIR"] = self.workspace_directory
+            ours["JUPYTERHUB_DS_WORKSPACE"] = json.dumps(workspace, sort_keys=True)
+            ours["JUPYTERHUB_DS_WORKSPACE_DIR"] = self.workspace_directory
         if self.review_policy:
-            env["JUPYTERHUB_DS_REVIEW_POLICY"] = json.dumps(self.review_policy, sort_keys=True)
+            ours["JUPYTERHUB_DS_REVIEW_POLICY"] = json.dumps(self.review_policy, sort_keys=True)
+        # what we set last time goes (another profile may have been chosen); the admin's stays
+        env = {k: v for k, v in dict(self.environment).items() if k not in getattr(self, "_our_env", ())}
+        env.update(ours)
+        self._our_env = set(ours)
         self.environment = env
-        args = list(self._configured_args)
+        args = [a for a in self.args if a not in getattr(self, "_our_args", ())]
+        our_args = []
         if resolved.idle_timeout:
             # jupyter-server stops itself after this long without activity.
-            args.append(f"--ServerApp.shutdown_no_activity_timeout={int(resolved.idle_timeout)}")
-        self.args = args
+            our_args.append(f"--ServerApp.shutdown_no_activity_timeout={int(resolved.idle_timeout)}")
+        self._our_args = our_args
+        self.args = args + our_args
         self.log.info("Profile %s (%s) applied for %s", resolved.slug, resolved.image, self._log_name)
+        return resolved
+
+    async def hardened_settings(self):
+        """(extra_host_config, extra_create_kwargs) for this container: the admin's, evaluated,
+        with ours merged on top (HardeningConflict when theirs would weaken the hardening)."""
+        ours_host, ours_create, hardening = self._hardening
+        admin_host = self._eval_if_callable(self.extra_host_config)
+        if inspect.isawaitable(admin_host):
+            admin_host = await admin_host
+        admin_create = self._eval_if_callable(self.extra_create_kwargs)
+        if inspect.isawaitable(admin_create):
+            admin_create = await admin_create
+        return (container.merge_host_config(admin_host, ours_host, hardening),
+                container.merge_create_kwargs(admin_create, ours_create))
 
 
 class ProgressMixin:
@@ -248,10 +280,25 @@ class ProfileDockerSpawner(ProgressMixin, ProfileSpawnerMixin, DockerSpawner):
         return scopes
 
     async def _ensure_network(self):
-        if self.network_name in ("bridge", "host", "none") or not self.isolate_containers:
+        """Create the user network isolated (inter-container traffic off), or check that the
+        existing one is: a network where containers can reach each other is refused unless the
+        admin YAML says network.containers_can_talk: true."""
+        if self.network_name == "host":
+            raise web.HTTPError(500, "network.name 'host' would put user servers in the host's network; "
+                                     "name a Docker network of their own in the admin YAML")
+        if self.network_name == "none" or not self.isolate_containers:
             return
         existing = await self.docker("networks", names=[self.network_name])
-        if any(n.get("Name") == self.network_name for n in existing or []):
+        found = next((n for n in existing or [] if n.get("Name") == self.network_name), None)
+        if found is not None:
+            options = found.get("Options") or {}
+            if found.get("Driver") == "bridge" and options.get("com.docker.network.bridge.enable_icc") != "false":
+                self.log.error("Refusing to start %s on network %s: inter-container traffic is on",
+                               self._log_name, self.network_name)
+                raise web.HTTPError(500, f"the Docker network {self.network_name!r} lets containers reach each other "
+                                         "(inter-container traffic is on), so one user's server could reach another's: "
+                                         "ask an admin to recreate it with com.docker.network.bridge.enable_icc=false, "
+                                         "name a new network, or set network.containers_can_talk: true in the admin YAML")
             return
         self.log.info("Creating isolated Docker network %s", self.network_name)
         await self.docker(
@@ -274,8 +321,20 @@ class ProfileDockerSpawner(ProgressMixin, ProfileSpawnerMixin, DockerSpawner):
 
     async def create_object(self):
         await self._ensure_network()
+        try:
+            host, create = await self.hardened_settings()
+        except HardeningConflict as e:
+            self.log.error("Refusing to start %s: %s", self._log_name, e)
+            raise web.HTTPError(500, f"the server was not started: {e}") from None
         self._emit(30, f"Creating container {self.container_name}")
-        return await super().create_object()
+        # dockerspawner reads these two traits while it creates the container: the merged
+        # settings for that moment only, the admin's own values again afterwards
+        admin = (self.extra_host_config, self.extra_create_kwargs)
+        self.extra_host_config, self.extra_create_kwargs = host, create
+        try:
+            return await super().create_object()
+        finally:
+            self.extra_host_config, self.extra_create_kwargs = admin
 
     async def start_object(self):
         self._emit(50, "Starting container")
@@ -284,10 +343,7 @@ class ProfileDockerSpawner(ProgressMixin, ProfileSpawnerMixin, DockerSpawner):
 
     async def start(self):
         self._progress_reset()
-        if getattr(self, "resolved_profile", None) is None:
-            # apply_user_options always runs first in JupyterHub >= 5.3; refuse rather
-            # than start a container with unchecked settings if it somehow did not.
-            await self._run_apply_user_options(self.user_options or {})
+        self.load_user_options()
         return await super().start()
 
     async def stop(self, now=False):
