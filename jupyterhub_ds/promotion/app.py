@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-from traitlets import Bool, Float, Integer, List, Set, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Integer, List, Set, Unicode, default, validate
 from traitlets.config import Application
 
 from .._version import __version__
@@ -122,6 +122,16 @@ class PromotionService(Application):
 
     docker_timeout = Integer(120, help="Seconds one Docker API call may take.").tag(config=True)
 
+    gate_limits = Dict(help="""Limits of every gate run whose project's profile does not set them
+        (cpu_limit in CPUs, mem_limit in bytes, pids_limit): a gate never runs unlimited on the
+        hub's Docker host. Default: gate.DEFAULT_LIMITS (2 CPUs, 4 GiB, 1024 processes).""").tag(config=True)
+
+    @default("gate_limits")
+    def _gate_limits_default(self):
+        from .gate import DEFAULT_LIMITS
+
+        return dict(DEFAULT_LIMITS)
+
     admin_groups = Set(Unicode(), help="""Hub groups whose members may run now and roll back,
         besides hub admins.""").tag(config=True)
 
@@ -200,7 +210,7 @@ class PromotionService(Application):
         Path(self.artifacts_dir).mkdir(parents=True, exist_ok=True)
         self.promoter = Promoter(self.settings, self.store, self.docker, remote_for, self.artifacts_dir,
                                  run_timeout=self.run_timeout, audit=self.audit, metrics=self.metrics,
-                                 crash_at=self.crash_at, executor=self.executor)
+                                 crash_at=self.crash_at, executor=self.executor, gate_limits=self.gate_limits)
         return self.promoter
 
     def track(self, task):

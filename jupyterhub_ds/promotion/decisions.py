@@ -133,7 +133,8 @@ def tag_message(record):
     ]
     for nb in record.get("notebooks", []):
         lines.append(f"notebook {nb['path']}: {nb['status']} in {nb.get('duration', 0):.1f}s")
-    summary = {k: v for k, v in record.items() if k != "pip_freeze"}
+    # never the container's log: it is whatever the notebooks printed (the record keeps it)
+    summary = {k: v for k, v in record.items() if k not in ("pip_freeze", "log_tail")}
     summary["packages"] = len((record.get("pip_freeze") or "").splitlines())
     return "\n".join(lines) + "\n\n" + RECORD_MARKER + "\n" + json.dumps(summary, sort_keys=True, default=str) + "\n"
 

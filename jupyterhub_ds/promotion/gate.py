@@ -4,12 +4,18 @@ Blocking docker-py code; the service calls :func:`run_gate` in an executor. The 
 
 - is created from the image's id (``sha256:…``, resolved from the pinned reference first and
   recorded with its RepoDigests), so what ran is exactly what the record names;
-- gets the profile's limits (CPU, memory, pids, GPUs), no network unless the project says so,
-  no volumes, all capabilities dropped, ``no-new-privileges``;
+- gets the profile's limits (CPU, memory, pids, GPUs), and :data:`DEFAULT_LIMITS` for any the
+  profile does not set (a project without a profile never runs unlimited on the hub's host),
+  no network unless the project says so, no volumes, all capabilities dropped,
+  ``no-new-privileges``;
 - receives the commit's tree, the runner (``gate_script.py``) and ``job.json`` through
   ``put_archive`` (files owned by the image's user so notebooks may write next to themselves);
 - is always removed: after the run, on a timeout, on any error. Containers carry the label
   ``org.jupyterhub-ds.promotion.run=<run id>`` so a restarted service removes leftovers.
+
+What is read back from the container is written by the notebooks, so it is bounded: the
+output archive (:data:`MAX_OUTPUT_BYTES`, and no links or device files), ``result.json``
+(:data:`MAX_RESULT_BYTES`) and the log tail (:data:`MAX_LOG_BYTES`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,16 @@ RUN_LABEL = "org.jupyterhub-ds.promotion.run"
 GATE_DIR = "/tmp/jupyterhub-ds-gate"
 SCRIPT = Path(__file__).with_name("gate_script.py")
 LOG_TAIL_LINES = 200
+MAX_LOG_BYTES = 64 * 1024
+MAX_OUTPUT_BYTES = 256 * 1024 * 1024
+MAX_RESULT_BYTES = 16 * 1024 * 1024
+GiB = 1024**3
+# limits of every gate run whose project's profile does not set them
+DEFAULT_LIMITS = {"cpu_limit": 2.0, "mem_limit": 4 * GiB, "pids_limit": 1024}
+
+
+class OutputTooLarge(Exception):
+    pass
 
 log = logging.getLogger("jupyterhub_ds.promotion.gate")
 
@@ -42,6 +58,7 @@ class GateJob:
     limits: dict
     run_timeout: float
     artifacts_dir: Path  # executed notebooks and result.json land here
+    default_limits: dict | None = None  # None: DEFAULT_LIMITS
 
 
 @dataclass
@@ -110,9 +127,16 @@ def _user_ids(image):
     return int(uid), (100 if int(uid) else 0)
 
 
+def effective_limits(limits, defaults=None):
+    """The project's limits, with ``defaults`` (DEFAULT_LIMITS) for those it leaves unset (pure)."""
+    defaults = DEFAULT_LIMITS if defaults is None else defaults
+    chosen = {k: v for k, v in (limits or {}).items() if v}
+    return {**{k: v for k, v in defaults.items() if v}, **chosen}
+
+
 def container_options(job, image_id):
     """The create() keyword arguments: limits, isolation, no volumes (pure)."""
-    limits = job.limits or {}
+    limits = effective_limits(job.limits, job.default_limits)
     host = {
         "network_mode": "bridge" if job.network else "none",
         "cap_drop": ["ALL"],
@@ -142,14 +166,41 @@ def container_options(job, image_id):
     return {"image": image_id, **host}
 
 
+def read_bounded(chunks, limit, what):
+    """Join a stream of byte chunks, refusing more than ``limit`` bytes."""
+    out, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise OutputTooLarge(f"{what} is larger than {limit // (1024 * 1024)} MiB; write less output (or fewer "
+                                 "files) from the notebooks")
+        out.append(chunk)
+    return b"".join(out)
+
+
 def _read_outputs(container, artifacts_dir):
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     stream, _ = container.get_archive(f"{GATE_DIR}/out")
-    data = b"".join(stream)
+    data = read_bounded(stream, MAX_OUTPUT_BYTES, "the run's output folder")
     with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
-        tar.extractall(artifacts_dir, filter="data")
+        # regular files and folders only; the "data" filter also refuses paths out of the folder
+        members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
+        tar.extractall(artifacts_dir, members=members, filter="data")
     result = artifacts_dir / "out" / "result.json"
-    return json.loads(result.read_text()) if result.exists() else None
+    if not result.is_file():
+        return None
+    if result.stat().st_size > MAX_RESULT_BYTES:
+        raise OutputTooLarge(f"the gate's result.json is larger than {MAX_RESULT_BYTES // (1024 * 1024)} MiB")
+    return json.loads(result.read_text())
+
+
+def log_tail(container):
+    """The last lines of the container's log, at most MAX_LOG_BYTES (the end is kept)."""
+    raw = container.logs(tail=LOG_TAIL_LINES, stream=True, follow=False)
+    kept = b""
+    for chunk in raw:
+        kept = (kept + chunk)[-MAX_LOG_BYTES:]
+    return "\n".join(kept.decode(errors="replace").splitlines())
 
 
 def remove_container(container):
@@ -171,6 +222,21 @@ def remove_leftovers(client, run_id=None):
         if remove_container(container):
             removed.append(container.name)
     return removed
+
+
+def _read_result(container, job, outcome):
+    try:
+        result = _read_outputs(container, job.artifacts_dir)
+    except OutputTooLarge as e:
+        outcome.error = str(e)
+        return
+    if result is None:
+        outcome.error = f"the gate runner exited {outcome.exit_code} without a result (see the log tail)"
+        return
+    outcome.notebooks, outcome.tests = result["notebooks"], result["tests"]
+    outcome.installed, outcome.imports = result["installed"], result["imports"]
+    if outcome.exit_code == 137:
+        outcome.error = "the gate container was killed (out of memory? exit 137)"
 
 
 def run_gate(client, job, source_tar):
@@ -202,16 +268,9 @@ def run_gate(client, job, source_tar):
             container.kill()
             outcome.error = (f"the gate did not finish within run_timeout={job.run_timeout:.0f}s; the container "
                              "was killed (raise PromotionService.run_timeout or speed up the notebooks)")
-        outcome.log_tail = "\n".join(container.logs(tail=LOG_TAIL_LINES).decode(errors="replace").splitlines())
+        outcome.log_tail = log_tail(container)
         if not outcome.error:
-            result = _read_outputs(container, job.artifacts_dir)
-            if result is None:
-                outcome.error = f"the gate runner exited {outcome.exit_code} without a result (see the log tail)"
-            else:
-                outcome.notebooks, outcome.tests = result["notebooks"], result["tests"]
-                outcome.installed, outcome.imports = result["installed"], result["imports"]
-                if outcome.exit_code == 137:
-                    outcome.error = "the gate container was killed (out of memory? exit 137)"
+            _read_result(container, job, outcome)
     finally:
         outcome.container_removed = remove_container(container)
     return outcome

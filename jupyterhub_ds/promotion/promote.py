@@ -31,7 +31,7 @@ MAX_STEPS = 12
 
 class Promoter:
     def __init__(self, settings, store, docker_client, remote_for, artifacts_dir, *, run_timeout=3600.0,
-                 audit=None, metrics=None, crash_at="", executor=None):
+                 audit=None, metrics=None, crash_at="", executor=None, gate_limits=None):
         self.settings = settings
         self.store = store
         self.docker = docker_client
@@ -42,6 +42,7 @@ class Promoter:
         self.metrics = metrics
         self.crash_at = crash_at
         self.executor = executor
+        self.gate_limits = gate_limits  # None: gate.DEFAULT_LIMITS
         self._locks = {}
 
     def lock(self, project, target):
@@ -185,7 +186,7 @@ class Promoter:
         job = GateJob(run_id=run.id, image=project.image, notebooks=list(project.notebooks),
                       parameters=dict(project.parameters), seed=project.seed, cell_timeout=project.cell_timeout,
                       network=project.network, limits=dict(project.limits), run_timeout=self.run_timeout,
-                      artifacts_dir=Path(run.artifacts))
+                      artifacts_dir=Path(run.artifacts), default_limits=self.gate_limits)
         loop = asyncio.get_running_loop()
         outcome = await asyncio.wait_for(loop.run_in_executor(self.executor, run_gate, self.docker, job, source_tar),
                                          self.run_timeout + 300)

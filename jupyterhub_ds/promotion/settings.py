@@ -54,6 +54,7 @@ class Settings:
     database_url: str = "sqlite:///jupyterhub_ds_promotion.sqlite"
     port: int = 10101
     metrics_enabled: bool = True
+    metrics_require_auth: bool = True
 
     def project(self, path):
         for project in self.projects:
@@ -105,6 +106,7 @@ def parse_settings(raw):
         database_url=raw.get("database_url", Settings.database_url),
         port=int(raw.get("port", 10101)),
         metrics_enabled=bool(raw.get("metrics_enabled", True)),
+        metrics_require_auth=bool(raw.get("metrics_require_auth", True)),
     )
 
 

@@ -167,11 +167,19 @@ class RollbackHandler(ActionHandler):
                 f"rollback of {record.target} to {record.commit[:12]} started (gate first)")
 
 
-class MetricsHandler(web.RequestHandler):
+class MetricsHandler(BaseHandler):
+    """Prometheus text; with metrics.require_auth (the default) only for a hub token (or a
+    logged-in user) holding ``read:metrics``, as the hub's own /hub/metrics."""
+
+    hub_scopes = {"read:metrics"}
+
     def get(self):
-        service = self.settings["promotion_service"]
+        service = self.service
         if not service.settings.metrics_enabled:
             raise web.HTTPError(404, "metrics are disabled (metrics.enabled: false)")
+        if service.settings.metrics_require_auth and self.current_user is None:
+            raise web.HTTPError(403, "the promotion metrics need a hub token with the read:metrics scope "
+                                     "(Authorization: token <token>), as /hub/metrics does")
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(generate_latest(service.metrics.registry))
 

@@ -26,7 +26,7 @@ def gitlab_seed():
 def promotion_hub(gitlab_server, docker_client, singleuser_image, hub_factory):
     port = free_port()
     environment = {
-        "JUPYTERHUB_DS_PROMOTION_CONFIG": json.dumps(settings(gitlab_server)),
+        "JUPYTERHUB_DS_PROMOTION_CONFIG": json.dumps({**settings(gitlab_server), "metrics_require_auth": True}),
         "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": gitlab_server.admin_token,
     }
     config_text = f"""
@@ -139,7 +139,10 @@ def test_admin_runs_now_then_rolls_production_back_to_a_record(promotion_hub, gi
     assert [r["status"] for r in runs] == ["promoted"] * 5
     assert call(promotion_hub, OUTSIDER, "GET", "api/runs").json() == {"runs": []}
     assert call(promotion_hub, OUTSIDER, "GET", f"api/runs/{runs[0]['run_id']}").status_code == 404
-    metrics = requests.get(promotion_hub.service_url + "metrics", timeout=30).text
+    # metrics.require_auth (the default): a token with read:metrics, as for /hub/metrics
+    assert requests.get(promotion_hub.service_url + "metrics", timeout=30).status_code == 403
+    metrics = requests.get(promotion_hub.service_url + "metrics", timeout=30,
+                           headers={"Authorization": f"token {promotion_hub.admin_token}"}).text
     assert f'jupyterhub_ds_promotion_runs_total{{lane="staging->production",project="{PROJECT}",status="promoted"}} 3.0' in metrics
     assert "jupyterhub_ds_promotion_last_success_timestamp_seconds" in metrics
 
