@@ -2,9 +2,10 @@
 
     jupyterhub -f hub_config/jupyterhub_config.py
 
-The admin YAML is env ``JUPYTERHUB_DS_CONFIG`` (default: ``jupyterhub_ds.yaml`` beside this
-file). It is validated completely first; on any problem the same lines as
-``jupyterhub-ds check-config --env`` go to stderr and the hub does not start. Then every
+The admin YAML is env ``JUPYTERHUB_DS_CONFIG`` (required: without it the hub refuses to start,
+rather than run with an example file). It is validated completely first; on any problem the
+same lines as ``jupyterhub-ds check-config --env`` go to stderr and the hub does not start; the
+unsafe choices it makes (as check-config names them) go to the log. Then every
 ``jupyterhub_config.d/*.py`` beside the YAML runs in name order with ``c`` in scope, for
 settings the YAML does not cover.
 """
@@ -13,14 +14,24 @@ import os
 import sys
 from pathlib import Path
 
-from jupyterhub_ds.config import AdminConfigError, load_config
+from jupyterhub_ds.config import AdminConfigError, check_file, load_config, unsafe_lines
 
 c = get_config()  # noqa: F821 (provided by traitlets when it runs this file)
 
-_yaml_path = Path(os.environ.get("JUPYTERHUB_DS_CONFIG") or Path(__file__).with_name("jupyterhub_ds.yaml"))
+if not os.environ.get("JUPYTERHUB_DS_CONFIG"):
+    print(
+        "jupyterhub-ds: refusing to start: JUPYTERHUB_DS_CONFIG is not set. Point it at your admin YAML "
+        "(start from a copy of hub_config/jupyterhub_ds.yaml, check it with `jupyterhub-ds check-config PATH`), e.g. "
+        "JUPYTERHUB_DS_CONFIG=/etc/jupyterhub-ds/jupyterhub_ds.yaml",
+        file=sys.stderr,
+    )
+    raise SystemExit(1)
+_yaml_path = Path(os.environ["JUPYTERHUB_DS_CONFIG"])
 
 try:
     c.merge(load_config(_yaml_path, dict(os.environ)))
+    for _line in unsafe_lines(_yaml_path, check_file(_yaml_path)[1]):
+        print(f"jupyterhub-ds: {_line}", file=sys.stderr)
 except AdminConfigError as err:
     for _line in err.lines:
         print(_line, file=sys.stderr)

@@ -9,13 +9,14 @@ lines. The pieces, one idea each:
 - ``sizes``     ``2G`` / ``512M`` / plain bytes -> int bytes
 - ``secrets``   secrets found in the YAML; environment variables the hub needs
 - ``semantic``  checks a schema cannot express (duplicates, cron, lanes, references)
+- ``unsafe``    relaxations of the safe defaults, named by check-config and at hub start
 - ``profiles``  the normalized profile dicts the spawner consumes
 - ``apply``     one pure ``apply_<section>(section, c)`` per section
 - ``loader``    ties them together
 """
 
-from .loader import AdminConfigError, check_file, load_config
+from .loader import AdminConfigError, check_file, load_config, unsafe_lines
 from .problems import Problem
 from .sizes import parse_size
 
-__all__ = ["AdminConfigError", "Problem", "check_file", "load_config", "parse_size"]
+__all__ = ["AdminConfigError", "Problem", "check_file", "load_config", "parse_size", "unsafe_lines"]

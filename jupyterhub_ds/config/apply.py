@@ -38,6 +38,10 @@ def with_password(url, password):
 def apply_hub(section, c, *, db_password=None):
     c.JupyterHub.bind_url = section["bind"] + section["base_url"]
     c.JupyterHub.public_url = section["public_url"]
+    if section["subdomain_host"]:
+        # each user's server on its own origin; behind https the hub's cookies get the __Host- prefix
+        c.JupyterHub.subdomain_host = section["subdomain_host"].rstrip("/")
+        c.JupyterHub.cookie_host_prefix_enabled = section["subdomain_host"].startswith("https://")
     c.JupyterHub.db_url = with_password(section["db_url"], db_password)
     if section["hub_bind_url"]:
         c.JupyterHub.hub_bind_url = section["hub_bind_url"]
@@ -125,6 +129,17 @@ def apply_volumes(section, c):
     ]
 
 
+def apply_hardening(section, c):
+    m = c.ProfileSpawnerMixin
+    m.run_as_user = section["user"]
+    m.no_new_privileges = section["no_new_privileges"]
+    m.cap_add = list(section["cap_add"])
+    m.default_pids_limit = section["pids_limit"]
+    m.allow_swap = section["allow_swap"]
+    m.read_only_rootfs = section["read_only_rootfs"]
+    m.runtime = section["runtime"] or ""
+
+
 def apply_network(section, c):
     c.DockerSpawner.network_name = section["name"]
     c.ProfileSpawnerMixin.isolate_containers = not section["containers_can_talk"]
@@ -163,7 +178,8 @@ def apply_review(section, c):
     c.ProfileSpawnerMixin.review_policy = review_policy(section)
 
 
-def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allowed_packages=None):
+def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allowed_packages=None,
+                       metrics_require_auth=True):
     """The JSON the promotion service reads: the section with each project's profile limits
     resolved and the GitLab URL, so the service never reads the admin YAML. The review
     package allow-list, when there is one, is also what a promotion gate allows."""
@@ -174,17 +190,19 @@ def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allo
         limits = {k: profile[k] for k in ("cpu_limit", "mem_limit", "pids_limit", "gpus")} if profile else {}
         extra = {"allowed_packages": list(allowed_packages)} if allowed_packages is not None else {}
         projects.append({**extra, **project, "limits": limits})
-    settings = {**section, "projects": projects, "metrics_enabled": metrics_enabled}
+    settings = {**section, "projects": projects, "metrics_enabled": metrics_enabled,
+                "metrics_require_auth": metrics_require_auth}
     if gitlab_url:
         settings["gitlab_url"] = gitlab_url.rstrip("/")
     return settings
 
 
 def apply_promotion(section, c, *, profiles, metrics_enabled, gitlab_url=None, allowed_packages=None,
-                    gitlab_token=None, db_password=None):
+                    gitlab_token=None, db_password=None, metrics_require_auth=True):
     if not section["projects"]:
         return
-    settings = promotion_settings(section, profiles, metrics_enabled, gitlab_url, allowed_packages)
+    settings = promotion_settings(section, profiles, metrics_enabled, gitlab_url, allowed_packages,
+                                  metrics_require_auth)
     environment = {PROMOTION_CONFIG_ENV: json.dumps(settings, sort_keys=True)}
     if gitlab_token:
         environment["JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN"] = gitlab_token

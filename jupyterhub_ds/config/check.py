@@ -3,7 +3,7 @@
 import os
 import sys
 
-from .loader import check_file
+from .loader import check_file, unsafe_lines
 
 
 def add_arguments(parser):
@@ -27,5 +27,9 @@ def run(args):
             print(line)
         print(f"{len(lines)} problem(s) in {args.path}", file=sys.stderr)
         return 1
-    print(f"OK: {args.path} ({summary(config)})")
+    unsafe = unsafe_lines(args.path, config)
+    for line in unsafe:
+        print(line)
+    named = f"; {len(unsafe)} unsafe choice(s) named above" if unsafe else ""
+    print(f"OK: {args.path} ({summary(config)}{named})")
     return 0

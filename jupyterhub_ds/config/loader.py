@@ -9,6 +9,7 @@ from traitlets.config import Config
 
 from . import apply as A
 from . import secrets, semantic, semantic_promotion
+from .unsafe import unsafe_choices
 from .problems import format_problem, sort_key
 from .schema import SCHEMA, schema_problems, with_defaults
 from .source import ConfigSourceError, read_source
@@ -25,6 +26,7 @@ SEMANTIC_CHECKS = [
     (semantic.check_review, ("review",)),
     (semantic.check_workspace, ("workspace",)),
     (semantic.check_hub, ("hub",)),
+    (semantic.check_subdomain_host, ("hub",)),
     (semantic_promotion.check_timezone, ("promotion",)),
     (semantic_promotion.check_promotion, ("promotion", "profiles")),
 ]
@@ -80,6 +82,13 @@ def check_file(path, env=None, name=None):
     return lines, (None if lines else with_defaults(source.data))
 
 
+def unsafe_lines(path, config, name=None):
+    """The unsafe choices of a valid file, one printable line each (``file:line: path: unsafe: …``)."""
+    source = read_source(path, name)
+    problems = sorted(unsafe_choices(config), key=lambda p: sort_key(p, source.lines))
+    return [format_problem(p, source.name, source.lines) for p in problems]
+
+
 def build_config(config, env):
     """Translate a valid, defaults-filled config; ``env`` supplies the secrets."""
     c = Config()
@@ -95,6 +104,7 @@ def build_config(config, env):
     A.apply_profiles(config["profiles"], c, default_image=config["images"]["default"])
     A.apply_volumes(config["volumes"], c)
     A.apply_network(config["network"], c)
+    A.apply_hardening(config["hardening"], c)
     A.apply_spawner(config["spawner"], c)
     A.apply_workspace(config["workspace"], c)
     A.apply_review(config["review"], c)
@@ -103,6 +113,7 @@ def build_config(config, env):
         c,
         profiles=c.ProfileSpawnerMixin.profiles,
         metrics_enabled=config["metrics"]["enabled"],
+        metrics_require_auth=config["metrics"]["require_auth"],
         gitlab_url=config["gitlab"]["url"],
         allowed_packages=config["review"]["allowed_packages"],
         gitlab_token=env.get(secrets.PROMOTION_GITLAB_TOKEN),

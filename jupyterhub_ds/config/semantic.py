@@ -191,3 +191,16 @@ def unknown_profile_message(slug, slugs):
     message = f"unknown profile {slug!r}; known profiles: {', '.join(slugs)}"
     guess = closest(slug, slugs)
     return message + (f"; did you mean {guess!r}?" if guess else "")
+
+
+def check_subdomain_host(config):
+    """Users' servers live at <user>.<host of subdomain_host>; the hub stays at public_url."""
+    hub = config["hub"]
+    if not hub["subdomain_host"]:
+        return []
+    public = hub["public_url"].split("://", 1)
+    origin = public[0] + "://" + public[1].split("/", 1)[0]
+    if hub["subdomain_host"].rstrip("/") != origin:
+        return [Problem(("hub", "subdomain_host"), f"{show(hub['subdomain_host'])} is not the origin of hub.public_url "
+                        f"({origin}); set it to {origin!r}")]
+    return []

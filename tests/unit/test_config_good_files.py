@@ -115,16 +115,24 @@ def test_example_sizes_images_volumes_and_environment():
     assert profiles["small"]["environment"] == {"OMP_NUM_THREADS": "2"}
     assert profiles["large"]["images"] == ["jupyterhub-ds/singleuser:latest", "jupyterhub-ds/singleuser-spark:latest"]
     assert profiles["gpu"]["mem_limit"] == 32 * G  # 32Gi
-    assert profiles["gpu"]["volumes"] == {"/srv/models": {"bind": "/home/jovyan/models", "mode": "rw"}}
+    assert profiles["gpu"]["volumes"] == {"/srv/models": {"bind": "/home/jovyan/models", "mode": "ro"}}
     assert [p["default"] for p in profiles.values()] == [True, False, False]
 
 
 def test_example_spawner_network_workspace_review_metrics():
     c = load_config(EXAMPLE, ENV)
     assert c.JupyterHub.public_url == "https://hub.example.com/"
-    assert c.JupyterHub.hub_bind_url == "http://0.0.0.0:8081"
-    assert c.JupyterHub.hub_connect_ip == "172.17.0.1"
-    assert c.GitLabOAuthenticator.admin_users == {"alice"}
+    # users on their own origins; the hub API on the user network's gateway, not on every address
+    assert c.JupyterHub.subdomain_host == "https://hub.example.com"
+    assert c.JupyterHub.cookie_host_prefix_enabled is True
+    assert c.JupyterHub.hub_bind_url == "http://172.30.0.1:8081"
+    assert c.JupyterHub.hub_connect_ip == "172.30.0.1"
+    assert c.GitLabOAuthenticator.admin_users == set()
+    assert c.GitLabOAuthenticator.admin_groups == {"data-science/admins", "platform:owner"}
+    # the hardening section, every key at its safe default
+    m = c.ProfileSpawnerMixin
+    assert (m.run_as_user, m.no_new_privileges, m.cap_add, m.default_pids_limit, m.allow_swap, m.read_only_rootfs,
+            m.runtime) == ("1000", True, [], 1024, False, False, "")
     assert c.DockerSpawner.network_name == "jupyterhub-ds"
     assert c.ProfileSpawnerMixin.isolate_containers is True
     assert (c.DockerSpawner.start_timeout, c.DockerSpawner.http_timeout) == (120, 60)

@@ -35,12 +35,22 @@ def test_long_slugs_are_cut_and_stay_apart():
 
 @pytest.mark.parametrize("prefix, user, path, branch", [
     ("review", "alice", "analysis/eda.ipynb", "review/alice/analysis-eda"),
-    ("review/", "Alice.Smith@corp", "eda.ipynb", "review/alice.smith-corp/eda"),
+    ("review/", "Alice.Smith@corp", "eda.ipynb", "review/alice_2esmith_40corp/eda"),
     ("team/reviews", "bob", "x.ipynb", "team/reviews/bob/x"),
     ("", "bob", "x.ipynb", "review/bob/x"),
 ])
 def test_branch_name_is_prefix_user_slug(prefix, user, path, branch):
     assert branch_name(ReviewPolicy(branch_prefix=prefix), user, path) == branch
+
+
+def test_review_branches_of_look_alike_users_never_collide():
+    users = ["alice", "alice_", "_alice", "alice-", "alice..", "alice.", "alice_2e", "Alice", "a.lice", "a_2elice"]
+    branches = {branch_name(ReviewPolicy(), u, "eda.ipynb") for u in users}
+    # Alice and alice are one GitLab user (usernames are unique regardless of case)
+    assert len(branches) == len(users) - 1
+    for branch in branches:
+        component = branch.split("/")[1]
+        assert ".." not in component and not component.startswith((".", "-")) and not component.endswith((".", ".lock"))
 
 
 @pytest.mark.parametrize("text", ["a b", "-x-", "..", "a.lock", "x" * 200, "ünïcødé", "a/b", "@{", "a\\b"])
