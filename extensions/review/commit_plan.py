@@ -1,9 +1,10 @@
 """What a submit commits: files, review branch and commit message. Pure.
 
-Policy (DESIGN.md "Commit policy"): the paired ``py:percent`` script is always committed; the
-``.ipynb`` only with ``commit_notebooks``, and then with outputs stripped. The branch is
+Policy: the paired ``py:percent`` script is always committed; the ``.ipynb`` only with
+``commit_notebooks``, and then with outputs stripped. The branch is
 ``<branch_prefix>/<user>/<notebook-slug>``, the same for every submit of one notebook, so a
-re-submit updates the same branch and merge request.
+re-submit updates the same branch and merge request. ``<user>`` is an injective encoding of the
+username (:func:`user_component`): two users never share a review branch.
 """
 
 from __future__ import annotations
@@ -51,9 +52,25 @@ def notebook_slug(repo_path: str) -> str:
     return slugify(str(PurePosixPath(repo_path).with_suffix("")))
 
 
+_KEPT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def user_component(user: str) -> str:
+    """A username as one git ref component, injectively: lower-case letters, digits and ``-``
+    stay (GitLab usernames are unique regardless of case); every other byte, ``_`` included,
+    becomes ``_`` and two hex digits. ``alice``, ``alice_``, ``_alice``, ``alice-`` and
+    ``alice..`` (all valid GitLab usernames) become five different components, each valid in git
+    (no ``.``, so no ``..``, ``.lock`` or leading dot)."""
+    out = []
+    for i, byte in enumerate(user.lower().encode("utf-8")):
+        ch = chr(byte)
+        out.append(ch if ch in _KEPT and not (i == 0 and ch == "-") else f"_{byte:02x}")
+    return "".join(out) or "_"
+
+
 def branch_name(policy: ReviewPolicy, user: str, repo_path: str) -> str:
     prefix = "/".join(slugify(p) for p in policy.branch_prefix.split("/") if p.strip()) or "review"
-    return f"{prefix}/{slugify(user)}/{notebook_slug(repo_path)}"
+    return f"{prefix}/{user_component(user)}/{notebook_slug(repo_path)}"
 
 
 def strip_outputs(nb: dict) -> dict:

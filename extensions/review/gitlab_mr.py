@@ -16,7 +16,7 @@ import requests
 class GitLabFailure(Exception):
     def __init__(self, kind: str, message: str):
         super().__init__(message)
-        self.kind = kind  # 'auth' | 'unreachable' | 'refused'
+        self.kind = kind  # 'auth' | 'unreachable' | 'refused' | 'foreign'
         self.message = message
 
 
@@ -38,12 +38,21 @@ LOOK_AGAIN = object()  # "no lookup result to go by"
 class MergeRequests:
     gl: gitlab.Gitlab
     project_path: str
+    author: str = ""  # GitLab username of the submitting user: only their merge requests are updated
 
     def _project(self):
         return self.gl.projects.get(self.project_path, lazy=True)
 
     def find_open(self, branch: str):
+        """The open merge request of ``branch``, or None. One opened by someone else (who pushed
+        to this user's review branch) is never updated: GitLabFailure('foreign')."""
         found = self._project().mergerequests.list(source_branch=branch, state="opened", get_all=False, per_page=5)
+        for mr in found:
+            by = ((getattr(mr, "author", None) or {}).get("username") or "")
+            if self.author and by.lower() != self.author.lower():
+                raise GitLabFailure("foreign", f"the review branch {branch} has an open merge request !{mr.iid} opened by "
+                                    f"{by or 'someone else'}, not by you, so it was not changed; ask them or a "
+                                    "maintainer to close it, then submit again")
         return found[0] if found else None
 
     def ensure(self, branch: str, target: str, title: str, description: str, found=LOOK_AGAIN) -> tuple[dict, bool]:

@@ -372,8 +372,8 @@ class ReviewService:
                 "summary": summary, "summary_fallback": fallback, "gates": p.gates_json()}
 
     async def _merge_requests(self, creds, project: str) -> gitlab_mr.MergeRequests:
-        token, _author = await creds
-        return gitlab_mr.MergeRequests(self._client(token), project)
+        token, author = await creds
+        return gitlab_mr.MergeRequests(self._client(token), project, author.get("username") or self.settings.username)
 
     def _client(self, token: str):
         """python-gitlab client for this token, kept between requests (its HTTP connection is reused)."""
