@@ -23,6 +23,7 @@ from traitlets.config import Config
 from .._version import __version__
 from ..config import apply as A
 from ..config import secrets
+from ..config.loader import build_config
 from ..config.problems import Problem, show
 from ..config.profiles import normalize_profiles
 from ..spawner.container import Hardening
@@ -36,14 +37,16 @@ GPU_RESOURCE = "nvidia.com/gpu"
 # The single-user image runs as USER 1000:100 (images/singleuser/Dockerfile); Docker keeps
 # that primary group, Kubernetes needs it said (runAsGroup) and gives volumes to it (fsGroup).
 USERS_GID = 100
-# What ProfileDockerSpawner gives a server's token (the git credential helper reads its
-# owner's fresh GitLab token from auth_state); the "user" role grants the same subset.
-SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", "admin:auth_state!user"]
+# What ProfileDockerSpawner gives a server's token, plus the authenticator's GitLab token
+# scope (the git credential helper asks the hub for a short-lived GitLab token with it).
+SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server"]
 PULL_POLICIES = {"ifnotpresent": "IfNotPresent", "always": "Always"}
-# Traits of the hub config the chart sets itself, or has its own values key for.
+# Of the hub config the Docker hub runs with: the spawner sections (KubeSpawner gets its own
+# values below) and the JupyterHub traits the chart sets itself or has a values key for.
+SPAWNER_SECTIONS = {"Spawner", "DockerSpawner", "SwarmSpawner", "ProfileSpawnerMixin"}
 CHART_MANAGED = {
-    "JupyterHub": {"bind_url", "hub_bind_url", "hub_connect_ip", "db_url", "cleanup_servers",
-                   "load_roles", "authenticate_prometheus"},
+    "JupyterHub": {"bind_url", "hub_bind_url", "hub_connect_ip", "db_url", "cleanup_servers", "spawner_class",
+                   "services", "load_roles", "authenticate_prometheus"},
 }
 EXTRA_CONFIG = """\
 # jupyterhub-ds policy the chart has no values for (docs/kubernetes.md): each user is
@@ -92,15 +95,10 @@ def plain(value):
 
 
 def hub_traits(config):
-    """The hub's traitlets config from the project's own apply functions (hub, gitlab,
-    auth, metrics), built exactly as on Docker but without any secret."""
-    c = Config()
-    A.apply_hub(config["hub"], c, db_password=None)
-    callback = A.oauth_callback_url(config["gitlab"], config["hub"])
-    A.apply_gitlab(config["gitlab"], c, client_secret=None, callback_url=callback)
-    A.apply_auth(config["auth"], c)
-    A.apply_metrics(config["metrics"], c)
-    return c
+    """The traitlets config the Docker hub runs with (the loader's own ``build_config``),
+    without any secret (no environment is given) and without the promotion service, which
+    is not exported (its roles would name a service the hub does not have)."""
+    return build_config({**config, "promotion": {**config["promotion"], "projects": []}}, env={})
 
 
 def security_values(hardening=Hardening()):
@@ -250,12 +248,18 @@ def hub_values(config, problems, *, secret_name, hub_image):
     c = hub_traits(config)
     hub_config = {}
     for cls, section in c.items():
+        if cls in SPAWNER_SECTIONS:
+            continue
         kept = {k: plain(v) for k, v in section.items()
                 if k not in CHART_MANAGED.get(cls, ()) and not secrets.is_secret_key(k)}
         if kept:
             hub_config[cls] = kept
     _, spawner = security_values()
-    hub_config["KubeSpawner"] = {**spawner, "server_token_scopes": list(SERVER_TOKEN_SCOPES),
+    scopes = list(SERVER_TOKEN_SCOPES)
+    token_scope = c.DSGitLabOAuthenticator.get("token_scope")
+    if token_scope:
+        scopes.append(f"{token_scope}!user")
+    hub_config["KubeSpawner"] = {**spawner, "server_token_scopes": scopes,
                                  "http_timeout": config["spawner"]["http_timeout"]}
     if config["gitlab"]["ca_bundle"]:
         problems.append(Problem(("gitlab", "ca_bundle"), f"{show(config['gitlab']['ca_bundle'])} must exist in the hub "

@@ -27,6 +27,7 @@ BASE = {
 PROFILE = ("singleuser", "profileList", 0)
 OVERRIDE = PROFILE + ("kubespawner_override",)
 GITLAB = ("hub", "config", "GitLabOAuthenticator")
+DS_AUTH = ("hub", "config", "DSGitLabOAuthenticator")
 PROMOTED = {
     "path": "ds/model", "image": "reg.example.com/ds/nb:1.0", "notebooks": ["train.ipynb"],
     "lanes": [{"from": "main", "to": "production", "schedule": "0 3 * * *"}],
@@ -72,21 +73,23 @@ MAPPED = [
     ({("gitlab", "url"): "https://git.example.org/"}, ("singleuser", "extraEnv", "JUPYTERHUB_DS_GITLAB_URL"),
      "https://git.example.org"),
     ({("gitlab", "client_id"): "other-app"}, GITLAB + ("client_id",), "other-app"),
-    ({("gitlab", "scopes"): ["read_user"]}, GITLAB + ("scope",), ["read_user"]),
+    ({("gitlab", "scopes"): ["read_user", "read_api"]}, GITLAB + ("scope",), ["read_user", "read_api"]),
     ({("gitlab", "api_url"): "https://api.example.org/v4"}, GITLAB + ("gitlab_api",), "https://api.example.org/v4"),
     ({("gitlab", "callback_url"): "https://hub.example.org/hub/oauth_callback"}, GITLAB + ("oauth_callback_url",),
      "https://hub.example.org/hub/oauth_callback"),
     ({("gitlab", "ca_bundle"): "/etc/ssl/certs/corp.pem"}, GITLAB + ("http_request_kwargs",),
      {"ca_certs": "/etc/ssl/certs/corp.pem"}),
-    ({("auth", "allowed_groups"): ["ds", "ml"]}, GITLAB + ("allowed_gitlab_groups",), ["ds", "ml"]),
+    ({("auth", "allowed_groups"): ["ds", {"group": "ml", "min_access_level": "developer"}]},
+     DS_AUTH + ("allowed_group_rules",), ["ds", "ml:developer"]),
     ({("auth", "allowed_project_ids"): [42]}, GITLAB + ("allowed_project_ids",), [42]),
     ({("auth", "allowed_groups"): [], ("auth", "allow_all"): True}, GITLAB + ("allow_all",), True),
-    ({("auth", "admin_groups"): ["ds/admins"]}, ("hub", "config", "DSGitLabOAuthenticator", "admin_gitlab_groups"),
-     ["ds/admins"]),
+    ({("auth", "admin_groups"): ["ds/admins"]}, GITLAB + ("admin_groups",), ["ds/admins"]),
+    # the hub groups a user is put in: every group rule that grants something
+    ({("auth", "admin_groups"): ["ds/admins"], ("profiles", 0, "allowed_groups"): [{"group": "ds", "min_access_level": "maintainer"}]},
+     DS_AUTH + ("privilege_group_rules",), ["ds/admins", "ds:maintainer"]),
     ({("auth", "manage_groups"): False}, GITLAB + ("manage_groups",), False),
     ({("auth", "refresh_age"): 60}, ("hub", "config", "Authenticator", "auth_refresh_age"), 60),
-    ({("auth", "stop_server_on_revoke"): False},
-     ("hub", "config", "DSGitLabOAuthenticator", "stop_server_on_revoke"), False),
+    ({("auth", "stop_server_on_revoke"): False}, DS_AUTH + ("stop_server_on_revoke",), False),
     ({("profiles", 0, "display_name"): "Small"}, PROFILE + ("display_name",), "Small"),
     ({("profiles", 0, "description"): "Everyday"}, PROFILE + ("description",), "Everyday"),
     ({("profiles", 0, "default"): True}, PROFILE + ("default",), True),
@@ -105,7 +108,8 @@ MAPPED = [
     # KubeSpawner expands {username} in environment values; Docker does not, so braces are doubled
     ({("profiles", 0, "environment"): {"MODE": "{fast}", "THREADS": 2}}, OVERRIDE + ("environment",),
      {"MODE": "{{fast}}", "THREADS": "2", "JUPYTERHUB_DS_PROFILE": "s"}),
-    ({("profiles", 0, "allowed_groups"): ["ds/power"]}, PROFILE + ("allowed_groups",), ["ds/power"]),
+    ({("profiles", 0, "allowed_groups"): ["ds/power", {"group": "ds", "min_access_level": "maintainer"}]},
+     PROFILE + ("allowed_groups",), ["ds/power", "ds:maintainer"]),
     ({("profiles", 0, "idle_timeout"): 900}, OVERRIDE + ("args",), ["--ServerApp.shutdown_no_activity_timeout=900"]),
     ({("images", "default"): "registry.example.com:5000/ds/singleuser:2.0"}, ("singleuser", "image"),
      {"name": "registry.example.com:5000/ds/singleuser", "tag": "2.0", "pullPolicy": "IfNotPresent"}),
@@ -201,12 +205,11 @@ def test_settings_the_export_does_not_know_are_reported_not_lost(tmp_path):
 
 
 def test_allowed_groups_entries_are_matched_exactly_as_opaque_strings(tmp_path):
-    config = load(tmp_path, {})
-    # the form path:level ("at least Maintainer") the admin YAML is getting, and a plain path
-    config["profiles"][0]["allowed_groups"] = ["data-science:maintainer", "ml/gpu"]
+    config = load(tmp_path, {("profiles", 0, "allowed_groups"): [{"group": "ds", "min_access_level": "maintainer"}, "ds/gpu"]})
     values, _ = export(config)
     entries = values["singleuser"]["profileList"]
-    assert entries[0]["allowed_groups"] == ["data-science:maintainer", "ml/gpu"]
+    # the hub group names the Docker spawner matches: group rule keys, written as they are
+    assert entries[0]["allowed_groups"] == ["ds:maintainer", "ds/gpu"]
     profile_list = z2jh_hub.group_profile_list(entries)
 
     def offered(*groups):
@@ -216,8 +219,8 @@ def test_allowed_groups_entries_are_matched_exactly_as_opaque_strings(tmp_path):
         except web.HTTPError as refused:
             return refused.status_code
 
-    assert offered("data-science:maintainer") == ["s"]
-    assert offered("ml/gpu") == ["s"]
-    assert offered("data-science") == 403  # no prefix or level matching
-    assert offered("ml") == 403
-    assert offered("ml/gpu/team") == 403
+    assert offered("ds:maintainer") == ["s"]
+    assert offered("ds/gpu") == ["s"]
+    assert offered("ds") == 403  # no prefix or level matching
+    assert offered("ds:owner") == 403
+    assert offered("ds/gpu/team") == 403
