@@ -15,6 +15,7 @@ from ._version import __version__
 SUBCOMMANDS = {
     "check-config": ("jupyterhub_ds.config.check", "validate an admin YAML file and print every problem"),
     "images": ("jupyterhub_ds.images", "build the air-gapped base and single-user images"),
+    "export": ("jupyterhub_ds.export.cli", "write another platform's configuration from an admin YAML (z2jh: Kubernetes)"),
 }
 
 
