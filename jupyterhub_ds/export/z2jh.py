@@ -101,12 +101,22 @@ def hub_traits(config):
     return build_config({**config, "promotion": {**config["promotion"], "projects": []}}, env={})
 
 
+def hardening_of(config):
+    """The Docker spawner's Hardening for the admin YAML's hardening section."""
+    h = config.get("hardening") or {}
+    return Hardening(user=h.get("user", "1000"), no_new_privileges=h.get("no_new_privileges", True),
+                     cap_add=tuple(h.get("cap_add") or ()), read_only_rootfs=h.get("read_only_rootfs", False),
+                     runtime=h.get("runtime"))
+
+
 def security_values(hardening=Hardening()):
     """(singleuser values, hub.config.KubeSpawner traits) for Docker's hardening policy."""
     uid, _, gid = str(hardening.user).partition(":")
     container = {"capabilities": {"drop": list(hardening.cap_drop)}}
     if hardening.cap_add:
         container["capabilities"]["add"] = list(hardening.cap_add)
+    if hardening.read_only_rootfs:
+        container["readOnlyRootFilesystem"] = True
     singleuser = {"uid": int(uid), "fsGid": USERS_GID, "allowPrivilegeEscalation": not hardening.no_new_privileges}
     spawner = {
         "gid": int(gid or USERS_GID),
@@ -114,6 +124,9 @@ def security_values(hardening=Hardening()):
         # Docker applies its default seccomp profile to every container; Kubernetes only when asked
         "pod_security_context": {"seccompProfile": {"type": "RuntimeDefault"}},
     }
+    if hardening.runtime:
+        # a RuntimeClass of that name must exist in the cluster (e.g. gVisor's runsc)
+        spawner["extra_pod_config"] = {"runtimeClassName": hardening.runtime}
     return singleuser, spawner
 
 
@@ -212,7 +225,7 @@ def network_policy(section):
 
 def singleuser_values(config, problems):
     name, tag = split_image(config["images"]["default"])
-    security, _ = security_values()
+    security, _ = security_values(hardening_of(config))
     su = {"image": {"name": name, "tag": tag}}
     policy = config["spawner"]["pull_policy"]
     if policy in PULL_POLICIES:
@@ -254,7 +267,7 @@ def hub_values(config, problems, *, secret_name, hub_image):
                 if k not in CHART_MANAGED.get(cls, ()) and not secrets.is_secret_key(k)}
         if kept:
             hub_config[cls] = kept
-    _, spawner = security_values()
+    _, spawner = security_values(hardening_of(config))
     scopes = list(SERVER_TOKEN_SCOPES)
     token_scope = c.DSGitLabOAuthenticator.get("token_scope")
     if token_scope:

@@ -46,6 +46,7 @@ RULES = {
         "for the address users reach"
     ),
     ("hub", "base_url"): _m("hub.baseUrl"),
+    ("hub", "subdomain_host"): _m("hub.config.JupyterHub.subdomain_host (the ingress needs the wildcard host too)"),
     ("hub", "hub_bind_url"): _docker("the chart connects user pods to the hub through its hub Service"),
     ("hub", "hub_connect_ip"): _docker("the chart connects user pods to the hub through its hub Service"),
     ("hub", "db_url"): _m("hub.db.type, hub.db.url (password: hub.db.password in the Secret)"),
@@ -80,6 +81,15 @@ RULES = {
     ("volumes", "shared"): _m("singleuser.storage.extraVolumes, singleuser.storage.extraVolumeMounts"),
     ("network", "name"): _docker("pods share the cluster network; singleuser.networkPolicy keeps them apart"),
     ("network", "containers_can_talk"): _m("singleuser.networkPolicy.ingress"),
+    ("hardening", "user"): _m("singleuser.uid, hub.config.KubeSpawner.gid"),
+    ("hardening", "no_new_privileges"): _m("singleuser.allowPrivilegeEscalation"),
+    ("hardening", "cap_add"): _m("hub.config.KubeSpawner.container_security_context.capabilities.add"),
+    ("hardening", "pids_limit"): _docker(
+        "set the kubelet's podPidsLimit on the nodes that run user pods (it limits every pod there)"
+    ),
+    ("hardening", "allow_swap"): _docker("Kubernetes nodes run pods without swap unless the kubelet says otherwise"),
+    ("hardening", "read_only_rootfs"): _m("hub.config.KubeSpawner.container_security_context.readOnlyRootFilesystem"),
+    ("hardening", "runtime"): _m("hub.config.KubeSpawner.extra_pod_config.runtimeClassName"),
     ("spawner", "kind"): Rule(ELSEWHERE, "KubeSpawner replaces the Docker and Swarm spawners"),
     ("spawner", "start_timeout"): _m("singleuser.startTimeout"),
     ("spawner", "http_timeout"): _m("hub.config.KubeSpawner.http_timeout"),

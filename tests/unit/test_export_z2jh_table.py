@@ -134,6 +134,17 @@ MAPPED = [
      '{{"allowed_packages": null, "branch_prefix": "review", "commit_notebooks": false, "max_file_size": 10485760, '
      '"max_submission_size": 52428800, "secret_patterns": [], "target_branch": "develop"}}'),
     ({("metrics", "require_auth"): False}, ("hub", "authenticatePrometheus"), False),
+    # the hardening section of the admin YAML
+    ({("hardening", "user"): "1001:100"}, ("singleuser", "uid"), 1001),
+    ({("hardening", "cap_add"): ["SYS_PTRACE"]},
+     ("hub", "config", "KubeSpawner", "container_security_context", "capabilities", "add"), ["SYS_PTRACE"]),
+    ({("hardening", "no_new_privileges"): False}, ("singleuser", "allowPrivilegeEscalation"), True),
+    ({("hardening", "read_only_rootfs"): True},
+     ("hub", "config", "KubeSpawner", "container_security_context", "readOnlyRootFilesystem"), True),
+    ({("hardening", "runtime"): "runsc"}, ("hub", "config", "KubeSpawner", "extra_pod_config", "runtimeClassName"),
+     "runsc"),
+    ({("hub", "public_url"): "https://hub.example.org/", ("hub", "subdomain_host"): "https://hub.example.org"},
+     ("hub", "config", "JupyterHub", "subdomain_host"), "https://hub.example.org"),
 ]
 
 
@@ -196,11 +207,11 @@ def test_settings_that_need_nothing_on_kubernetes_are_not_reported(tmp_path, cha
 def test_settings_the_export_does_not_know_are_reported_not_lost(tmp_path):
     config = load(tmp_path, {})
     # keys a later admin YAML may have (the loader of this version would refuse them)
-    config["hardening"] = {"read_only_rootfs": True, "runtime": "runsc", "tmpfs": {}}
+    config["hardening"] = {**config["hardening"], "tmpfs": {"/scratch": "size=1g"}, "seccomp": "strict"}
     config["profiles"][0]["shm_size"] = "1G"
     _, problems = export(config)
     found = reported(problems)
-    assert set(found) == {"hardening.read_only_rootfs", "hardening.runtime", "profiles[0].shm_size"}
+    assert set(found) == {"hardening.tmpfs./scratch", "hardening.seccomp", "profiles[0].shm_size"}
     assert all("not carried over" in message for message in found.values())
 
 
