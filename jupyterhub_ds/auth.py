@@ -185,7 +185,7 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
             ids.update(found)
         m = Memberships(by_level, frozenset(certainly_direct(by_level[GUEST])))
         budget, checked = self.max_membership_lookups, set()
-        for rule in sorted(self.granting_rules()):
+        for rule in sorted(self.granting_rules(), key=lambda r: r.key):
             for group in lookups_for(rule, m):
                 if group in checked:
                     continue

@@ -43,7 +43,7 @@ class GroupRuleError(ValueError):
     pass
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class GroupRule:
     path: str
     min_access_level: int | None = None  # None: placed in the group or a subgroup
