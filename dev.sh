@@ -119,7 +119,8 @@ case "$CMD" in
     bootstrap
     say "tests"
     cd "$ROOT"
-    exec "$VENV/bin/pytest" tests "$@"
+    # no arguments: pyproject.toml's testpaths (tests/); ./dev.sh test tests/security runs just those
+    exec "$VENV/bin/pytest" "$@"
     ;;
   demo)
     bootstrap

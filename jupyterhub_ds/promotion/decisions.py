@@ -133,8 +133,11 @@ def tag_message(record):
     ]
     for nb in record.get("notebooks", []):
         lines.append(f"notebook {nb['path']}: {nb['status']} in {nb.get('duration', 0):.1f}s")
-    # never the container's log: it is whatever the notebooks printed (the record keeps it)
+    # never the container's log nor the tests' output: they are whatever the project's code
+    # printed (secrets included); the record in the service keeps them for admins
     summary = {k: v for k, v in record.items() if k not in ("pip_freeze", "log_tail")}
+    if isinstance(summary.get("tests"), dict):
+        summary["tests"] = {k: v for k, v in summary["tests"].items() if k != "output"}
     summary["packages"] = len((record.get("pip_freeze") or "").splitlines())
     return "\n".join(lines) + "\n\n" + RECORD_MARKER + "\n" + json.dumps(summary, sort_keys=True, default=str) + "\n"
 
