@@ -50,8 +50,8 @@ def ensure_network(client, name):
 def runtime_files(work, gateway, hub_port, gitlab_port, hub_api_port):
     """demo.yaml and the demo seed with this machine's addresses, written under ``work``."""
     config = yaml.safe_load(DEMO_YAML.read_text())
-    public = f"http://127.0.0.1:{hub_port}"
-    config["hub"].update(public_url=public + "/", bind=public,
+    public = f"http://localhost:{hub_port}"  # users' servers at http://<user>.localhost:<port>
+    config["hub"].update(public_url=public + "/", subdomain_host=public, bind=f"http://127.0.0.1:{hub_port}",
                          hub_bind_url=f"http://{gateway}:{hub_api_port}", hub_connect_ip=gateway)
     config["gitlab"]["url"] = f"http://{gateway}:{gitlab_port}"
     shared = work / "shared"
@@ -131,10 +131,12 @@ def main(argv=None):
         hub_log = work / "jupyterhub.log"
         hub = subprocess.Popen([shutil.which("jupyterhub", path=env["PATH"]), "-f", str(HUB_CONFIG)],
                                cwd=work, env=env, stdout=open(hub_log, "ab"), stderr=subprocess.STDOUT)
-        hub_url = f"http://127.0.0.1:{args.hub_port}"
-        wait_http(f"{hub_url}/hub/health", 60, hub, hub_log)
+        hub_url = f"http://localhost:{args.hub_port}"
+        wait_http(f"http://127.0.0.1:{args.hub_port}/hub/health", 60, hub, hub_log)
         users = [u for u in seed["users"] if not u.get("is_admin")]
-        print(f"\njupyterhub-ds demo is running\n\n  hub:    {hub_url}/\n  GitLab: {gitlab_url}/ (stand-in)\n")
+        print(f"\njupyterhub-ds demo is running\n\n  hub:    {hub_url}/\n  GitLab: {gitlab_url}/ (stand-in)\n"
+              "  (each user's server answers on its own origin, http://<user>.localhost:"
+              f"{args.hub_port}/)\n")
         print("  demo logins (GitLab user / password):")
         notes = {"alice": "analyst: small profile", "bob": "lead: small + large, hub admin",
                  "erin": "GPU group: gpu profile", "carol": "in no allowed group: refused"}

@@ -34,7 +34,7 @@ def demo(tmp_path):
             break
     text = "".join(banner)
     assert "jupyterhub-ds demo is running" in text, text
-    yield f"http://127.0.0.1:{hub_port}", text, proc
+    yield f"http://localhost:{hub_port}", text, proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
@@ -53,7 +53,7 @@ def test_demo_prints_url_and_logins_and_they_work(demo):
 
     bob = login_via_gitlab(url, "bob", PASSWORDS["bob"])
     me = bob.session.get(f"{url}/hub/api/user", timeout=30).json()
-    assert me["admin"] is True  # inherited membership of data-science/admins
+    assert me["admin"] is True  # placed in data-science/admins (inheriting it would not do)
     form = BeautifulSoup(bob.session.get(f"{url}/hub/spawn", timeout=30).text, "html.parser")
     assert [i["value"] for i in form.select("input[name=profile]")] == ["small", "large"]
 
