@@ -161,8 +161,11 @@ def apply_workspace(section, c):
     ]
 
 
-def review_policy(section):
-    """The dict the spawner hands to the container (as JSON) for the review extension."""
+def review_policy(section, allowed_packages=None):
+    """The dict the spawner hands to the container (as JSON) for the review extension.
+    ``allowed_packages``: the allow-list with the lock file's packages (loader.allowed_packages)."""
+    if allowed_packages is None and section["allowed_packages"] is not None:
+        allowed_packages = list(section["allowed_packages"])
     return {
         "commit_notebooks": section["commit_notebooks"],
         "branch_prefix": section["branch_prefix"],
@@ -170,12 +173,12 @@ def review_policy(section):
         "max_file_size": parse_size(section["max_file_size"]),
         "max_submission_size": parse_size(section["max_submission_size"]),
         "secret_patterns": list(section["secret_patterns"]),
-        "allowed_packages": None if section["allowed_packages"] is None else list(section["allowed_packages"]),
+        "allowed_packages": allowed_packages,
     }
 
 
-def apply_review(section, c):
-    c.ProfileSpawnerMixin.review_policy = review_policy(section)
+def apply_review(section, c, *, allowed_packages=None):
+    c.ProfileSpawnerMixin.review_policy = review_policy(section, allowed_packages)
 
 
 def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allowed_packages=None,

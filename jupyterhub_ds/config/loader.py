@@ -5,12 +5,16 @@
 one ``AdminConfigError`` carrying those lines or returns the complete ``Config``.
 """
 
+import os
+
 from traitlets.config import Config
+
+from ..image_inputs import lock_packages
 
 from . import apply as A
 from . import secrets, semantic, semantic_promotion
 from .unsafe import unsafe_choices
-from .problems import format_problem, sort_key
+from .problems import Problem, format_problem, sort_key
 from .schema import SCHEMA, schema_problems, with_defaults
 from .source import ConfigSourceError, read_source
 
@@ -47,7 +51,36 @@ def _section(problem):
     return problem.line_path[0] if problem.line_path else "*"  # an unknown top-level key
 
 
-def _problems(source, env):
+def lock_path(config, base_dir):
+    """The review's allowed_packages_lock as a path (relative ones from the YAML's folder), or None."""
+    given = config["review"]["allowed_packages_lock"]
+    return None if given is None else os.path.join(base_dir or ".", given)
+
+
+def allowed_packages(config, base_dir):
+    """The review (and promotion) package allow-list: the listed names and the lock file's, or None."""
+    listed, lock = config["review"]["allowed_packages"], lock_path(config, base_dir)
+    if listed is None and lock is None:
+        return None
+    names = list(listed or ())
+    return names + [n for n in (lock_packages(lock) if lock else ()) if n not in names]
+
+
+def _lock_problems(config, base_dir):
+    lock = lock_path(config, base_dir)
+    if lock is None:
+        return []
+    try:
+        lock_packages(lock)
+    except OSError as e:
+        return [Problem(("review", "allowed_packages_lock"), f"cannot read {lock} ({e.strerror}); give the path of a "
+                        "lock file (relative to this file's folder), e.g. images/scipy/requirements.lock")]
+    except ValueError as e:
+        return [Problem(("review", "allowed_packages_lock"), f"{e}")]
+    return []
+
+
+def _problems(source, env, base_dir=None):
     data = source.data
     if not isinstance(data, dict):
         what = "empty" if data is None else f"a {type(data).__name__}"
@@ -62,6 +95,8 @@ def _problems(source, env):
         for check, sections in SEMANTIC_CHECKS:
             if not broken.intersection(sections):
                 problems += check(config)
+        if "review" not in broken:
+            problems += _lock_problems(config, base_dir)
         if env is not None and not broken.intersection(("hub", "promotion")):
             problems += secrets.missing_env_problems(config, env)
     return problems, None
@@ -74,7 +109,7 @@ def check_file(path, env=None, name=None):
         source = read_source(path, name)
     except ConfigSourceError as err:
         return [str(err)], None
-    problems, fatal = _problems(source, env)
+    problems, fatal = _problems(source, env, os.path.dirname(os.path.abspath(path)))
     if fatal:
         return [fatal], None
     problems = sorted(set(problems), key=lambda p: sort_key(p, source.lines))
@@ -89,9 +124,11 @@ def unsafe_lines(path, config, name=None):
     return [format_problem(p, source.name, source.lines) for p in problems]
 
 
-def build_config(config, env):
-    """Translate a valid, defaults-filled config; ``env`` supplies the secrets."""
+def build_config(config, env, base_dir=None):
+    """Translate a valid, defaults-filled config; ``env`` supplies the secrets, ``base_dir`` (the
+    admin YAML's folder) anchors relative file paths in it."""
     c = Config()
+    packages = allowed_packages(config, base_dir)
     A.apply_hub(config["hub"], c, db_password=env.get(secrets.JUPYTERHUB_DB_PASSWORD))
     A.apply_gitlab(
         config["gitlab"],
@@ -107,7 +144,7 @@ def build_config(config, env):
     A.apply_hardening(config["hardening"], c)
     A.apply_spawner(config["spawner"], c)
     A.apply_workspace(config["workspace"], c)
-    A.apply_review(config["review"], c)
+    A.apply_review(config["review"], c, allowed_packages=packages)
     A.apply_promotion(
         config["promotion"],
         c,
@@ -115,7 +152,7 @@ def build_config(config, env):
         metrics_enabled=config["metrics"]["enabled"],
         metrics_require_auth=config["metrics"]["require_auth"],
         gitlab_url=config["gitlab"]["url"],
-        allowed_packages=config["review"]["allowed_packages"],
+        allowed_packages=packages,
         gitlab_token=env.get(secrets.PROMOTION_GITLAB_TOKEN),
         db_password=env.get(secrets.PROMOTION_DB_PASSWORD),
     )
@@ -130,4 +167,4 @@ def load_config(path, env, name=None):
     lines, config = check_file(path, env=env, name=name)
     if lines:
         raise AdminConfigError(lines)
-    return build_config(config, env)
+    return build_config(config, env, os.path.dirname(os.path.abspath(path)))

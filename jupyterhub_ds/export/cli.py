@@ -5,6 +5,7 @@ is printed as ``check-config`` prints it and nothing is written. Settings that d
 over are printed on stderr and listed as comments at the top of the values.
 """
 
+import os
 import sys
 
 import yaml
@@ -83,7 +84,8 @@ def run_z2jh(args):
             print(line)
         print(f"{len(lines)} problem(s) in {args.path}; nothing exported", file=sys.stderr)
         return 1
-    values, problems = z2jh.export(config, secret_name=args.secret_name, hub_image=args.hub_image)
+    values, problems = z2jh.export(config, secret_name=args.secret_name, hub_image=args.hub_image,
+                                   base_dir=os.path.dirname(os.path.abspath(args.path)))
     try:
         source = read_source(args.path)
     except ConfigSourceError as err:  # it was just read; only a race could get here

@@ -23,7 +23,7 @@ from traitlets.config import Config
 from .._version import __version__
 from ..config import apply as A
 from ..config import secrets
-from ..config.loader import build_config
+from ..config.loader import allowed_packages, build_config
 from ..config.problems import Problem, show
 from ..config.profiles import normalize_profiles
 from ..spawner.container import Hardening
@@ -94,11 +94,11 @@ def plain(value):
     return value
 
 
-def hub_traits(config):
+def hub_traits(config, base_dir=None):
     """The traitlets config the Docker hub runs with (the loader's own ``build_config``),
     without any secret (no environment is given) and without the promotion service, which
     is not exported (its roles would name a service the hub does not have)."""
-    return build_config({**config, "promotion": {**config["promotion"], "projects": []}}, env={})
+    return build_config({**config, "promotion": {**config["promotion"], "projects": []}}, env={}, base_dir=base_dir)
 
 
 def hardening_of(config):
@@ -223,7 +223,7 @@ def network_policy(section):
     return policy
 
 
-def singleuser_values(config, problems):
+def singleuser_values(config, problems, base_dir=None):
     name, tag = split_image(config["images"]["default"])
     security, _ = security_values(hardening_of(config))
     su = {"image": {"name": name, "tag": tag}}
@@ -240,7 +240,8 @@ def singleuser_values(config, problems):
     su["startTimeout"] = config["spawner"]["start_timeout"]
     su["storage"] = storage_values(config["volumes"], problems)
     env = {"JUPYTERHUB_DS_GITLAB_URL": config["gitlab"]["url"].rstrip("/"),
-           "JUPYTERHUB_DS_REVIEW_POLICY": json.dumps(A.review_policy(config["review"]), sort_keys=True)}
+           "JUPYTERHUB_DS_REVIEW_POLICY": json.dumps(
+               A.review_policy(config["review"], allowed_packages(config, base_dir)), sort_keys=True)}
     if config["workspace"]["projects"]:
         env["JUPYTERHUB_DS_WORKSPACE_DIR"] = config["workspace"]["directory"]
     su["extraEnv"] = {k: literal(v) for k, v in env.items()}
@@ -257,8 +258,8 @@ def db_values(url):
     return {"type": "postgres" if scheme.startswith("postgresql") else "mysql", "url": url}
 
 
-def hub_values(config, problems, *, secret_name, hub_image):
-    c = hub_traits(config)
+def hub_values(config, problems, *, secret_name, hub_image, base_dir=None):
+    c = hub_traits(config, base_dir)
     hub_config = {}
     for cls, section in c.items():
         if cls in SPAWNER_SECTIONS:
@@ -318,12 +319,13 @@ def secret_keys(config):
     return keys
 
 
-def export(config, *, secret_name=SECRET_NAME, hub_image=HUB_IMAGE):
-    """``(values, problems)`` for the validated, defaults-filled admin ``config``."""
+def export(config, *, secret_name=SECRET_NAME, hub_image=HUB_IMAGE, base_dir=None):
+    """``(values, problems)`` for the validated, defaults-filled admin ``config``; ``base_dir``:
+    the admin YAML's folder (relative file paths in it, such as the package lock)."""
     problems = z2jh_rules.walk_problems(config)
     values = {
-        "hub": hub_values(config, problems, secret_name=secret_name, hub_image=hub_image),
-        "singleuser": singleuser_values(config, problems),
+        "hub": hub_values(config, problems, secret_name=secret_name, hub_image=hub_image, base_dir=base_dir),
+        "singleuser": singleuser_values(config, problems, base_dir),
         # Docker stops a server only after its profile's idle_timeout; the chart's culler
         # would stop every server idle for an hour
         "cull": {"enabled": False},

@@ -6,8 +6,8 @@ Blocking docker-py code; the service calls :func:`run_gate` in an executor. The 
   recorded with its RepoDigests), so what ran is exactly what the record names;
 - gets the profile's limits (CPU, memory, pids, GPUs), and :data:`DEFAULT_LIMITS` for any the
   profile does not set (a project without a profile never runs unlimited on the hub's host),
-  no network unless the project says so, no volumes, all capabilities dropped,
-  ``no-new-privileges``;
+  no network unless the project says so, no volumes but the project's data, read-only, all
+  capabilities dropped, ``no-new-privileges``;
 - receives the commit's tree, the runner (``gate_script.py``) and ``job.json`` through
   ``put_archive`` (files owned by the image's user so notebooks may write next to themselves);
 - is always removed: after the run, on a timeout, on any error. Containers carry the label
@@ -59,6 +59,7 @@ class GateJob:
     run_timeout: float
     artifacts_dir: Path  # executed notebooks and result.json land here
     default_limits: dict | None = None  # None: DEFAULT_LIMITS
+    volumes: tuple = ()  # ({"source", "target"}, ...): the project's data, mounted read-only
 
 
 @dataclass
@@ -159,6 +160,8 @@ def container_options(job, image_id):
         host["memswap_limit"] = int(limits["mem_limit"])
     if limits.get("pids_limit"):
         host["pids_limit"] = int(limits["pids_limit"])
+    if job.volumes:
+        host["volumes"] = {v["source"]: {"bind": v["target"], "mode": "ro"} for v in job.volumes}
     if limits.get("gpus"):
         import docker.types
 

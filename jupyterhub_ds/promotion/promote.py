@@ -186,7 +186,8 @@ class Promoter:
         job = GateJob(run_id=run.id, image=project.image, notebooks=list(project.notebooks),
                       parameters=dict(project.parameters), seed=project.seed, cell_timeout=project.cell_timeout,
                       network=project.network, limits=dict(project.limits), run_timeout=self.run_timeout,
-                      artifacts_dir=Path(run.artifacts), default_limits=self.gate_limits)
+                      artifacts_dir=Path(run.artifacts), default_limits=self.gate_limits,
+                      volumes=tuple(project.volumes))
         loop = asyncio.get_running_loop()
         outcome = await asyncio.wait_for(loop.run_in_executor(self.executor, run_gate, self.docker, job, source_tar),
                                          self.run_timeout + 300)

@@ -26,6 +26,7 @@ class Project:
     cell_timeout: int = 600
     network: bool = False
     limits: dict = field(default_factory=dict)
+    volumes: tuple = ()  # ({"source", "target"}, ...) mounted read-only into every run
     # Distribution names allowed to be installed in the image (None: no allow-list check) and
     # licence words refused in installed distributions' metadata (None: the service default).
     allowed_packages: tuple[str, ...] | None = None
@@ -86,6 +87,7 @@ def parse_project(raw):
         seed=int(raw.get("seed", 0)),
         cell_timeout=int(raw.get("cell_timeout", 600)),
         network=bool(raw.get("network", False)),
+        volumes=tuple({"source": v["source"], "target": v["target"]} for v in raw.get("volumes") or ()),
         limits={k: v for k, v in (raw.get("limits") or {}).items() if v is not None},
         allowed_packages=_optional_tuple(raw.get("allowed_packages")),
         denied_licenses=_optional_tuple(raw.get("denied_licenses")),

@@ -73,7 +73,8 @@ def test_demo_authenticator_and_hub_settings():
     assert g.gitlab_url == "http://172.17.0.1:8929"
     assert g.client_id == "jupyterhub-ds-demo"
     assert g.client_secret == "oauth-app-secret"  # from the environment, never the YAML
-    assert g.oauth_callback_url == "http://127.0.0.1:8000/hub/oauth_callback"
+    assert g.oauth_callback_url == "http://localhost:8000/hub/oauth_callback"
+    assert c.JupyterHub.subdomain_host == "http://localhost:8000"  # each user on their own origin
     assert g.scope == ["read_user", "api", "read_repository", "write_repository"]
     assert g.enable_pkce is True
     # oauthenticator's own group check (members/all of the group itself) stays off: our rules decide

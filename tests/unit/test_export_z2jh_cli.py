@@ -33,7 +33,8 @@ def test_what_does_not_carry_over_is_printed_and_listed_atop_the_values(tmp_path
     err = capsys.readouterr().err.splitlines()
     reports = [line for line in err if line.startswith(f"{DEMO}:")]
     # file:line: yaml path: what; fix -- as check-config prints problems
-    assert f"{DEMO}:56: spawner.pull_policy: 'never' has no Kubernetes equivalent" in "\n".join(reports)
+    line = next(n for n, text in enumerate(Path(DEMO).read_text().splitlines(), 1) if "pull_policy:" in text)
+    assert f"{DEMO}:{line}: spawner.pull_policy: 'never' has no Kubernetes equivalent" in "\n".join(reports)
     text = out.read_text(encoding="utf-8")
     header = [line[4:] for line in text.splitlines() if line.startswith("#   ")]
     assert reports and all(line in header for line in reports)
