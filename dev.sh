@@ -125,7 +125,7 @@ case "$CMD" in
   demo)
     bootstrap
     cd "$ROOT"
-    exec "$VENV/bin/python" -m tests.demo "$@"
+    exec "$VENV/bin/python" -m tests.demo "$@"   # --reset: start from a clean state
     ;;
   bootstrap)
     bootstrap

@@ -79,6 +79,8 @@ async def apply_seed(seed: dict, store: Store, tokens, repos) -> None:
             sha = await repos.commit_files(project.id, None, actions, entry.get("message", "Initial commit"),
                                            author["name"], author["email"])
             await repos.update_ref(project.id, f"refs/heads/{project.default_branch}", sha)
+            for branch in entry.get("branches") or []:  # more branches at the same commit
+                await repos.update_ref(project.id, f"refs/heads/{branch}", sha)
     for entry in seed.get("applications") or []:
         app = Application(store.next_id(), entry["name"], entry["uid"], entry["secret"],
                           list(entry.get("redirect_uris") or []), list(entry.get("scopes") or ["api"]),

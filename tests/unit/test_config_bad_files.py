@@ -82,7 +82,9 @@ def test_cli_env_flag_names_missing_variables():
     assert proc.returncode == 1
     assert proc.stdout.splitlines() == [
         "hub_config/demo.yaml: env GITLAB_CLIENT_SECRET: not set; export GITLAB_CLIENT_SECRET "
-        "(the secret of the GitLab OAuth application gitlab.client_id)"
+        "(the secret of the GitLab OAuth application gitlab.client_id)",
+        "hub_config/demo.yaml: env JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN: not set; export "
+        "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN (a GitLab token with api scope that the promotion service pushes with)",
     ]
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from jupyterhub_ds.config import check_file, load_config
+from jupyterhub_ds.image_inputs import lock_packages
 
 pytestmark = pytest.mark.unit
 
@@ -43,20 +44,20 @@ def test_demo_profiles_are_normalized():
     assert c.ProfileSpawnerMixin.profiles == [
         {
             "slug": "small", "display_name": "Small (2 CPU, 2 GB)", "description": "For everyday analysis",
-            "default": True, "images": ["jupyterhub-ds/singleuser:latest"], "cpu_limit": 2.0,
+            "default": True, "images": ["jupyterhub-ds/singleuser-scipy:latest"], "cpu_limit": 2.0,
             "mem_limit": 2 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
             "gpus": 0, "volumes": {}, "environment": {},
             "allowed_groups": ["data-science/analysts", "data-science/power-users"], "idle_timeout": None,
         },
         {
             "slug": "large", "display_name": "Large (16 CPU, 64 GB)", "description": "For big data sets and training",
-            "default": False, "images": ["jupyterhub-ds/singleuser:latest"], "cpu_limit": 16.0,
-            "mem_limit": 64 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
+            "default": False, "images": ["jupyterhub-ds/singleuser-scipy:latest", "jupyterhub-ds/singleuser:latest"],
+            "cpu_limit": 16.0, "mem_limit": 64 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
             "gpus": 0, "volumes": {}, "environment": {}, "allowed_groups": ["data-science/power-users"], "idle_timeout": None,
         },
         {
             "slug": "gpu", "display_name": "GPU", "description": "One GPU for deep learning",
-            "default": False, "images": ["jupyterhub-ds/singleuser:latest"], "cpu_limit": 8.0,
+            "default": False, "images": ["jupyterhub-ds/singleuser-scipy:latest"], "cpu_limit": 8.0,
             "mem_limit": 32 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
             "gpus": 1, "volumes": {}, "environment": {}, "allowed_groups": ["ml-gpu"], "idle_timeout": None,
         },
@@ -86,15 +87,16 @@ def test_demo_authenticator_and_hub_settings():
     assert c.Authenticator.auth_refresh_age == 300
     assert g.admin_groups == {"data-science/admins"}
     # hub groups are made of the rules that grant something: admin, profiles, workspace projects
+    # (data-science: the namespace of the promoted project, whose run history its people see)
     assert c.DSGitLabOAuthenticator.privilege_group_rules == {
-        "data-science/admins", "data-science/analysts", "data-science/power-users", "ml-gpu"}
+        "data-science", "data-science/admins", "data-science/analysts", "data-science/power-users", "ml-gpu"}
     assert c.DSGitLabOAuthenticator.stop_server_on_revoke is True
     # servers get their user's GitLab token alone, never auth_state (the refresh token)
     scope = "custom:jupyterhub-ds:gitlab-token"
-    assert {"name": "user", "scopes": ["self", f"{scope}!user"]} in c.JupyterHub.load_roles
+    assert {"name": "user", "scopes": ["self", f"{scope}!user", "access:services!service=promotion"]} in c.JupyterHub.load_roles
     assert scope in c.JupyterHub.custom_scopes
     assert not any("auth_state" in s for r in c.JupyterHub.load_roles for s in r["scopes"])
-    assert "services" not in c.JupyterHub  # no promotion projects, no service
+    assert [s["name"] for s in c.JupyterHub.services] == ["promotion"]  # flow 3 in the demo too
 
 
 def test_demo_shared_data_is_read_only_by_default():
@@ -102,9 +104,9 @@ def test_demo_shared_data_is_read_only_by_default():
     assert c.ProfileSpawnerMixin.shared_mounts == [
         {"source": "/srv/jupyterhub-ds/shared", "target": "/home/jovyan/shared", "mode": "ro"}
     ]
-    assert c.ProfileSpawnerMixin.home_volume_template == "jupyterhub-ds-home-{username}"
+    assert c.ProfileSpawnerMixin.home_volume_template == "jupyterhub-ds-demo-home-{username}"
     assert c.ProfileSpawnerMixin.home_mount == "/home/jovyan"
-    assert c.DockerSpawner.image == "jupyterhub-ds/singleuser:latest"
+    assert c.DockerSpawner.image == "jupyterhub-ds/singleuser-scipy:latest"
 
 
 def test_example_sizes_images_volumes_and_environment():
@@ -114,7 +116,7 @@ def test_example_sizes_images_volumes_and_environment():
     assert profiles["small"]["pids_limit"] == 1024
     assert profiles["small"]["idle_timeout"] == 3600
     assert profiles["small"]["environment"] == {"OMP_NUM_THREADS": "2"}
-    assert profiles["large"]["images"] == ["jupyterhub-ds/singleuser:latest", "jupyterhub-ds/singleuser-spark:latest"]
+    assert profiles["large"]["images"] == ["jupyterhub-ds/singleuser-scipy:latest", "jupyterhub-ds/singleuser-spark:latest"]
     assert profiles["gpu"]["mem_limit"] == 32 * G  # 32Gi
     assert profiles["gpu"]["volumes"] == {"/srv/models": {"bind": "/home/jovyan/models", "mode": "ro"}}
     assert [p["default"] for p in profiles.values()] == [True, False, False]
@@ -148,8 +150,11 @@ def test_example_spawner_network_workspace_review_metrics():
         "commit_notebooks": False, "branch_prefix": "review", "target_branch": "main",
         "max_file_size": 10 * 1024**2, "max_submission_size": 50 * 1024**2,
         "secret_patterns": ["corp-[0-9a-f]{32}"],
-        "allowed_packages": ["numpy", "pandas", "scikit-learn", "matplotlib"],
+        # allowed_packages_lock: what the data-science image's lock pins
+        "allowed_packages": lock_packages(ROOT / "images" / "scipy" / "requirements.lock"),
     }
+    assert {"numpy", "pandas", "scikit-learn", "matplotlib", "seaborn"} <= set(c.ProfileSpawnerMixin.review_policy[
+        "allowed_packages"])
     assert c.JupyterHub.authenticate_prometheus is True
 
 
@@ -164,17 +169,18 @@ def test_example_promotion_service_and_role():
     assert settings["timezone"] == "Europe/Berlin"
     [project] = settings["projects"]
     assert project["path"] == "data-science/churn-model"
-    assert project["image"] == "jupyterhub-ds/singleuser:1.0"
+    assert project["image"] == "jupyterhub-ds/singleuser-scipy:1.0"
+    assert project["volumes"] == [{"source": "/srv/jupyterhub-ds/shared", "target": "/home/jovyan/shared"}]
     assert project["limits"] == {"cpu_limit": 16.0, "mem_limit": 64 * G, "pids_limit": None, "gpus": 0}
     assert project["seed"] == 42 and project["network"] is False
     # the service gets GitLab's URL and the review package allow-list from the same file
     assert settings["gitlab_url"] == "https://gitlab.example.com"
-    assert project["allowed_packages"] == ["numpy", "pandas", "scikit-learn", "matplotlib"]
+    assert project["allowed_packages"] == lock_packages(ROOT / "images" / "scipy" / "requirements.lock")
     assert [(lane["from"], lane["to"], lane["schedule"]) for lane in project["lanes"]] == [
         ("main", "staging", "0 2 * * *"),
         ("staging", "production", "0 4 * * 1"),
     ]
-    assert "token" not in service["environment"]["JUPYTERHUB_DS_PROMOTION_CONFIG"].lower()
+    assert "promotion-bot-token" not in service["environment"]["JUPYTERHUB_DS_PROMOTION_CONFIG"]
     role = next(r for r in c.JupyterHub.load_roles if r.get("services") == ["promotion"])
     assert role["scopes"] == ["read:users:name", "read:users:groups", "read:groups:name"]
     # every user may open the service's pages (the history; actions are admin-only there)

@@ -81,12 +81,13 @@ def _load_hub_config(monkeypatch, yaml_path, env):
 
 def test_jupyterhub_config_py_applies_yaml_then_escape_hatch(monkeypatch, tmp_path):
     yaml_path = tmp_path / "jupyterhub_ds.yaml"
-    yaml_path.write_text((ROOT / "hub_config" / "demo.yaml").read_text())
+    demo = (ROOT / "hub_config" / "demo.yaml").read_text()  # its package lock is relative to hub_config/
+    yaml_path.write_text(demo.replace("../images/scipy/requirements.lock", str(ROOT / "images/scipy/requirements.lock")))
     extra = tmp_path / "jupyterhub_config.d"
     extra.mkdir()
     (extra / "20-second.py").write_text("c.JupyterHub.log_level = c.JupyterHub.cookie_max_age_days\n")
     (extra / "10-first.py").write_text("c.JupyterHub.cookie_max_age_days = 3\nc.DockerSpawner.image = 'site/image:2'\n")
-    env = {"GITLAB_CLIENT_SECRET": "s", "JUPYTERHUB_CRYPT_KEY": "ab" * 32}
+    env = {"GITLAB_CLIENT_SECRET": "s", "JUPYTERHUB_CRYPT_KEY": "ab" * 32, "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": "t"}
     c = _load_hub_config(monkeypatch, yaml_path, env)
     assert c.GitLabOAuthenticator.client_secret == "s"
     assert len(c.ProfileSpawnerMixin.profiles) == 3

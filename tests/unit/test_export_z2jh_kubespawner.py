@@ -17,7 +17,7 @@ from tornado import web
 
 from jupyterhub_ds.auth import DSGitLabOAuthenticator
 from jupyterhub_ds.config import apply as A
-from jupyterhub_ds.config.loader import build_config, check_file
+from jupyterhub_ds.config.loader import allowed_packages, build_config, check_file
 from jupyterhub_ds.config.profiles import normalize_profiles
 from jupyterhub_ds.export.z2jh import export
 from jupyterhub_ds.spawner import container
@@ -36,9 +36,11 @@ def admin(request, monkeypatch):
     z2jh_chart.offline(monkeypatch)
     lines, config = check_file(REPO / request.param)
     assert lines == []
-    values, _ = export(config)
+    base_dir = (REPO / request.param).parent  # relative paths in the file (the package lock)
+    values, _ = export(config, base_dir=base_dir)
     profiles = normalize_profiles(config["profiles"], config["images"]["default"])
-    return SimpleNamespace(config=config, values=values, hub=z2jh_chart.hub_config(values), profiles=profiles)
+    return SimpleNamespace(config=config, values=values, hub=z2jh_chart.hub_config(values), profiles=profiles,
+                           base_dir=base_dir)
 
 
 def group_cases(profiles):
@@ -117,7 +119,8 @@ async def test_choosing_a_profile_builds_the_pod_docker_would_run(admin):
                 assert env[key] == value
             assert env["JUPYTERHUB_DS_PROFILE"] == docker.slug
             assert env["JUPYTERHUB_DS_GITLAB_URL"] == admin.config["gitlab"]["url"].rstrip("/")
-            assert json.loads(env["JUPYTERHUB_DS_REVIEW_POLICY"]) == A.review_policy(admin.config["review"])
+            assert json.loads(env["JUPYTERHUB_DS_REVIEW_POLICY"]) == A.review_policy(
+                admin.config["review"], allowed_packages(admin.config, admin.base_dir))
             timeout = [a for a in ctr.get("args", []) if "shutdown_no_activity_timeout" in a]
             assert timeout == ([f"--ServerApp.shutdown_no_activity_timeout={docker.idle_timeout}"] if docker.idle_timeout else [])
 
@@ -182,7 +185,8 @@ async def test_each_server_gets_the_workspace_projects_of_its_owners_groups(admi
 async def test_the_hub_logs_in_and_scopes_server_tokens_as_on_docker(admin, monkeypatch):
     env = {"GITLAB_CLIENT_SECRET": "client-secret-from-the-secret", "JUPYTERHUB_CRYPT_KEY": "00" * 32}
     # the promotion service is not exported, so compare with a Docker hub without it
-    docker = build_config({**admin.config, "promotion": {**admin.config["promotion"], "projects": []}}, env)
+    docker = build_config({**admin.config, "promotion": {**admin.config["promotion"], "projects": []}}, env,
+                          admin.base_dir)
     monkeypatch.setenv("GITLAB_CLIENT_SECRET", env["GITLAB_CLIENT_SECRET"])
     on_kube = DSGitLabOAuthenticator(config=admin.hub)
     on_docker = DSGitLabOAuthenticator(config=docker)
