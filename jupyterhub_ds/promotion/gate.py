@@ -239,8 +239,11 @@ def _read_result(container, job, outcome):
         outcome.error = "the gate container was killed (out of memory? exit 137)"
 
 
-def run_gate(client, job, source_tar):
-    """Run the gate; never raises for a failing notebook, returns a :class:`GateOutcome`."""
+def run_gate(client, job, source_tar, stopping=None):
+    """Run the gate; never raises for a failing notebook, returns a :class:`GateOutcome`.
+
+    ``stopping`` (a ``threading.Event``): set when the service stops, which then removes the
+    containers of unfinished runs; one created meanwhile is removed here instead of run."""
     import docker.errors
     import requests.exceptions
 
@@ -259,6 +262,9 @@ def run_gate(client, job, source_tar):
     remove_leftovers(client, job.run_id)
     container = client.containers.create(**container_options(job, image.id))
     try:
+        if stopping is not None and stopping.is_set():
+            outcome.error = "the promotion service stopped before the gate started; the next start runs it again"
+            return outcome
         container.put_archive("/tmp", archive)
         container.start()
         try:

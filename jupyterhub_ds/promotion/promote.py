@@ -15,23 +15,24 @@ contain the rollback commit (merge the lane back), and says so.
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
-import signal
 from pathlib import Path
+
+from traitlets.config import LoggingConfigurable
 
 from . import decisions
 from .gate import GateJob, remove_leftovers, run_gate
 from .packages import DEFAULT_DENIED_LICENSES, check_packages, pip_freeze
 from .records import Run, new_run_id, utcnow
 
-log = logging.getLogger("jupyterhub_ds.promotion")
 MAX_STEPS = 12
 
 
-class Promoter:
+class Promoter(LoggingConfigurable):
+    """Drives the runs of every lane; made by the service (``PromotionService.promoter_class``)."""
+
     def __init__(self, settings, store, docker_client, remote_for, artifacts_dir, *, run_timeout=3600.0,
-                 audit=None, metrics=None, crash_at="", executor=None, gate_limits=None):
+                 audit=None, metrics=None, executor=None, gate_limits=None, stopping=None, **kwargs):
+        super().__init__(**kwargs)
         self.settings = settings
         self.store = store
         self.docker = docker_client
@@ -40,9 +41,9 @@ class Promoter:
         self.run_timeout = run_timeout
         self.audit = audit or (lambda event, **facts: None)
         self.metrics = metrics
-        self.crash_at = crash_at
         self.executor = executor
         self.gate_limits = gate_limits  # None: gate.DEFAULT_LIMITS
+        self.stopping = stopping  # threading.Event set when the service stops
         self._locks = {}
 
     def lock(self, project, target):
@@ -50,12 +51,6 @@ class Promoter:
 
     def busy(self, project, target):
         return self.lock(project, target).locked()
-
-    def _fault(self, point):
-        """Fault injection for the crash tests: SIGKILL this process at ``point``."""
-        if self.crash_at and self.crash_at == point:
-            log.warning("crash_at=%s: killing the promotion service now (fault injection)", point)
-            os.kill(os.getpid(), signal.SIGKILL)
 
     # --- starting runs ----------------------------------------------------------------------
 
@@ -150,7 +145,7 @@ class Promoter:
                     return self._finish(run_id, "failed", error=reason)
                 await getattr(self, f"_step_{step}")(run)
             except Exception as e:  # GitLab/Docker trouble: recorded, retried at the next tick
-                log.exception("promotion run %s failed in step %s", run_id, step)
+                self.log.exception("promotion run %s failed in step %s", run_id, step)
                 if step in ("push", "tag", "note"):
                     # The gate passed and GitLab may have applied the change before failing:
                     # keep the run open; the next tick (or restart) compares with GitLab and
@@ -180,7 +175,6 @@ class Promoter:
         project = self.settings.project(run.project)
         remote = self.remote_for(run.project)
         self.store.update(run.id, phase="gating")
-        self._fault("before:gate")
         await remote.fetch_commit(run.commit)
         source_tar = await remote.archive(run.commit)
         job = GateJob(run_id=run.id, image=project.image, notebooks=list(project.notebooks),
@@ -188,9 +182,8 @@ class Promoter:
                       network=project.network, limits=dict(project.limits), run_timeout=self.run_timeout,
                       artifacts_dir=Path(run.artifacts), default_limits=self.gate_limits)
         loop = asyncio.get_running_loop()
-        outcome = await asyncio.wait_for(loop.run_in_executor(self.executor, run_gate, self.docker, job, source_tar),
+        outcome = await asyncio.wait_for(loop.run_in_executor(self.executor, self.run_gate, job, source_tar),
                                          self.run_timeout + 300)
-        self._fault("after:gate")
         denied = DEFAULT_DENIED_LICENSES if project.denied_licenses is None else project.denied_licenses
         packages = check_packages(outcome.installed, outcome.imports, project.allowed_packages, denied)
         passed = not outcome.error and decisions.gate_passed(outcome.notebooks, outcome.tests, packages)
@@ -207,12 +200,14 @@ class Promoter:
             self.store.update(run.id, **fields)
             self._finish(run.id, "failed", error=error)
 
+    def run_gate(self, job, source_tar):
+        """The gate of ``job`` in a fresh container (blocking: runs in the executor)."""
+        return run_gate(self.docker, job, source_tar, stopping=self.stopping)
+
     async def _step_push(self, run):
         remote = self.remote_for(run.project)
         self.store.update(run.id, phase="pushing")
-        self._fault("before:push")
         await remote.push(run.commit, run.target)
-        self._fault("after:push")
         self.store.update(run.id, phase="pushed")
         self.audit("promotion.branch.moved", run_id=run.id, project=run.project, target=run.target,
                    commit=run.commit, base=run.base_commit)
@@ -221,13 +216,11 @@ class Promoter:
         remote = self.remote_for(run.project)
         name = run.tag or decisions.tag_name(run.target, utcnow())
         run = self.store.update(run.id, phase="tagging", tag=name)
-        self._fault("before:tag")
         existing = await remote.tag(name)
         if existing is None:
             await remote.create_tag(name, run.commit, decisions.tag_message(run.as_record()))
         elif (existing.get("commit") or {}).get("id") != run.commit:
             raise RuntimeError(f"tag {name} exists on another commit; delete it on GitLab or let the next tick retry")
-        self._fault("after:tag")
         self.store.update(run.id, phase="tagged")
         self.audit("promotion.tagged", run_id=run.id, project=run.project, tag=name, commit=run.commit)
 
@@ -242,7 +235,6 @@ class Promoter:
             body = decisions.note_text(run.target, run.tag, run.commit, project_url)
             for mr in await remote.merged_requests(None):
                 if decisions.merge_request_in_range(mr, shas):
-                    self._fault("before:note")
                     await remote.note_once(mr["iid"], run.tag, body)
                     if mr["iid"] not in noted:
                         noted.append(mr["iid"])

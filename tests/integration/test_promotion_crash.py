@@ -9,13 +9,14 @@ import time
 
 import pytest
 
+from tests.mocking import CRASH_POINTS
 from tests.fixtures.promotion import (
     PROJECT, create_lanes, gate_containers, merge_change, promo_seed, run_once, service_env, settings,
 )
 
 pytestmark = pytest.mark.integration
 
-FAULT_POINTS = ["before:gate", "after:gate", "before:push", "after:push", "before:tag", "after:tag", "before:note"]
+FAULT_POINTS = list(CRASH_POINTS)
 
 
 @pytest.fixture
