@@ -18,7 +18,7 @@ from traitlets import Enum
 from jupyterhub_ds.promotion.promote import Promoter
 
 # where a run can be cut: around each side effect on Docker and GitLab
-CRASH_POINTS = ("before:gate", "after:gate", "before:push", "after:push", "before:tag", "after:tag", "before:note")
+CRASH_POINTS = ("before:clean_run", "after:clean_run", "before:push", "after:push", "before:tag", "after:tag", "before:note")
 
 
 class CrashingPromoter(Promoter):
@@ -35,10 +35,10 @@ class CrashingPromoter(Promoter):
             self.log.warning("CrashingPromoter: SIGKILL %s (the test's fault)", point)
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def run_gate(self, job, source_tar):
-        self.crash("before:gate")
-        outcome = super().run_gate(job, source_tar)
-        self.crash("after:gate")
+    def clean_run(self, job, source_tar):
+        self.crash("before:clean_run")
+        outcome = super().clean_run(job, source_tar)
+        self.crash("after:clean_run")
         return outcome
 
 

@@ -182,7 +182,7 @@ def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allo
                        metrics_require_auth=True):
     """The JSON the promotion service reads: the section with each project's profile limits
     resolved and the GitLab URL, so the service never reads the admin YAML. The review
-    package allow-list, when there is one, is also what a promotion gate allows."""
+    package allow-list, when there is one, is also what a promotion's clean run allows."""
     by_slug = {p["slug"]: p for p in profiles}
     projects = []
     for project in section["projects"]:

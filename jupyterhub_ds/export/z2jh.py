@@ -300,7 +300,7 @@ def promotion_problems(section):
         return []
     lanes = sum(len(p["lanes"]) for p in section["projects"])
     return [Problem(("promotion", "projects"), f"{len(section['projects'])} project(s) with {lanes} lane(s) are not "
-                    "exported: the promotion gate runs notebooks in Docker containers, which is not available on "
+                    "exported: the promotion's clean run executes notebooks in Docker containers, which is not available on "
                     "Kubernetes yet; keep promoting from a Docker host or by hand")]
 
 

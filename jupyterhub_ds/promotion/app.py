@@ -126,19 +126,20 @@ class PromotionService(Application):
     def _cache_dir_default(self):
         return str(Path(self.artifacts_dir).parent / "jupyterhub_ds_promotion_git")
 
-    run_timeout = Float(3600.0, help="""Seconds a whole gate run (all notebooks and tests) may take
+    run_timeout = Float(3600.0, help="""Seconds a whole clean run (all notebooks and tests) may take
         before its container is killed and removed; cells are bounded by each project's
         cell_timeout too.""").tag(config=True)
 
     docker_timeout = Integer(120, help="Seconds one Docker API call may take.").tag(config=True)
 
-    gate_limits = Dict(help="""Limits of every gate run whose project's profile does not set them
-        (cpu_limit in CPUs, mem_limit in bytes, pids_limit): a gate never runs unlimited on the
-        hub's Docker host. Default: gate.DEFAULT_LIMITS (2 CPUs, 4 GiB, 1024 processes).""").tag(config=True)
+    run_limits = Dict(help="""Limits of every clean run whose project's profile does not set them
+        (cpu_limit in CPUs, mem_limit in bytes, pids_limit): a clean run never goes unlimited on
+        the hub's Docker host. Default: clean_run.DEFAULT_LIMITS (2 CPUs, 4 GiB, 1024
+        processes).""").tag(config=True)
 
-    @default("gate_limits")
-    def _gate_limits_default(self):
-        from .gate import DEFAULT_LIMITS
+    @default("run_limits")
+    def _run_limits_default(self):
+        from .clean_run import DEFAULT_LIMITS
 
         return dict(DEFAULT_LIMITS)
 
@@ -150,7 +151,7 @@ class PromotionService(Application):
 
     page_runs = Integer(50, help="How many recent runs the page shows.").tag(config=True)
 
-    workers = Integer(4, help="Threads for blocking Docker calls (gates running at once).").tag(config=True)
+    workers = Integer(4, help="Threads for blocking Docker calls (clean runs at once).").tag(config=True)
 
     once = Bool(False, help="Finish unfinished runs, run the --run-now lanes, then exit (no web).").tag(config=True)
 
@@ -215,7 +216,7 @@ class PromotionService(Application):
         self.promoter = self.promoter_class(
             self.settings, self.store, self.docker, remote_for, self.artifacts_dir, parent=self, log=self.log,
             run_timeout=self.run_timeout, audit=self.audit, metrics=self.metrics, executor=self.executor,
-            gate_limits=self.gate_limits, stopping=self.stopping)
+            run_limits=self.run_limits, stopping=self.stopping)
         return self.promoter
 
     def track(self, task):
@@ -327,7 +328,7 @@ class PromotionService(Application):
         await asyncio.get_running_loop().run_in_executor(None, self._remove_running_containers)
 
     def _remove_running_containers(self):
-        from .gate import remove_leftovers
+        from .clean_run import remove_leftovers
 
         for run in self.store.unfinished():
             remove_leftovers(self.docker, run.id)

@@ -1,4 +1,4 @@
-"""Package governance of a gate run: what the image has installed and what notebooks import.
+"""Package governance of a clean run: what the image has installed and what notebooks import.
 
 Pure checks over what the in-container runner reports:
 

@@ -6,7 +6,7 @@ matters (``decisions.next_step``), so a run killed at any point is resumed or re
 idempotently by ``resume_all`` at start-up. Runs of one lane never overlap (a lock per lane).
 
 A rollback is a run of kind ``rollback``: the lane's branch gets a new commit on top of its
-head whose tree is the recorded commit's tree (``git commit-tree``), the gate runs on it and
+head whose tree is the recorded commit's tree (``git commit-tree``), the clean run runs on it and
 only then is it pushed: a fast-forward like every promotion, so nothing is ever forced and
 history keeps what happened. The next forward promotion into that lane needs its source to
 contain the rollback commit (merge the lane back), and says so.
@@ -20,7 +20,7 @@ from pathlib import Path
 from traitlets.config import LoggingConfigurable
 
 from . import decisions
-from .gate import GateJob, remove_leftovers, run_gate
+from . import clean_run
 from .packages import DEFAULT_DENIED_LICENSES, check_packages, pip_freeze
 from .records import Run, new_run_id, utcnow
 
@@ -31,7 +31,7 @@ class Promoter(LoggingConfigurable):
     """Drives the runs of every lane; made by the service (``PromotionService.promoter_class``)."""
 
     def __init__(self, settings, store, docker_client, remote_for, artifacts_dir, *, run_timeout=3600.0,
-                 audit=None, metrics=None, executor=None, gate_limits=None, stopping=None, **kwargs):
+                 audit=None, metrics=None, executor=None, run_limits=None, stopping=None, **kwargs):
         super().__init__(**kwargs)
         self.settings = settings
         self.store = store
@@ -42,7 +42,7 @@ class Promoter(LoggingConfigurable):
         self.audit = audit or (lambda event, **facts: None)
         self.metrics = metrics
         self.executor = executor
-        self.gate_limits = gate_limits  # None: gate.DEFAULT_LIMITS
+        self.run_limits = run_limits  # None: clean_run.DEFAULT_LIMITS
         self.stopping = stopping  # threading.Event set when the service stops
         self._locks = {}
 
@@ -55,7 +55,7 @@ class Promoter(LoggingConfigurable):
     # --- starting runs ----------------------------------------------------------------------
 
     async def run_lane(self, project_path, source, trigger="schedule", tick=None):
-        """One tick of a lane: promote the source's new head if it passes its gate."""
+        """One tick of a lane: promote the source's new head if its clean run passes."""
         project = self.settings.project(project_path)
         lane = project.lane(source)
         async with self.lock(project.path, lane.target):
@@ -77,7 +77,7 @@ class Promoter(LoggingConfigurable):
             return await self._drive_locked(run.id)
 
     async def rollback(self, project_path, record_id, trigger):
-        """Put the lane of record ``record_id`` back to its recorded commit, as a new gated run."""
+        """Put the lane of record ``record_id`` back to its recorded commit, as a new run (clean run first)."""
         project = self.settings.project(project_path)
         record = self.store.get(record_id)
         if record is None or record.project != project.path or record.status != "promoted":
@@ -116,7 +116,7 @@ class Promoter(LoggingConfigurable):
 
     async def resume_all(self):
         """Finish every run a killed service left unfinished (at start-up)."""
-        await asyncio.get_running_loop().run_in_executor(self.executor, remove_leftovers, self.docker)
+        await asyncio.get_running_loop().run_in_executor(self.executor, clean_run.remove_leftovers, self.docker)
         finished = []
         for run in self.store.unfinished():
             self.audit("promotion.run.resumed", run_id=run.id, project=run.project, target=run.target,
@@ -147,7 +147,7 @@ class Promoter(LoggingConfigurable):
             except Exception as e:  # GitLab/Docker trouble: recorded, retried at the next tick
                 self.log.exception("promotion run %s failed in step %s", run_id, step)
                 if step in ("push", "tag", "note"):
-                    # The gate passed and GitLab may have applied the change before failing:
+                    # The clean run passed and GitLab may have applied the change before failing:
                     # keep the run open; the next tick (or restart) compares with GitLab and
                     # finishes it, so a moved branch always gets its tag.
                     self.audit("promotion.run.stalled", run_id=run_id, step=step, error=str(e))
@@ -158,7 +158,7 @@ class Promoter(LoggingConfigurable):
     async def _next_step(self, run):
         if run.phase in decisions.FINAL_PHASES or run.phase in ("created", "gating"):
             return decisions.next_step(run.phase, False, None, run.commit, False, False)
-        gate_ok = decisions.gate_passed(run.notebooks, run.tests, run.packages)
+        passed = decisions.clean_run_passed(run.notebooks, run.tests, run.packages)
         remote = self.remote_for(run.project)
         head = tag_exists = None
         ancestor = False
@@ -169,29 +169,29 @@ class Promoter(LoggingConfigurable):
                 ancestor = await remote.is_ancestor(head, run.commit)
         if run.phase in ("pushed", "tagging"):
             tag_exists = bool(run.tag) and await remote.tag(run.tag) is not None
-        return decisions.next_step(run.phase, gate_ok, head, run.commit, ancestor, tag_exists)
+        return decisions.next_step(run.phase, passed, head, run.commit, ancestor, tag_exists)
 
-    async def _step_gate(self, run):
+    async def _step_clean_run(self, run):
         project = self.settings.project(run.project)
         remote = self.remote_for(run.project)
         self.store.update(run.id, phase="gating")
         await remote.fetch_commit(run.commit)
         source_tar = await remote.archive(run.commit)
-        job = GateJob(run_id=run.id, image=project.image, notebooks=list(project.notebooks),
+        job = clean_run.CleanRunJob(run_id=run.id, image=project.image, notebooks=list(project.notebooks),
                       parameters=dict(project.parameters), seed=project.seed, cell_timeout=project.cell_timeout,
                       network=project.network, limits=dict(project.limits), run_timeout=self.run_timeout,
-                      artifacts_dir=Path(run.artifacts), default_limits=self.gate_limits)
+                      artifacts_dir=Path(run.artifacts), default_limits=self.run_limits)
         loop = asyncio.get_running_loop()
-        outcome = await asyncio.wait_for(loop.run_in_executor(self.executor, self.run_gate, job, source_tar),
+        outcome = await asyncio.wait_for(loop.run_in_executor(self.executor, self.clean_run, job, source_tar),
                                          self.run_timeout + 300)
         denied = DEFAULT_DENIED_LICENSES if project.denied_licenses is None else project.denied_licenses
         packages = check_packages(outcome.installed, outcome.imports, project.allowed_packages, denied)
-        passed = not outcome.error and decisions.gate_passed(outcome.notebooks, outcome.tests, packages)
+        passed = not outcome.error and decisions.clean_run_passed(outcome.notebooks, outcome.tests, packages)
         error = outcome.error or ("" if passed else decisions.first_failure(outcome.notebooks, outcome.tests, packages))
         fields = dict(image_id=outcome.image_id, image_digest=outcome.image_digest, notebooks=outcome.notebooks,
                       tests=outcome.tests, packages=packages, pip_freeze=pip_freeze(outcome.installed),
                       log_tail=outcome.log_tail, error=error)
-        self.audit("promotion.gate.finished", run_id=run.id, project=run.project, target=run.target,
+        self.audit("promotion.clean_run.finished", run_id=run.id, project=run.project, target=run.target,
                    commit=run.commit, passed=passed, error=error, image_digest=outcome.image_digest,
                    container_removed=outcome.container_removed)
         if passed:
@@ -200,9 +200,9 @@ class Promoter(LoggingConfigurable):
             self.store.update(run.id, **fields)
             self._finish(run.id, "failed", error=error)
 
-    def run_gate(self, job, source_tar):
-        """The gate of ``job`` in a fresh container (blocking: runs in the executor)."""
-        return run_gate(self.docker, job, source_tar, stopping=self.stopping)
+    def clean_run(self, job, source_tar):
+        """The clean run of ``job`` in a fresh container (blocking: runs in the executor)."""
+        return clean_run.execute(self.docker, job, source_tar, stopping=self.stopping)
 
     async def _step_push(self, run):
         remote = self.remote_for(run.project)

@@ -164,7 +164,7 @@ class RollbackHandler(ActionHandler):
         self.service.audit("promotion.rollback", user=user, project=project.path, run_id=run_id,
                            target=record.target, commit=record.commit)
         return (self.service.promoter.rollback(project.path, run_id, trigger=f"rollback by {user}"),
-                f"rollback of {record.target} to {record.commit[:12]} started (gate first)")
+                f"rollback of {record.target} to {record.commit[:12]} started (clean run first)")
 
 
 class MetricsHandler(BaseHandler):
