@@ -89,18 +89,13 @@ class WorkspaceHandler(ReviewHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self):
-        workspace = self.settings.get("jupyterhub_ds_workspace")
-        self.finish(json.dumps(workspace.status() if workspace else {"projects": [], "done": True}))
+        self.finish(json.dumps(self.settings["jupyterhub_ds_workspace"].status()))
 
 
-def setup_handlers(web_app, service=None, workspace=None):
+def setup_handlers(web_app, service, workspace):
     base_url = web_app.settings["base_url"]
-    if service is not None:
-        web_app.settings["jupyterhub_ds_review"] = service
-    if workspace is not None:
-        web_app.settings["jupyterhub_ds_workspace"] = workspace
-    routes = [("info", InfoHandler)]
-    if service is not None:
-        routes += [("review/check", CheckHandler), ("review/submit", SubmitHandler),
-                   ("review/status", StatusHandler), ("workspace", WorkspaceHandler)]
+    web_app.settings["jupyterhub_ds_review"] = service
+    web_app.settings["jupyterhub_ds_workspace"] = workspace
+    routes = [("info", InfoHandler), ("review/check", CheckHandler), ("review/submit", SubmitHandler),
+              ("review/status", StatusHandler), ("workspace", WorkspaceHandler)]
     web_app.add_handlers(".*$", [(url_path_join(base_url, URL_PREFIX, path), handler) for path, handler in routes])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import timezone
 
 PHASES = ("created", "gating", "gated", "pushing", "pushed", "tagging", "tagged", "noting", "done", "failed")
 FINAL_PHASES = ("done", "failed")
@@ -147,6 +147,3 @@ def record_from_tag_message(message):
         return None
     return json.loads(message.split(RECORD_MARKER, 1)[1].strip())
 
-
-def utcnow():
-    return datetime.now(timezone.utc)

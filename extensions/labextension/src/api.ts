@@ -17,7 +17,7 @@ export interface IGateResult {
 
 export interface ICheckResult {
   path: string;
-  repo: { root: string; project: string; branch: string };
+  repo: { root: string; project: string; branch: string; target_branch: string };
   gates: IGateResult[];
   ok: boolean;
 }
@@ -62,18 +62,8 @@ export interface IStatusResult {
   submissions: ISubmission[];
 }
 
-export interface IInfo {
-  name: string;
-  version: string;
-  [key: string]: unknown;
-}
-
 function post(body: unknown): RequestInit {
   return { method: 'POST', body: JSON.stringify(body) };
-}
-
-export function getInfo(): Promise<IInfo> {
-  return requestAPI<IInfo>('info');
 }
 
 export function checkNotebook(path: string): Promise<ICheckResult> {
