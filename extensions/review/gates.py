@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 
 import jupytext
 import nbformat
+from packaging.utils import canonicalize_name
 
 from . import packages as pkgs
 from .policy import ReviewPolicy
@@ -281,7 +282,7 @@ def gate_packages(s: Submission) -> GateResult:
         return _result("packages", [])
     if _syntax_error(s.script) is not None:
         return _result("packages", [])  # reported by the syntax gate
-    allowed_set = frozenset(pkgs.normalise(a) for a in allowed)
+    allowed_set = frozenset(canonicalize_name(a) for a in allowed)
     starts, messages, done = cell_starts(s.script), [], set()
     for imp in _imports(s.script):
         if imp.module in done or pkgs.is_allowed(imp.module, allowed_set, s.local_modules):
@@ -289,7 +290,7 @@ def gate_packages(s: Submission) -> GateResult:
         done.add(imp.module)
         dist = pkgs.best_name(imp.module)
         cell = cell_of_line(starts, imp.line)
-        package = f" (package {dist})" if dist != pkgs.normalise(imp.module) else ""
+        package = f" (package {dist})" if dist != canonicalize_name(imp.module) else ""
         messages.append(f"{s.notebook_path} cell {cell}: imports '{imp.module}'{package}, which is not on the allowed "
                         f"package list ({', '.join(sorted(allowed)) or 'empty'}); use an allowed package or ask an "
                         f"admin to add {dist}, then submit again")

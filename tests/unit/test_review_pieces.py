@@ -3,10 +3,11 @@
 import json
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from jupyterhub_ds.review.gitops import classify, project_path, strip_credentials
 from jupyterhub_ds.review.identity import identity_from
-from jupyterhub_ds.review.packages import distributions_for, is_allowed, normalise
+from jupyterhub_ds.review.packages import distributions_for, is_allowed
 from jupyterhub_ds.review.pairing import ensure_pairing, merge_exclude, working_copies
 from jupyterhub_ds.review.policy import PolicyError, ReviewPolicy, parse_policy
 from jupyterhub_ds.review.workspace import plan
@@ -116,7 +117,7 @@ def test_git_errors_are_classified(stderr, kind):
     ("yaml", {"pyyaml"}, True), ("yaml", {"numpy"}, False), ("numpy", {"numpy"}, True), ("Numpy_Extra", {"numpy-extra"}, True),
 ])
 def test_import_names_map_to_distributions(module, allowed, ok):
-    assert is_allowed(module, frozenset(normalise(a) for a in allowed), installed={}) is ok
+    assert is_allowed(module, frozenset(canonicalize_name(a) for a in allowed), installed={}) is ok
 
 
 def test_installed_distributions_are_asked_for_unknown_names():
