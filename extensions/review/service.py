@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from jupyterhub_ds import gitlab_client
+
 from . import gitlab_mr
 from .commit_plan import CommitPlan, branch_name, plan_commit
 from .config import ReviewConfig
@@ -380,7 +382,7 @@ class ReviewService:
         s = self.settings
         key = (s.gitlab_url, token)
         if self._gitlab is None or self._gitlab[0] != key:
-            self._gitlab = (key, gitlab_mr.client(s.gitlab_url, token, s.gitlab_timeout))
+            self._gitlab = (key, gitlab_client.client(s.gitlab_url, token, timeout=s.gitlab_timeout))
         return self._gitlab[1]
 
     async def _find_open(self, mrs, branch: str, after: asyncio.Event):
