@@ -200,14 +200,6 @@ def allowed_download_hosts(index_url):
     return hosts
 
 
-def format_size(size):
-    """An image size in bytes as ``docker images`` counts it (powers of 1000): ``1.21 GB``."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.{2 if unit == 'GB' else 0}f} {unit}"
-    return f"{size} B"
-
-
 def format_report(steps, total):
     """``images build: base cached (0.1 s), ..., singleuser-scipy built (95.3 s, 1.21 GB), total 98.4 s``.
 

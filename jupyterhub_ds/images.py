@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from ._version import __version__
 from .image_commands import BuildError, check_engine, docker, image_labels, image_size, say, stream
+from .sizes import format_size
 from .image_inputs import (
     BASE_REPO,
     SINGLEUSER_REPO,
@@ -53,7 +54,6 @@ from .image_inputs import (
     split_pem,
     packages_label,
     format_report,
-    format_size,
     lock_conflicts,
     lock_pins,
 )
@@ -308,7 +308,7 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
 
 def _size(ref):
     size = image_size(ref)
-    return format_size(size) if size is not None else ""
+    return format_size(size, decimal=True) if size is not None else ""
 
 
 # ---------------------------------------------------------------- the data-science image

@@ -8,6 +8,7 @@ Cells are numbered from 1, as JupyterLab shows them.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,8 @@ from pathlib import PurePosixPath
 import jupytext
 import nbformat
 from packaging.utils import canonicalize_name
+
+from jupyterhub_ds.sizes import format_size
 
 from . import packages as pkgs
 from .policy import ReviewPolicy
@@ -58,12 +61,8 @@ def _result(gate, messages):
     return GateResult(gate, not messages, messages)
 
 
-def human_size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+# sizes in the messages: binary units, one decimal ("2.0 KB", "200.0 MB", "10 bytes")
+human_size = functools.partial(format_size, decimals=1, bytes_unit="bytes")
 
 
 def _cells_for_compare(nb) -> list:

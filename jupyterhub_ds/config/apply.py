@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from ..gitlab_groups import entry_key
 from .profiles import normalize_profiles
-from .sizes import parse_size
+from ..sizes import parse_size
 
 PROMOTION_SERVICE = "promotion"
 PROMOTION_COMMAND = ["jupyterhub-ds-promotion"]

@@ -9,7 +9,7 @@ import re
 
 from .problems import Problem, format_path, show
 from .schema import closest
-from .sizes import parse_size
+from ..sizes import parse_size
 
 
 def _where(path):

@@ -3,9 +3,10 @@
 import pytest
 
 from jupyterhub_ds.image_inputs import (
-    allowed_download_hosts, format_report, format_size, input_hash, lock_conflicts, lock_packages, lock_pins,
+    allowed_download_hosts, format_report, input_hash, lock_conflicts, lock_packages, lock_pins,
     lock_text, packages_label, requirements_from_metadata, source_files, split_pem, tree_content_hash,
 )
+from jupyterhub_ds.sizes import format_size
 
 pytestmark = pytest.mark.unit
 
@@ -175,7 +176,7 @@ def test_lock_conflicts_names_what_a_layer_would_change():
     [(1_213_456_789, "1.21 GB"), (624_000_000, "624 MB"), (999_499, "999 kB"), (12, "12 B")],
 )
 def test_image_size_is_shown_as_docker_counts_it(size, text):
-    assert format_size(size) == text
+    assert format_size(size, decimal=True) == text
 
 
 def test_report_line_shows_a_step_detail():
