@@ -64,7 +64,7 @@ class RemoteProject:
             self.repo.parent.mkdir(parents=True, exist_ok=True)
             proc = await git_command.run_async(("init", "-q", "--bare", str(self.repo)), timeout=60)
             if proc.returncode != 0:
-                raise GitError(f"git init of the cache {self.repo} failed: {proc.stderr.decode(errors='replace').strip()}")
+                raise GitError(f"git init of the cache {self.repo} failed: {git_command.message(proc.stderr.decode(errors='replace'))}")
 
     async def fetch(self, *branches):
         """Fetch the branches into ``refs/remotes/origin/*``; return {branch: sha or None}."""
