@@ -164,3 +164,14 @@ def test_save_hook_remembers_a_notebook_saved_with_its_script(tmp_path):
 ])
 def test_git_messages_lose_credentials_and_noise(text, secrets, expected):
     assert git_command.message(text, *secrets) == expected
+
+
+def test_lru_keeps_the_most_recently_used_entries():
+    from jupyterhub_ds.review.lru import LRU
+
+    cache = LRU(2)
+    cache["a"], cache["b"] = 1, 2
+    assert cache.get("a") == 1  # a is now the most recent
+    cache["c"] = 3
+    assert ("a" in cache, "b" in cache, "c" in cache, len(cache)) == (True, False, True, 2)
+    assert cache.pop("a") == 1 and cache.get("a", "gone") == "gone"
