@@ -11,10 +11,11 @@ import json
 import os
 import re
 
+import jsonschema
 import pytest
 import requests
 
-from tests.fixtures.gitlab import DEFAULT_SEED, run_git, stop_process
+from tests.fixtures.gitlab import DEFAULT_SEED, REPO_ROOT, run_git, stop_process
 
 # pytest-jupyter's fixtures, imported (not registered with pytest_plugins) so that its autouse
 # fixtures (an event loop per test, server cleanup) stay in this module and never touch the
@@ -110,6 +111,15 @@ def jp_server_config(gitlab_server, alice_token, helper, policy, tmp_path, worki
     }
 
 
+CONTRACT = json.loads((REPO_ROOT / "extensions" / "review" / "api_contract.json").read_text())
+
+
+def follows_contract(endpoint, code, answer):
+    """Every answer of the real handlers is what api_contract.json (and so the frontend's api.ts) says."""
+    name = CONTRACT["endpoints"][endpoint]["answer"] if code == 200 else CONTRACT["errorBody"]
+    jsonschema.Draft202012Validator({**CONTRACT, "$ref": f"#/$defs/{name}"}).validate(answer)
+
+
 async def api(jp_fetch, method, endpoint, body=None, **params):
     kwargs = {"method": method, "raise_error": False}
     if body is not None:
@@ -117,7 +127,9 @@ async def api(jp_fetch, method, endpoint, body=None, **params):
     if params:
         kwargs["params"] = params
     r = await jp_fetch("jupyterhub-ds", *endpoint.split("/"), **kwargs)
-    return r.code, json.loads(r.body or b"{}")
+    answer = json.loads(r.body or b"{}")
+    follows_contract(endpoint, r.code, answer)
+    return r.code, answer
 
 
 async def save(jp_fetch, path, nb):

@@ -6,7 +6,14 @@
 import { Dialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { checkNotebook, ICheckResult, IGateResult, ISubmitResult, submitNotebook } from './api';
+import {
+  checkNotebook,
+  ICheckResult,
+  IErrorBody,
+  IGateResult,
+  ISubmitResult,
+  submitNotebook
+} from './api';
 import { el, externalLink, notebookStem } from './dom';
 import { renderGates } from './gates';
 import { ReviewAPIError } from './request';
@@ -147,9 +154,9 @@ export class SubmitReviewBody extends Widget {
       this.options.onSubmitted?.(result);
     } catch (error) {
       this.showError(errorMessage(error));
-      const gates = error instanceof ReviewAPIError ? error.body.gates : undefined;
-      if (Array.isArray(gates)) {
-        this.showGates(gates as IGateResult[], false);
+      const body = error instanceof ReviewAPIError ? (error.body as Partial<IErrorBody>) : {};
+      if (Array.isArray(body.gates)) {
+        this.showGates(body.gates, false);
         this.checkResult = null; // fix, then check again before the next submit
       }
     } finally {
