@@ -41,7 +41,7 @@ except AdminConfigError as err:
         file=sys.stderr,
     )
     sys.stderr.flush()
-    raise SystemExit(1)
+    raise SystemExit(1) from None
 
 for _extra in sorted((_yaml_path.parent / "jupyterhub_config.d").glob("*.py")):
     exec(compile(_extra.read_text(encoding="utf-8"), str(_extra), "exec"), {"c": c, "get_config": get_config, "__file__": str(_extra)})  # noqa: F821

@@ -56,7 +56,7 @@ class GroupRule:
         return f"{self.path}:{LEVEL_NAMES[self.min_access_level]}"
 
     @classmethod
-    def parse(cls, key: str) -> "GroupRule":
+    def parse(cls, key: str) -> GroupRule:
         """``data-science/admins`` or ``data-science:maintainer`` -> GroupRule."""
         if not isinstance(key, str) or not key.strip("/: "):
             raise GroupRuleError(f"{key!r} is not a GitLab group path like data-science/admins")

@@ -31,32 +31,32 @@ from urllib.parse import urlsplit
 
 from ._version import __version__
 from .image_commands import BuildError, check_engine, docker, image_labels, image_size, say, stream
-from .sizes import format_size
 from .image_inputs import (
-    BASE_REPO,
-    SINGLEUSER_REPO,
-    SCIPY_REPO,
     BASE_PACKAGES,
+    BASE_REPO,
+    DEFAULT_INDEX_URL,
     DEFAULT_MIRROR,
     DEFAULT_SUITE,
-    DEFAULT_INDEX_URL,
     HOST_CA_BUNDLE,
-    LABEL_HASH,
-    LABEL_VERSION,
-    LABEL_PACKAGES,
     LABEL_BASE,
+    LABEL_HASH,
     LABEL_INDEX,
-    input_hash,
+    LABEL_PACKAGES,
+    LABEL_VERSION,
+    SCIPY_REPO,
+    SINGLEUSER_REPO,
     SOURCE_IGNORE,
-    tree_content_hash,
-    requirements_from_metadata,
-    lock_text,
-    split_pem,
-    packages_label,
     format_report,
+    input_hash,
     lock_conflicts,
     lock_pins,
+    lock_text,
+    packages_label,
+    requirements_from_metadata,
+    split_pem,
+    tree_content_hash,
 )
+from .sizes import format_size
 
 # Bounds for every external step, so a hung mirror or engine ends with a message.
 DEBOOTSTRAP_TIMEOUT = 30 * 60

@@ -13,7 +13,6 @@ because it runs the GitLab stand-in, a test double the product never imports.
 """
 
 import argparse
-import copy
 import os
 import secrets
 import shutil

@@ -18,12 +18,24 @@ from traitlets import Enum
 from jupyterhub_ds.promotion.promote import Promoter
 
 # where a run can be cut: around each side effect on Docker and GitLab
-CRASH_POINTS = ("before:clean_run", "after:clean_run", "before:push", "after:push", "before:tag", "after:tag", "before:note")
+CRASH_POINTS = (
+    "before:clean_run",
+    "after:clean_run",
+    "before:push",
+    "after:push",
+    "before:tag",
+    "after:tag",
+    "before:note",
+)
 
 
 class CrashingPromoter(Promoter):
-    crash_at = Enum(CRASH_POINTS, allow_none=True, default_value=None,
-                    help="Where the service is killed (SIGKILL): before or after a side effect.").tag(config=True)
+    crash_at = Enum(
+        CRASH_POINTS,
+        allow_none=True,
+        default_value=None,
+        help="Where the service is killed (SIGKILL): before or after a side effect.",
+    ).tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

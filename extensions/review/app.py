@@ -42,13 +42,20 @@ class ReviewExtension(ExtensionApp):
         self.executor = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="jupyterhub-ds-review")
         self.worker = SummaryWorker(log=self.log, standby=settings.summary_standby, executor=self.executor)
         hook = PairOnSave(serverapp.root_dir, commit_notebooks)
-        self.service = ReviewService(settings, serverapp.root_dir, self.log, hook, executor=self.executor,
-                                     worker=self.worker)
+        self.service = ReviewService(
+            settings, serverapp.root_dir, self.log, hook, executor=self.executor, worker=self.worker
+        )
         self.workspace = Workspace(
-            projects=settings.workspace, root_dir=serverapp.root_dir, directory=settings.workspace_dir,
-            gitlab_url=settings.gitlab_url, token_source=settings.token_source,
-            credential_helper=settings.git_credential_helper, commit_notebooks=commit_notebooks,
-            timeout=settings.git_timeout, log=self.log)
+            projects=settings.workspace,
+            root_dir=serverapp.root_dir,
+            directory=settings.workspace_dir,
+            gitlab_url=settings.gitlab_url,
+            token_source=settings.token_source,
+            credential_helper=settings.git_credential_helper,
+            commit_notebooks=commit_notebooks,
+            timeout=settings.git_timeout,
+            log=self.log,
+        )
         self.settings.update({SERVICE_KEY: self.service, WORKSPACE_KEY: self.workspace})
         # working copies already on disk (earlier clones, or cloned by hand) get paired from the first save
         try:
@@ -63,8 +70,11 @@ class ReviewExtension(ExtensionApp):
         self._clone = None
         if settings.clone_on_start and self.workspace.statuses:
             serverapp.io_loop.add_callback(self._start_clone)
-        self.log.info("jupyterhub-ds review extension %s loaded (%d workspace projects)", __version__,
-                      len(self.workspace.statuses))
+        self.log.info(
+            "jupyterhub-ds review extension %s loaded (%d workspace projects)",
+            __version__,
+            len(self.workspace.statuses),
+        )
 
     def initialize_handlers(self):
         self.handlers.extend((f"{URL_PREFIX}/{path}", handler) for path, handler in ROUTES)

@@ -115,7 +115,7 @@ def gate_paired(s: Submission) -> GateResult:
         return _result("paired", [])
     fix = (f"save the notebook in JupyterLab so the pairing rewrites {py_name} (or reopen {nb_name} if you "
            f"edited {py_name}), then submit again")
-    for i, (a, b) in enumerate(zip(want, have), 1):
+    for i, (a, b) in enumerate(zip(want, have, strict=False), 1):  # the lengths are compared after
         if a != b:
             return _result("paired", [f"{s.notebook_path} cell {i} differs from {s.script_path}; {fix}"])
     return _result("paired", [f"{s.notebook_path} has {len(want)} cells but {s.script_path} has {len(have)}; {fix}"])

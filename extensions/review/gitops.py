@@ -85,7 +85,7 @@ class Git:
 
     @classmethod
     def open(cls, root, *, gitlab_url: str = "", token=None, helper: str = "", timeout: float = 120.0,
-             protocols: str = "http:https") -> "Git":
+             protocols: str = "http:https") -> Git:
         repo = git.Repo(root)
         # GitPython's own git processes (rev-parse, cat-file, merge-base): the same -c options,
         # and every variable we would not pass emptied (GitPython only adds to os.environ)

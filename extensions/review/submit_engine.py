@@ -80,22 +80,32 @@ class Once:
 
 def git_error(e: GitFailure, gitlab_url: str) -> ReviewError:
     if e.kind == "token":
-        return ReviewError(502, f"{e.message}; reload JupyterLab (or log in to the hub again), then submit again; {KEPT}")
+        return ReviewError(
+            502, f"{e.message}; reload JupyterLab (or log in to the hub again), then submit again; {KEPT}"
+        )
     if e.kind == "auth":
-        return ReviewError(502, f"GitLab refused the git credentials; your session may have expired: reload "
-                                f"JupyterLab (or log in to the hub again), then submit again; {KEPT} ({e.message})")
+        return ReviewError(
+            502,
+            f"GitLab refused the git credentials; your session may have expired: reload "
+            f"JupyterLab (or log in to the hub again), then submit again; {KEPT} ({e.message})",
+        )
     if e.kind == "unreachable":
-        return ReviewError(502, f"GitLab ({gitlab_url}) is not reachable for git; {KEPT}, try again in a minute "
-                                f"({e.message})")
+        return ReviewError(
+            502, f"GitLab ({gitlab_url}) is not reachable for git; {KEPT}, try again in a minute ({e.message})"
+        )
     if e.kind == "rejected":
-        return ReviewError(502, f"GitLab rejected the push: {e.message}; {KEPT}. Ask a project maintainer if you "
-                                "should have push access")
+        return ReviewError(
+            502,
+            f"GitLab rejected the push: {e.message}; {KEPT}. Ask a project maintainer if you should have push access",
+        )
     return ReviewError(502, f"git failed: {e.message}; {KEPT}, try again")
 
 
 def nothing_new(script_path: str, target: str) -> ReviewError:
-    return ReviewError(400, f"nothing to submit: {script_path} is the same as on '{target}'; edit the notebook, "
-                            "save, then submit again")
+    return ReviewError(
+        400,
+        f"nothing to submit: {script_path} is the same as on '{target}'; edit the notebook, save, then submit again",
+    )
 
 
 class SubmitEngine:
@@ -114,6 +124,7 @@ class SubmitEngine:
 
     def prefetch(self, loc: NotebookLocation, target: str, branch: str):
         """Fetch the target and review branches now, for a submit that may follow the check."""
+
         async def fetch():
             g = await self.blocking(self.open_git, loc, Once(self.settings.token_source))
             try:
@@ -155,14 +166,16 @@ class SubmitEngine:
         except GitFailure as e:
             raise git_error(e, self.settings.gitlab_url) from None
         if target_sha is None:
-            raise ReviewError(400, f"the target branch '{plan.target_branch}' does not exist on GitLab; pick an existing "
-                                   "branch, then submit again")
+            raise ReviewError(
+                400,
+                f"the target branch '{plan.target_branch}' does not exist on GitLab; pick an existing "
+                "branch, then submit again",
+            )
         return target_sha, review_sha
 
     # -- committing and pushing -------------------------------------------------------------------
 
-    async def commit_and_push(self, g: Git, plan: CommitPlan, script_path: str, fetch, creds, known=None,
-                              pushing=None):
+    async def commit_and_push(self, g: Git, plan: CommitPlan, script_path: str, fetch, creds, known=None, pushing=None):
         """-> the pushed commit, or None when the review branch moved under us (the caller fetches again).
 
         When the review branch already exists and the fetch has not answered yet, the commit is
@@ -176,8 +189,9 @@ class SubmitEngine:
                 if not (commit == parent and fresh):  # "nothing new" is for the fetch to confirm
                     if commit != known_review and not await self.push(g, commit, plan.branch, known_review, pushing):
                         return None
-                    return await self.verify(g, plan, script_path, fetch, author, commit, parent, known_target,
-                                             known_review)
+                    return await self.verify(
+                        g, plan, script_path, fetch, author, commit, parent, known_target, known_review
+                    )
         target_sha, review_sha = await self.fetched(fetch, plan)
         commit, parent, fresh = await self.build(g, plan, target_sha, review_sha, author)
         if commit == parent and fresh:
@@ -186,8 +200,9 @@ class SubmitEngine:
             return None
         return commit
 
-    async def verify(self, g: Git, plan: CommitPlan, script_path: str, fetch, author, commit, parent, known_target,
-                     known_review):
+    async def verify(
+        self, g: Git, plan: CommitPlan, script_path: str, fetch, author, commit, parent, known_target, known_review
+    ):
         """After a push from the known refs: the push's lease proved the review branch was at
         ``known_review``; when the fetch shows the target elsewhere, decide the parent again as a
         submit that had waited for the fetch would, and if that differs, rebuild and push again."""

@@ -15,8 +15,8 @@ lines. The pieces, one idea each:
 - ``loader``    ties them together
 """
 
+from ..sizes import parse_size
 from .loader import AdminConfigError, check_file, load_config, unsafe_lines
 from .problems import Problem
-from ..sizes import parse_size
 
 __all__ = ["AdminConfigError", "Problem", "check_file", "load_config", "parse_size", "unsafe_lines"]

@@ -14,8 +14,8 @@ import json
 from urllib.parse import quote
 
 from ..gitlab_groups import entry_key
-from .profiles import normalize_profiles
 from ..sizes import parse_size
+from .profiles import normalize_profiles
 
 PROMOTION_SERVICE = "promotion"
 PROMOTION_COMMAND = ["jupyterhub-ds-promotion"]

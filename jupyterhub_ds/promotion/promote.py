@@ -19,8 +19,7 @@ from pathlib import Path
 
 from traitlets.config import LoggingConfigurable
 
-from . import decisions
-from . import clean_run
+from . import clean_run, decisions
 from .packages import DEFAULT_DENIED_LICENSES, check_packages, pip_freeze
 from .records import Run, new_run_id, utcnow
 

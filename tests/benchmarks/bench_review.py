@@ -236,8 +236,8 @@ def bench_worst_summary(work: Path):
 
 
 def bench_pairing(work: Path, repeats: int = 21):
-    from jupytext.sync_contentsmanager import build_sync_jupytext_contents_manager_class
     from jupyter_server.services.contents.filemanager import FileContentsManager
+    from jupytext.sync_contentsmanager import build_sync_jupytext_contents_manager_class
 
     from jupyterhub_ds.review.pairing import PairOnSave, ensure_pairing
 
@@ -262,7 +262,7 @@ def bench_pairing(work: Path, repeats: int = 21):
         times = (timed(cm.save, copy.deepcopy(model), "a.ipynb"), timed(cm_unpaired.save, copy.deepcopy(model), "a.ipynb"),
                  timed(jupytext.write, nb, str(repo / "c.py"), fmt="py:percent"), timed(write_pair, nb, repo / "b.ipynb"))
         if i:
-            for series, t in zip((paired, unpaired, script, plain), times):
+            for series, t in zip((paired, unpaired, script, plain), times, strict=True):
                 series.append(t)
     assert (repo / "a.py").exists() and not (outside / "a.py").exists(), "pairing applied where it should not"
     p, u, j, w = (statistics.median(x) for x in (paired, unpaired, script, plain))

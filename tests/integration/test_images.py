@@ -21,7 +21,12 @@ from packaging.utils import canonicalize_name
 
 from jupyterhub_ds._version import __version__
 from jupyterhub_ds.image_inputs import (
-    BASE_REPO, DEFAULT_SUITE, LABEL_HASH, LABEL_INDEX, LABEL_PACKAGES, LABEL_VERSION,
+    BASE_REPO,
+    DEFAULT_SUITE,
+    LABEL_HASH,
+    LABEL_INDEX,
+    LABEL_PACKAGES,
+    LABEL_VERSION,
     allowed_download_hosts,
 )
 from tests.fixtures.docker import run_images_build

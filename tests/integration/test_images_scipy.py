@@ -17,8 +17,15 @@ from packaging.utils import canonicalize_name
 
 from jupyterhub_ds._version import __version__
 from jupyterhub_ds.image_inputs import (
-    LABEL_BASE, LABEL_INDEX, LABEL_PACKAGES, LABEL_VERSION, SCIPY_REPO, SINGLEUSER_REPO, allowed_download_hosts,
-    lock_packages, lock_pins,
+    LABEL_BASE,
+    LABEL_INDEX,
+    LABEL_PACKAGES,
+    LABEL_VERSION,
+    SCIPY_REPO,
+    SINGLEUSER_REPO,
+    allowed_download_hosts,
+    lock_packages,
+    lock_pins,
 )
 from jupyterhub_ds.images import source_tree
 from tests.fixtures.docker import run_images_build

@@ -9,10 +9,17 @@ import time
 
 import pytest
 
-from tests.mocking import CRASH_POINTS
 from tests.fixtures.promotion import (
-    PROJECT, create_lanes, run_containers, merge_change, promo_seed, run_once, service_env, settings,
+    PROJECT,
+    create_lanes,
+    merge_change,
+    promo_seed,
+    run_containers,
+    run_once,
+    service_env,
+    settings,
 )
+from tests.mocking import CRASH_POINTS
 
 pytestmark = pytest.mark.integration
 

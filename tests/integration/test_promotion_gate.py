@@ -2,14 +2,22 @@
 a merged MR is gated in a fresh container and promoted; a raising or too-slow notebook is not."""
 
 import json
-import time
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.promotion import (
-    IMAGE, PROJECT, create_lanes, run_containers, merge_change, notebook, promo_seed, run_once, settings,
+    IMAGE,
+    PROJECT,
+    create_lanes,
+    merge_change,
+    notebook,
+    promo_seed,
+    run_containers,
+    run_once,
+    settings,
 )
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,13 @@ import requests
 
 from tests.fixtures.hub import free_port
 from tests.fixtures.promotion import (
-    PROJECT, create_lanes, run_containers, merge_change, promo_seed, service_env, settings,
+    PROJECT,
+    create_lanes,
+    merge_change,
+    promo_seed,
+    run_containers,
+    service_env,
+    settings,
 )
 
 pytestmark = pytest.mark.integration

@@ -31,8 +31,13 @@ GITLAB = "gitlab.example.com"
 API = "/api/v4"
 ENV = {"GITLAB_CLIENT_SECRET": "not-a-real-secret", "JUPYTERHUB_CRYPT_KEY": "00" * 32}
 # group path -> id, on the GitLab of these tests
-GROUP_IDS = {"data-science": 1, "data-science/admins": 2, "data-science/power-users": 3,
-             "data-science/analysts": 4, "ml-gpu": 5}
+GROUP_IDS = {
+    "data-science": 1,
+    "data-science/admins": 2,
+    "data-science/power-users": 3,
+    "data-science/analysts": 4,
+    "ml-gpu": 5,
+}
 
 PROFILES = """
 profiles:
@@ -45,8 +50,10 @@ profiles:
 
 def admin_yaml(auth, tmp_path):
     path = tmp_path / "jupyterhub_ds.yaml"
-    path.write_text(f"gitlab:\n  url: https://{GITLAB}\n  client_id: 0123456789abcdef\n"
-                    f"auth:\n{textwrap.indent(auth, '  ')}\n{PROFILES}")
+    path.write_text(
+        f"gitlab:\n  url: https://{GITLAB}\n  client_id: 0123456789abcdef\n"
+        f"auth:\n{textwrap.indent(auth, '  ')}\n{PROFILES}"
+    )
     return load_config(path, ENV)
 
 
@@ -68,8 +75,9 @@ class GitLab:
         self.placed, self.by_level = placed, listed_groups(placed)
         self.user = {"id": user_id, "username": username, "name": username.title(), "email": f"{username}@example.com"}
         self.token_endpoint = None  # None: the mock's own; else an HTTP status (with an OAuth error body)
-        setup_oauth_mock(client, host=GITLAB, access_token_path="/oauth/token", user_path=f"{API}/user",
-                         enable_refresh_tokens=True)
+        setup_oauth_mock(
+            client, host=GITLAB, access_token_path="/oauth/token", user_path=f"{API}/user", enable_refresh_tokens=True
+        )
         client.hosts[GITLAB] += [
             (f"{API}/groups", self.groups),
             (re.compile(rf"{API}/groups/(\d+)/members/(\d+)$"), self.member),
@@ -87,6 +95,7 @@ class GitLab:
                 return model
             body = json.dumps({"error": "invalid_grant"} if self.token_endpoint == 400 else {}).encode()
             return HTTPResponse(request, self.token_endpoint, buffer=io.BytesIO(body))
+
         return answer
 
     def groups(self, request):
@@ -113,27 +122,55 @@ async def client():
 
 LOGINS = [
     # (what, auth section, where the user is placed {group: role}, allowed, admin, hub groups)
-    ("a Guest of data-science inherits data-science/admins: no admin",
-     "allowed_groups: [data-science]\nadmin_groups: [data-science/admins]",
-     {"data-science": "guest"}, True, False, []),
-    ("placed in data-science/admins: admin",
-     "allowed_groups: [data-science]\nadmin_groups: [data-science/admins]",
-     {"data-science/admins": "guest"}, True, True, ["data-science/admins"]),
-    ("placed in data-science/power-users only: may log in, gets the power-users profile group",
-     "allowed_groups: [data-science]",
-     {"data-science/power-users": "developer"}, True, None, ["data-science/power-users"]),
-    ("a Maintainer of data-science inherits maintainer in data-science/admins: a role rule admits that",
-     "allowed_groups: [data-science]\nadmin_groups: [{group: data-science/admins, min_access_level: maintainer}]",
-     {"data-science": "maintainer"}, True, True, ["data-science/admins:maintainer"]),
-    ("a role rule for login admits a Maintainer of data-science",
-     "allowed_groups: [{group: data-science, min_access_level: maintainer}]",
-     {"data-science": "maintainer"}, True, None, []),
-    ("a role rule for login refuses a Developer",
-     "allowed_groups: [{group: data-science, min_access_level: maintainer}]",
-     {"data-science": "developer"}, False, None, None),
-    ("in no allowed group: refused",
-     "allowed_groups: [data-science]",
-     {"ml-gpu": "owner"}, False, None, None),
+    (
+        "a Guest of data-science inherits data-science/admins: no admin",
+        "allowed_groups: [data-science]\nadmin_groups: [data-science/admins]",
+        {"data-science": "guest"},
+        True,
+        False,
+        [],
+    ),
+    (
+        "placed in data-science/admins: admin",
+        "allowed_groups: [data-science]\nadmin_groups: [data-science/admins]",
+        {"data-science/admins": "guest"},
+        True,
+        True,
+        ["data-science/admins"],
+    ),
+    (
+        "placed in data-science/power-users only: may log in, gets the power-users profile group",
+        "allowed_groups: [data-science]",
+        {"data-science/power-users": "developer"},
+        True,
+        None,
+        ["data-science/power-users"],
+    ),
+    (
+        "a Maintainer of data-science inherits maintainer in data-science/admins: a role rule admits that",
+        "allowed_groups: [data-science]\nadmin_groups: [{group: data-science/admins, min_access_level: maintainer}]",
+        {"data-science": "maintainer"},
+        True,
+        True,
+        ["data-science/admins:maintainer"],
+    ),
+    (
+        "a role rule for login admits a Maintainer of data-science",
+        "allowed_groups: [{group: data-science, min_access_level: maintainer}]",
+        {"data-science": "maintainer"},
+        True,
+        None,
+        [],
+    ),
+    (
+        "a role rule for login refuses a Developer",
+        "allowed_groups: [{group: data-science, min_access_level: maintainer}]",
+        {"data-science": "developer"},
+        False,
+        None,
+        None,
+    ),
+    ("in no allowed group: refused", "allowed_groups: [data-science]", {"ml-gpu": "owner"}, False, None, None),
 ]
 
 

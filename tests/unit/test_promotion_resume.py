@@ -22,11 +22,20 @@ pytestmark = pytest.mark.unit
 
 PROJECT = "ds/churn"
 HISTORY = ["c0", "c1", "c2"]  # a linear history: an earlier commit is an ancestor of a later one
-SETTINGS_JSON = json.dumps({
-    "database_url": "sqlite://", "timezone": "UTC",
-    "projects": [{"path": PROJECT, "image": "img:1", "notebooks": ["a.ipynb"],
-                  "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}]}],
-})
+SETTINGS_JSON = json.dumps(
+    {
+        "database_url": "sqlite://",
+        "timezone": "UTC",
+        "projects": [
+            {
+                "path": PROJECT,
+                "image": "img:1",
+                "notebooks": ["a.ipynb"],
+                "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}],
+            }
+        ],
+    }
+)
 SETTINGS = settings_from_json(SETTINGS_JSON)
 
 
@@ -58,7 +67,7 @@ class FakeGitLab:
         return ancestor is None or HISTORY.index(ancestor) <= HISTORY.index(descendant)
 
     async def commits_between(self, old, new):
-        return HISTORY[HISTORY.index(old) + 1:HISTORY.index(new) + 1]
+        return HISTORY[HISTORY.index(old) + 1 : HISTORY.index(new) + 1]
 
     async def push(self, sha, branch):
         assert await self.is_ancestor(self.branches[branch], sha), "a push that is not a fast-forward"
@@ -92,8 +101,9 @@ class NoContainers:
 
 
 def passing_clean_run(self, job, source_tar):
-    return CleanRunOutcome(image_id="sha256:1", notebooks=[{"path": "a.ipynb", "status": "ok", "duration": 0.1}],
-                           tests={"status": "none"})
+    return CleanRunOutcome(
+        image_id="sha256:1", notebooks=[{"path": "a.ipynb", "status": "ok", "duration": 0.1}], tests={"status": "none"}
+    )
 
 
 class CleanPromoter(Promoter):
@@ -153,7 +163,9 @@ def test_every_crash_point_is_reached_by_a_run(tmp_path):
             seen.append(point)
 
     with ThreadPoolExecutor(2) as pool:
-        run = asyncio.run(promoter(Recording, Store("sqlite://"), FakeGitLab(), pool, tmp_path).run_lane(PROJECT, "main"))
+        run = asyncio.run(
+            promoter(Recording, Store("sqlite://"), FakeGitLab(), pool, tmp_path).run_lane(PROJECT, "main")
+        )
     assert run.status == "promoted"
     assert seen == list(CRASH_POINTS)
 
@@ -162,10 +174,14 @@ def test_the_service_makes_the_promoter_its_config_names(tmp_path, monkeypatch):
     import docker
 
     monkeypatch.setattr(docker, "from_env", lambda **kwargs: NoContainers())
-    service = PromotionService(settings_json=json.dumps({**json.loads(SETTINGS_JSON), "gitlab_url": "http://gl"}),
-                               database_url="sqlite://", artifacts_dir=str(tmp_path))
-    service.initialize(["--PromotionService.promoter_class=tests.mocking.CrashingPromoter",
-                        "--CrashingPromoter.crash_at=before:push"])
+    service = PromotionService(
+        settings_json=json.dumps({**json.loads(SETTINGS_JSON), "gitlab_url": "http://gl"}),
+        database_url="sqlite://",
+        artifacts_dir=str(tmp_path),
+    )
+    service.initialize(
+        ["--PromotionService.promoter_class=tests.mocking.CrashingPromoter", "--CrashingPromoter.crash_at=before:push"]
+    )
     try:
         made = service.make_promoter()
         assert type(made) is CrashingPromoter and made.crash_at == "before:push"

@@ -35,6 +35,7 @@ def validator(name):
 
 # ---- the TypeScript side ------------------------------------------------------------------------
 
+
 def ts_declarations(text):
     """{name: {property: (type, optional)}} of the interfaces, {name: [literals]} of the union types."""
     interfaces, unions = {}, {}
@@ -84,10 +85,18 @@ def reached(name, seen):
     return seen
 
 
-FRONTEND = sorted(set().union(*(
-    reached(name, set()) for endpoint in CONTRACT["endpoints"].values() if endpoint.get("frontend")
-    for name in (endpoint["answer"], endpoint.get("request")) if name
-), reached(CONTRACT["errorBody"], set())))
+FRONTEND = sorted(
+    set().union(
+        *(
+            reached(name, set())
+            for endpoint in CONTRACT["endpoints"].values()
+            if endpoint.get("frontend")
+            for name in (endpoint["answer"], endpoint.get("request"))
+            if name
+        ),
+        reached(CONTRACT["errorBody"], set()),
+    )
+)
 INTERFACES, UNIONS = ts_declarations(API_TS)
 
 
@@ -121,9 +130,18 @@ def test_the_contract_is_a_valid_schema():
 
 def test_the_contract_refuses_drift():
     """The point of additionalProperties: false: a field the frontend does not know fails."""
-    check = {"path": "a.ipynb", "gates": [], "ok": True,
-             "repo": {"root": "p", "project": None, "branch": "review/a/x", "current_branch": "main",
-                      "target_branch": "main"}}
+    check = {
+        "path": "a.ipynb",
+        "gates": [],
+        "ok": True,
+        "repo": {
+            "root": "p",
+            "project": None,
+            "branch": "review/a/x",
+            "current_branch": "main",
+            "target_branch": "main",
+        },
+    }
     validator("ICheckResult").validate(check)
     with pytest.raises(jsonschema.ValidationError, match="unexpected"):
         validator("ICheckResult").validate({**check, "surprise": 1})
@@ -133,17 +151,25 @@ def test_the_contract_refuses_drift():
 
 # ---- the server side ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("error", [
-    ReviewError(400, "the request body is not JSON"),
-    ReviewError(422, "1 check failed", [GateResult("secrets", False, ["cell 2: a token"]).to_json()]),
-])
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ReviewError(400, "the request body is not JSON"),
+        ReviewError(422, "1 check failed", [GateResult("secrets", False, ["cell 2: a token"]).to_json()]),
+    ],
+)
 def test_error_bodies_follow_the_contract(error):
     validator(CONTRACT["errorBody"]).validate(error.body())
 
 
 def test_the_workspace_status_follows_the_contract(tmp_path):
-    workspace = Workspace(projects=[{"project": "ds/notebooks", "ref": "main"}, {"project": "not a path"}],
-                          root_dir=tmp_path, directory="projects", gitlab_url="http://gitlab.invalid")
+    workspace = Workspace(
+        projects=[{"project": "ds/notebooks", "ref": "main"}, {"project": "not a path"}],
+        root_dir=tmp_path,
+        directory="projects",
+        gitlab_url="http://gitlab.invalid",
+    )
     status = workspace.status()
     assert status["problems"] and status["projects"]
     validator("IWorkspaceStatus").validate(status)

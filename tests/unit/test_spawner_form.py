@@ -9,8 +9,6 @@ steps. The real spawns (containers, limits, isolation) are tests/integration/tes
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 from jupyterhub import orm
 from jupyterhub.tests.mocking import MockHub
@@ -93,11 +91,14 @@ def offered(form_html):
     return [r["value"] for r in radios], [r["value"] for r in radios if r.has_attr("checked")]
 
 
-@pytest.mark.parametrize("groups, slugs", [
-    ([], ["small"]),
-    (["data-science/power-users"], ["small", "large"]),
-    (["data-science"], ["small"]),  # a member of the parent is not a member of the subgroup
-])
+@pytest.mark.parametrize(
+    "groups, slugs",
+    [
+        ([], ["small"]),
+        (["data-science/power-users"], ["small", "large"]),
+        (["data-science"], ["small"]),  # a member of the parent is not a member of the subgroup
+    ],
+)
 def test_the_form_offers_the_profiles_of_the_users_groups(spawner_for, groups, slugs):
     spawner = spawner_for("alice", groups)
     assert offered(spawner._render_options_form(spawner)) == (slugs, ["small"])
@@ -109,15 +110,22 @@ def test_the_form_escapes_what_the_admin_wrote(spawner_for, hub_config):
     assert "<script>x</script>" not in spawner._render_options_form(spawner)
 
 
-@pytest.mark.parametrize("groups, form, options, status", [
-    (["data-science/power-users"], {"profile": ["large"]}, {"profile": "large"}, None),
-    (["data-science/power-users"], {"profile": ["large"], "image-large": ["jupyterhub-ds/singleuser-scipy:latest"]},
-     {"profile": "large", "image": "jupyterhub-ds/singleuser-scipy:latest"}, None),
-    ([], {}, {}, None),  # nothing chosen: the default profile at start
-    ([], {"profile": ["large"]}, None, 403),  # not in the profile's groups
-    (["data-science/power-users"], {"profile": ["huge"]}, None, 400),
-    (["data-science/power-users"], {"profile": ["large"], "image-large": ["evil/image:1"]}, None, 400),
-])
+@pytest.mark.parametrize(
+    "groups, form, options, status",
+    [
+        (["data-science/power-users"], {"profile": ["large"]}, {"profile": "large"}, None),
+        (
+            ["data-science/power-users"],
+            {"profile": ["large"], "image-large": ["jupyterhub-ds/singleuser-scipy:latest"]},
+            {"profile": "large", "image": "jupyterhub-ds/singleuser-scipy:latest"},
+            None,
+        ),
+        ([], {}, {}, None),  # nothing chosen: the default profile at start
+        ([], {"profile": ["large"]}, None, 403),  # not in the profile's groups
+        (["data-science/power-users"], {"profile": ["huge"]}, None, 400),
+        (["data-science/power-users"], {"profile": ["large"], "image-large": ["evil/image:1"]}, None, 400),
+    ],
+)
 def test_form_fields_parse_into_user_options_or_are_refused(spawner_for, groups, form, options, status):
     spawner = spawner_for("alice", groups)
     if status is None:
@@ -135,8 +143,10 @@ def test_apply_sets_the_profile_limits_mounts_environment_and_arguments(spawner_
     resolved = spawner.load_user_options()
     assert resolved.slug == "large"
     # dockerspawner checks the image against allowed_images (a dict once set): the profile's choice only
-    assert (spawner.image, list(spawner.allowed_images)) == ("jupyterhub-ds/singleuser-scipy:latest",
-                                                             ["jupyterhub-ds/singleuser-scipy:latest"])
+    assert (spawner.image, list(spawner.allowed_images)) == (
+        "jupyterhub-ds/singleuser-scipy:latest",
+        ["jupyterhub-ds/singleuser-scipy:latest"],
+    )
     assert (spawner.cpu_limit, spawner.mem_limit) == (8, 32 * 1024**3)
     assert spawner.environment["TEAM"] == "power" and spawner.environment["JUPYTERHUB_DS_PROFILE"] == "large"
     assert spawner.environment["ADMINS_OWN"] == "kept"
@@ -160,15 +170,28 @@ def test_options_through_the_rest_api_are_checked_again_at_start(spawner_for):
     assert refused.value.status_code == 403 and "data-science/power-users" in refused.value.log_message
 
 
-@pytest.mark.parametrize("admin_host, check", [
-    ({}, lambda host: host["cap_drop"] == ["ALL"] and host["security_opt"] == ["no-new-privileges:true"]
-     and host["pids_limit"] == 2048 and host["memswap_limit"] == 32 * 1024**3),
-    ({"pids_limit": 100, "dns": ["10.0.0.2"]}, lambda host: host["pids_limit"] == 100 and host["dns"] == ["10.0.0.2"]),
-    ({"pids_limit": 100000}, lambda host: host["pids_limit"] == 2048),  # the stricter limit holds
-    ({"privileged": True}, HardeningConflict),
-    ({"cap_add": ["SYS_ADMIN"]}, HardeningConflict),
-    ({"network_mode": "host"}, HardeningConflict),
-])
+@pytest.mark.parametrize(
+    "admin_host, check",
+    [
+        (
+            {},
+            lambda host: (
+                host["cap_drop"] == ["ALL"]
+                and host["security_opt"] == ["no-new-privileges:true"]
+                and host["pids_limit"] == 2048
+                and host["memswap_limit"] == 32 * 1024**3
+            ),
+        ),
+        (
+            {"pids_limit": 100, "dns": ["10.0.0.2"]},
+            lambda host: host["pids_limit"] == 100 and host["dns"] == ["10.0.0.2"],
+        ),
+        ({"pids_limit": 100000}, lambda host: host["pids_limit"] == 2048),  # the stricter limit holds
+        ({"privileged": True}, HardeningConflict),
+        ({"cap_add": ["SYS_ADMIN"]}, HardeningConflict),
+        ({"network_mode": "host"}, HardeningConflict),
+    ],
+)
 async def test_hardening_merges_with_the_admins_host_config(spawner_for, admin_host, check):
     spawner = spawner_for("alice", ["data-science/power-users"], extra_host_config=admin_host)
     spawner.user_options = {"profile": "large"}
