@@ -78,27 +78,20 @@ class Once:
         return value
 
 
+# GitFailure.kind -> what a failed submit says (GitFailure.message says what git said)
+GIT_FAILURES = {
+    "token": "{message}; reload JupyterLab (or log in to the hub again), then submit again; {kept}",
+    "auth": "GitLab refused the git credentials; your session may have expired: reload JupyterLab (or log in to "
+    "the hub again), then submit again; {kept} ({message})",
+    "unreachable": "GitLab ({gitlab_url}) is not reachable for git; {kept}, try again in a minute ({message})",
+    "rejected": "GitLab rejected the push: {message}; {kept}. Ask a project maintainer if you should have push access",
+    "other": "git failed: {message}; {kept}, try again",
+}
+
+
 def git_error(e: GitFailure, gitlab_url: str) -> ReviewError:
-    if e.kind == "token":
-        return ReviewError(
-            502, f"{e.message}; reload JupyterLab (or log in to the hub again), then submit again; {KEPT}"
-        )
-    if e.kind == "auth":
-        return ReviewError(
-            502,
-            f"GitLab refused the git credentials; your session may have expired: reload "
-            f"JupyterLab (or log in to the hub again), then submit again; {KEPT} ({e.message})",
-        )
-    if e.kind == "unreachable":
-        return ReviewError(
-            502, f"GitLab ({gitlab_url}) is not reachable for git; {KEPT}, try again in a minute ({e.message})"
-        )
-    if e.kind == "rejected":
-        return ReviewError(
-            502,
-            f"GitLab rejected the push: {e.message}; {KEPT}. Ask a project maintainer if you should have push access",
-        )
-    return ReviewError(502, f"git failed: {e.message}; {KEPT}, try again")
+    template = GIT_FAILURES.get(e.kind, GIT_FAILURES["other"])
+    return ReviewError(502, template.format(message=e.message, gitlab_url=gitlab_url, kept=KEPT))
 
 
 def nothing_new(script_path: str, target: str) -> ReviewError:
