@@ -16,7 +16,7 @@ from pathlib import Path
 
 from jupyterhub_ds.config import AdminConfigError, check_file, load_config, unsafe_lines
 
-c = get_config()  # noqa: F821 (provided by traitlets when it runs this file)
+c = get_config()  # provided by traitlets when it runs this file
 
 if not os.environ.get("JUPYTERHUB_DS_CONFIG"):
     print(
@@ -41,7 +41,7 @@ except AdminConfigError as err:
         file=sys.stderr,
     )
     sys.stderr.flush()
-    raise SystemExit(1)
+    raise SystemExit(1) from None
 
 for _extra in sorted((_yaml_path.parent / "jupyterhub_config.d").glob("*.py")):
-    exec(compile(_extra.read_text(encoding="utf-8"), str(_extra), "exec"), {"c": c, "get_config": get_config, "__file__": str(_extra)})  # noqa: F821
+    exec(compile(_extra.read_text(encoding="utf-8"), str(_extra), "exec"), {"c": c, "get_config": get_config, "__file__": str(_extra)})

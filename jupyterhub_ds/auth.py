@@ -316,7 +316,7 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
                 info = await self.get_token_info(handler, self.build_refresh_token_request_params(state["refresh_token"]))
             except Exception as e:
                 if marker.seen or is_outage(e):
-                    raise web.HTTPError(503, "GitLab is not reachable to refresh the token; try again in a minute")
+                    raise web.HTTPError(503, "GitLab is not reachable to refresh the token; try again in a minute") from e
                 await self.revoke(user, handler, "GitLab refused their tokens (blocked, deleted or revoked)")
             finally:
                 _outage.reset(reset)

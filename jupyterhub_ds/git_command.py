@@ -17,7 +17,8 @@ workspace clone's, the promotion service's):
   (:func:`credential_pipe`), which answers only for the GitLab host.
 
 No library does this (GitPython passes the caller's environment and config through), hence
-this module. :func:`scrub` is the one place that removes credentials from git's messages.
+this module. :func:`scrub` is the one place that removes credentials from git's messages
+(and from remote URLs); :func:`message` makes git's output fit for people.
 """
 
 from __future__ import annotations
@@ -93,16 +94,24 @@ def command(*args: str, helper: str | None = None) -> list[str]:
     return [*cmd, *args]
 
 
-_CREDENTIALS_IN_URL = re.compile(r"://[^/\s@]+@")
+# everything between :// and the last @ of a URL's authority (a password may hold an @)
+_CREDENTIALS_IN_URL = re.compile(r"://[^/\s]*@")
 
 
 def scrub(text: str, *secrets: str) -> str:
-    """Remove credentials from git's messages: ``user:token@`` in URLs, and the given secrets."""
+    """Remove credentials from git's messages and from URLs: ``user:token@`` in URLs, and the
+    given secrets."""
     text = _CREDENTIALS_IN_URL.sub("://", text or "")
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def message(output: str, *secrets: str) -> str:
+    """git's output for people: scrubbed, without blank lines and GitLab's ``remote:`` prefixes."""
+    lines = scrub(output, *secrets).splitlines()
+    return "\n".join(line.replace("remote: ", "").rstrip() for line in lines if line.strip()).strip()
 
 
 # ---- credentials -------------------------------------------------------------------------------

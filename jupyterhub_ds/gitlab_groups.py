@@ -18,7 +18,7 @@ What GitLab's API answers (checked against GitLab's source and documentation):
 * The OpenID ``/oauth/userinfo`` ``groups`` claim lists the same groups as the first call
   ("directly or through an ancestor group"); ``groups_direct`` is in the ID token only.
 
-The rules (the security decision, see SECURITY.md):
+The rules (the security decision, see docs/architecture.md):
 
 * **Privileges** (admin, profiles, workspace projects, promotion visibility): a plain rule
   for group G holds for people *placed in* G or in one of its subgroups (a direct
@@ -56,7 +56,7 @@ class GroupRule:
         return f"{self.path}:{LEVEL_NAMES[self.min_access_level]}"
 
     @classmethod
-    def parse(cls, key: str) -> "GroupRule":
+    def parse(cls, key: str) -> GroupRule:
         """``data-science/admins`` or ``data-science:maintainer`` -> GroupRule."""
         if not isinstance(key, str) or not key.strip("/: "):
             raise GroupRuleError(f"{key!r} is not a GitLab group path like data-science/admins")

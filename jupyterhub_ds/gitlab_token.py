@@ -24,7 +24,6 @@ from jupyterhub.scopes import needs_scope
 from tornado import web
 
 MAX_VALIDITY = 3600
-SCOPE_DESCRIPTION = "Get a short-lived GitLab access token of the user (no refresh token, no auth_state)."
 
 
 def identity(gitlab_user: dict, hub_name: str) -> dict:

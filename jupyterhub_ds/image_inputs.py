@@ -11,6 +11,8 @@ import os
 import re
 from urllib.parse import urlsplit
 
+from packaging.utils import canonicalize_name
+
 BASE_REPO = "jupyterhub-ds/base"
 SINGLEUSER_REPO = "jupyterhub-ds/singleuser"
 SCIPY_REPO = "jupyterhub-ds/singleuser-scipy"
@@ -121,7 +123,7 @@ def lock_text(packages_text, version, image="single-user image", update="--updat
     pins = []
     for line in packages_text.splitlines():
         name, sep, _ = line.strip().partition("==")
-        if sep and canonical_name(name) not in UNLOCKED:
+        if sep and canonicalize_name(name) not in UNLOCKED:
             pins.append(line.strip())
     header = (
         f"# Exact versions of the {image}'s third-party packages (jupyterhub-ds {version}).\n"
@@ -156,7 +158,7 @@ def lock_pins(text, where="lock file"):
                 f"{where}, line {number}: {line!r} is not an exact pin `name==version`; "
                 "a lock file holds only pins (regenerate it with `jupyterhub-ds images build --update-lock`)"
             )
-        name = canonical_name(match["name"])
+        name = canonicalize_name(match["name"])
         if name in pins and pins[name] != match["version"]:
             raise ValueError(f"{where}, line {number}: {name} is pinned twice ({pins[name]} and {match['version']})")
         pins[name] = match["version"]
@@ -186,11 +188,6 @@ def lock_conflicts(locked, installed):
     }
 
 
-def canonical_name(name):
-    """PEP 503 normalised project name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def allowed_download_hosts(index_url):
     """Hosts a package may come from when ``index_url`` is the only index.
 
@@ -201,14 +198,6 @@ def allowed_download_hosts(index_url):
     if host == "pypi.org":
         hosts.add("files.pythonhosted.org")
     return hosts
-
-
-def format_size(size):
-    """An image size in bytes as ``docker images`` counts it (powers of 1000): ``1.21 GB``."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.{2 if unit == 'GB' else 0}f} {unit}"
-    return f"{size} B"
 
 
 def format_report(steps, total):

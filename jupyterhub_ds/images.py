@@ -32,31 +32,31 @@ from urllib.parse import urlsplit
 from ._version import __version__
 from .image_commands import BuildError, check_engine, docker, image_labels, image_size, say, stream
 from .image_inputs import (
-    BASE_REPO,
-    SINGLEUSER_REPO,
-    SCIPY_REPO,
     BASE_PACKAGES,
+    BASE_REPO,
+    DEFAULT_INDEX_URL,
     DEFAULT_MIRROR,
     DEFAULT_SUITE,
-    DEFAULT_INDEX_URL,
     HOST_CA_BUNDLE,
-    LABEL_HASH,
-    LABEL_VERSION,
-    LABEL_PACKAGES,
     LABEL_BASE,
+    LABEL_HASH,
     LABEL_INDEX,
-    input_hash,
+    LABEL_PACKAGES,
+    LABEL_VERSION,
+    SCIPY_REPO,
+    SINGLEUSER_REPO,
     SOURCE_IGNORE,
-    tree_content_hash,
-    requirements_from_metadata,
-    lock_text,
-    split_pem,
-    packages_label,
     format_report,
-    format_size,
+    input_hash,
     lock_conflicts,
     lock_pins,
+    lock_text,
+    packages_label,
+    requirements_from_metadata,
+    split_pem,
+    tree_content_hash,
 )
+from .sizes import format_size
 
 # Bounds for every external step, so a hung mirror or engine ends with a message.
 DEBOOTSTRAP_TIMEOUT = 30 * 60
@@ -252,6 +252,26 @@ def label_and_tag(built, labels, refs, found, what):
         docker("rmi", found[1], timeout=120)
 
 
+def docker_build(ctx, name, build_args, *, what, index, conflict, update):
+    """``docker build`` of the context folder ``ctx``; -> the image id. A failure says what pip
+    could not reach (``index``), what a version conflict means and the ``--update-lock`` that
+    re-resolves it, then docker's last lines."""
+    iidfile = ctx.parent / f"{ctx.name}.iid"
+    args = [arg for key, value in build_args.items() for arg in ("--build-arg", f"{key}={value}")]
+    # The classic builder prints plain lines we can prefix; it is the default of
+    # Debian's docker.io 20.10 and needs no buildx plugin.
+    code, tail = stream(["docker", "build", "--iidfile", str(iidfile), *args, str(ctx)], name, BUILD_TIMEOUT,
+                        env=dict(os.environ, DOCKER_BUILDKIT="0"))
+    if code != 0:
+        raise BuildError(
+            f"docker build of {what} failed (exit {code}). If pip could not reach {index}, check --index-url and "
+            f"--ca-bundle (a proxy CA); if it found conflicting versions, {conflict}: re-resolve them with "
+            f"`jupyterhub-ds images build {update}`. Last lines:\n  " + "\n  ".join(tail))
+    built = iidfile.read_text().strip()
+    iidfile.unlink()
+    return built
+
+
 def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
     """Build the single-user image from ``wheel``; tag it ``ref`` and latest.
 
@@ -273,25 +293,9 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
             (ctx / "ca" / f"extra-{i:04d}.crt").write_bytes(cert)
         (ctx / "dist").mkdir()
         shutil.copy(wheel, ctx / "dist" / wheel.name)
-        iidfile = ctx.parent / f"{ctx.name}.iid"
-        # The classic builder prints plain lines we can prefix; it is the default of
-        # Debian's docker.io 20.10 and needs no buildx plugin.
-        env = dict(os.environ, DOCKER_BUILDKIT="0")
-        code, tail = stream(
-            ["docker", "build", "--iidfile", str(iidfile),
-             "--build-arg", f"BASE_IMAGE={base_ref}", "--build-arg", f"PIP_INDEX_URL={opts.index_url}",
-             str(ctx)],
-            "singleuser", BUILD_TIMEOUT, env=env,
-        )
-        if code != 0:
-            raise BuildError(
-                f"docker build of the single-user image failed (exit {code}). If pip could not reach "
-                f"{opts.index_url}, check --index-url and --ca-bundle (a proxy CA); if it found "
-                f"conflicting versions, the dependencies changed: re-resolve them with "
-                f"`jupyterhub-ds images build --update-lock`. Last lines:\n  " + "\n  ".join(tail)
-            )
-        built = iidfile.read_text().strip()
-        iidfile.unlink()
+        built = docker_build(ctx, "singleuser", {"BASE_IMAGE": base_ref, "PIP_INDEX_URL": opts.index_url},
+                             what="the single-user image", index=opts.index_url,
+                             conflict="the dependencies changed", update="--update-lock")
 
     freeze = read_packages(built)
     if relocks(opts, "singleuser"):
@@ -308,7 +312,7 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
 
 def _size(ref):
     size = image_size(ref)
-    return format_size(size) if size is not None else ""
+    return format_size(size, decimal=True) if size is not None else ""
 
 
 # ---------------------------------------------------------------- the data-science image
@@ -377,22 +381,11 @@ def build_scipy(opts, src, singleuser_ref, base, ref, wanted, found, lock):
         shutil.copy(recipe / "Dockerfile", ctx / "Dockerfile")
         shutil.copy(recipe / "requirements.txt", ctx / "requirements.txt")
         (ctx / "requirements.lock").write_bytes(lock)
-        iidfile = ctx.parent / f"{ctx.name}.iid"
-        code, tail = stream(
-            ["docker", "build", "--iidfile", str(iidfile), "--build-arg", f"BASE_IMAGE={base[1]}", str(ctx)],
-            "singleuser-scipy", BUILD_TIMEOUT, env=dict(os.environ, DOCKER_BUILDKIT="0"),
-        )
-        if code != 0:
-            index = base[0].get(LABEL_INDEX, "the single-user image's index")
-            raise BuildError(
-                f"docker build of the data-science image failed (exit {code}). If pip could not reach "
-                f"{index} (the single-user image's /etc/pip.conf), check --index-url and --ca-bundle; "
-                f"if it found conflicting versions, images/scipy/requirements.txt and the locks "
-                f"disagree: re-resolve with `jupyterhub-ds images build --update-lock=scipy`. "
-                f"Last lines:\n  " + "\n  ".join(tail)
-            )
-        built = iidfile.read_text().strip()
-        iidfile.unlink()
+        index = base[0].get(LABEL_INDEX, "the single-user image's index")
+        built = docker_build(ctx, "singleuser-scipy", {"BASE_IMAGE": base[1]},
+                             what="the data-science image", index=f"{index} (the single-user image's /etc/pip.conf)",
+                             conflict="images/scipy/requirements.txt and the locks disagree",
+                             update="--update-lock=scipy")
 
     freeze = read_packages(built)
     if relocks(opts, "scipy"):

@@ -17,6 +17,8 @@ the profile lists several images, an optional ``{"image": one_of_them}``.
 
 from dataclasses import dataclass, field
 
+from jupyterhub_ds.sizes import format_size
+
 USER_OPTION_KEYS = ("profile", "image")
 
 
@@ -137,17 +139,6 @@ def resolve(profiles, user_groups, user_options):
         environment=dict(profile.get("environment") or {}),
         idle_timeout=profile.get("idle_timeout"),
     )
-
-
-def format_size(n_bytes):
-    """Human size for the spawn form: 2147483648 -> '2 GB' (binary units, GitLab/Docker style)."""
-    if n_bytes is None:
-        return "no limit"
-    for unit, factor in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if n_bytes >= factor:
-            value = n_bytes / factor
-            return f"{value:g} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    return f"{n_bytes} B"
 
 
 def summary(profile):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+KEPT = "your notebook is unchanged"  # what every failed submit leaves as it was
+
 
 class ReviewError(Exception):
     """A refusal or failure with the HTTP status of the contract and a message for people

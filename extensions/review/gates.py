@@ -8,6 +8,7 @@ Cells are numbered from 1, as JupyterLab shows them.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -16,6 +17,9 @@ from pathlib import PurePosixPath
 
 import jupytext
 import nbformat
+from packaging.utils import canonicalize_name
+
+from jupyterhub_ds.sizes import format_size
 
 from . import packages as pkgs
 from .policy import ReviewPolicy
@@ -57,12 +61,8 @@ def _result(gate, messages):
     return GateResult(gate, not messages, messages)
 
 
-def human_size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+# sizes in the messages: binary units, one decimal ("2.0 KB", "200.0 MB", "10 bytes")
+human_size = functools.partial(format_size, decimals=1, bytes_unit="bytes")
 
 
 def _cells_for_compare(nb) -> list:
@@ -115,7 +115,7 @@ def gate_paired(s: Submission) -> GateResult:
         return _result("paired", [])
     fix = (f"save the notebook in JupyterLab so the pairing rewrites {py_name} (or reopen {nb_name} if you "
            f"edited {py_name}), then submit again")
-    for i, (a, b) in enumerate(zip(want, have), 1):
+    for i, (a, b) in enumerate(zip(want, have, strict=False), 1):  # the lengths are compared after
         if a != b:
             return _result("paired", [f"{s.notebook_path} cell {i} differs from {s.script_path}; {fix}"])
     return _result("paired", [f"{s.notebook_path} has {len(want)} cells but {s.script_path} has {len(have)}; {fix}"])
@@ -281,7 +281,7 @@ def gate_packages(s: Submission) -> GateResult:
         return _result("packages", [])
     if _syntax_error(s.script) is not None:
         return _result("packages", [])  # reported by the syntax gate
-    allowed_set = frozenset(pkgs.normalise(a) for a in allowed)
+    allowed_set = frozenset(canonicalize_name(a) for a in allowed)
     starts, messages, done = cell_starts(s.script), [], set()
     for imp in _imports(s.script):
         if imp.module in done or pkgs.is_allowed(imp.module, allowed_set, s.local_modules):
@@ -289,7 +289,7 @@ def gate_packages(s: Submission) -> GateResult:
         done.add(imp.module)
         dist = pkgs.best_name(imp.module)
         cell = cell_of_line(starts, imp.line)
-        package = f" (package {dist})" if dist != pkgs.normalise(imp.module) else ""
+        package = f" (package {dist})" if dist != canonicalize_name(imp.module) else ""
         messages.append(f"{s.notebook_path} cell {cell}: imports '{imp.module}'{package}, which is not on the allowed "
                         f"package list ({', '.join(sorted(allowed)) or 'empty'}); use an allowed package or ask an "
                         f"admin to add {dist}, then submit again")

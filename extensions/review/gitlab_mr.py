@@ -20,13 +20,6 @@ class GitLabFailure(Exception):
         self.message = message
 
 
-def client(url: str, token: str, timeout: float) -> gitlab.Gitlab:
-    """OAuth tokens from the hub go as Bearer; personal access tokens (glpat-…) as PRIVATE-TOKEN."""
-    if token.startswith("glpat-"):
-        return gitlab.Gitlab(url, private_token=token, timeout=timeout, retry_transient_errors=False)
-    return gitlab.Gitlab(url, oauth_token=token, timeout=timeout, retry_transient_errors=False)
-
-
 def mr_json(mr) -> dict:
     return {"iid": mr.iid, "web_url": mr.web_url, "state": mr.state, "title": mr.title}
 

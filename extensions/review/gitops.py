@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import git
 from git.objects.fun import tree_entries_from_data, tree_to_stream
@@ -36,16 +36,9 @@ class GitFailure(Exception):
         self.message = message
 
 
-def strip_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
-        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
-    return urlunsplit(parts)
-
-
 def project_path(remote_url: str, gitlab_url: str) -> str | None:
     """``http://gl/ns/sub/proj.git`` -> ``ns/sub/proj`` when the remote is on ``gitlab_url``."""
-    remote = urlsplit(strip_credentials(remote_url))
+    remote = urlsplit(git_command.scrub(remote_url))
     base = urlsplit(gitlab_url.rstrip("/"))
     if not gitlab_url or (remote.scheme, remote.netloc) != (base.scheme, base.netloc):
         return None
@@ -54,12 +47,6 @@ def project_path(remote_url: str, gitlab_url: str) -> str | None:
         return None
     path = path[len(base.path):].strip("/")
     return path[:-4] if path.endswith(".git") else path or None
-
-
-def _clean(text: str, *secrets: str) -> str:
-    """git output for messages: no credentials, no 'remote:' noise."""
-    text = git_command.scrub(text, *secrets)
-    return "\n".join(line.replace("remote: ", "").rstrip() for line in text.splitlines() if line.strip()).strip()
 
 
 AUTH_CODE = re.compile(r"(?:error|http)[: ]+40[13]\b")
@@ -98,7 +85,7 @@ class Git:
 
     @classmethod
     def open(cls, root, *, gitlab_url: str = "", token=None, helper: str = "", timeout: float = 120.0,
-             protocols: str = "http:https") -> "Git":
+             protocols: str = "http:https") -> Git:
         repo = git.Repo(root)
         # GitPython's own git processes (rev-parse, cat-file, merge-base): the same -c options,
         # and every variable we would not pass emptied (GitPython only adds to os.environ)
@@ -127,7 +114,7 @@ class Git:
                              f"git {args[0]} got no answer within {limit:.0f} s") from None
         if proc.returncode != 0:
             stderr = "\n".join(x.decode("utf-8", "replace") for x in (proc.stderr, proc.stdout) if x)
-            raise GitFailure(classify(stderr), _clean(stderr, token or "") or f"git {args[0]} failed")
+            raise GitFailure(classify(stderr), git_command.message(stderr, token or "") or f"git {args[0]} failed")
         return proc.stdout.decode("utf-8", "replace").rstrip("\n")
 
     def remote_url(self) -> str:

@@ -1,4 +1,4 @@
-"""HTTP handlers of the review server extension (contract: /work/briefs/review_api.md).
+"""HTTP handlers of the review server extension (the JSON they answer: ``api_contract.json``).
 
 Thin: parse JSON, call the ReviewService, map ReviewError to its status and ``{"message"}``.
 """
@@ -8,13 +8,15 @@ import json
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
-from jupyter_server.utils import url_path_join
 
 from .._version import __version__
 from .errors import ReviewError
 
 URL_PREFIX = "jupyterhub-ds"
 AUTH_RESOURCE = "contents"  # submitting reads the user's files and writes to their git remote
+# where the extension app puts its ReviewService and Workspace in the web app's settings
+SERVICE_KEY = "jupyterhub_ds_review"
+WORKSPACE_KEY = "jupyterhub_ds_workspace"
 
 
 class InfoHandler(APIHandler):
@@ -30,7 +32,7 @@ class ReviewHandler(APIHandler):
 
     @property
     def service(self):
-        return self.settings["jupyterhub_ds_review"]
+        return self.settings[SERVICE_KEY]
 
     def body(self) -> dict:
         try:
@@ -89,18 +91,9 @@ class WorkspaceHandler(ReviewHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self):
-        workspace = self.settings.get("jupyterhub_ds_workspace")
-        self.finish(json.dumps(workspace.status() if workspace else {"projects": [], "done": True}))
+        self.finish(json.dumps(self.settings[WORKSPACE_KEY].status()))
 
 
-def setup_handlers(web_app, service=None, workspace=None):
-    base_url = web_app.settings["base_url"]
-    if service is not None:
-        web_app.settings["jupyterhub_ds_review"] = service
-    if workspace is not None:
-        web_app.settings["jupyterhub_ds_workspace"] = workspace
-    routes = [("info", InfoHandler)]
-    if service is not None:
-        routes += [("review/check", CheckHandler), ("review/submit", SubmitHandler),
-                   ("review/status", StatusHandler), ("workspace", WorkspaceHandler)]
-    web_app.add_handlers(".*$", [(url_path_join(base_url, URL_PREFIX, path), handler) for path, handler in routes])
+# below <base_url>/jupyterhub-ds/
+ROUTES = [("info", InfoHandler), ("review/check", CheckHandler), ("review/submit", SubmitHandler),
+          ("review/status", StatusHandler), ("workspace", WorkspaceHandler)]

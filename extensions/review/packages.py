@@ -8,10 +8,11 @@ not installed in the user's image cannot be asked).
 
 from __future__ import annotations
 
-import re
 import sys
 from functools import lru_cache
 from importlib import metadata
+
+from packaging.utils import canonicalize_name
 
 KNOWN = {
     "sklearn": ("scikit-learn",), "skimage": ("scikit-image",), "cv2": ("opencv-python", "opencv-python-headless"),
@@ -24,11 +25,6 @@ KNOWN = {
 }
 # names the notebook runtime always offers
 ALWAYS = frozenset({"__future__", "IPython", "ipykernel"})
-
-
-def normalise(name: str) -> str:
-    """PEP 503 normalisation: ``Scikit_Learn`` -> ``scikit-learn``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @lru_cache(maxsize=1)
@@ -45,7 +41,7 @@ def distributions_for(module: str, installed: dict | None = None) -> tuple[str, 
     names = [module, *KNOWN.get(module, ()), *installed.get(module, ())]
     seen = []
     for n in names:
-        n = normalise(n)
+        n = canonicalize_name(n)
         if n not in seen:
             seen.append(n)
     return tuple(seen)

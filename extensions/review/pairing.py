@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .lru import LRU
+
 CONFIG_NAME = "jupytext.toml"
 CONFIG_TEXT = """\
 # Written by jupyterhub-ds: notebooks in this git working copy are paired with a py:percent script.
@@ -122,8 +124,8 @@ class PairOnSave:
         self.root = Path(os.path.realpath(root_dir))
         self.commit_notebooks = commit_notebooks
         self.done: set = set()
-        self._pending: dict = {}         # notebook path -> its signature, until the script follows
-        self.written_together: dict = {}  # notebook path -> (notebook signature, script signature)
+        self._pending = LRU(256)  # notebook path -> its signature, until the script follows
+        self.written_together = LRU(1000)  # notebook path -> (notebook signature, script signature)
 
     def __call__(self, os_path=None, model=None, contents_manager=None, **kwargs):
         from .paths import find_repo_root
@@ -137,8 +139,6 @@ class PairOnSave:
             notebook = path.with_suffix(".ipynb")
             sig = self._pending.pop(str(notebook), None)
             if sig is not None and sig == signature(notebook):
-                if len(self.written_together) > 1000:
-                    self.written_together.clear()
                 self.written_together[str(notebook)] = (sig, signature(path))
             return
         if path.suffix != ".ipynb":

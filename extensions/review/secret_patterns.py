@@ -46,7 +46,7 @@ def compile_patterns(extra: tuple[str, ...] | list[str] = ()) -> tuple[SecretPat
 def _compile(extra: tuple[str, ...]) -> tuple[SecretPattern, ...]:
     patterns = [SecretPattern(kind, shown, re.compile(rx)) for kind, shown, rx in BUILTIN]
     for i, rx in enumerate(extra or ()):
-        patterns.append(SecretPattern("a secret (matches the admin's pattern #%d)" % (i + 1), "…", re.compile(rx)))
+        patterns.append(SecretPattern(f"a secret (matches the admin's pattern #{i + 1})", "…", re.compile(rx)))
     return tuple(patterns)
 
 

@@ -1,8 +1,9 @@
-"""Check, submit and status: the stateful shell around the pure cores (gates, commit plan, summary).
+"""Check, submit and status: the requests, around the pure cores (gates, commit plan, summary).
 
-Blocking work (file reads, GitPython, python-gitlab, hub calls) runs in a thread pool with
-timeouts; nbdime runs in the summary worker process. One submit per notebook at a time: a
-second request for the same file while one runs gets 409.
+Blocking work (file reads, GitPython, python-gitlab, hub calls) runs in the extension's thread
+pool with timeouts; nbdime runs in the summary worker process; the git side of a submit (the
+fetch a check starts, the leased push) is the :class:`~.submit_engine.SubmitEngine`'s. One
+submit per notebook at a time: a second request for the same file while one runs gets 409.
 """
 
 from __future__ import annotations
@@ -11,28 +12,28 @@ import asyncio
 import functools
 import json
 import re
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from pathlib import Path
+
+from jupyterhub_ds import gitlab_client
 
 from . import gitlab_mr
 from .commit_plan import CommitPlan, branch_name, plan_commit
 from .config import ReviewConfig
-from .errors import ReviewError
+from .errors import KEPT, ReviewError
 from .gates import Submission, oversized_notebook, run_gates, too_big_to_read
-from .gitops import Git, GitFailure, project_path
+from .gitops import Git, project_path
+from .lru import LRU
 from .pairing import PairOnSave, ensure_pairing, signature
-from .policy import PolicyError, ReviewPolicy
 from .paths import NotebookLocation, locate_notebook
+from .policy import PolicyError, ReviewPolicy
 from .store import SubmissionStore
+from .submit_engine import Background, Once, SubmitEngine
 from .summary import mr_description, text_cells
-from .summary_worker import shared_worker
+from .summary_worker import SummaryWorker
 
 BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,200}(?<![./])$")
-KEPT = "your notebook is unchanged"
-PREFETCH_MAX_AGE = 60.0  # seconds a check's fetch may serve the submit that follows it
 
 
 def read_notebook(loc: NotebookLocation) -> dict:
@@ -62,21 +63,6 @@ class Prepared:
         return [g.to_json() for g in self.gates]
 
 
-def git_error(e: GitFailure, gitlab_url: str) -> ReviewError:
-    if e.kind == "token":
-        return ReviewError(502, f"{e.message}; reload JupyterLab (or log in to the hub again), then submit again; {KEPT}")
-    if e.kind == "auth":
-        return ReviewError(502, f"GitLab refused the git credentials; your session may have expired: reload "
-                                f"JupyterLab (or log in to the hub again), then submit again; {KEPT} ({e.message})")
-    if e.kind == "unreachable":
-        return ReviewError(502, f"GitLab ({gitlab_url}) is not reachable for git; {KEPT}, try again in a minute "
-                                f"({e.message})")
-    if e.kind == "rejected":
-        return ReviewError(502, f"GitLab rejected the push: {e.message}; {KEPT}. Ask a project maintainer if you "
-                                "should have push access")
-    return ReviewError(502, f"git failed: {e.message}; {KEPT}, try again")
-
-
 def local_modules(loc: NotebookLocation) -> frozenset:
     """Modules a notebook may import from its own project (files next to it or at the repo root)."""
     names = set()
@@ -87,60 +73,30 @@ def local_modules(loc: NotebookLocation) -> frozenset:
     return frozenset(names)
 
 
-_executor: ThreadPoolExecutor | None = None
-
-
-def background(awaitable) -> asyncio.Future:
-    """A task whose failure is never reported as 'never retrieved' when we stop waiting for it
-    (e.g. the gates failed while the fetch was still running)."""
-    task = asyncio.ensure_future(awaitable)
-    task.add_done_callback(lambda t: t.cancelled() or t.exception())
-    return task
-
-
-class Once:
-    """``fn()`` called at most once, from any thread; later calls get its result (or its error).
-    One submit asks the hub for the GitLab token once, for its fetch, push and merge request."""
-
-    def __init__(self, fn):
-        self._fn, self._lock, self._result = fn, threading.Lock(), None
-
-    def __call__(self):
-        with self._lock:
-            if self._result is None:
-                try:
-                    self._result = (True, self._fn())
-                except Exception as e:
-                    self._result = (False, e)
-        ok, value = self._result
-        if not ok:
-            raise value
-        return value
-
-
-def shared_executor() -> ThreadPoolExecutor:
-    """Threads for blocking calls (GitPython, python-gitlab, hub, files), shared per process."""
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="jupyterhub-ds-review")
-    return _executor
-
-
 class ReviewService:
-    def __init__(self, settings: ReviewConfig, root_dir: str, log, saves: PairOnSave | None = None):
+    """What the handlers call. ``executor`` and ``worker`` belong to the extension app, which
+    shuts them down when the server stops."""
+
+    def __init__(self, settings: ReviewConfig, root_dir: str, log, saves: PairOnSave | None = None, *,
+                 executor: Executor, worker: SummaryWorker):
         self.settings = settings
         self.saves = saves  # the contents manager's post-save hook: knows notebooks saved with their script
         self.root_dir = root_dir
         self.log = log
         self.busy: set[str] = set()
-        self.executor = shared_executor()
-        self.worker = shared_worker(log, settings.summary_standby)
+        self.executor = executor
+        self.worker = worker
         self.store = SubmissionStore(settings.state_dir)
-        self._gate_cache: dict = {}  # notebook real path -> (file/policy signature, (gates, project, branch))
-        self._prefetched: dict = {}  # working copy -> (when, target, review branch, fetch task) from a check
+        self.background = Background()
+        self.engine = SubmitEngine(settings, blocking=self.blocking, background=self.background, open_git=self._git,
+                                   log=log)
+        self._gate_cache = LRU(256)  # notebook real path -> (file/policy signature, (gates, project, branch))
+        self._cells = LRU(16)  # notebook real path -> (file signature, its cells for the summary)
         self._gitlab: tuple | None = None  # ((url, token), python-gitlab client): one connection pool
-        self._fetch_locks: dict = {}  # working copy -> asyncio.Lock
-        self._cells: dict = {}  # notebook real path -> (file signature, its cells for the summary)
+
+    async def stop(self):
+        """The server stops: end the work requests left running (their git objects are closed)."""
+        await self.background.cancel_all()
 
     def policy(self) -> ReviewPolicy:
         try:
@@ -181,8 +137,6 @@ class ReviewService:
         notebook_signature = signature(loc.path)
         nb = None if hit and not policy.commit_notebooks else read_notebook(loc)
         if nb is not None:  # the summary needs the cells too: no second read of a big notebook
-            if len(self._cells) > 20:
-                self._cells.clear()
             self._cells[str(loc.path)] = (notebook_signature, text_cells(nb))
         plan = plan_commit(policy=policy, user=settings.username, notebook_path=loc.repo_path, notebook=nb or {},
                            script_path=loc.script_repo_path, script=script or b"", title=title or "",
@@ -197,8 +151,6 @@ class ReviewService:
                                     local_modules(loc), self.saves is not None and self.saves.in_sync(loc.path))
             gates = run_gates(submission)
             project, branch = self._repo_info(loc)
-            if len(self._gate_cache) > 200:
-                self._gate_cache.clear()
             self._gate_cache[str(loc.path)] = (key, (gates, project, branch))
         return Prepared(loc, plan, gates, project, branch)
 
@@ -226,47 +178,8 @@ class ReviewService:
     async def check(self, api_path) -> dict:
         p = await self.blocking(self._prepare, api_path)
         if p.ok and p.project:
-            self._prefetch(p.loc, p.plan.target_branch, p.plan.branch)
+            self.engine.prefetch(p.loc, p.plan.target_branch, p.plan.branch)
         return {"path": p.loc.api_path, "repo": self._repo_json(p), "gates": p.gates_json(), "ok": p.ok}
-
-    # -- the fetch a submit starts from ----------------------------------------------------------------
-
-    def _prefetch(self, loc: NotebookLocation, target: str, branch: str):
-        """The dialog runs ``check`` when it opens: fetch the target and review branches right then,
-        so the submit that follows can start from these refs instead of waiting for a fetch."""
-        async def fetch():
-            g = await self.blocking(self._git, loc, Once(self.settings.token_source))
-            try:
-                return await self._fetch(g, loc, target, branch)
-            finally:
-                await self.blocking(g.close)
-
-        if len(self._prefetched) > 100:
-            self._prefetched.clear()
-        self._prefetched[str(loc.repo_root)] = (time.monotonic(), target, branch, background(fetch()))
-
-    def _review_refs(self, g: Git, loc: NotebookLocation, target: str, branch: str) -> asyncio.Future:
-        """-> a task for (target sha, review branch sha). A check's fetch of the same branches is used
-        once, for up to PREFETCH_MAX_AGE seconds: the push's lease on the review branch catches
-        anything that moved it since (the submit then fetches again), and a target branch that
-        moved meanwhile only means the commit starts from where the target was a moment ago, as
-        with any local branch. A check's fetch still under way is waited for, and its failure is
-        the submit's (GitLab hanging costs one git timeout, not two); one that had already failed,
-        or none, means a fetch now."""
-        started, want_target, want_branch, prefetched = self._prefetched.pop(str(loc.repo_root), (0, "", "", None))
-        if (want_target, want_branch) != (target, branch) or time.monotonic() - started > PREFETCH_MAX_AGE:
-            prefetched = None
-        elif prefetched.done():
-            if not prefetched.cancelled() and prefetched.exception() is None:
-                return prefetched
-            prefetched = None
-        return prefetched if prefetched is not None else background(self._fetch(g, loc, target, branch))
-
-    async def _fetch(self, g: Git, loc: NotebookLocation, target: str, branch: str):
-        """One fetch at a time per working copy: two at once would race for the same remote-tracking refs."""
-        lock = self._fetch_locks.setdefault(str(loc.repo_root), asyncio.Lock())
-        async with lock:
-            return await self.blocking(g.fetch_review_refs, target, branch)
 
     # -- submit ----------------------------------------------------------------------------------------
 
@@ -305,13 +218,13 @@ class ReviewService:
         policy = self.policy()
         branch, target = branch_name(policy, s.username, loc.repo_path), target_branch or policy.target_branch
         # the git fetch and the hub round trip overlap the gates; nothing is written before the gates pass
-        fetch = self._review_refs(g, loc, target, branch)
-        known = background(self.blocking(g.tracking_refs, target, branch))  # from the last fetch or push
-        creds = background(self._credentials(token))
+        fetch = self.engine.review_refs(g, loc, target, branch)
+        known = self.background(self.blocking(g.tracking_refs, target, branch))  # from the last fetch or push
+        creds = self.background(self._credentials(token))
         # work off the critical path waits until the push is under way (the push waits on the
         # network, the rest of a submit on this process): the summary and the merge request lookup
         pushing = asyncio.Event()
-        summary_task = background(self._summary(g, loc, target, fetch, after=pushing))
+        summary_task = self.background(self._summary(g, loc, target, fetch, after=pushing))
         try:
             return await self._gate_commit_and_open(g, loc, title, description, target_branch, fetch, known, creds,
                                                     summary_task, pushing)
@@ -334,14 +247,14 @@ class ReviewService:
             raise ReviewError(400, f"{name}: the working copy's 'origin' is not a project on {s.gitlab_url or 'GitLab'}; "
                                    "clone the project from GitLab into ~/projects and work there")
         plan = p.plan
-        mrs = background(self._merge_requests(creds, p.project))
-        lookup = background(self._find_open(mrs, plan.branch, after=pushing))
+        mrs = self.background(self._merge_requests(creds, p.project))
+        lookup = self.background(self._find_open(mrs, plan.branch, after=pushing))
         for _attempt in (1, 2):  # a second time only when the review branch moved under us
-            commit = await self._commit_and_push(g, p, plan, fetch, creds, known, pushing)
+            commit = await self.engine.commit_and_push(g, plan, p.loc.script_repo_path, fetch, creds, known, pushing)
             if commit is not None:
                 break
             known = None
-            fetch = background(self._fetch(g, p.loc, plan.target_branch, plan.branch))
+            fetch = self.background(self.engine.fetch(g, p.loc, plan.target_branch, plan.branch))
         else:
             raise ReviewError(502, f"the review branch {plan.branch} keeps moving on GitLab; {KEPT}, submit again")
         pushing.set()  # nothing new to push: the waiting work starts now
@@ -380,7 +293,7 @@ class ReviewService:
         s = self.settings
         key = (s.gitlab_url, token)
         if self._gitlab is None or self._gitlab[0] != key:
-            self._gitlab = (key, gitlab_mr.client(s.gitlab_url, token, s.gitlab_timeout))
+            self._gitlab = (key, gitlab_client.client(s.gitlab_url, token, timeout=s.gitlab_timeout))
         return self._gitlab[1]
 
     async def _find_open(self, mrs, branch: str, after: asyncio.Event):
@@ -439,90 +352,6 @@ class ReviewService:
         finally:
             await self.blocking(g.close)
         return text, fallback, script
-
-    async def _commit_and_push(self, g: Git, p: Prepared, plan: CommitPlan, fetch, creds, known=None, pushing=None):
-        """-> the pushed commit, or None when the review branch moved under us (the caller fetches again).
-
-        When the review branch already exists and the fetch has not answered yet, the commit is
-        built from what the working copy knows (its remote-tracking refs) and pushed at once;
-        ``_verify`` then checks that against the fetch."""
-        _token, author = await creds
-        if known is not None and not fetch.done():
-            known_target, known_review = await known
-            if known_target and known_review:
-                commit, parent, fresh = await self._build(g, plan, known_target, known_review, author)
-                if not (commit == parent and fresh):  # "nothing new" is for the fetch to confirm
-                    if commit != known_review and not await self._push(g, commit, plan.branch, known_review, pushing):
-                        return None
-                    return await self._verify(g, p, plan, fetch, author, commit, parent, known_target, known_review)
-        target_sha, review_sha = await self._fetched(fetch, plan)
-        commit, parent, fresh = await self._build(g, plan, target_sha, review_sha, author)
-        if commit == parent and fresh:
-            raise self._nothing_new(p, plan)
-        if commit != review_sha and not await self._push(g, commit, plan.branch, review_sha, pushing):
-            return None
-        return commit
-
-    async def _verify(self, g: Git, p: Prepared, plan: CommitPlan, fetch, author, commit, parent, known_target,
-                      known_review):
-        """After a push from the known refs: the push's lease proved the review branch was at
-        ``known_review``; when the fetch shows the target elsewhere, decide the parent again as a
-        submit that had waited for the fetch would, and if that differs, rebuild and push again."""
-        target_sha, review_sha = await self._fetched(fetch, plan)
-        if review_sha not in (known_review, commit):
-            return None  # pushed to after us: start again from theirs
-        if target_sha == known_target:
-            return commit
-        merged = await self.blocking(g.is_ancestor, known_review, target_sha)
-        if (target_sha if merged else known_review) == parent:
-            return commit
-        self.log.info("Target %s moved since the last fetch; rebuilding %s on it", plan.target_branch, plan.branch)
-        rebuilt = await self.blocking(g.build_commit, target_sha, plan.files, plan.message, author)
-        if rebuilt == target_sha:  # the target already has this: put the review branch back as it was
-            if commit != known_review:
-                await self._push(g, known_review, plan.branch, commit)
-            raise self._nothing_new(p, plan)
-        return rebuilt if await self._push(g, rebuilt, plan.branch, commit) else None
-
-    async def _fetched(self, fetch, plan: CommitPlan):
-        try:
-            target_sha, review_sha = await fetch
-        except GitFailure as e:
-            raise git_error(e, self.settings.gitlab_url) from None
-        if target_sha is None:
-            raise ReviewError(400, f"the target branch '{plan.target_branch}' does not exist on GitLab; pick an existing "
-                                   "branch, then submit again")
-        return target_sha, review_sha
-
-    async def _build(self, g: Git, plan: CommitPlan, target_sha: str, review_sha: str | None, author):
-        """-> (commit, parent, fresh). The review branch carries on from its last submit, unless it
-        was merged meanwhile (fresh: it starts again from the target); the commit on the review
-        branch is built while git checks that (the usual case)."""
-        if review_sha is None:
-            return await self.blocking(g.build_commit, target_sha, plan.files, plan.message, author), target_sha, True
-        merged = background(self.blocking(g.is_ancestor, review_sha, target_sha))
-        commit = await self.blocking(g.build_commit, review_sha, plan.files, plan.message, author)
-        if not await merged:
-            return commit, review_sha, False
-        return await self.blocking(g.build_commit, target_sha, plan.files, plan.message, author), target_sha, True
-
-    async def _push(self, g: Git, commit: str, branch: str, expected: str | None, started=None) -> bool:
-        """False when the branch is no longer at ``expected`` (the lease refused the push)."""
-        if started is not None:
-            started.set()
-        try:
-            await self.blocking(g.push, commit, branch, expected)
-            return True
-        except GitFailure as e:
-            if e.kind == "stale":
-                self.log.info("Review branch %s moved on GitLab; rebuilding it", branch)
-                return False
-            raise git_error(e, self.settings.gitlab_url) from None
-
-    @staticmethod
-    def _nothing_new(p: Prepared, plan: CommitPlan) -> ReviewError:
-        return ReviewError(400, f"nothing to submit: {p.loc.script_repo_path} is the same as on '{plan.target_branch}'; "
-                                "edit the notebook, save, then submit again")
 
     # -- status ----------------------------------------------------------------------------------------
 

@@ -68,10 +68,14 @@ class WorkerProcess:
 
 
 class SummaryWorker:
-    def __init__(self, timeout: float = 1.2, log=None, standby: bool = True):
+    """The worker process (and its standby) of one server; ``close()`` stops them. ``executor``:
+    where the blocking waits on the process run (None: the event loop's default pool)."""
+
+    def __init__(self, timeout: float = 1.2, log=None, standby: bool = True, executor=None):
         self.timeout = timeout
         self.log = log
         self.standby = standby
+        self.executor = executor
         self._lock = threading.Lock()       # one request at a time per worker process
         self._procs_lock = threading.Lock()
         self._current: WorkerProcess | None = None
@@ -150,7 +154,7 @@ class SummaryWorker:
         request = {"path": path, "target": target, "base_script": base_script, "new_script": new_script,
                    "new_cells": new_cells}
         try:
-            text = await loop.run_in_executor(None, self._run, timeout, request)
+            text = await loop.run_in_executor(self.executor, self._run, timeout, request)
         except Exception as e:  # nbdime failing must not fail the submit
             if self.log:
                 self.log.warning("nbdime summary failed for %s: %s", path, e)
@@ -160,21 +164,9 @@ class SummaryWorker:
         diff = None
         if script_diff is not None:
             try:
-                diff = await loop.run_in_executor(None, script_diff)
+                diff = await loop.run_in_executor(self.executor, script_diff)
             except Exception as e:
                 if self.log:
                     self.log.warning("git diff for the summary of %s failed: %s", path, e)
         return summary.script_summary(path, script_path, target, base_script, new_script, reason, diff), True
 
-
-_shared: SummaryWorker | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_worker(log=None, standby: bool = True) -> SummaryWorker:
-    """One worker (and standby) per server process; servers made and dropped in one process share it."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = SummaryWorker(log=log, standby=standby)
-        return _shared

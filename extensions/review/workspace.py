@@ -53,11 +53,6 @@ def plan(projects: list, directory: str) -> tuple[list[ProjectStatus], list[str]
     return statuses, problems
 
 
-def _clean(text: str, *secrets: str) -> str:
-    text = git_command.scrub(text, *secrets)
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())[-500:]
-
-
 class Workspace:
     def __init__(self, *, projects, root_dir, directory, gitlab_url, token_source=None, credential_helper="",
                  commit_notebooks=False, timeout=120.0, log=None):
@@ -83,7 +78,8 @@ class Workspace:
         except git_command.GitTimeout:
             raise RuntimeError(f"git {args[0]} took longer than {self.timeout:g} s") from None
         if proc.returncode != 0:
-            raise RuntimeError(_clean(proc.stderr.decode(errors="replace"), token or "") or f"git {args[0]} failed")
+            said = git_command.message(proc.stderr.decode(errors="replace"), token or "")
+            raise RuntimeError(" ".join(said.splitlines())[-500:] or f"git {args[0]} failed")
 
     async def _one(self, st: ProjectStatus, token: str | None):
         dest = self.root / st.path

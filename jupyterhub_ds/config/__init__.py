@@ -6,7 +6,7 @@ lines. The pieces, one idea each:
 
 - ``source``    YAML text -> data plus the line of every key (for messages)
 - ``schema``    JSON Schema validation and defaults (``schema.json`` is the documentation)
-- ``sizes``     ``2G`` / ``512M`` / plain bytes -> int bytes
+- ``jupyterhub_ds.sizes``  ``2G`` / ``512M`` / plain bytes -> int bytes
 - ``secrets``   secrets found in the YAML; environment variables the hub needs
 - ``semantic``  checks a schema cannot express (duplicates, cron, lanes, references)
 - ``unsafe``    relaxations of the safe defaults, named by check-config and at hub start
@@ -15,8 +15,8 @@ lines. The pieces, one idea each:
 - ``loader``    ties them together
 """
 
+from ..sizes import parse_size
 from .loader import AdminConfigError, check_file, load_config, unsafe_lines
 from .problems import Problem
-from .sizes import parse_size
 
 __all__ = ["AdminConfigError", "Problem", "check_file", "load_config", "parse_size", "unsafe_lines"]

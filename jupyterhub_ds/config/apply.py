@@ -14,8 +14,8 @@ import json
 from urllib.parse import quote
 
 from ..gitlab_groups import entry_key
+from ..sizes import parse_size
 from .profiles import normalize_profiles
-from .sizes import parse_size
 
 PROMOTION_SERVICE = "promotion"
 PROMOTION_COMMAND = ["jupyterhub-ds-promotion"]
@@ -185,7 +185,7 @@ def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allo
                        metrics_require_auth=True):
     """The JSON the promotion service reads: the section with each project's profile limits
     resolved and the GitLab URL, so the service never reads the admin YAML. The review
-    package allow-list, when there is one, is also what a promotion gate allows."""
+    package allow-list, when there is one, is also what a promotion's clean run allows."""
     by_slug = {p["slug"]: p for p in profiles}
     projects = []
     for project in section["projects"]:

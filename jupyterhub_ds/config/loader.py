@@ -10,13 +10,12 @@ import os
 from traitlets.config import Config
 
 from ..image_inputs import lock_packages
-
 from . import apply as A
 from . import secrets, semantic, semantic_promotion
-from .unsafe import unsafe_choices
 from .problems import Problem, format_problem, sort_key
 from .schema import SCHEMA, schema_problems, with_defaults
 from .source import ConfigSourceError, read_source
+from .unsafe import unsafe_choices
 
 # (check, sections it reads): a check runs only when the schema found nothing wrong there
 SEMANTIC_CHECKS = [

@@ -7,7 +7,7 @@ matched exactly against the user's hub groups, see ``jupyterhub_ds.gitlab_groups
 """
 
 from ..gitlab_groups import entry_key
-from .sizes import parse_size
+from ..sizes import parse_size
 
 PROFILE_KEYS = (
     "slug", "display_name", "description", "default", "images", "cpu_limit", "mem_limit",

@@ -7,9 +7,9 @@ Promotion checks (cron, time zone, lanes) live in ``semantic_promotion``.
 
 import re
 
+from ..sizes import parse_size
 from .problems import Problem, format_path, show
 from .schema import closest
-from .sizes import parse_size
 
 
 def _where(path):

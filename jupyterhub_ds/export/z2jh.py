@@ -48,14 +48,14 @@ CHART_MANAGED = {
     "JupyterHub": {"bind_url", "hub_bind_url", "hub_connect_ip", "db_url", "cleanup_servers", "spawner_class",
                    "services", "load_roles", "authenticate_prometheus"},
 }
-EXTRA_CONFIG = """\
+EXTRA_CONFIG = f"""\
 # jupyterhub-ds policy the chart has no values for (docs/kubernetes.md): each user is
 # offered the singleuser.profileList entries whose allowed_groups name one of their
 # JupyterHub groups exactly (synced from GitLab by ds-gitlab), as on Docker, and each
 # server gets the workspace projects of its owner's groups.
 from jupyterhub_ds.export.z2jh_hub import configure
-configure(c, get_config("custom.{key}", {{}}))
-""".format(key=CUSTOM_KEY)
+configure(c, get_config("custom.{CUSTOM_KEY}", {{}}))
+"""
 _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
@@ -109,7 +109,10 @@ def hardening_of(config):
                      runtime=h.get("runtime"))
 
 
-def security_values(hardening=Hardening()):
+DOCKER_DEFAULTS = Hardening()  # frozen: safe to share
+
+
+def security_values(hardening=DOCKER_DEFAULTS):
     """(singleuser values, hub.config.KubeSpawner traits) for Docker's hardening policy."""
     uid, _, gid = str(hardening.user).partition(":")
     container = {"capabilities": {"drop": list(hardening.cap_drop)}}
@@ -301,7 +304,7 @@ def promotion_problems(section):
         return []
     lanes = sum(len(p["lanes"]) for p in section["projects"])
     return [Problem(("promotion", "projects"), f"{len(section['projects'])} project(s) with {lanes} lane(s) are not "
-                    "exported: the promotion gate runs notebooks in Docker containers, which is not available on "
+                    "exported: the promotion's clean run executes notebooks in Docker containers, which is not available on "
                     "Kubernetes yet; keep promoting from a Docker host or by hand")]
 
 

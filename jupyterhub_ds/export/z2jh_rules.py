@@ -118,15 +118,6 @@ def schema_default(path):
     return resolve(node).get("default", _NO_DEFAULT)
 
 
-def rule_for(path):
-    """The rule covering ``path`` (its own or an ancestor's), or None."""
-    pat = pattern(path)
-    for n in range(len(pat), 0, -1):
-        if pat[:n] in RULES:
-            return RULES[pat[:n]]
-    return None
-
-
 def walk(value, path=()):
     """``(path, value, rule)`` for each ruled subtree and each unruled leaf, in file order.
     Empty or null unruled leaves are skipped: nothing is set there, so nothing is lost."""

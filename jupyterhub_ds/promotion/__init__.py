@@ -1,1 +1,1 @@
-"""Scheduled, gated promotion of merged work between lanes (main -> staging -> production)."""
+"""Scheduled promotion of merged work between lanes (main -> staging -> production)."""

@@ -19,12 +19,12 @@ import logging
 import os
 import secrets
 import signal
-import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-from traitlets import Bool, Dict, Float, Integer, List, Set, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Integer, List, Set, Type, Unicode, default, validate
 from traitlets.config import Application
 
 from .._version import __version__
@@ -36,7 +36,6 @@ from .settings import CONFIG_ENV, settings_from_json
 TOKEN_ENV = "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN"
 DB_PASSWORD_ENV = "JUPYTERHUB_DS_PROMOTION_DB_PASSWORD"
 GITLAB_URL_ENV = "JUPYTERHUB_DS_PROMOTION_GITLAB_URL"
-CRASH_ENV = "JUPYTERHUB_DS_PROMOTION_CRASH_AT"
 
 
 class PromotionService(Application):
@@ -46,7 +45,6 @@ class PromotionService(Application):
 
     aliases = {
         "run-now": "PromotionService.run_now",
-        "crash-at": "PromotionService.crash_at",
         "log-level": "Application.log_level",
         "config": "PromotionService.config_file",
     }
@@ -57,6 +55,18 @@ class PromotionService(Application):
     @default("log_level")
     def _log_level_default(self):
         return logging.INFO
+
+    @default("log_format")
+    def _log_format_default(self):
+        # the audit events are the JSON after "] " (one object per line)
+        return "[%(levelname)1.1s %(asctime)s %(name)s] %(message)s"
+
+    def get_default_logging_config(self):
+        """The service's handler serves the package's loggers too (audit events, clean runs)."""
+        config = super().get_default_logging_config()
+        if "console" in config.get("handlers", {}):
+            config["loggers"]["jupyterhub_ds"] = {"level": "DEBUG", "handlers": ["console"], "propagate": False}
+        return config
 
     config_file = Unicode("", help="A Python config file (c.PromotionService.…) loaded at start.").tag(config=True)
 
@@ -116,19 +126,20 @@ class PromotionService(Application):
     def _cache_dir_default(self):
         return str(Path(self.artifacts_dir).parent / "jupyterhub_ds_promotion_git")
 
-    run_timeout = Float(3600.0, help="""Seconds a whole gate run (all notebooks and tests) may take
+    run_timeout = Float(3600.0, help="""Seconds a whole clean run (all notebooks and tests) may take
         before its container is killed and removed; cells are bounded by each project's
         cell_timeout too.""").tag(config=True)
 
     docker_timeout = Integer(120, help="Seconds one Docker API call may take.").tag(config=True)
 
-    gate_limits = Dict(help="""Limits of every gate run whose project's profile does not set them
-        (cpu_limit in CPUs, mem_limit in bytes, pids_limit): a gate never runs unlimited on the
-        hub's Docker host. Default: gate.DEFAULT_LIMITS (2 CPUs, 4 GiB, 1024 processes).""").tag(config=True)
+    run_limits = Dict(help="""Limits of every clean run whose project's profile does not set them
+        (cpu_limit in CPUs, mem_limit in bytes, pids_limit): a clean run never goes unlimited on
+        the hub's Docker host. Default: clean_run.DEFAULT_LIMITS (2 CPUs, 4 GiB, 1024
+        processes).""").tag(config=True)
 
-    @default("gate_limits")
-    def _gate_limits_default(self):
-        from .gate import DEFAULT_LIMITS
+    @default("run_limits")
+    def _run_limits_default(self):
+        from .clean_run import DEFAULT_LIMITS
 
         return dict(DEFAULT_LIMITS)
 
@@ -140,7 +151,7 @@ class PromotionService(Application):
 
     page_runs = Integer(50, help="How many recent runs the page shows.").tag(config=True)
 
-    workers = Integer(4, help="Threads for blocking Docker calls (gates running at once).").tag(config=True)
+    workers = Integer(4, help="Threads for blocking Docker calls (clean runs at once).").tag(config=True)
 
     once = Bool(False, help="Finish unfinished runs, run the --run-now lanes, then exit (no web).").tag(config=True)
 
@@ -153,13 +164,13 @@ class PromotionService(Application):
                 raise ValueError(f"--run-now {item!r}: write project:source, e.g. data-science/churn-model:main")
         return proposal["value"]
 
-    crash_at = Unicode(help=f"""Fault injection for crash tests only: SIGKILL the service at this
-        point (before:gate, after:gate, before:push, after:push, before:tag, after:tag,
-        before:note). Default: env {CRASH_ENV}.""").tag(config=True)
-
-    @default("crash_at")
-    def _crash_at_default(self):
-        return os.environ.get(CRASH_ENV, "")
+    promoter_class = Type(
+        "jupyterhub_ds.promotion.promote.Promoter",
+        klass="jupyterhub_ds.promotion.promote.Promoter",
+        help="""The class that drives promotion runs (a Promoter subclass), as JupyterHub's
+        spawner_class: made once at start with this service as its parent, so it is configured
+        through c.<ClassName>.* like any traitlets class.""",
+    ).tag(config=True)
 
     # --- set-up --------------------------------------------------------------------------
 
@@ -184,17 +195,11 @@ class PromotionService(Application):
         self.metrics = Metrics()
         self.cookie_secret = secrets.token_bytes(32)
         self._tasks = set()
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("[%(levelname)1.1s %(asctime)s %(name)s] %(message)s"))
-        pkg = logging.getLogger("jupyterhub_ds")
-        pkg.addHandler(handler)
-        pkg.setLevel(logging.INFO)
-        pkg.propagate = False
+        self.stopping = threading.Event()  # set at SIGTERM/SIGINT: no clean run starts any more
 
     def make_promoter(self):
         import docker
 
-        from .promote import Promoter
         from .remote import RemoteProject
 
         self.store = Store(self.database_url)
@@ -208,9 +213,10 @@ class PromotionService(Application):
             return remotes[path]
 
         Path(self.artifacts_dir).mkdir(parents=True, exist_ok=True)
-        self.promoter = Promoter(self.settings, self.store, self.docker, remote_for, self.artifacts_dir,
-                                 run_timeout=self.run_timeout, audit=self.audit, metrics=self.metrics,
-                                 crash_at=self.crash_at, executor=self.executor, gate_limits=self.gate_limits)
+        self.promoter = self.promoter_class(
+            self.settings, self.store, self.docker, remote_for, self.artifacts_dir, parent=self, log=self.log,
+            run_timeout=self.run_timeout, audit=self.audit, metrics=self.metrics, executor=self.executor,
+            run_limits=self.run_limits, stopping=self.stopping)
         return self.promoter
 
     def track(self, task):
@@ -301,7 +307,7 @@ class PromotionService(Application):
         await stop.wait()
         server.stop()
         self.log.info("stopping: unfinished runs are resumed at the next start")
-        await loop.run_in_executor(None, self._remove_running_containers)
+        await self._stop_runs()
 
     async def _resume_then_schedule(self, promoter, stop):
         try:
@@ -310,20 +316,31 @@ class PromotionService(Application):
             self.log.exception("resuming unfinished promotion runs failed; they are retried at the next start")
         await self.scheduler_loop(stop)
 
+    async def _stop_runs(self):
+        """Stop every run where it is (its record says where; the next start resumes it): no new
+        clean run starts, the tasks are cancelled and the running containers removed, which ends
+        the threads waiting on them."""
+        self.stopping.set()
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.get_running_loop().run_in_executor(None, self._remove_running_containers)
+
     def _remove_running_containers(self):
-        from .gate import remove_leftovers
+        from .clean_run import remove_leftovers
 
         for run in self.store.unfinished():
             remove_leftovers(self.docker, run.id)
 
     def start(self):
+        try:
+            code = asyncio.run(self.run_once() if self.once else self.serve())
+        finally:
+            if hasattr(self, "executor"):
+                self.executor.shutdown(wait=True, cancel_futures=True)
         if self.once:
-            code = asyncio.run(self.run_once())
-            self.executor.shutdown(wait=False)
             self.exit(code)
-        asyncio.run(self.serve())
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        os._exit(0)  # a gate thread may still wait on its (now removed) container
 
 
 main = PromotionService.launch_instance

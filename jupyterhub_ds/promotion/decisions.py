@@ -5,7 +5,9 @@ effect, so that a run killed anywhere can be resumed by looking at the record an
 state (``next_step``):
 
     created -> gating -> gated -> pushing -> pushed -> tagging -> tagged -> noting -> done
-                           \\-> failed (gate failed: nothing moves)
+                           \\-> failed (clean run failed: nothing moves)
+
+``gating``/``gated`` are the clean run's phases (names kept as stored in existing records).
 
 Order of side effects: the branch is fast-forwarded first, then the tag is created, then the
 merge requests are noted. A tag therefore never exists without its branch; a branch moved
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import timezone
 
 PHASES = ("created", "gating", "gated", "pushing", "pushed", "tagging", "tagged", "noting", "done", "failed")
 FINAL_PHASES = ("done", "failed")
@@ -60,18 +62,18 @@ def tag_name(target, when):
     return f"{TAG_PREFIX}/{target}/{stamp}"
 
 
-def next_step(phase, gate_passed, remote_target_sha, commit, target_is_ancestor, tag_exists):
+def next_step(phase, passed, remote_target_sha, commit, target_is_ancestor, tag_exists):
     """What a (resumed) run does next, from its recorded phase and the remote state.
 
-    Returns one of ``gate``, ``push``, ``tag``, ``note``, ``finish`` (nothing left), ``fail``
+    ``passed``: the recorded clean run passed. Returns one of ``clean_run``, ``push``, ``tag``, ``note``, ``finish`` (nothing left), ``fail``
     (with the reason as second element: ``(step, reason)``).
     """
     if phase in FINAL_PHASES:
         return ("finish", "")
     if phase in ("created", "gating"):
-        return ("gate", "")
-    if not gate_passed:
-        return ("fail", "the gate did not pass")
+        return ("clean_run", "")
+    if not passed:
+        return ("fail", "the clean run did not pass")
     if phase in ("gated", "pushing"):
         if remote_target_sha == commit:
             return ("tag", "")  # the push happened (killed before it was recorded)
@@ -97,7 +99,7 @@ def note_text(target, tag, commit, web_url=None):
     return f"Promoted to {target} in {where} (commit {commit[:12]}) by the jupyterhub-ds promotion service."
 
 
-def gate_passed(notebooks, tests, packages):
+def clean_run_passed(notebooks, tests, packages):
     """All notebooks ok, tests ok or absent, packages ok."""
     return (
         bool(notebooks)
@@ -108,7 +110,7 @@ def gate_passed(notebooks, tests, packages):
 
 
 def first_failure(notebooks, tests, packages):
-    """A one-line reason naming where the gate failed (notebook and cell, tests or packages)."""
+    """A one-line reason naming where the clean run failed (notebook and cell, tests or packages)."""
     for nb in notebooks:
         if nb.get("status") != "ok":
             if nb.get("status") == "not run":
@@ -148,6 +150,3 @@ def record_from_tag_message(message):
         return None
     return json.loads(message.split(RECORD_MARKER, 1)[1].strip())
 
-
-def utcnow():
-    return datetime.now(timezone.utc)

@@ -1,4 +1,4 @@
-"""Package governance of a gate run: what the image has installed and what notebooks import.
+"""Package governance of a clean run: what the image has installed and what notebooks import.
 
 Pure checks over what the in-container runner reports:
 
@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import re
 
+from packaging.utils import canonicalize_name
+
 DEFAULT_DENIED_LICENSES = ("AGPL", "Affero", "SSPL", "Commons Clause", "Proprietary", "Commercial")
-
-
-def canonical(name):
-    """PEP 503 normalised distribution name (``Scikit_Learn`` -> ``scikit-learn``)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def licence_text(dist):
@@ -47,10 +44,10 @@ def import_problems(imports, allowed):
     """Imported distributions not on the allow-list; ``allowed`` None: no check."""
     if allowed is None:
         return []
-    ok = {canonical(a) for a in allowed}
+    ok = {canonicalize_name(a) for a in allowed}
     problems = []
     for item in imports:
-        if canonical(item["distribution"]) not in ok:
+        if canonicalize_name(item["distribution"]) not in ok:
             problems.append(
                 f"{item['notebook']} imports {item['module']} (distribution {item['distribution']}), which is not on "
                 "the allow-list; add it to allowed_packages or drop the import"
@@ -65,4 +62,4 @@ def check_packages(installed, imports, allowed=None, denied=DEFAULT_DENIED_LICEN
 
 def pip_freeze(installed):
     """``name==version`` lines sorted by name, like ``pip freeze``."""
-    return "\n".join(f"{d['name']}=={d['version']}" for d in sorted(installed, key=lambda d: canonical(d["name"])))
+    return "\n".join(f"{d['name']}=={d['version']}" for d in sorted(installed, key=lambda d: canonicalize_name(d["name"])))

@@ -6,7 +6,7 @@ matters (``decisions.next_step``), so a run killed at any point is resumed or re
 idempotently by ``resume_all`` at start-up. Runs of one lane never overlap (a lock per lane).
 
 A rollback is a run of kind ``rollback``: the lane's branch gets a new commit on top of its
-head whose tree is the recorded commit's tree (``git commit-tree``), the gate runs on it and
+head whose tree is the recorded commit's tree (``git commit-tree``), the clean run runs on it and
 only then is it pushed: a fast-forward like every promotion, so nothing is ever forced and
 history keeps what happened. The next forward promotion into that lane needs its source to
 contain the rollback commit (merge the lane back), and says so.
@@ -15,23 +15,23 @@ contain the rollback commit (merge the lane back), and says so.
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
-import signal
 from pathlib import Path
 
-from . import decisions
-from .gate import GateJob, remove_leftovers, run_gate
+from traitlets.config import LoggingConfigurable
+
+from . import clean_run, decisions
 from .packages import DEFAULT_DENIED_LICENSES, check_packages, pip_freeze
 from .records import Run, new_run_id, utcnow
 
-log = logging.getLogger("jupyterhub_ds.promotion")
 MAX_STEPS = 12
 
 
-class Promoter:
+class Promoter(LoggingConfigurable):
+    """Drives the runs of every lane; made by the service (``PromotionService.promoter_class``)."""
+
     def __init__(self, settings, store, docker_client, remote_for, artifacts_dir, *, run_timeout=3600.0,
-                 audit=None, metrics=None, crash_at="", executor=None, gate_limits=None):
+                 audit=None, metrics=None, executor=None, run_limits=None, stopping=None, **kwargs):
+        super().__init__(**kwargs)
         self.settings = settings
         self.store = store
         self.docker = docker_client
@@ -40,9 +40,9 @@ class Promoter:
         self.run_timeout = run_timeout
         self.audit = audit or (lambda event, **facts: None)
         self.metrics = metrics
-        self.crash_at = crash_at
         self.executor = executor
-        self.gate_limits = gate_limits  # None: gate.DEFAULT_LIMITS
+        self.run_limits = run_limits  # None: clean_run.DEFAULT_LIMITS
+        self.stopping = stopping  # threading.Event set when the service stops
         self._locks = {}
 
     def lock(self, project, target):
@@ -51,16 +51,10 @@ class Promoter:
     def busy(self, project, target):
         return self.lock(project, target).locked()
 
-    def _fault(self, point):
-        """Fault injection for the crash tests: SIGKILL this process at ``point``."""
-        if self.crash_at and self.crash_at == point:
-            log.warning("crash_at=%s: killing the promotion service now (fault injection)", point)
-            os.kill(os.getpid(), signal.SIGKILL)
-
     # --- starting runs ----------------------------------------------------------------------
 
     async def run_lane(self, project_path, source, trigger="schedule", tick=None):
-        """One tick of a lane: promote the source's new head if it passes its gate."""
+        """One tick of a lane: promote the source's new head if its clean run passes."""
         project = self.settings.project(project_path)
         lane = project.lane(source)
         async with self.lock(project.path, lane.target):
@@ -82,7 +76,7 @@ class Promoter:
             return await self._drive_locked(run.id)
 
     async def rollback(self, project_path, record_id, trigger):
-        """Put the lane of record ``record_id`` back to its recorded commit, as a new gated run."""
+        """Put the lane of record ``record_id`` back to its recorded commit, as a new run (clean run first)."""
         project = self.settings.project(project_path)
         record = self.store.get(record_id)
         if record is None or record.project != project.path or record.status != "promoted":
@@ -121,7 +115,7 @@ class Promoter:
 
     async def resume_all(self):
         """Finish every run a killed service left unfinished (at start-up)."""
-        await asyncio.get_running_loop().run_in_executor(self.executor, remove_leftovers, self.docker)
+        await asyncio.get_running_loop().run_in_executor(self.executor, clean_run.remove_leftovers, self.docker)
         finished = []
         for run in self.store.unfinished():
             self.audit("promotion.run.resumed", run_id=run.id, project=run.project, target=run.target,
@@ -150,9 +144,9 @@ class Promoter:
                     return self._finish(run_id, "failed", error=reason)
                 await getattr(self, f"_step_{step}")(run)
             except Exception as e:  # GitLab/Docker trouble: recorded, retried at the next tick
-                log.exception("promotion run %s failed in step %s", run_id, step)
+                self.log.exception("promotion run %s failed in step %s", run_id, step)
                 if step in ("push", "tag", "note"):
-                    # The gate passed and GitLab may have applied the change before failing:
+                    # The clean run passed and GitLab may have applied the change before failing:
                     # keep the run open; the next tick (or restart) compares with GitLab and
                     # finishes it, so a moved branch always gets its tag.
                     self.audit("promotion.run.stalled", run_id=run_id, step=step, error=str(e))
@@ -163,7 +157,7 @@ class Promoter:
     async def _next_step(self, run):
         if run.phase in decisions.FINAL_PHASES or run.phase in ("created", "gating"):
             return decisions.next_step(run.phase, False, None, run.commit, False, False)
-        gate_ok = decisions.gate_passed(run.notebooks, run.tests, run.packages)
+        passed = decisions.clean_run_passed(run.notebooks, run.tests, run.packages)
         remote = self.remote_for(run.project)
         head = tag_exists = None
         ancestor = False
@@ -174,32 +168,30 @@ class Promoter:
                 ancestor = await remote.is_ancestor(head, run.commit)
         if run.phase in ("pushed", "tagging"):
             tag_exists = bool(run.tag) and await remote.tag(run.tag) is not None
-        return decisions.next_step(run.phase, gate_ok, head, run.commit, ancestor, tag_exists)
+        return decisions.next_step(run.phase, passed, head, run.commit, ancestor, tag_exists)
 
-    async def _step_gate(self, run):
+    async def _step_clean_run(self, run):
         project = self.settings.project(run.project)
         remote = self.remote_for(run.project)
         self.store.update(run.id, phase="gating")
-        self._fault("before:gate")
         await remote.fetch_commit(run.commit)
         source_tar = await remote.archive(run.commit)
-        job = GateJob(run_id=run.id, image=project.image, notebooks=list(project.notebooks),
+        job = clean_run.CleanRunJob(run_id=run.id, image=project.image, notebooks=list(project.notebooks),
                       parameters=dict(project.parameters), seed=project.seed, cell_timeout=project.cell_timeout,
                       network=project.network, limits=dict(project.limits), run_timeout=self.run_timeout,
-                      artifacts_dir=Path(run.artifacts), default_limits=self.gate_limits,
+                      artifacts_dir=Path(run.artifacts), default_limits=self.run_limits,
                       volumes=tuple(project.volumes))
         loop = asyncio.get_running_loop()
-        outcome = await asyncio.wait_for(loop.run_in_executor(self.executor, run_gate, self.docker, job, source_tar),
+        outcome = await asyncio.wait_for(loop.run_in_executor(self.executor, self.clean_run, job, source_tar),
                                          self.run_timeout + 300)
-        self._fault("after:gate")
         denied = DEFAULT_DENIED_LICENSES if project.denied_licenses is None else project.denied_licenses
         packages = check_packages(outcome.installed, outcome.imports, project.allowed_packages, denied)
-        passed = not outcome.error and decisions.gate_passed(outcome.notebooks, outcome.tests, packages)
+        passed = not outcome.error and decisions.clean_run_passed(outcome.notebooks, outcome.tests, packages)
         error = outcome.error or ("" if passed else decisions.first_failure(outcome.notebooks, outcome.tests, packages))
         fields = dict(image_id=outcome.image_id, image_digest=outcome.image_digest, notebooks=outcome.notebooks,
                       tests=outcome.tests, packages=packages, pip_freeze=pip_freeze(outcome.installed),
                       log_tail=outcome.log_tail, error=error)
-        self.audit("promotion.gate.finished", run_id=run.id, project=run.project, target=run.target,
+        self.audit("promotion.clean_run.finished", run_id=run.id, project=run.project, target=run.target,
                    commit=run.commit, passed=passed, error=error, image_digest=outcome.image_digest,
                    container_removed=outcome.container_removed)
         if passed:
@@ -208,12 +200,14 @@ class Promoter:
             self.store.update(run.id, **fields)
             self._finish(run.id, "failed", error=error)
 
+    def clean_run(self, job, source_tar):
+        """The clean run of ``job`` in a fresh container (blocking: runs in the executor)."""
+        return clean_run.execute(self.docker, job, source_tar, stopping=self.stopping)
+
     async def _step_push(self, run):
         remote = self.remote_for(run.project)
         self.store.update(run.id, phase="pushing")
-        self._fault("before:push")
         await remote.push(run.commit, run.target)
-        self._fault("after:push")
         self.store.update(run.id, phase="pushed")
         self.audit("promotion.branch.moved", run_id=run.id, project=run.project, target=run.target,
                    commit=run.commit, base=run.base_commit)
@@ -222,13 +216,11 @@ class Promoter:
         remote = self.remote_for(run.project)
         name = run.tag or decisions.tag_name(run.target, utcnow())
         run = self.store.update(run.id, phase="tagging", tag=name)
-        self._fault("before:tag")
         existing = await remote.tag(name)
         if existing is None:
             await remote.create_tag(name, run.commit, decisions.tag_message(run.as_record()))
         elif (existing.get("commit") or {}).get("id") != run.commit:
             raise RuntimeError(f"tag {name} exists on another commit; delete it on GitLab or let the next tick retry")
-        self._fault("after:tag")
         self.store.update(run.id, phase="tagged")
         self.audit("promotion.tagged", run_id=run.id, project=run.project, tag=name, commit=run.commit)
 
@@ -243,7 +235,6 @@ class Promoter:
             body = decisions.note_text(run.target, run.tag, run.commit, project_url)
             for mr in await remote.merged_requests(None):
                 if decisions.merge_request_in_range(mr, shas):
-                    self._fault("before:note")
                     await remote.note_once(mr["iid"], run.tag, body)
                     if mr["iid"] not in noted:
                         noted.append(mr["iid"])

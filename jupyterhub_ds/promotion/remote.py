@@ -17,7 +17,7 @@ import asyncio
 from pathlib import Path
 from urllib.parse import quote
 
-from .. import git_command
+from .. import git_command, gitlab_client
 
 GIT_TIMEOUT = 300
 API_TIMEOUT = 60
@@ -64,7 +64,7 @@ class RemoteProject:
             self.repo.parent.mkdir(parents=True, exist_ok=True)
             proc = await git_command.run_async(("init", "-q", "--bare", str(self.repo)), timeout=60)
             if proc.returncode != 0:
-                raise GitError(f"git init of the cache {self.repo} failed: {proc.stderr.decode(errors='replace').strip()}")
+                raise GitError(f"git init of the cache {self.repo} failed: {git_command.message(proc.stderr.decode(errors='replace'))}")
 
     async def fetch(self, *branches):
         """Fetch the branches into ``refs/remotes/origin/*``; return {branch: sha or None}."""
@@ -126,11 +126,9 @@ class RemoteProject:
 
     def _gitlab_project(self):
         if self._project is None:
-            import gitlab
-
             if self._gl is None:
-                kw = {"private_token": self.token} if self.token.startswith("glpat-") else {"oauth_token": self.token}
-                self._gl = gitlab.Gitlab(self.gitlab_url, timeout=API_TIMEOUT, retry_transient_errors=True, **kw)
+                self._gl = gitlab_client.client(self.gitlab_url, self.token, timeout=API_TIMEOUT,
+                                                retry_transient_errors=True)
             self._project = self._gl.projects.get(self.path, lazy=True)
         return self._project
 

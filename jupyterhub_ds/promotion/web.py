@@ -122,7 +122,7 @@ class ActionHandler(BaseHandler):
             try:
                 value = (json.loads(self.request.body or b"{}") or {}).get(name)
             except ValueError:
-                raise web.HTTPError(400, "the request body is not JSON")
+                raise web.HTTPError(400, "the request body is not JSON") from None
         if not value:
             raise web.HTTPError(400, f"missing {name!r} (form field, query argument or JSON key)")
         return value
@@ -133,7 +133,7 @@ class ActionHandler(BaseHandler):
         try:
             coro, what = self.start(user["name"])
         except LookupError as e:
-            raise web.HTTPError(404, str(e))
+            raise web.HTTPError(404, str(e)) from None
         task = asyncio.ensure_future(coro)
         self.service.track(task)
         if self.get_argument("wait", ""):
@@ -164,7 +164,7 @@ class RollbackHandler(ActionHandler):
         self.service.audit("promotion.rollback", user=user, project=project.path, run_id=run_id,
                            target=record.target, commit=record.commit)
         return (self.service.promoter.rollback(project.path, run_id, trigger=f"rollback by {user}"),
-                f"rollback of {record.target} to {record.commit[:12]} started (gate first)")
+                f"rollback of {record.target} to {record.commit[:12]} started (clean run first)")
 
 
 class MetricsHandler(BaseHandler):

@@ -1,4 +1,4 @@
-"""Benchmark (not a test): the promotion gate vs a raw ``docker run`` of the same notebook.
+"""Benchmark (not a test): the promotion's clean run vs a raw ``docker run`` of the same notebook.
 
     .venv/bin/python -m tests.benchmarks.bench_promotion [--cells 200] [--repeat 3] [--image IMAGE]
 
@@ -6,11 +6,11 @@ Both execute one notebook of ``--cells`` small code cells with nbclient in the s
 
 - raw:  ``docker run --rm --network none -v DIR:/nb:ro IMAGE jupyter execute --output /tmp/out.ipynb
         /nb/bench.ipynb`` (papermill is not in the image; ``jupyter execute`` is the same nbclient);
-- gate: ``jupyterhub_ds.promotion.gate.run_gate``: resolve the image id and digest, create the
+- clean run: ``jupyterhub_ds.promotion.clean_run.execute``: resolve the image id and digest, create the
         container with limits and no network, copy the tree in, execute with injected parameters
         and seed, ``pip freeze`` and licence listing, copy the executed notebook out, remove.
 
-Prints the median wall time of each and their ratio (goal: gate / raw <= 1.3).
+Prints the median wall time of each and their ratio (goal: clean run / raw <= 1.3).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import nbformat
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from jupyterhub_ds.promotion.gate import GateJob, run_gate  # noqa: E402
+from jupyterhub_ds.promotion.clean_run import CleanRunJob, execute  # noqa: E402
 
 
 def bench_notebook(cells):
@@ -59,15 +59,15 @@ def time_raw(image, workdir):
     return time.monotonic() - started
 
 
-def time_gate(client, image, source_tar, artifacts, i):
-    job = GateJob(run_id=f"bench{i:04d}", image=image, notebooks=["bench.ipynb"], parameters={"n": 10000}, seed=1,
+def time_clean_run(client, image, source_tar, artifacts, i):
+    job = CleanRunJob(run_id=f"bench{i:04d}", image=image, notebooks=["bench.ipynb"], parameters={"n": 10000}, seed=1,
                   cell_timeout=60, network=False, limits={"cpu_limit": 2.0, "mem_limit": 2 * 1024**3, "pids_limit": 512},
                   run_timeout=600, artifacts_dir=artifacts / str(i))
     started = time.monotonic()
-    outcome = run_gate(client, job, source_tar)
+    outcome = execute(client, job, source_tar)
     elapsed = time.monotonic() - started
     if outcome.error or [n["status"] for n in outcome.notebooks] != ["ok"]:
-        raise SystemExit(f"gate run failed: {outcome.error} {outcome.notebooks}\n{outcome.log_tail}")
+        raise SystemExit(f"clean run failed: {outcome.error} {outcome.notebooks}\n{outcome.log_tail}")
     return elapsed
 
 
@@ -88,16 +88,16 @@ def main(argv=None):
         (tmp / "nb" / "bench.ipynb").write_text(text)
         source_tar = tree_tar(text)
         time_raw(args.image, tmp / "nb")  # warm the page cache / image layers once, not timed
-        raw, gate = [], []
+        raw, clean = [], []
         for i in range(args.repeat):  # interleaved, so drift hits both alike
             raw.append(time_raw(args.image, tmp / "nb"))
-            gate.append(time_gate(client, args.image, source_tar, tmp / "artifacts", i))
-    raw_med, gate_med = statistics.median(raw), statistics.median(gate)
+            clean.append(time_clean_run(client, args.image, source_tar, tmp / "artifacts", i))
+    raw_med, clean_med = statistics.median(raw), statistics.median(clean)
     print(f"notebook: {args.cells} cells, image {args.image}, {args.repeat} runs each")
     print(f"raw docker run + jupyter execute: median {raw_med:.2f}s  ({', '.join(f'{t:.2f}' for t in raw)})")
-    print(f"promotion gate (run_gate):        median {gate_med:.2f}s  ({', '.join(f'{t:.2f}' for t in gate)})")
-    ratio = gate_med / raw_med
-    print(f"ratio gate/raw: {ratio:.2f} (goal <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'})")
+    print(f"promotion clean run (execute):    median {clean_med:.2f}s  ({', '.join(f'{t:.2f}' for t in clean)})")
+    ratio = clean_med / raw_med
+    print(f"ratio clean run/raw: {ratio:.2f} (goal <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'})")
     return 0
 
 

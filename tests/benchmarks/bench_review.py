@@ -90,8 +90,11 @@ def push(cwd, refspec):
 
 
 def make_service(root: Path, server, state: Path, saves=None):
+    from concurrent.futures import ThreadPoolExecutor
+
     from jupyterhub_ds.review.config import ReviewConfig
     from jupyterhub_ds.review.service import ReviewService
+    from jupyterhub_ds.review.summary_worker import SummaryWorker
 
     settings = ReviewConfig(
         token_source=lambda: PAT,
@@ -99,7 +102,11 @@ def make_service(root: Path, server, state: Path, saves=None):
         username="alice", gitlab_url=server.url, git_credential_helper=HELPER, state_dir=str(state),
         policy={"target_branch": "base", "max_file_size": 50_000_000, "max_submission_size": 100_000_000},
     )
-    return ReviewService(settings, str(root), logging.getLogger("bench"), saves)
+    log = logging.getLogger("bench")
+    # what the extension app owns in a server; the benchmark process ends with them
+    executor = ThreadPoolExecutor(16)
+    return ReviewService(settings, str(root), log, saves, executor=executor,
+                         worker=SummaryWorker(log=log, standby=settings.summary_standby, executor=executor))
 
 
 def bench_submit(server, work: Path, rounds: int):
@@ -196,7 +203,7 @@ def bench_worst_summary(work: Path):
 
     from jupyterhub_ds.review.config import ReviewConfig
     from jupyterhub_ds.review.gitops import Git
-    from jupyterhub_ds.review.summary_worker import shared_worker
+    from jupyterhub_ds.review.summary_worker import SummaryWorker
 
     base = big_notebook()
     changed = copy.deepcopy(base)
@@ -212,7 +219,7 @@ def bench_worst_summary(work: Path):
     run_git("commit", "-qm", "base", cwd=repo)
     g = Git.open(repo)
     script_diff = functools.partial(g.diff_text, g.rev("HEAD"), "big.py", new_script.encode())
-    worker = shared_worker()
+    worker = SummaryWorker()
     loop = asyncio.new_event_loop()
     times, used = [], []
     for _ in range(3):
@@ -229,8 +236,8 @@ def bench_worst_summary(work: Path):
 
 
 def bench_pairing(work: Path, repeats: int = 21):
-    from jupytext.sync_contentsmanager import build_sync_jupytext_contents_manager_class
     from jupyter_server.services.contents.filemanager import FileContentsManager
+    from jupytext.sync_contentsmanager import build_sync_jupytext_contents_manager_class
 
     from jupyterhub_ds.review.pairing import PairOnSave, ensure_pairing
 
@@ -255,7 +262,7 @@ def bench_pairing(work: Path, repeats: int = 21):
         times = (timed(cm.save, copy.deepcopy(model), "a.ipynb"), timed(cm_unpaired.save, copy.deepcopy(model), "a.ipynb"),
                  timed(jupytext.write, nb, str(repo / "c.py"), fmt="py:percent"), timed(write_pair, nb, repo / "b.ipynb"))
         if i:
-            for series, t in zip((paired, unpaired, script, plain), times):
+            for series, t in zip((paired, unpaired, script, plain), times, strict=True):
                 series.append(t)
     assert (repo / "a.py").exists() and not (outside / "a.py").exists(), "pairing applied where it should not"
     p, u, j, w = (statistics.median(x) for x in (paired, unpaired, script, plain))

@@ -14,8 +14,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.fixtures.sandbox import browser_sign_in as sign_in
 from tests.e2e.review_ui import DIALOG, TOOLBAR_BUTTON
+from tests.fixtures.sandbox import browser_sign_in as sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,8 @@ import requests
 from playwright.sync_api import expect
 
 from tests.e2e.lab_server import start_lab
-from tests.fixtures.gitlab import run_git
 from tests.e2e.review_ui import DIALOG, PANEL_TAB, TOOLBAR_BUTTON
+from tests.fixtures.gitlab import run_git
 
 pytestmark = pytest.mark.e2e
 

@@ -66,7 +66,7 @@ class BranchesHandler(ApiHandler):
             try:
                 pattern = re.compile(regex)
             except re.error:
-                raise ApiError(400, {"message": "400 Bad request - regex is invalid"})
+                raise ApiError(400, {"message": "400 Bad request - regex is invalid"}) from None
             branches = [b for b in branches if pattern.search(b[0])]
         self.send_json(await branches_json(self, project, me, paginate(self, branches)))
 

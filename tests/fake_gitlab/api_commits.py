@@ -135,7 +135,7 @@ class FileHandler(ApiHandler):
             blob_id = (await repos.git(project.id, "rev-parse", f"{sha}:{path}")).decode().strip()
             content = await repos.git(project.id, "cat-file", "blob", blob_id)
         except GitError:
-            raise not_found("File")
+            raise not_found("File") from None
         if raw:
             self.set_header("Content-Type", "text/plain; charset=utf-8")
             return self.finish(content)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .api_groups import visible_group
 from .base import ApiError, ApiHandler, forbidden, not_found, user_basic
-from .model import OWNER, MAINTAINER, now_iso
+from .model import MAINTAINER, OWNER, now_iso
 from .pagination import paginate
 
 VALID_LEVELS = (0, 5, 10, 20, 30, 40, 50)

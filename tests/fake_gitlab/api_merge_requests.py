@@ -203,7 +203,7 @@ class MergeHandler(ApiHandler):
                         squash_message=self.param("squash_commit_message"),
                         remove_source=self.flag("should_remove_source_branch"))
         except MergeRefused as refused:
-            raise ApiError(refused.status, {"message": refused.message})
+            raise ApiError(refused.status, {"message": refused.message}) from None
         add_note(self.store, mr, me, "merged", system=True)
         self.send_json(await mr_json(self, project, mr, me))
 

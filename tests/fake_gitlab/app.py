@@ -7,8 +7,21 @@ import secrets
 
 from tornado import web
 
-from . import (api_applications, api_branches, api_commits, api_groups, api_members, api_merge_requests,
-               api_mr_extras, api_projects, api_users, git_http, oauth, session, web as web_pages)
+from . import (
+    api_applications,
+    api_branches,
+    api_commits,
+    api_groups,
+    api_members,
+    api_merge_requests,
+    api_mr_extras,
+    api_projects,
+    api_users,
+    git_http,
+    oauth,
+    session,
+)
+from . import web as web_pages
 from .base import Context, NotFoundApi
 
 access_log = logging.getLogger("fake_gitlab.access")

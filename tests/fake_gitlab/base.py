@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from tornado import web
 
 from .model import Project, Store, User
-from .tokens import AuthError, READ_SCOPES, Token, TokenStore, require_scope, token_from_request, unauthorized
+from .tokens import READ_SCOPES, AuthError, Token, TokenStore, require_scope, token_from_request, unauthorized
 
 log = logging.getLogger("fake_gitlab")
 
@@ -92,7 +92,7 @@ class ApiHandler(web.RequestHandler):
             try:
                 body = json.loads(self.request.body)
             except ValueError:
-                raise ApiError(400, {"error": "400 Bad request - body is not valid JSON"})
+                raise ApiError(400, {"error": "400 Bad request - body is not valid JSON"}) from None
             if isinstance(body, dict):
                 params.update(body)
         self.params = params
@@ -120,7 +120,7 @@ class ApiHandler(web.RequestHandler):
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise ApiError(400, {"error": f"{name} is invalid"})
+            raise ApiError(400, {"error": f"{name} is invalid"}) from None
 
     def list_param(self, name: str) -> list[str] | None:
         value = self.params.get(name)

@@ -101,7 +101,7 @@ class MergeRequest:
         return t.startswith(("draft:", "[draft]", "(draft)", "wip:", "[wip]"))
 
 
-def add_note(store: "Store", mr: MergeRequest, author: User, body: str, system: bool = False) -> Note:
+def add_note(store: Store, mr: MergeRequest, author: User, body: str, system: bool = False) -> Note:
     note = Note(store.next_id(), body, author.id, now_iso(), system)
     mr.notes.append(note)
     mr.updated_at = note.created_at

@@ -78,7 +78,7 @@ async def run_git(git_dir: Path | None, *args: str, input: bytes | None = None, 
     except asyncio.TimeoutError:
         proc.kill()
         await proc.wait()
-        raise GitError(args, -1, "timed out")
+        raise GitError(args, -1, "timed out") from None
     if proc.returncode not in ok_codes:
         raise GitError(args, proc.returncode, err.decode("utf-8", "replace"))
     return proc.returncode, out
@@ -199,7 +199,7 @@ class Repos:
         chunks = ["diff --git " + c for c in patch.split("\ndiff --git ")] if patch else []
         if chunks:
             chunks[0] = chunks[0][len("diff --git "):]
-        for entry, chunk in zip(entries, chunks):
+        for entry, chunk in zip(entries, chunks, strict=False):
             lines = chunk.split("\n")
             start = next((n for n, line in enumerate(lines) if line.startswith("@@")), len(lines))
             entry["diff"] = "\n".join(lines[start:])

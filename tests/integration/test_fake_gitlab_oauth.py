@@ -1,8 +1,8 @@
 """OAuth2 against the GitLab stand-in at the HTTP level: sign-in, consent, PKCE, refresh, revoke, expiry."""
 
 import base64
-import html
 import hashlib
+import html
 import re
 import secrets
 import time

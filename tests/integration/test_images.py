@@ -17,10 +17,16 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from packaging.utils import canonicalize_name
 
 from jupyterhub_ds._version import __version__
 from jupyterhub_ds.image_inputs import (
-    BASE_REPO, DEFAULT_SUITE, LABEL_HASH, LABEL_INDEX, LABEL_PACKAGES, LABEL_VERSION,
+    BASE_REPO,
+    DEFAULT_SUITE,
+    LABEL_HASH,
+    LABEL_INDEX,
+    LABEL_PACKAGES,
+    LABEL_VERSION,
     allowed_download_hosts,
 )
 from tests.fixtures.docker import run_images_build
@@ -39,10 +45,6 @@ def _inspect(docker_client, ref):
 
 def _labels(docker_client, ref):
     return _inspect(docker_client, ref)["Config"]["Labels"] or {}
-
-
-def _norm(name):
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_user_is_uid_1000_with_home(singleuser_image, run_in_image):
@@ -85,7 +87,7 @@ def test_every_package_came_from_the_index(docker_client, singleuser_image, run_
     index = _labels(docker_client, singleuser_image)[LABEL_INDEX]
     hosts = allowed_download_hosts(index)
     report = json.loads(run_in_image(singleuser_image, "cat", "/opt/jupyterhub-ds/pip-report.json").stdout)
-    installed = {_norm(i["metadata"]["name"]): i["download_info"]["url"] for i in report["install"]}
+    installed = {canonicalize_name(i["metadata"]["name"]): i["download_info"]["url"] for i in report["install"]}
 
     own = installed.pop("jupyterhub-ds")
     assert own.startswith("file:///") and own.endswith(f"jupyterhub_ds-{__version__}-py3-none-any.whl")
@@ -97,7 +99,7 @@ def test_every_package_came_from_the_index(docker_client, singleuser_image, run_
     # Nothing in the venv came from anywhere else: all of it is in the report except what
     # `python -m venv` put there itself.
     listed = run_in_image(singleuser_image, "pip", "list", "--format=json").stdout
-    in_venv = {_norm(p["name"]) for p in json.loads(listed)}
+    in_venv = {canonicalize_name(p["name"]) for p in json.loads(listed)}
     assert in_venv - set(installed) - {"jupyterhub-ds"} <= ENSUREPIP
 
 
@@ -155,7 +157,7 @@ def test_labels_carry_version_and_package_list(docker_client, singleuser_image, 
     labels = _labels(docker_client, singleuser_image)
     assert labels[LABEL_VERSION] == __version__
     packages = dict(p.split("==") for p in labels[LABEL_PACKAGES].split(","))
-    packages = {_norm(k): v for k, v in packages.items()}
+    packages = {canonicalize_name(k): v for k, v in packages.items()}
     assert packages["jupyterhub-ds"] == __version__
     assert packages["jupyterlab"].startswith("4.")
     assert packages["nbdime"].startswith("4.")
@@ -172,11 +174,11 @@ def test_installed_versions_follow_the_lock(docker_client, singleuser_image):
     from jupyterhub_ds.images import lock_path, source_tree
 
     lock = lock_path(source_tree()).read_text()
-    pins = {_norm(n): v for n, v in (ln.split("==") for ln in lock.splitlines() if ln and not ln.startswith("#"))}
+    pins = {canonicalize_name(n): v for n, v in (ln.split("==") for ln in lock.splitlines() if ln and not ln.startswith("#"))}
     for name in ("jupyterhub", "jupyterlab", "jupytext", "nbdime", "gitpython", "python-gitlab"):
         assert name in pins
     labelled = dict(p.split("==") for p in _labels(docker_client, singleuser_image)[LABEL_PACKAGES].split(","))
-    installed = {_norm(k): v for k, v in labelled.items()}
+    installed = {canonicalize_name(k): v for k, v in labelled.items()}
     differs = {n: (v, installed[n]) for n, v in pins.items() if n in installed and installed[n] != v}
     assert differs == {}, "installed versions differ from images/singleuser/requirements.lock"
 

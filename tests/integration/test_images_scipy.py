@@ -13,11 +13,19 @@ from urllib.parse import urlsplit
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from jupyterhub_ds._version import __version__
 from jupyterhub_ds.image_inputs import (
-    LABEL_BASE, LABEL_INDEX, LABEL_PACKAGES, LABEL_VERSION, SCIPY_REPO, SINGLEUSER_REPO, allowed_download_hosts,
-    canonical_name, lock_packages, lock_pins,
+    LABEL_BASE,
+    LABEL_INDEX,
+    LABEL_PACKAGES,
+    LABEL_VERSION,
+    SCIPY_REPO,
+    SINGLEUSER_REPO,
+    allowed_download_hosts,
+    lock_packages,
+    lock_pins,
 )
 from jupyterhub_ds.images import source_tree
 from tests.fixtures.docker import run_images_build
@@ -31,7 +39,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def _top_level():
     """The distributions images/scipy/requirements.txt asks for (canonical names)."""
     lines = (ln.strip() for ln in (RECIPE / "requirements.txt").read_text().splitlines())
-    return [canonical_name(Requirement(ln).name) for ln in lines if ln and not ln.startswith("#")]
+    return [canonicalize_name(Requirement(ln).name) for ln in lines if ln and not ln.startswith("#")]
 
 
 def _labels(docker_client, ref):
@@ -55,7 +63,7 @@ import importlib, importlib.metadata as md, json, re, sys
 by_dist = {}
 for module, dists in md.packages_distributions().items():
     for dist in dists:
-        by_dist.setdefault(re.sub(r"[-_.]+", "-", dist).lower(), set()).add(module)
+        by_dist.setdefault(canonicalize_name(dist), set()).add(module)
 done = {}
 for name in sys.argv[1:]:
     modules = sorted(m for m in by_dist.get(name, ()) if m.isidentifier() and not m.startswith("_"))
@@ -152,7 +160,7 @@ def test_packages_come_only_from_the_single_user_images_index(docker_client, sin
     assert [e for e in env if e.startswith("PIP_")] == []
 
     report = json.loads(run_in_image(scipy_image, "cat", "/opt/jupyterhub-ds/pip-report.json").stdout)
-    installed = {canonical_name(i["metadata"]["name"]): i["download_info"]["url"] for i in report["install"]}
+    installed = {canonicalize_name(i["metadata"]["name"]): i["download_info"]["url"] for i in report["install"]}
     installed.pop("jupyterhub-ds")  # this project's wheel, from the build context
     hosts = allowed_download_hosts(index)
     assert {n: u for n, u in installed.items() if urlsplit(u).hostname not in hosts} == {}

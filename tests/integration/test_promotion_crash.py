@@ -1,5 +1,5 @@
 """A promotion killed with SIGKILL in any phase is resumed by the next start: exactly one
-promotion, the tag and the branch agree, one note per MR, no gate container left behind."""
+promotion, the tag and the branch agree, one note per MR, no clean-run container left behind."""
 
 import signal
 import sqlite3
@@ -10,12 +10,20 @@ import time
 import pytest
 
 from tests.fixtures.promotion import (
-    PROJECT, create_lanes, gate_containers, merge_change, promo_seed, run_once, service_env, settings,
+    PROJECT,
+    create_lanes,
+    merge_change,
+    promo_seed,
+    run_containers,
+    run_once,
+    service_env,
+    settings,
 )
+from tests.mocking import CRASH_POINTS
 
 pytestmark = pytest.mark.integration
 
-FAULT_POINTS = ["before:gate", "after:gate", "before:push", "after:push", "before:tag", "after:tag", "before:note"]
+FAULT_POINTS = list(CRASH_POINTS)
 
 
 @pytest.fixture
@@ -41,7 +49,7 @@ def assert_promoted_exactly_once(gitlab_server, project, workdir, docker_client,
     rows = db.execute('select status, phase, tag, "commit" from promotion_runs').fetchall()
     assert [r for r in rows if r[0] == "promoted"] == [("promoted", "done", tags[0].name, main_head)]
     assert [r for r in rows if r[0] == "running"] == []
-    assert gate_containers(docker_client) == []
+    assert run_containers(docker_client) == []
 
 
 @pytest.mark.parametrize("point", FAULT_POINTS)
@@ -62,7 +70,7 @@ def test_sigkill_at_each_phase_then_restart_promotes_exactly_once(gitlab_server,
     assert_promoted_exactly_once(gitlab_server, lanes, tmp_path, docker_client, mr.iid, main_head)
 
 
-def test_sigkill_while_the_gate_container_runs_leaves_nothing_half_done(gitlab_server, lanes, tmp_path, docker_client):
+def test_sigkill_while_the_clean_run_container_runs_leaves_nothing_half_done(gitlab_server, lanes, tmp_path, docker_client):
     slow = "# %%\nimport time\ntime.sleep(8)\nprint('slow but fine')\n"
     mr = merge_change(gitlab_server, {"notebooks/train.py": slow}, "Slow train")
     main_head = lanes.branches.get("main").commit["id"]
@@ -71,16 +79,16 @@ def test_sigkill_while_the_gate_container_runs_leaves_nothing_half_done(gitlab_s
                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while not gate_containers(docker_client) and time.monotonic() < deadline and proc.poll() is None:
+        while not run_containers(docker_client) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
-        assert [c.status for c in gate_containers(docker_client)] in (["running"], ["created"])
+        assert [c.status for c in run_containers(docker_client)] in (["running"], ["created"])
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
-    assert len(gate_containers(docker_client)) == 1  # left behind by the killed service
+    assert len(run_containers(docker_client)) == 1  # left behind by the killed service
     assert lanes.branches.get("staging").commit["id"] != main_head
 
     resumed = run_once(gitlab_server, settings(gitlab_server), tmp_path)
@@ -104,7 +112,7 @@ def test_push_refused_by_gitlab_keeps_the_run_open_until_the_next_tick_finishes_
     assert developer not in stalled.stdout + stalled.stderr
     assert lanes.branches.get("staging").commit["id"] != main_head
 
-    # The next tick, with a token that may push, finishes the same run (no second gate run).
+    # The next tick, with a token that may push, finishes the same run (no second clean run).
     fixed = run_once(gitlab_server, settings(gitlab_server), tmp_path, "--run-now", f"{PROJECT}:main")
     assert fixed.returncode == 0, fixed.stderr[-3000:]
     assert [(r["run_id"], r["status"]) for r in fixed.runs] == [(run["run_id"], "promoted")]

@@ -2,14 +2,22 @@
 a merged MR is gated in a fresh container and promoted; a raising or too-slow notebook is not."""
 
 import json
-import time
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.promotion import (
-    IMAGE, PROJECT, create_lanes, gate_containers, merge_change, notebook, promo_seed, run_once, settings,
+    IMAGE,
+    PROJECT,
+    create_lanes,
+    merge_change,
+    notebook,
+    promo_seed,
+    run_containers,
+    run_once,
+    settings,
 )
 
 pytestmark = pytest.mark.integration
@@ -76,7 +84,7 @@ def test_merged_mr_is_gated_and_staging_fast_forwarded_with_tag_note_and_record(
     assert "v2 0.25" in json.dumps(train["cells"])
     prepare = json.loads((executed / "prepare.ipynb").read_text())
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in prepare["cells"])
-    assert gate_containers(docker_client) == []
+    assert run_containers(docker_client) == []
 
     # Running again promotes nothing more (already at main's head).
     again = run_once(gitlab_server, settings(gitlab_server), tmp_path, "--run-now", f"{PROJECT}:main")
@@ -100,7 +108,7 @@ def test_raising_notebook_moves_nothing_and_records_the_failing_cell(gitlab_serv
     assert "notebooks/prepare.ipynb cell 3: ValueError: churn data is empty" in run["error"]
     after = heads(lanes)
     assert after["staging"] == before["staging"] and after["production"] == before["production"]
-    assert promotion_tags(lanes) == [] and gate_containers(docker_client) == []
+    assert promotion_tags(lanes) == [] and run_containers(docker_client) == []
 
 
 def test_notebook_sleeping_past_cell_timeout_fails_and_its_container_is_removed(gitlab_server, lanes, tmp_path,
@@ -118,7 +126,7 @@ def test_notebook_sleeping_past_cell_timeout_fails_and_its_container_is_removed(
     assert "did not finish within 3s" in prepare["error"]
     assert prepare["duration"] < 60
     assert heads(lanes)["staging"] == before["staging"] and promotion_tags(lanes) == []
-    assert gate_containers(docker_client) == []
+    assert run_containers(docker_client) == []
 
 
 def test_gate_past_run_timeout_is_killed_recorded_and_removed(gitlab_server, lanes, tmp_path, docker_client):
@@ -134,7 +142,7 @@ def test_gate_past_run_timeout_is_killed_recorded_and_removed(gitlab_server, lan
     [run] = proc.runs
     assert run["status"] == "failed" and "did not finish within run_timeout=10s; the container was killed" in run["error"]
     assert heads(lanes)["staging"] == before["staging"] and promotion_tags(lanes) == []
-    assert gate_containers(docker_client) == []
+    assert run_containers(docker_client) == []
 
 
 def test_import_outside_the_allow_list_fails_the_gate(gitlab_server, lanes, tmp_path, docker_client):

@@ -12,7 +12,13 @@ import requests
 
 from tests.fixtures.hub import free_port
 from tests.fixtures.promotion import (
-    PROJECT, create_lanes, gate_containers, merge_change, promo_seed, service_env, settings,
+    PROJECT,
+    create_lanes,
+    merge_change,
+    promo_seed,
+    run_containers,
+    service_env,
+    settings,
 )
 
 pytestmark = pytest.mark.integration
@@ -41,7 +47,7 @@ def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(git
     proc = subprocess.Popen([sys.executable, "-m", "jupyterhub_ds.promotion"], cwd=tmp_path, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 150  # the next minute boundary, plus the gate
+        deadline = time.monotonic() + 150  # the next minute boundary, plus the clean run
         while time.monotonic() < deadline and project.branches.get("staging").commit["id"] != main_head:
             assert proc.poll() is None, (tmp_path / "service.log").read_text()[-3000:]
             time.sleep(1)
@@ -73,4 +79,4 @@ def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(git
     assert [(e["target"], e["commit"]) for e in promoted] == [("staging", main_head)]
     assert [e["trigger"] for e in events if e["event"] == "promotion.tick"] == ["schedule"] * len(
         [e for e in events if e["event"] == "promotion.tick"])
-    assert gate_containers(docker_client) == []
+    assert run_containers(docker_client) == []

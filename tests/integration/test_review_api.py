@@ -11,15 +11,17 @@ import json
 import os
 import re
 
+import jsonschema
 import pytest
 import requests
-
-from tests.fixtures.gitlab import DEFAULT_SEED, run_git, stop_process
 
 # pytest-jupyter's fixtures, imported (not registered with pytest_plugins) so that its autouse
 # fixtures (an event loop per test, server cleanup) stay in this module and never touch the
 # other test modules' loops
 from pytest_jupyter.jupyter_server import *  # noqa: E402, F401, F403
+
+from tests.fixtures.gitlab import DEFAULT_SEED, REPO_ROOT, run_git, stop_process
+
 # The tests are plain functions that drive pytest-jupyter's loop (the one the server runs on);
 # pytest-asyncio's own loop would leave the server idle while a test awaits it.
 
@@ -110,6 +112,15 @@ def jp_server_config(gitlab_server, alice_token, helper, policy, tmp_path, worki
     }
 
 
+CONTRACT = json.loads((REPO_ROOT / "extensions" / "review" / "api_contract.json").read_text())
+
+
+def follows_contract(endpoint, code, answer):
+    """Every answer of the real handlers is what api_contract.json (and so the frontend's api.ts) says."""
+    name = CONTRACT["endpoints"][endpoint]["answer"] if code == 200 else CONTRACT["errorBody"]
+    jsonschema.Draft202012Validator({**CONTRACT, "$ref": f"#/$defs/{name}"}).validate(answer)
+
+
 async def api(jp_fetch, method, endpoint, body=None, **params):
     kwargs = {"method": method, "raise_error": False}
     if body is not None:
@@ -117,7 +128,9 @@ async def api(jp_fetch, method, endpoint, body=None, **params):
     if params:
         kwargs["params"] = params
     r = await jp_fetch("jupyterhub-ds", *endpoint.split("/"), **kwargs)
-    return r.code, json.loads(r.body or b"{}")
+    answer = json.loads(r.body or b"{}")
+    follows_contract(endpoint, r.code, answer)
+    return r.code, answer
 
 
 async def save(jp_fetch, path, nb):
@@ -172,7 +185,7 @@ async def test_happy_path_pairs_commits_pushes_and_opens_one_mr_with_cell_summar
 
 
 @on_server_loop
-async def test_resubmit_updates_the_same_branch_and_mr_and_status_follows_approval_and_merge(jp_asyncio_loop, 
+async def test_resubmit_updates_the_same_branch_and_mr_and_status_follows_approval_and_merge(jp_asyncio_loop,
         jp_fetch, working_copy, gitlab_server):
     await save(jp_fetch, NB, BASIC)
     code, first = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
@@ -259,7 +272,7 @@ async def test_each_gate_refuses_with_its_message_and_nothing_is_pushed(jp_async
 
 @pytest.mark.parametrize("strip", [False])
 @on_server_loop
-async def test_no_outputs_gate_refuses_committed_outputs_when_stripping_is_off(jp_asyncio_loop, 
+async def test_no_outputs_gate_refuses_committed_outputs_when_stripping_is_off(jp_asyncio_loop,
         jp_fetch, jp_serverapp, working_copy, gitlab_server, policy, strip):
     settings = jp_serverapp.web_app.settings["jupyterhub_ds_review"].settings
     settings.strip_outputs = strip

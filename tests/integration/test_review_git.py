@@ -121,7 +121,7 @@ def test_a_remote_that_never_answers_is_unreachable_after_the_timeout_and_the_me
     import socket
     import threading
 
-    from jupyterhub_ds.review.service import git_error
+    from jupyterhub_ds.review.submit_engine import git_error
 
     silent = socket.socket()  # accepts connections, never answers (as a hung GitLab)
     silent.bind(("127.0.0.1", 0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from jupyterhub_ds.gitlab_client import client
 from jupyterhub_ds.review import gitlab_mr
 from tests.fixtures.gitlab import stop_process
 
@@ -21,7 +22,7 @@ def alice(gitlab_server):
     project.branches.create({"branch": BRANCH, "ref": "main"})
     project.commits.create({"branch": BRANCH, "commit_message": "x",
                             "actions": [{"action": "create", "file_path": "x.py", "content": "x = 1\n"}]})
-    return gitlab_mr.MergeRequests(gitlab_mr.client(gitlab_server.url, token, 10), PROJECT)
+    return gitlab_mr.MergeRequests(client(gitlab_server.url, token, timeout=10), PROJECT)
 
 
 def test_create_then_update_the_same_mr(alice, gitlab_server):
@@ -64,7 +65,7 @@ def test_status_reports_approvals_and_merge(alice, gitlab_server):
 
 
 def test_errors_are_sentences_for_people(alice, gitlab_server):
-    bad = gitlab_mr.MergeRequests(gitlab_mr.client(gitlab_server.url, "expired-token", 10), PROJECT)
+    bad = gitlab_mr.MergeRequests(client(gitlab_server.url, "expired-token", timeout=10), PROJECT)
     with pytest.raises(gitlab_mr.GitLabFailure) as e:
         bad.ensure(BRANCH, "main", "t", "")
     assert e.value.kind == "auth" and "reload JupyterLab (or log in to the hub again)" in e.value.message

@@ -7,13 +7,14 @@ import asyncio
 
 import pytest
 
-from tests.fixtures.gitlab import run_git
-from tests.integration.test_review_api import alice_token, api, gitlab_seed, helper, on_server_loop  # noqa: F401
-
 # pytest-jupyter's fixtures, imported (not registered with pytest_plugins) so that its autouse
 # fixtures (an event loop per test, server cleanup) stay in this module and never touch the
 # other test modules' loops
 from pytest_jupyter.jupyter_server import *  # noqa: E402, F401, F403
+
+from tests.fixtures.gitlab import run_git
+from tests.integration.test_review_api import alice_token, api, gitlab_seed, helper, on_server_loop  # noqa: F401
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 PROJECT = "data-science/notebooks"

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from tests.fixtures.sandbox import GiB, IMAGE
+from tests.fixtures.sandbox import IMAGE, GiB
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,16 @@ import secrets
 
 import pytest
 
-from jupyterhub_ds.gitlab_groups import (GUEST, GroupRule, Memberships, certainly_direct, grants, levels_needed,
-                                         lookups_for, may_log_in)
+from jupyterhub_ds.gitlab_groups import (
+    GUEST,
+    GroupRule,
+    Memberships,
+    certainly_direct,
+    grants,
+    levels_needed,
+    lookups_for,
+    may_log_in,
+)
 from jupyterhub_ds.spawner.profiles import allowed_profiles, workspace_for
 from tests.fixtures.hub_login import login_via_gitlab
 from tests.fixtures.sandbox import password

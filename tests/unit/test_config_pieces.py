@@ -10,6 +10,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from jupyterhub_ds.config import parse_size
 from jupyterhub_ds.config.schema import SCHEMA, resolve
 from jupyterhub_ds.config.secrets import is_secret_key
+from jupyterhub_ds.sizes import format_size
 
 pytestmark = pytest.mark.unit
 
@@ -103,3 +104,18 @@ def test_jupyterhub_config_py_refuses_with_the_check_config_lines(monkeypatch, t
     err = capsys.readouterr().err
     assert f"{bad}:13: profiles[2].mem_limit: '16 gigs' is not a size like 16G\n" in err
     assert "refusing to start" in err
+
+
+@pytest.mark.parametrize("size, options, text", [
+    (2 * 1024**3, {}, "2 GB"),  # the spawn form's profile summary
+    (1536 * 1024**2, {}, "1.5 GB"),
+    (1000 * 1024**2, {}, "1000 MB"),
+    (5 * 1024**4, {}, "5 TB"),
+    (512, {}, "512 B"),
+    (1_213_456_789, {"decimal": True}, "1.21 GB"),  # image sizes, as `docker images` counts
+    (100_000_000, {"decimal": True}, "100 MB"),
+    (6000, {"decimals": 1, "bytes_unit": "bytes"}, "5.9 KB"),  # the review's size messages
+    (10, {"decimals": 1, "bytes_unit": "bytes"}, "10 bytes"),
+])
+def test_format_size_is_the_one_formatter(size, options, text):
+    assert format_size(size, **options) == text

@@ -3,9 +3,20 @@
 import pytest
 
 from jupyterhub_ds.image_inputs import (
-    allowed_download_hosts, format_report, format_size, input_hash, lock_conflicts, lock_packages, lock_pins,
-    lock_text, packages_label, requirements_from_metadata, source_files, split_pem, tree_content_hash,
+    allowed_download_hosts,
+    format_report,
+    input_hash,
+    lock_conflicts,
+    lock_packages,
+    lock_pins,
+    lock_text,
+    packages_label,
+    requirements_from_metadata,
+    source_files,
+    split_pem,
+    tree_content_hash,
 )
+from jupyterhub_ds.sizes import format_size
 
 pytestmark = pytest.mark.unit
 
@@ -154,7 +165,7 @@ def test_lock_packages_are_normalised_distribution_names(tmp_path):
 def test_lock_packages_refuses_what_is_not_a_pin(tmp_path, line):
     path = tmp_path / "requirements.lock"
     path.write_text(f"# header\npandas==2.3.3\n{line}\n")
-    with pytest.raises(ValueError, match=rf"requirements\.lock, line 3: .* is not an exact pin"):
+    with pytest.raises(ValueError, match=r"requirements\.lock, line 3: .* is not an exact pin"):
         lock_packages(path)
 
 
@@ -175,7 +186,7 @@ def test_lock_conflicts_names_what_a_layer_would_change():
     [(1_213_456_789, "1.21 GB"), (624_000_000, "624 MB"), (999_499, "999 kB"), (12, "12 B")],
 )
 def test_image_size_is_shown_as_docker_counts_it(size, text):
-    assert format_size(size) == text
+    assert format_size(size, decimal=True) == text
 
 
 def test_report_line_shows_a_step_detail():

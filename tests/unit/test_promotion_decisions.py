@@ -32,8 +32,8 @@ def test_choose_commit(source_sha, target_sha, ancestor, action, commit, words):
 @pytest.mark.parametrize(
     "phase, gate_ok, remote, ancestor, tag_exists, step",
     [
-        ("created", False, None, False, False, "gate"),
-        ("gating", False, None, False, False, "gate"),  # killed during the gate: run it again
+        ("created", False, None, False, False, "clean_run"),
+        ("gating", False, None, False, False, "clean_run"),  # killed during the clean run: run it again
         ("gated", True, A, True, False, "push"),
         ("pushing", True, A, True, False, "push"),  # killed before the push reached GitLab
         ("pushing", True, B, False, False, "tag"),  # killed after the push, before recording it
@@ -92,13 +92,13 @@ def test_merge_requests_in_the_promoted_range(mr, included):
     assert decisions.merge_request_in_range(mr, {A, B}) is included
 
 
-def test_gate_passes_only_when_every_part_passes():
+def test_clean_run_passes_only_when_every_part_passes():
     ok = [{"path": "a", "status": "ok"}]
-    assert decisions.gate_passed(ok, {"status": "none"}, {"status": "ok"})
-    assert decisions.gate_passed(ok, {"status": "ok"}, {"status": "ok"})
-    assert not decisions.gate_passed([], {"status": "none"}, {"status": "ok"})
-    assert not decisions.gate_passed(ok, {"status": "failed"}, {"status": "ok"})
-    assert not decisions.gate_passed(ok, {"status": "none"}, {"status": "failed"})
+    assert decisions.clean_run_passed(ok, {"status": "none"}, {"status": "ok"})
+    assert decisions.clean_run_passed(ok, {"status": "ok"}, {"status": "ok"})
+    assert not decisions.clean_run_passed([], {"status": "none"}, {"status": "ok"})
+    assert not decisions.clean_run_passed(ok, {"status": "failed"}, {"status": "ok"})
+    assert not decisions.clean_run_passed(ok, {"status": "none"}, {"status": "failed"})
     failing = [{"path": "nb/a.ipynb", "status": "failed", "failed_cell": 4, "error": "KeyError: 'x'"},
                {"path": "nb/b.ipynb", "status": "not run"}]
     assert decisions.first_failure(failing, {"status": "not run"}, {"status": "ok"}) == "nb/a.ipynb cell 4: KeyError: 'x'"

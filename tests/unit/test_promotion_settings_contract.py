@@ -39,7 +39,7 @@ def test_example_admin_yaml_gives_the_service_its_lanes_limits_and_token():
 def test_missing_settings_name_the_variable(monkeypatch):
     monkeypatch.delenv(CONFIG_ENV, raising=False)
     with pytest.raises(ValueError, match="set JUPYTERHUB_DS_PROMOTION_CONFIG"):
-        PromotionService().settings_json
+        _ = PromotionService().settings_json
 
 
 def test_missing_gitlab_url_names_the_fix(monkeypatch):
@@ -47,6 +47,6 @@ def test_missing_gitlab_url_names_the_fix(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     app = PromotionService(settings_json=json.dumps({"projects": []}))
     with pytest.raises(ValueError, match="set env JUPYTERHUB_DS_PROMOTION_GITLAB_URL"):
-        app.gitlab_url
+        _ = app.gitlab_url
     monkeypatch.setenv("GITLAB_URL", "https://gitlab.example.com/")
     assert PromotionService(settings_json=json.dumps({"projects": []})).gitlab_url == "https://gitlab.example.com"

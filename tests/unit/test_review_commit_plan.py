@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from jupyterhub_ds.review.commit_plan import branch_name, commit_message, notebook_slug, plan_commit, slugify, strip_outputs
+from jupyterhub_ds.review.commit_plan import (
+    branch_name,
+    commit_message,
+    notebook_slug,
+    plan_commit,
+    slugify,
+    strip_outputs,
+)
 from jupyterhub_ds.review.policy import ReviewPolicy
 
 pytestmark = pytest.mark.unit

@@ -5,8 +5,17 @@ import json
 import jupytext
 import pytest
 
-from jupyterhub_ds.review.gates import Submission, gate_no_outputs, gate_packages, gate_paired, gate_secrets, gate_size, \
-    gate_syntax, human_size, run_gates
+from jupyterhub_ds.review.gates import (
+    Submission,
+    gate_no_outputs,
+    gate_packages,
+    gate_paired,
+    gate_secrets,
+    gate_size,
+    gate_syntax,
+    human_size,
+    run_gates,
+)
 from jupyterhub_ds.review.policy import ReviewPolicy
 
 pytestmark = pytest.mark.unit

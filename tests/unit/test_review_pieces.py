@@ -3,10 +3,12 @@
 import json
 
 import pytest
+from packaging.utils import canonicalize_name
 
-from jupyterhub_ds.review.gitops import classify, project_path, strip_credentials
+from jupyterhub_ds import git_command
+from jupyterhub_ds.review.gitops import classify, project_path
 from jupyterhub_ds.review.identity import identity_from
-from jupyterhub_ds.review.packages import distributions_for, is_allowed, normalise
+from jupyterhub_ds.review.packages import distributions_for, is_allowed
 from jupyterhub_ds.review.pairing import ensure_pairing, merge_exclude, working_copies
 from jupyterhub_ds.review.policy import PolicyError, ReviewPolicy, parse_policy
 from jupyterhub_ds.review.workspace import plan
@@ -91,7 +93,7 @@ def test_project_path_from_the_remote(remote, base, path):
 
 
 def test_credentials_never_reach_messages():
-    assert strip_credentials("https://oauth2:glpat-x@h/a.git") == "https://h/a.git"
+    assert git_command.scrub("https://oauth2:glpat-x@h/a.git") == "https://h/a.git"
 
 
 @pytest.mark.parametrize("stderr, kind", [
@@ -116,7 +118,7 @@ def test_git_errors_are_classified(stderr, kind):
     ("yaml", {"pyyaml"}, True), ("yaml", {"numpy"}, False), ("numpy", {"numpy"}, True), ("Numpy_Extra", {"numpy-extra"}, True),
 ])
 def test_import_names_map_to_distributions(module, allowed, ok):
-    assert is_allowed(module, frozenset(normalise(a) for a in allowed), installed={}) is ok
+    assert is_allowed(module, frozenset(canonicalize_name(a) for a in allowed), installed={}) is ok
 
 
 def test_installed_distributions_are_asked_for_unknown_names():
@@ -153,3 +155,23 @@ def test_save_hook_remembers_a_notebook_saved_with_its_script(tmp_path):
     hook(os_path=str(nb))
     assert not hook.in_sync(nb)  # the script has not followed yet
     hook(os_path=str(tmp_path.parent / "elsewhere.ipynb"))  # outside the root: ignored
+
+
+@pytest.mark.parametrize("text, secrets, expected", [
+    ("fatal: unable to access 'https://oauth2:glpat-x@gl/a.git/': 403", (), "fatal: unable to access 'https://gl/a.git/': 403"),
+    ("https://oauth2:p@ss@gl/a.git", (), "https://gl/a.git"),  # an @ in the password
+    ("remote: token tok-123 refused\n\nremote: ask an admin\n", ("tok-123",), "token *** refused\nask an admin"),
+])
+def test_git_messages_lose_credentials_and_noise(text, secrets, expected):
+    assert git_command.message(text, *secrets) == expected
+
+
+def test_lru_keeps_the_most_recently_used_entries():
+    from jupyterhub_ds.review.lru import LRU
+
+    cache = LRU(2)
+    cache["a"], cache["b"] = 1, 2
+    assert cache.get("a") == 1  # a is now the most recent
+    cache["c"] = 3
+    assert ("a" in cache, "b" in cache, "c" in cache, len(cache)) == (True, False, True, 2)
+    assert cache.pop("a") == 1 and cache.get("a", "gone") == "gone"

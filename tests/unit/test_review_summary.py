@@ -2,8 +2,14 @@
 
 import pytest
 
-from jupyterhub_ds.review.summary import cell_changes, cell_summary, compute_cell_summary, fence, mr_description, \
-    script_summary
+from jupyterhub_ds.review.summary import (
+    cell_changes,
+    cell_summary,
+    compute_cell_summary,
+    fence,
+    mr_description,
+    script_summary,
+)
 
 pytestmark = pytest.mark.unit
 

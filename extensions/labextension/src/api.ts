@@ -1,23 +1,33 @@
-/** Typed calls of the review REST API (see the contract in the repository's briefs). */
+/**
+ * Typed calls of the review REST API. The types are the contract
+ * extensions/review/api_contract.json (one interface per `$defs` entry of the same name);
+ * tests/unit/test_review_api_contract.py fails when the two drift apart.
+ */
 import { requestAPI } from './request';
 
-export type GateName =
-  | 'paired'
-  | 'no_outputs'
-  | 'secrets'
-  | 'size'
-  | 'syntax'
-  | 'packages';
+export type GateName = 'paired' | 'no_outputs' | 'secrets' | 'size' | 'syntax' | 'packages';
 
 export interface IGateResult {
-  gate: GateName | string;
+  gate: GateName;
   ok: boolean;
   messages: string[];
 }
 
+export interface ICheckRequest {
+  path: string;
+}
+
+export interface ICheckRepo {
+  root: string;
+  project: string | null;
+  branch: string;
+  current_branch: string | null;
+  target_branch: string;
+}
+
 export interface ICheckResult {
   path: string;
-  repo: { root: string; project: string; branch: string };
+  repo: ICheckRepo;
   gates: IGateResult[];
   ok: boolean;
 }
@@ -43,6 +53,7 @@ export interface ISubmitResult {
   mr: IMergeRequest;
   created: boolean;
   summary: string;
+  summary_fallback: boolean;
   gates: IGateResult[];
 }
 
@@ -62,22 +73,19 @@ export interface IStatusResult {
   submissions: ISubmission[];
 }
 
-export interface IInfo {
-  name: string;
-  version: string;
-  [key: string]: unknown;
+/** The body of every refusal or failure (with its HTTP status). */
+export interface IErrorBody {
+  message: string;
+  gates?: IGateResult[];
 }
 
 function post(body: unknown): RequestInit {
   return { method: 'POST', body: JSON.stringify(body) };
 }
 
-export function getInfo(): Promise<IInfo> {
-  return requestAPI<IInfo>('info');
-}
-
 export function checkNotebook(path: string): Promise<ICheckResult> {
-  return requestAPI<ICheckResult>('review/check', post({ path }));
+  const request: ICheckRequest = { path };
+  return requestAPI<ICheckResult>('review/check', post(request));
 }
 
 export function submitNotebook(request: ISubmitRequest): Promise<ISubmitResult> {

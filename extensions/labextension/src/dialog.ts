@@ -8,10 +8,9 @@ import { Widget } from '@lumino/widgets';
 
 import {
   checkNotebook,
-  getInfo,
   ICheckResult,
+  IErrorBody,
   IGateResult,
-  IInfo,
   ISubmitResult,
   submitNotebook
 } from './api';
@@ -36,13 +35,6 @@ function errorMessage(error: unknown): string {
     return error.message;
   }
   return `Unexpected error: ${String(error)}`;
-}
-
-/** The default target branch if the server's `info` publishes the policy in force. */
-function policyTargetBranch(info: IInfo): string {
-  const policy = (info.policy ?? {}) as Record<string, unknown>;
-  const value = policy.target_branch ?? info.target_branch;
-  return typeof value === 'string' ? value : '';
 }
 
 export class SubmitReviewBody extends Widget {
@@ -112,11 +104,14 @@ export class SubmitReviewBody extends Widget {
     this.setBusy(true, 'Checking\u2026');
     this.checkResult = null;
     this.gatesNode.replaceChildren(el('div', { className: 'jp-jhds-Pending', text: 'Checking\u2026' }));
-    void this.prefillTarget();
     try {
       await this.options.save?.();
       const result = await checkNotebook(this.options.path);
       this.checkResult = result;
+      if (result.repo.target_branch) {
+        // the branch the server submits to when the field is left empty (the review policy's)
+        this.targetInput.placeholder = `default: ${result.repo.target_branch}`;
+      }
       this.showGates(result.gates, result.ok);
     } catch (error) {
       this.gatesNode.replaceChildren(
@@ -159,28 +154,14 @@ export class SubmitReviewBody extends Widget {
       this.options.onSubmitted?.(result);
     } catch (error) {
       this.showError(errorMessage(error));
-      const gates = error instanceof ReviewAPIError ? error.body.gates : undefined;
-      if (Array.isArray(gates)) {
-        this.showGates(gates as IGateResult[], false);
+      const body = error instanceof ReviewAPIError ? (error.body as Partial<IErrorBody>) : {};
+      if (Array.isArray(body.gates)) {
+        this.showGates(body.gates, false);
         this.checkResult = null; // fix, then check again before the next submit
       }
     } finally {
       running.delete(path);
       this.setBusy(false);
-    }
-  }
-
-  private async prefillTarget(): Promise<void> {
-    if (this.targetInput.value) {
-      return;
-    }
-    try {
-      const branch = policyTargetBranch(await getInfo());
-      if (branch && !this.targetInput.value) {
-        this.targetInput.value = branch;
-      }
-    } catch {
-      // no policy published: the server applies its default when the field is empty
     }
   }
 

@@ -1,7 +1,7 @@
-"""The gate runner that executes INSIDE the fresh gate container (not imported by the service).
+"""The clean run's runner: executes INSIDE the fresh container (not imported by the service).
 
 The service copies this file and a ``job.json`` into the container and runs
-``python gate_script.py job.json``. It uses only what the single-user image has (nbformat,
+``python clean_run_script.py job.json``. It uses only what the single-user image has (nbformat,
 nbclient, jupytext, the standard library) and must stay importable on the image's Python.
 
 For each notebook, in order: read it (``.ipynb``, or a jupytext ``py:percent`` file), inject
@@ -30,7 +30,7 @@ STARTED = time.monotonic()
 
 
 def log(message):
-    print(f"[gate {time.monotonic() - STARTED:7.2f}s] {message}", flush=True)
+    print(f"[clean run {time.monotonic() - STARTED:7.2f}s] {message}", flush=True)
 
 
 def read_notebook(path):
@@ -44,7 +44,7 @@ def read_notebook(path):
 
 
 def parameters_source(parameters, seed):
-    lines = ["# Parameters injected by the jupyterhub-ds promotion gate"]
+    lines = ["# Parameters injected by the jupyterhub-ds promotion (clean run)"]
     lines += [f"{name} = {value!r}" for name, value in parameters.items()]
     lines += [
         f"JUPYTERHUB_DS_SEED = {seed!r}",
@@ -90,7 +90,7 @@ def run_notebook(job, rel_path):
     started = time.monotonic()
     try:
         nb = read_notebook(src_path)
-    except Exception as e:  # a missing or unreadable notebook is a gate failure, named
+    except Exception as e:  # a missing or unreadable notebook fails the clean run, named
         result["error"] = f"cannot read {rel_path}: {type(e).__name__}: {e}"
         return result, None
     injected_at = inject(nb, job.get("parameters") or {}, job.get("seed", 0))

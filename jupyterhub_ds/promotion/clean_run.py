@@ -1,6 +1,6 @@
-"""The gate: run a project's notebooks at one commit in a fresh container of its pinned image.
+"""The clean run: a project's notebooks at one commit in a fresh container of its pinned image.
 
-Blocking docker-py code; the service calls :func:`run_gate` in an executor. The container:
+What a promotion proves before a lane moves. Blocking docker-py code; the service calls :func:`execute` in an executor. The container:
 
 - is created from the image's id (``sha256:…``, resolved from the pinned reference first and
   recorded with its RepoDigests), so what ran is exactly what the record names;
@@ -8,7 +8,7 @@ Blocking docker-py code; the service calls :func:`run_gate` in an executor. The 
   profile does not set (a project without a profile never runs unlimited on the hub's host),
   no network unless the project says so, no volumes but the project's data, read-only, all
   capabilities dropped, ``no-new-privileges``;
-- receives the commit's tree, the runner (``gate_script.py``) and ``job.json`` through
+- receives the commit's tree, the runner (``clean_run_script.py``) and ``job.json`` through
   ``put_archive`` (files owned by the image's user so notebooks may write next to themselves);
 - is always removed: after the run, on a timeout, on any error. Containers carry the label
   ``org.jupyterhub-ds.promotion.run=<run id>`` so a restarted service removes leftovers.
@@ -29,25 +29,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RUN_LABEL = "org.jupyterhub-ds.promotion.run"
-GATE_DIR = "/tmp/jupyterhub-ds-gate"
-SCRIPT = Path(__file__).with_name("gate_script.py")
+RUN_DIR = "/tmp/jupyterhub-ds-run"
+SCRIPT = Path(__file__).with_name("clean_run_script.py")
 LOG_TAIL_LINES = 200
 MAX_LOG_BYTES = 64 * 1024
 MAX_OUTPUT_BYTES = 256 * 1024 * 1024
 MAX_RESULT_BYTES = 16 * 1024 * 1024
 GiB = 1024**3
-# limits of every gate run whose project's profile does not set them
+# limits of every clean run whose project's profile does not set them
 DEFAULT_LIMITS = {"cpu_limit": 2.0, "mem_limit": 4 * GiB, "pids_limit": 1024}
 
 
 class OutputTooLarge(Exception):
     pass
 
-log = logging.getLogger("jupyterhub_ds.promotion.gate")
+log = logging.getLogger("jupyterhub_ds.promotion.clean_run")
 
 
 @dataclass
-class GateJob:
+class CleanRunJob:
     run_id: str
     image: str
     notebooks: list
@@ -63,7 +63,7 @@ class GateJob:
 
 
 @dataclass
-class GateOutcome:
+class CleanRunOutcome:
     image_id: str = ""
     image_digest: str = ""
     notebooks: list = field(default_factory=list)
@@ -71,7 +71,7 @@ class GateOutcome:
     installed: list = field(default_factory=list)
     imports: list = field(default_factory=list)
     exit_code: int | None = None
-    error: str = ""  # the gate itself could not run or finish (image missing, timeout, crash)
+    error: str = ""  # the run itself could not start or finish (image missing, timeout, crash)
     log_tail: str = ""
     container_removed: bool = False
 
@@ -93,10 +93,10 @@ def _add_dir(tar, name, uid, gid):
     tar.addfile(info)
 
 
-def gate_archive(source_tar, job_json, uid, gid):
-    """One tar for ``put_archive`` at /tmp: ``jupyterhub-ds-gate/{run.py,job.json,out/,src/…}``,
+def run_archive(source_tar, job_json, uid, gid):
+    """One tar for ``put_archive`` at /tmp: ``jupyterhub-ds-run/{run.py,job.json,out/,src/…}``,
     everything owned by ``uid:gid``. ``source_tar`` is ``git archive`` output of the commit."""
-    base = GATE_DIR.rsplit("/", 1)[1]
+    base = RUN_DIR.rsplit("/", 1)[1]
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as out:
         for d in (base, f"{base}/out", f"{base}/src"):
@@ -146,11 +146,11 @@ def container_options(job, image_id):
         "environment": {
             "PYTHONHASHSEED": str(job.seed),
             "JUPYTERHUB_DS_SEED": str(job.seed),
-            "JUPYTERHUB_DS_GATE": "1",
+            "JUPYTERHUB_DS_CLEAN_RUN": "1",
         },
-        "command": ["python", f"{GATE_DIR}/run.py", f"{GATE_DIR}/job.json"],
-        "working_dir": GATE_DIR,
-        "name": f"jupyterhub-ds-gate-{job.run_id}",
+        "command": ["python", f"{RUN_DIR}/run.py", f"{RUN_DIR}/job.json"],
+        "working_dir": RUN_DIR,
+        "name": f"jupyterhub-ds-clean-run-{job.run_id}",
         "detach": True,
     }
     if limits.get("cpu_limit"):
@@ -183,7 +183,7 @@ def read_bounded(chunks, limit, what):
 
 def _read_outputs(container, artifacts_dir):
     artifacts_dir.mkdir(parents=True, exist_ok=True)
-    stream, _ = container.get_archive(f"{GATE_DIR}/out")
+    stream, _ = container.get_archive(f"{RUN_DIR}/out")
     data = read_bounded(stream, MAX_OUTPUT_BYTES, "the run's output folder")
     with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
         # regular files and folders only; the "data" filter also refuses paths out of the folder
@@ -193,7 +193,7 @@ def _read_outputs(container, artifacts_dir):
     if not result.is_file():
         return None
     if result.stat().st_size > MAX_RESULT_BYTES:
-        raise OutputTooLarge(f"the gate's result.json is larger than {MAX_RESULT_BYTES // (1024 * 1024)} MiB")
+        raise OutputTooLarge(f"the clean run's result.json is larger than {MAX_RESULT_BYTES // (1024 * 1024)} MiB")
     return json.loads(result.read_text())
 
 
@@ -213,12 +213,12 @@ def remove_container(container):
     except Exception as e:  # already gone is fine; anything else is logged
         if getattr(e, "status_code", None) == 404:
             return True
-        log.warning("could not remove gate container %s: %s", container.name, e)
+        log.warning("could not remove clean-run container %s: %s", container.name, e)
         return False
 
 
 def remove_leftovers(client, run_id=None):
-    """Remove gate containers left by a killed service (all, or those of ``run_id``)."""
+    """Remove clean-run containers left by a killed service (all, or those of ``run_id``)."""
     label = RUN_LABEL if run_id is None else f"{RUN_LABEL}={run_id}"
     removed = []
     for container in client.containers.list(all=True, filters={"label": label}):
@@ -234,20 +234,23 @@ def _read_result(container, job, outcome):
         outcome.error = str(e)
         return
     if result is None:
-        outcome.error = f"the gate runner exited {outcome.exit_code} without a result (see the log tail)"
+        outcome.error = f"the clean run's runner exited {outcome.exit_code} without a result (see the log tail)"
         return
     outcome.notebooks, outcome.tests = result["notebooks"], result["tests"]
     outcome.installed, outcome.imports = result["installed"], result["imports"]
     if outcome.exit_code == 137:
-        outcome.error = "the gate container was killed (out of memory? exit 137)"
+        outcome.error = "the clean-run container was killed (out of memory? exit 137)"
 
 
-def run_gate(client, job, source_tar):
-    """Run the gate; never raises for a failing notebook, returns a :class:`GateOutcome`."""
+def execute(client, job, source_tar, stopping=None):
+    """Do the clean run; never raises for a failing notebook, returns a :class:`CleanRunOutcome`.
+
+    ``stopping`` (a ``threading.Event``): set when the service stops, which then removes the
+    containers of unfinished runs; one created meanwhile is removed here instead of run."""
     import docker.errors
     import requests.exceptions
 
-    outcome = GateOutcome()
+    outcome = CleanRunOutcome()
     try:
         image = client.images.get(job.image)
     except docker.errors.ImageNotFound:
@@ -257,11 +260,14 @@ def run_gate(client, job, source_tar):
     outcome.image_digest = (image.attrs.get("RepoDigests") or [image.id])[0]
     uid, gid = _user_ids(image)
     job_json = {"notebooks": list(job.notebooks), "parameters": job.parameters, "seed": job.seed,
-                "cell_timeout": job.cell_timeout, "src": f"{GATE_DIR}/src", "out": f"{GATE_DIR}/out"}
-    archive = gate_archive(source_tar, job_json, uid, gid)
+                "cell_timeout": job.cell_timeout, "src": f"{RUN_DIR}/src", "out": f"{RUN_DIR}/out"}
+    archive = run_archive(source_tar, job_json, uid, gid)
     remove_leftovers(client, job.run_id)
     container = client.containers.create(**container_options(job, image.id))
     try:
+        if stopping is not None and stopping.is_set():
+            outcome.error = "the promotion service stopped before the clean run started; the next start runs it again"
+            return outcome
         container.put_archive("/tmp", archive)
         container.start()
         try:
@@ -269,7 +275,7 @@ def run_gate(client, job, source_tar):
             outcome.exit_code = status.get("StatusCode")
         except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
             container.kill()
-            outcome.error = (f"the gate did not finish within run_timeout={job.run_timeout:.0f}s; the container "
+            outcome.error = (f"the clean run did not finish within run_timeout={job.run_timeout:.0f}s; the container "
                              "was killed (raise PromotionService.run_timeout or speed up the notebooks)")
         outcome.log_tail = log_tail(container)
         if not outcome.error:

@@ -1,10 +1,10 @@
-"""Hole: the promotion gate and service. A project with ``profile: null`` (or a profile without
-``pids_limit``) ran its gate container unlimited on the hub's Docker host; the output archive and
+"""Hole: the promotion service's clean run (the "gate"). A project with ``profile: null`` (or a
+profile without ``pids_limit``) ran its clean-run container unlimited on the hub's Docker host; the output archive and
 the log were read without a size cap; the log tail went into the GitLab tag message; the
 service's metrics needed no login although ``metrics.require_auth`` defaults to true.
 
-Controls (promotion/gate.py, decisions.tag_message, web.MetricsHandler): default CPU, memory and
-pids limits for every gate run; byte caps on everything read back; no log or test output in
+Controls (promotion/clean_run.py, decisions.tag_message, web.MetricsHandler): default CPU, memory
+and pids limits for every clean run; byte caps on everything read back; no log or test output in
 tags; metrics behind a hub token with ``read:metrics``.
 """
 
@@ -13,8 +13,16 @@ import json
 import pytest
 import requests
 
-from tests.fixtures.promotion import PROJECT, create_lanes, gate_containers, merge_change, notebook, promo_seed, run_once, \
-    settings
+from tests.fixtures.promotion import (
+    PROJECT,
+    create_lanes,
+    merge_change,
+    notebook,
+    promo_seed,
+    run_containers,
+    run_once,
+    settings,
+)
 from tests.integration.test_promotion_hub import ADMIN, USER, call, promotion_hub  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
@@ -43,7 +51,7 @@ def lanes(gitlab_server, docker_client, singleuser_image):
     return create_lanes(gitlab_server)
 
 
-def test_a_gate_run_without_profile_limits_still_runs_limited_and_its_tag_carries_no_log(gitlab_server, lanes,
+def test_a_clean_run_without_profile_limits_still_runs_limited_and_its_tag_carries_no_log(gitlab_server, lanes,
                                                                                           tmp_path):
     merge_change(gitlab_server, {"notebooks/prepare.ipynb": notebook(CGROUP, "sample = 1"),
                                  "notebooks/train.py": "# %%\nprint('trained')\n"}, "Limits probe")
@@ -53,19 +61,19 @@ def test_a_gate_run_without_profile_limits_still_runs_limited_and_its_tag_carrie
     assert run["status"] == "promoted", proc.stderr[-3000:]
     tag = lanes.tags.get(run["tag"])
     record = json.loads(tag.message.split("--- jupyterhub-ds promotion record ---", 1)[1])
-    assert "log_tail" not in record and "[gate " not in tag.message
+    assert "log_tail" not in record and "[clean run " not in tag.message
     # the service still keeps the log for admins
-    assert "[gate " in (tmp_path / "promotion.sqlite").read_bytes().decode(errors="replace")
+    assert "[clean run " in (tmp_path / "promotion.sqlite").read_bytes().decode(errors="replace")
 
 
-def test_a_gate_that_writes_a_flood_of_output_is_refused_at_the_cap(gitlab_server, lanes, tmp_path, docker_client):
-    flood = notebook("open('/tmp/jupyterhub-ds-gate/out/flood.bin', 'wb').write(b'x' * (300 * 1024 * 1024))")
+def test_a_clean_run_that_writes_a_flood_of_output_is_refused_at_the_cap(gitlab_server, lanes, tmp_path, docker_client):
+    flood = notebook("open('/tmp/jupyterhub-ds-run/out/flood.bin', 'wb').write(b'x' * (300 * 1024 * 1024))")
     merge_change(gitlab_server, {"notebooks/prepare.ipynb": flood, "notebooks/train.py": "# %%\nprint(1)\n"}, "Flood")
     proc = run_once(gitlab_server, settings(gitlab_server), tmp_path, "--run-now", f"{PROJECT}:main")
     [run] = proc.runs
     assert run["status"] == "failed" and "larger than 256 MiB" in run["error"], run
     assert lanes.branches.get("staging").commit["id"] != lanes.branches.get("main").commit["id"]
-    assert gate_containers(docker_client) == []
+    assert run_containers(docker_client) == []
     assert not list(tmp_path.rglob("flood.bin"))
 
 
