@@ -11,6 +11,7 @@ Class names are fixed: ``GitLabOAuthenticator`` (oauthenticator's traits),
 """
 
 import json
+import sys
 from urllib.parse import quote
 
 from ..gitlab_groups import entry_key
@@ -18,7 +19,8 @@ from ..sizes import parse_size
 from .profiles import normalize_profiles
 
 PROMOTION_SERVICE = "promotion"
-PROMOTION_COMMAND = ["jupyterhub-ds-promotion"]
+# the hub's own interpreter runs the service: its console script need not be on the hub's PATH
+PROMOTION_COMMAND = [sys.executable, "-m", "jupyterhub_ds.promotion"]
 PROMOTION_CONFIG_ENV = "JUPYTERHUB_DS_PROMOTION_CONFIG"
 # A user's server gets their GitLab access token, alone, from the hub (jupyterhub_ds.gitlab_token);
 # nobody but admins holds admin:auth_state (the refresh token).

@@ -76,7 +76,8 @@ def test_hub_starts_with_the_demo_file_and_all_secrets(tmp_path):
     demo = ROOT / "hub_config" / "demo.yaml"
     args, proxy = hub_args()
     log = open(tmp_path / "hub.log", "w")
-    proc = subprocess.Popen(args, env=hub_env(demo, **SECRETS), cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(args, env=hub_env(demo, **SECRETS, JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN="bot-token"), cwd=tmp_path,
+                            stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         status = None

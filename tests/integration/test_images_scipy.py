@@ -62,8 +62,8 @@ IMPORT_ALL = r"""
 import importlib, importlib.metadata as md, json, re, sys
 by_dist = {}
 for module, dists in md.packages_distributions().items():
-    for dist in dists:
-        by_dist.setdefault(canonicalize_name(dist), set()).add(module)
+    for dist in dists:  # PEP 503 names, with the standard library only (this runs in the image)
+        by_dist.setdefault(re.sub(r"[-_.]+", "-", dist).lower(), set()).add(module)
 done = {}
 for name in sys.argv[1:]:
     modules = sorted(m for m in by_dist.get(name, ()) if m.isidentifier() and not m.startswith("_"))

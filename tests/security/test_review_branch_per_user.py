@@ -10,6 +10,7 @@ same notebook; a third person opens a merge request from one user's review branc
 
 import copy
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import jupytext
 import nbformat
@@ -18,12 +19,14 @@ import pytest
 from jupyterhub_ds.review.config import ReviewConfig
 from jupyterhub_ds.review.errors import ReviewError
 from jupyterhub_ds.review.service import ReviewService
+from jupyterhub_ds.review.summary_worker import SummaryWorker
 from tests.fixtures.gitlab import DEFAULT_SEED, run_git
 
 pytestmark = pytest.mark.integration
 
 PROJECT = "data-science/notebooks"
 NB = f"projects/{PROJECT}/analysis/eda.ipynb"
+EXECUTOR = ThreadPoolExecutor(4, thread_name_prefix="test-review")
 POLICY = {"commit_notebooks": False, "branch_prefix": "review", "target_branch": "main", "max_file_size": 200_000,
           "max_submission_size": 300_000, "secret_patterns": [], "allowed_packages": None}
 
@@ -55,7 +58,8 @@ def service_for(gitlab_server, tmp_path, username):
                             policy=POLICY, state_dir=str(tmp_path / f"state-{username}"), clone_on_start=False,
                             identity_source=lambda: {"username": username, "name": username,
                                                      "email": f"{username.strip('.')}@example.com"})
-    return ReviewService(settings, str(root), logging.getLogger("test"))
+    return ReviewService(settings, str(root), logging.getLogger("test"), executor=EXECUTOR,
+                         worker=SummaryWorker(log=logging.getLogger("test"), standby=False))
 
 
 async def test_look_alike_users_get_their_own_branch_and_merge_request(gitlab_server, tmp_path):

@@ -35,6 +35,7 @@ def test_the_example_is_safe_and_an_api_on_every_address_is_named(tmp_path):
     assert config["hub"]["admin_users"] == [] and "0.0.0.0" not in config["hub"]["hub_bind_url"]
     data = yaml.safe_load(EXAMPLE.read_text())
     data["hub"]["hub_bind_url"] = "http://0.0.0.0:8081"
+    data["review"]["allowed_packages_lock"] = str(EXAMPLE.parent / data["review"]["allowed_packages_lock"])
     changed = tmp_path / "admin.yaml"
     changed.write_text(yaml.safe_dump(data))
     lines, config = check_file(changed)

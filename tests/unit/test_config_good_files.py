@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,7 +163,7 @@ def test_example_promotion_service_and_role():
     c = load_config(EXAMPLE, ENV)
     [service] = c.JupyterHub.services
     assert service["name"] == "promotion"
-    assert service["command"] == ["jupyterhub-ds-promotion"]
+    assert service["command"] == [sys.executable, "-m", "jupyterhub_ds.promotion"]
     assert service["url"] == "http://127.0.0.1:10101"
     assert service["environment"]["JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN"] == "promotion-bot-token"
     settings = json.loads(service["environment"]["JUPYTERHUB_DS_PROMOTION_CONFIG"])

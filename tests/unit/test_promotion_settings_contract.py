@@ -1,6 +1,7 @@
 """The service reads exactly what the hub's admin config hands it (env JSON of apply_promotion)."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ SECRETS = {"GITLAB_CLIENT_SECRET": "s", "JUPYTERHUB_CRYPT_KEY": "0" * 64,
 def test_example_admin_yaml_gives_the_service_its_lanes_limits_and_token():
     c = load_config(str(EXAMPLE), SECRETS)
     [service] = [s for s in c.JupyterHub.services if s["name"] == PROMOTION_SERVICE]
-    assert service["command"] == PROMOTION_COMMAND == ["jupyterhub-ds-promotion"] and CONFIG_ENV == PROMOTION_CONFIG_ENV
+    assert service["command"] == PROMOTION_COMMAND == [sys.executable, "-m", "jupyterhub_ds.promotion"]
+    assert CONFIG_ENV == PROMOTION_CONFIG_ENV
     settings = settings_from_json(service["environment"][CONFIG_ENV])
     project = settings.project("data-science/churn-model")
     assert [(lane.source, lane.target, lane.schedule) for lane in project.lanes] == [
