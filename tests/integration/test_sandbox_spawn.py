@@ -183,7 +183,11 @@ def test_user_removed_from_group_is_refused_at_next_spawn_without_logging_out(sa
     resp = requests.post(f"{sandbox.hub.api_url}/users/erin/server", json={"profile": "small"},
                          headers={"Authorization": f"token {token}"}, timeout=60)
     assert resp.status_code == 403, resp.text
-    # ... and the server she had running was stopped (stop_server_on_revoke, the default)
+    # ... and the server she had running was stopped (stop_server_on_revoke, the default); the
+    # engine may take a moment to remove the stopped container
+    deadline = time.monotonic() + 30
+    while sandbox.containers("erin") and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert sandbox.containers("erin") == []
     assert not sandbox.hub.api("GET", "/users/erin").json()["servers"]
     # the same browser session, never logged out, is no longer signed in...
