@@ -7,7 +7,8 @@ environment (secrets) or from another section are passed in as keyword arguments
 
 Class names are fixed: ``GitLabOAuthenticator`` (oauthenticator's traits),
 ``DSGitLabOAuthenticator`` (ours), ``ProfileSpawnerMixin`` (our spawner settings),
-``DockerSpawner`` (dockerspawner's traits; SwarmSpawner inherits them).
+``DockerSpawner`` (dockerspawner's traits; SwarmSpawner inherits them), ``ProfileSwarmSpawner``
+(what only Swarm has).
 """
 
 import json
@@ -143,6 +144,7 @@ def apply_hardening(section, c):
 def apply_network(section, c):
     c.DockerSpawner.network_name = section["name"]
     c.ProfileSpawnerMixin.isolate_containers = not section["containers_can_talk"]
+    c.ProfileSwarmSpawner.encrypt_network = section["encrypted"]
 
 
 def apply_spawner(section, c):
