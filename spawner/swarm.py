@@ -311,5 +311,11 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
         except (APIError, KeyError):
             why = " (node gone)"
         reason = status.get("Err") or status.get("Message") or ""
-        return (f"task {status['State']} (desired {ours.get('DesiredState')}) on node "
-                f"{await self._node_name(node)}{why}: {reason}")
+        message = (f"task {status['State']} (desired {ours.get('DesiredState')}) on node "
+                   f"{await self._node_name(node)}{why}: {reason}")
+        # JupyterHub calls stop() only for a server poll says is running, so the service of an
+        # ended task is removed here (the home volume stays on its node)
+        self.log.warning("Server of %s is no longer running: %s; removing service %s", self._log_name, message,
+                         self.service_name)
+        await self.remove_object()
+        return message
