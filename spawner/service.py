@@ -88,6 +88,22 @@ SWARM_PARITY = (
 )
 
 
+# each key container.host_config() can produce -> its row above
+HOST_CONFIG_PARITY = {
+    "security_opt": "hardening.no_new_privileges",
+    "cap_drop": "cap_drop (ALL)",
+    "cap_add": "hardening.cap_add",
+    "pids_limit": "hardening.pids_limit, profiles[].pids_limit",
+    "memswap_limit": "hardening.allow_swap: false",
+    "mem_reservation": "profiles[].mem_guarantee",
+    "cpu_shares": "profiles[].cpu_guarantee",
+    "device_requests": "profiles[].gpus: N",
+    "read_only": "hardening.read_only_rootfs",
+    "tmpfs": "hardening.read_only_rootfs",
+    "runtime": "hardening.runtime",
+}
+
+
 # ---- the service spec ------------------------------------------------------------------
 
 
