@@ -236,6 +236,14 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
             return node_id[:12]
         return node.get("Description", {}).get("Hostname") or node_id[:12]
 
+    async def _give_up(self, status, message):
+        """Remove the service whose task will not run, and fail the start with ``message``:
+        JupyterHub stops a failed server only when poll says it runs, which a rejected task's
+        does not."""
+        self.log.error("Start of %s failed: %s", self._log_name, message)
+        await self.remove_object()
+        raise web.HTTPError(status, message)
+
     async def start_object(self):
         """Wait (bounded by start_timeout, and by pending_timeout while no node fits) until the
         service's task runs; fail at once with Swarm's reason when it cannot."""
@@ -255,11 +263,11 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
             if state == "running":
                 break
             if state in ENDED_STATES:
-                raise web.HTTPError(500, f"Swarm could not start the server: task {state}: {reason}")
+                await self._give_up(500, f"Swarm could not start the server: task {state}: {reason}")
             if state in PENDING_STATES:
                 pending_since = pending_since or time.monotonic()
                 if time.monotonic() - pending_since > self.pending_timeout:
-                    raise web.HTTPError(503, f"No node of the swarm can take this server after {self.pending_timeout} s "
+                    await self._give_up(503, f"No node of the swarm can take this server after {self.pending_timeout} s "
                                              f"({reason or 'pending'}): check the profile's placement and reservations "
                                              f"against the nodes (docker node ls)")
             else:

@@ -281,3 +281,17 @@ def test_the_server_address_is_the_tasks_on_the_user_network():
 
 def test_parity_rows_are_plain_data():
     assert json.loads(json.dumps([row.__dict__ for row in service.SWARM_PARITY]))
+
+
+def test_a_task_swarm_rejects_fails_the_start_with_its_reason_and_leaves_no_service():
+    from tornado import web
+
+    spawner = swarm_spawner()
+    spawner.object_id = "svc"
+    task = {"ID": "t1", "NodeID": "n1", "DesiredState": "running",
+            "Status": {"State": "rejected", "Err": "No such image: img:1"}}
+    spawner.docker = FakeEngine(inspect_service={"ID": "svc"}, tasks=[task], remove_service=None,
+                                inspect_node={"ID": "n1", "Description": {"Hostname": "worker-1"}})
+    with pytest.raises(web.HTTPError, match="task rejected: No such image: img:1"):
+        asyncio.run(spawner.start_object())
+    assert ("remove_service", ("svc",), {}) in spawner.docker.calls
