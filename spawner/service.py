@@ -76,7 +76,8 @@ SWARM_PARITY = (
            "the CPU weight stays the engine's default (1024)"),
     Parity("profiles[].gpus: N", "device_requests (N GPUs)", ANOTHER_WAY,
            f"a reservation of N {GPU_RESOURCE} generic resources: only nodes that advertise them "
-           "(daemon.json node-generic-resources, with the NVIDIA runtime as their default) take the server"),
+           "(daemon.json node-generic-resources, with the NVIDIA runtime as their default) take the server; "
+           "engine 20.10 stops such a server when its node is updated (docs/scale-out.md)"),
     Parity("profiles[].gpus: -1", "device_requests (all GPUs)", REFUSED,
            "Swarm reserves GPUs by count only: give the number"),
     Parity("network.containers_can_talk: false", "bridge network with inter-container traffic off", REFUSED,

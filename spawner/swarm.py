@@ -36,6 +36,11 @@ PENDING_STATES = ("new", "allocated", "pending")
 STARTING_STATES = ("assigned", "accepted", "preparing", "ready", "starting")
 ENDED_STATES = ("complete", "shutdown", "failed", "rejected", "remove", "orphaned")
 NETWORK_LABEL = {"org.jupyterhub-ds.network": "user-servers"}
+# Engine 20.10's constraint enforcer rejects a task that reserves generic resources (GPUs)
+# whenever its node is updated (seen on this project's test swarm): at start, a new task of the
+# same service is placed instead, this many times.
+ENFORCER_REJECTION = "assigned node no longer meets constraints"
+ENFORCER_RETRIES = 2
 
 
 class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
@@ -244,15 +249,25 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
         await self.remove_object()
         raise web.HTTPError(status, message)
 
+    async def _force_new_task(self):
+        """A new task of the same service (Swarm's own --force: the spec's ForceUpdate counter)."""
+        current = await self.docker("inspect_service", self.object_id or self.service_name)
+        force = (current["Spec"]["TaskTemplate"].get("ForceUpdate") or 0) + 1
+        await self.docker("update_service", current["ID"], current["Version"]["Index"],
+                          task_template={"ForceUpdate": force}, fetch_current_spec=True)
+
     async def start_object(self):
         """Wait (bounded by start_timeout, and by pending_timeout while no node fits) until the
         service's task runs; fail at once with Swarm's reason when it cannot."""
         self._emit(40, "Waiting for Swarm to place the server on a node")
-        pending_since, last, delay = None, None, 0.5
+        pending_since, last, delay, given_up = None, None, 0.5, set()
         while True:
             task = await self.get_task()
             if not task:
                 raise web.HTTPError(500, f"Swarm service {self.service_name} has no task")
+            if task["ID"] in given_up:  # its replacement is not there yet
+                await asyncio.sleep(delay)
+                continue
             status = task["Status"]
             state = status["State"]
             reason = status.get("Err") or status.get("Message") or ""
@@ -263,6 +278,13 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
             if state == "running":
                 break
             if state in ENDED_STATES:
+                if reason == ENFORCER_REJECTION and len(given_up) < ENFORCER_RETRIES:
+                    given_up.add(task["ID"])
+                    self.log.warning("Task %s of %s was rejected (%s); asking Swarm for a new one",
+                                     task["ID"][:12], self.service_name, reason)
+                    await self._force_new_task()
+                    last = None
+                    continue
                 await self._give_up(500, f"Swarm could not start the server: task {state}: {reason}")
             if state in PENDING_STATES:
                 pending_since = pending_since or time.monotonic()

@@ -295,3 +295,19 @@ def test_a_task_swarm_rejects_fails_the_start_with_its_reason_and_leaves_no_serv
     with pytest.raises(web.HTTPError, match="task rejected: No such image: img:1"):
         asyncio.run(spawner.start_object())
     assert ("remove_service", ("svc",), {}) in spawner.docker.calls
+
+
+def test_a_task_the_engines_constraint_enforcer_rejects_is_replaced_at_start():
+    spawner = swarm_spawner()
+    spawner.object_id = "svc"
+    rejected = {"ID": "t1", "NodeID": "n1", "Status": {"State": "rejected", "Err": "assigned node no longer meets constraints"}}
+    running = {"ID": "t2", "NodeID": "n1", "Status": {"State": "running"}}
+    answers = iter([[rejected], [rejected], [running]])
+    spawner.docker = FakeEngine(
+        inspect_service={"ID": "svc", "Version": {"Index": 7}, "Spec": {"TaskTemplate": {}}},
+        tasks=lambda **kw: next(answers), update_service=None,
+        inspect_node={"ID": "n1", "Description": {"Hostname": "gpu-1"}})
+    asyncio.run(spawner.start_object())
+    assert spawner.task_id == "t2"
+    assert ("update_service", ("svc", 7), {"task_template": {"ForceUpdate": 1}, "fetch_current_spec": True}) \
+        in spawner.docker.calls
