@@ -261,10 +261,15 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
         service's task runs; fail at once with Swarm's reason when it cannot."""
         self._emit(40, "Waiting for Swarm to place the server on a node")
         pending_since, last, delay, given_up = None, None, 0.5, set()
+        created = time.monotonic()
         while True:
             task = await self.get_task()
-            if not task:
-                raise web.HTTPError(500, f"Swarm service {self.service_name} has no task")
+            if not task:  # the orchestrator makes the task a moment after the service
+                if time.monotonic() - created > self.pending_timeout:
+                    await self._give_up(500, f"Swarm made no task for service {self.service_name} in "
+                                             f"{self.pending_timeout} s")
+                await asyncio.sleep(delay)
+                continue
             if task["ID"] in given_up:  # its replacement is not there yet
                 await asyncio.sleep(delay)
                 continue
