@@ -37,8 +37,8 @@ STARTING_STATES = ("assigned", "accepted", "preparing", "ready", "starting")
 ENDED_STATES = ("complete", "shutdown", "failed", "rejected", "remove", "orphaned")
 NETWORK_LABEL = {"org.jupyterhub-ds.network": "user-servers"}
 # Engine 20.10's constraint enforcer rejects a task that reserves generic resources (GPUs)
-# whenever its node is updated (seen on this project's test swarm): at start, a new task of the
-# same service is placed instead, this many times.
+# whenever its node is updated (seen on this project's test swarm): at start, the service is
+# created again, this many times.
 ENFORCER_REJECTION = "assigned node no longer meets constraints"
 ENFORCER_RETRIES = 2
 
@@ -249,12 +249,17 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
         await self.remove_object()
         raise web.HTTPError(status, message)
 
-    async def _force_new_task(self):
-        """A new task of the same service (Swarm's own --force: the spec's ForceUpdate counter)."""
-        current = await self.docker("inspect_service", self.object_id or self.service_name)
-        force = (current["Spec"]["TaskTemplate"].get("ForceUpdate") or 0) + 1
-        await self.docker("update_service", current["ID"], current["Version"]["Index"],
-                          task_template={"ForceUpdate": force}, fetch_current_spec=True)
+    async def _recreate_service(self):
+        """The same service anew (a new task): removed, then created again once its name is free.
+        (Swarm's --force, a ForceUpdate of the spec, makes no new task for a service whose task
+        was rejected under restart condition none: seen here.)"""
+        await self.remove_object()
+        for _ in range(50):  # removal is asynchronous; 10 s at most
+            if await self.get_object() is None:
+                break
+            await asyncio.sleep(0.2)
+        service = await self.create_object()
+        self.object_id = service[self.object_id_key]
 
     async def start_object(self):
         """Wait (bounded by start_timeout, and by pending_timeout while no node fits) until the
@@ -271,6 +276,9 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
                 await asyncio.sleep(delay)
                 continue
             if task["ID"] in given_up:  # its replacement is not there yet
+                if time.monotonic() - created > self.pending_timeout:
+                    await self._give_up(500, f"Swarm made no new task for service {self.service_name} in "
+                                             f"{self.pending_timeout} s")
                 await asyncio.sleep(delay)
                 continue
             status = task["Status"]
@@ -285,10 +293,10 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
             if state in ENDED_STATES:
                 if reason == ENFORCER_REJECTION and len(given_up) < ENFORCER_RETRIES:
                     given_up.add(task["ID"])
-                    self.log.warning("Task %s of %s was rejected (%s); asking Swarm for a new one",
+                    self.log.warning("Task %s of %s was rejected (%s); creating the service again",
                                      task["ID"][:12], self.service_name, reason)
-                    await self._force_new_task()
-                    last = None
+                    await self._recreate_service()
+                    last, created = None, time.monotonic()
                     continue
                 await self._give_up(500, f"Swarm could not start the server: task {state}: {reason}")
             if state in PENDING_STATES:

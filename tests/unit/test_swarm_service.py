@@ -167,6 +167,7 @@ def test_a_swarm_config_that_says_what_swarm_cannot_enforce_passes(tmp_path):
     ({("hardening", "runtime"): "runsc"}, "hardening.runtime", "default-runtime"),
     ({("network", "containers_can_talk"): False}, "network.containers_can_talk", "no switch for inter-container"),
     ({("spawner", "pull_policy"): "never"}, "spawner.pull_policy", "use ifnotpresent"),
+    ({("spawner", "remove_on_stop"): False}, "spawner.remove_on_stop", "always removed"),
     ({("profiles", 0, "gpus"): -1}, "profiles[0].gpus", "by count only"),
     ({("spawner", "kind"): "docker", ("profiles", 0, "placement"): ["node.role==worker"]},
      "profiles[0].placement", "need spawner.kind: swarm"),
@@ -302,12 +303,23 @@ def test_a_task_the_engines_constraint_enforcer_rejects_is_replaced_at_start():
     spawner.object_id = "svc"
     rejected = {"ID": "t1", "NodeID": "n1", "Status": {"State": "rejected", "Err": "assigned node no longer meets constraints"}}
     running = {"ID": "t2", "NodeID": "n1", "Status": {"State": "running"}}
-    answers = iter([[rejected], [rejected], [running]])
-    spawner.docker = FakeEngine(
-        inspect_service={"ID": "svc", "Version": {"Index": 7}, "Spec": {"TaskTemplate": {}}},
-        tasks=lambda **kw: next(answers), update_service=None,
-        inspect_node={"ID": "n1", "Description": {"Hostname": "gpu-1"}})
+    tasks, calls = iter([rejected, running]), []
+
+    async def get_task():
+        return next(tasks)
+
+    async def remove_object():
+        calls.append("remove")
+
+    async def get_object():
+        return None
+
+    async def create_object():
+        calls.append("create")
+        return {"ID": "svc2"}
+
+    spawner.get_task, spawner.remove_object, spawner.get_object, spawner.create_object = (
+        get_task, remove_object, get_object, create_object)
+    spawner.docker = FakeEngine(inspect_node={"ID": "n1", "Description": {"Hostname": "gpu-1"}})
     asyncio.run(spawner.start_object())
-    assert spawner.task_id == "t2"
-    assert ("update_service", ("svc", 7), {"task_template": {"ForceUpdate": 1}, "fetch_current_spec": True}) \
-        in spawner.docker.calls
+    assert calls == ["remove", "create"] and spawner.object_id == "svc2" and spawner.task_id == "t2"
