@@ -151,7 +151,9 @@ def apply_spawner(section, c):
     c.JupyterHub.spawner_class = "ds-swarm" if section["kind"] == "swarm" else "ds-docker"
     c.DockerSpawner.start_timeout = section["start_timeout"]
     c.DockerSpawner.http_timeout = section["http_timeout"]
-    c.DockerSpawner.remove = section["remove_on_stop"]
+    if section["kind"] == "docker":
+        # a Swarm service is always removed when its server stops (check_swarm says so)
+        c.DockerSpawner.remove = section["remove_on_stop"]
     c.DockerSpawner.pull_policy = section["pull_policy"]
 
 

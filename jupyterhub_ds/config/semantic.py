@@ -234,6 +234,9 @@ def check_swarm(config):
         problems.append(Problem(("network", "containers_can_talk"), "false cannot hold on Swarm: an overlay network "
                                 "has no switch for inter-container traffic, so servers on it can reach each other "
                                 "(each still needs its owner's JupyterHub token); set containers_can_talk: true"))
+    if not config["spawner"]["remove_on_stop"]:
+        problems.append(Problem(("spawner", "remove_on_stop"), "false cannot hold on Swarm: the service of a stopped "
+                                "server is always removed (the home volume stays on its node); remove the key"))
     pull = config["spawner"]["pull_policy"]
     if pull in ("always", "never"):
         problems.append(Problem(("spawner", "pull_policy"), f"{show(pull)} cannot be enforced on Swarm: each node's "
