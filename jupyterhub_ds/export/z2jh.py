@@ -43,7 +43,7 @@ SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server"]
 PULL_POLICIES = {"ifnotpresent": "IfNotPresent", "always": "Always"}
 # Of the hub config the Docker hub runs with: the spawner sections (KubeSpawner gets its own
 # values below) and the JupyterHub traits the chart sets itself or has a values key for.
-SPAWNER_SECTIONS = {"Spawner", "DockerSpawner", "SwarmSpawner", "ProfileSpawnerMixin"}
+SPAWNER_SECTIONS = {"Spawner", "DockerSpawner", "SwarmSpawner", "ProfileSpawnerMixin", "ProfileSwarmSpawner"}
 CHART_MANAGED = {
     "JupyterHub": {"bind_url", "hub_bind_url", "hub_connect_ip", "db_url", "cleanup_servers", "spawner_class",
                    "services", "load_roles", "authenticate_prometheus"},
