@@ -302,9 +302,12 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
             if state in PENDING_STATES:
                 pending_since = pending_since or time.monotonic()
                 if time.monotonic() - pending_since > self.pending_timeout:
+                    home = self._home_constraint_node()
+                    pinned = (f"; your home volume is on node {await self._node_name(home)}, so the server can only "
+                              "run there") if home else ""
                     await self._give_up(503, f"No node of the swarm can take this server after {self.pending_timeout} s "
                                              f"({reason or 'pending'}): check the profile's placement and reservations "
-                                             f"against the nodes (docker node ls)")
+                                             f"against the nodes (docker node ls){pinned}")
             else:
                 pending_since = None
             await asyncio.sleep(delay)

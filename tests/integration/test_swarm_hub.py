@@ -14,7 +14,7 @@ import pytest
 from docker.types import ContainerSpec, Placement, TaskTemplate
 
 from tests.fixtures.hub import loopback_session
-from tests.fixtures.swarm_hub import PENDING_TIMEOUT, POLL_INTERVAL, swarm_stack  # noqa: F401 (fixture)
+from tests.fixtures.swarm_hub import PENDING_TIMEOUT, POLL_INTERVAL
 
 pytestmark = pytest.mark.integration
 
