@@ -15,8 +15,7 @@ import requests
 
 from tests.fixtures.gitlab import DEFAULT_SEED
 from tests.fixtures.hub import free_port, loopback_session
-from tests.fixtures.hub_login import (gitlab_hub_config, login_via_gitlab, new_session, page_text,
-                                     seed_with_hub_callback)
+from tests.fixtures.hub_login import gitlab_hub_config, login_via_gitlab, new_session, page_text, seed_with_hub_callback
 from tests.fixtures.postgres import hub_db_settings
 
 pytestmark = pytest.mark.integration
