@@ -31,6 +31,11 @@ apt_install_missing() {
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
   command -v ip >/dev/null || missing+=(iproute2)
+  # the Swarm tests: a local registry for the images, nsenter/unshare for the engines' namespaces
+  command -v docker-registry >/dev/null || missing+=(docker-registry)
+  command -v nsenter >/dev/null || missing+=(util-linux)
+  # PostgreSQL for the hub database and promotion store tests (the tests start their own cluster)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   if [ "${#missing[@]}" -gt 0 ]; then
     need_root_for "installing ${missing[*]}"
     say "apt-get install ${missing[*]}"
@@ -116,6 +121,21 @@ lint() {
   fi
 }
 
+test_services() {
+  # What the PostgreSQL and Swarm tests start themselves (a PostgreSQL cluster on loopback,
+  # three dockerd in network namespaces, docker-registry) needs: the packages above, the
+  # postgres user, network namespaces. Leftovers of a killed Swarm test run (its engines,
+  # namespaces, veths, mounts, data) are removed here; a second run finds nothing to do.
+  id postgres >/dev/null 2>&1 || die "the postgres user is missing; reinstall the postgresql package"
+  local probe="jds-devsh-probe-$$"
+  ip netns add "$probe" 2>/dev/null && ip netns del "$probe" \
+    || die "cannot create network namespaces (ip netns add); the Swarm tests need them (root)"
+  [ -d /run/jds-swarm ] || return 0
+  say "removing leftovers of killed Swarm test runs"
+  (cd "$ROOT" && "$VENV/bin/python" -c \
+    'from tests.fixtures.netns_swarm import sweep_leftovers; print("swept:", " ".join(sweep_leftovers()) or "nothing")')
+}
+
 bootstrap() {
   apt_install_missing
   python_env
@@ -133,6 +153,7 @@ case "$CMD" in
     python_env
     lint  # seconds: before the images are built
     bootstrap
+    test_services
     say "tests"
     cd "$ROOT"
     # no arguments: pyproject.toml's testpaths (tests/); ./dev.sh test tests/security runs just those

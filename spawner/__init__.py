@@ -6,8 +6,16 @@ from .profiles import ProfileError, allowed_profiles, resolve  # noqa: E402,F401
 def __getattr__(name):
     # The spawner classes import dockerspawner (hub extra); load them only when asked, so the
     # pure profile code stays importable with the base install.
-    if name in ("ProfileDockerSpawner", "ProfileSpawnerMixin"):
+    if name == "ProfileSpawnerMixin":
+        from . import mixin
+
+        return mixin.ProfileSpawnerMixin
+    if name == "ProfileDockerSpawner":
         from . import docker
 
-        return getattr(docker, name)
+        return docker.ProfileDockerSpawner
+    if name == "ProfileSwarmSpawner":
+        from . import swarm
+
+        return swarm.ProfileSwarmSpawner
     raise AttributeError(name)

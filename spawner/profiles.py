@@ -9,7 +9,8 @@ A normalized profile is a dict with exactly these keys::
     cpu_limit (float|None), mem_limit (int bytes|None), cpu_guarantee (float|None),
     mem_guarantee (int bytes|None), pids_limit (int|None), gpus (int: 0 none, -1 all),
     volumes ({source: {"bind": target, "mode": "ro"|"rw"}}), environment ({str: str}),
-    allowed_groups ([str], empty = everyone), idle_timeout (int seconds|None)
+    allowed_groups ([str], empty = everyone), idle_timeout (int seconds|None),
+    placement ([str] Swarm placement constraints like ``node.labels.gpu==true``; Swarm only)
 
 ``user_options`` (from the spawn form or the REST API) is ``{"profile": slug}`` plus, when
 the profile lists several images, an optional ``{"image": one_of_them}``.
@@ -47,6 +48,7 @@ class ResolvedProfile:
     volumes: dict = field(default_factory=dict)
     environment: dict = field(default_factory=dict)
     idle_timeout: int | None = None
+    placement: tuple = ()  # Swarm placement constraints (spawner.kind: swarm only)
 
 
 def _group_allows(allowed_group, user_groups):
@@ -138,6 +140,7 @@ def resolve(profiles, user_groups, user_options):
         volumes=dict(profile.get("volumes") or {}),
         environment=dict(profile.get("environment") or {}),
         idle_timeout=profile.get("idle_timeout"),
+        placement=tuple(profile.get("placement") or ()),
     )
 
 

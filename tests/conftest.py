@@ -19,6 +19,8 @@ pytest_plugins = [
         "tests.fixtures.browser",
         "tests.fixtures.docker",
         "tests.fixtures.sandbox",
+        "tests.fixtures.postgres",
+        "tests.fixtures.swarm_hub",
     )
     if __import__("importlib.util").util.find_spec(name) is not None
 ]

@@ -7,7 +7,8 @@ environment (secrets) or from another section are passed in as keyword arguments
 
 Class names are fixed: ``GitLabOAuthenticator`` (oauthenticator's traits),
 ``DSGitLabOAuthenticator`` (ours), ``ProfileSpawnerMixin`` (our spawner settings),
-``DockerSpawner`` (dockerspawner's traits; SwarmSpawner inherits them).
+``DockerSpawner`` (dockerspawner's traits; SwarmSpawner inherits them), ``ProfileSwarmSpawner``
+(what only Swarm has).
 """
 
 import json
@@ -145,13 +146,16 @@ def apply_hardening(section, c):
 def apply_network(section, c):
     c.DockerSpawner.network_name = section["name"]
     c.ProfileSpawnerMixin.isolate_containers = not section["containers_can_talk"]
+    c.ProfileSwarmSpawner.encrypt_network = section["encrypted"]
 
 
 def apply_spawner(section, c):
     c.JupyterHub.spawner_class = "ds-swarm" if section["kind"] == "swarm" else "ds-docker"
     c.DockerSpawner.start_timeout = section["start_timeout"]
     c.DockerSpawner.http_timeout = section["http_timeout"]
-    c.DockerSpawner.remove = section["remove_on_stop"]
+    if section["kind"] == "docker":
+        # a Swarm service is always removed when its server stops (check_swarm says so)
+        c.DockerSpawner.remove = section["remove_on_stop"]
     c.DockerSpawner.pull_policy = section["pull_policy"]
 
 

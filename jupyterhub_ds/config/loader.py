@@ -30,6 +30,7 @@ SEMANTIC_CHECKS = [
     (semantic.check_workspace, ("workspace",)),
     (semantic.check_hub, ("hub",)),
     (semantic.check_subdomain_host, ("hub",)),
+    (semantic.check_swarm, ("spawner", "hardening", "network", "profiles")),
     (semantic_promotion.check_timezone, ("promotion",)),
     (semantic_promotion.check_promotion, ("promotion", "profiles")),
 ]

@@ -6,14 +6,25 @@ matched exactly against the user's hub groups, see ``jupyterhub_ds.gitlab_groups
 ``{source: {"bind": target, "mode": "ro"|"rw"}}`` and environment values are strings.
 """
 
+import re
+
 from ..gitlab_groups import entry_key
 from ..sizes import parse_size
 
 PROFILE_KEYS = (
     "slug", "display_name", "description", "default", "images", "cpu_limit", "mem_limit",
     "cpu_guarantee", "mem_guarantee", "pids_limit", "gpus", "volumes", "environment",
-    "allowed_groups", "idle_timeout",
+    "allowed_groups", "idle_timeout", "placement",
 )
+
+
+PLACEMENT = re.compile(r"^\s*(node\.(?:id|hostname|role|platform\.os|platform\.arch|labels\.[A-Za-z0-9_.-]+)|engine\.labels\.[A-Za-z0-9_.-]+)\s*(==|!=)\s*(\S+)\s*$")
+
+
+def placement_constraint(text):
+    """One Swarm placement constraint as Swarm writes it: ``node.labels.gpu==true``."""
+    attribute, op, value = PLACEMENT.match(text).groups()
+    return f"{attribute}{op}{value}"
 
 
 def mounts(entries):
@@ -52,6 +63,8 @@ def normalize_profile(profile, default_image):
         "environment": {k: _env_value(v) for k, v in profile["environment"].items()},
         "allowed_groups": [entry_key(g) for g in profile["allowed_groups"]],
         "idle_timeout": profile["idle_timeout"],
+        # "node.labels.gpu == true" -> "node.labels.gpu==true" (Swarm's own spelling)
+        "placement": [placement_constraint(c) for c in profile["placement"]],
     }
 
 

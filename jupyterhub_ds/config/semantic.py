@@ -204,3 +204,46 @@ def check_subdomain_host(config):
         return [Problem(("hub", "subdomain_host"), f"{show(hub['subdomain_host'])} is not the origin of hub.public_url "
                         f"({origin}); set it to {origin!r}")]
     return []
+
+
+def check_swarm(config):
+    """``spawner.kind: swarm``: every hardening setting a Swarm service cannot carry is refused
+    here with the reason and the fix (the full table: jupyterhub_ds.spawner.service.SWARM_PARITY,
+    docs/scale-out.md). With ``kind: docker``, the Swarm-only keys are refused instead of being
+    silently unused."""
+    problems = []
+    if config["spawner"]["kind"] != "swarm":
+        if config["network"]["encrypted"]:
+            problems.append(Problem(("network", "encrypted"), "true, but only Swarm overlay networks are encrypted; "
+                                    "remove it or set spawner.kind: swarm"))
+        for i, profile in enumerate(config["profiles"]):
+            if profile["placement"]:
+                problems.append(Problem(("profiles", i, "placement"), "placement constraints need spawner.kind: swarm "
+                                        "(one Docker engine has one node); remove them or set spawner.kind: swarm"))
+        return problems
+    hardening = config["hardening"]
+    if not hardening["allow_swap"]:
+        problems.append(Problem(("hardening", "allow_swap"), "false cannot hold on Swarm: a service cannot set a "
+                                "memory+swap limit, and the engine gives each task as much swap as its memory limit; "
+                                "turn swap off on the nodes (swapoff -a, and in /etc/fstab), then set allow_swap: true"))
+    if hardening["runtime"]:
+        problems.append(Problem(("hardening", "runtime"), f"{show(hardening['runtime'])}: a Swarm service cannot choose "
+                                "an OCI runtime; set \"default-runtime\" in every node's daemon.json and remove "
+                                "hardening.runtime"))
+    if not config["network"]["containers_can_talk"]:
+        problems.append(Problem(("network", "containers_can_talk"), "false cannot hold on Swarm: an overlay network "
+                                "has no switch for inter-container traffic, so servers on it can reach each other "
+                                "(each still needs its owner's JupyterHub token); set containers_can_talk: true"))
+    if not config["spawner"]["remove_on_stop"]:
+        problems.append(Problem(("spawner", "remove_on_stop"), "false cannot hold on Swarm: the service of a stopped "
+                                "server is always removed (the home volume stays on its node); remove the key"))
+    pull = config["spawner"]["pull_policy"]
+    if pull in ("always", "never"):
+        problems.append(Problem(("spawner", "pull_policy"), f"{show(pull)} cannot be enforced on Swarm: each node's "
+                                "engine pulls the service's image when a task starts there and lacks it; use "
+                                "ifnotpresent (or skip), and preload or mirror the image for air-gapped nodes"))
+    for i, profile in enumerate(config["profiles"]):
+        if profile["gpus"] == -1:
+            problems.append(Problem(("profiles", i, "gpus"), "-1 (all GPUs) cannot be reserved on Swarm, which "
+                                    "reserves GPUs by count only; give the number of GPUs"))
+    return problems

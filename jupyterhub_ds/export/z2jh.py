@@ -43,7 +43,7 @@ SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server"]
 PULL_POLICIES = {"ifnotpresent": "IfNotPresent", "always": "Always"}
 # Of the hub config the Docker hub runs with: the spawner sections (KubeSpawner gets its own
 # values below) and the JupyterHub traits the chart sets itself or has a values key for.
-SPAWNER_SECTIONS = {"Spawner", "DockerSpawner", "SwarmSpawner", "ProfileSpawnerMixin"}
+SPAWNER_SECTIONS = {"Spawner", "DockerSpawner", "SwarmSpawner", "ProfileSpawnerMixin", "ProfileSwarmSpawner"}
 CHART_MANAGED = {
     "JupyterHub": {"bind_url", "hub_bind_url", "hub_connect_ip", "db_url", "cleanup_servers", "spawner_class",
                    "services", "load_roles", "authenticate_prometheus"},
@@ -152,6 +152,10 @@ def volume(name, mount, where, problems):
     return vol, mnt
 
 
+# a Swarm placement constraint that is a Kubernetes node label selector
+NODE_LABEL = re.compile(r"^node\.labels\.([A-Za-z0-9_.-]+)==(\S+)$")
+
+
 def profile_entry(index, profile, problems):
     """One normalized profile -> a KubeSpawner profile_list entry."""
     here = ("profiles", index)
@@ -186,6 +190,17 @@ def profile_entry(index, profile, problems):
     elif profile["gpus"] == -1:
         problems.append(Problem(here + ("gpus",), f"-1 (all GPUs) has no Kubernetes equivalent; give the number "
                                 f"of GPUs ({GPU_RESOURCE}) the profile gets"))
+    selector = {}
+    for k, constraint in enumerate(profile.get("placement") or ()):
+        label = NODE_LABEL.match(constraint)
+        if label:
+            selector[label.group(1)] = label.group(2)
+        else:
+            problems.append(Problem(here + ("placement", k), f"{constraint!r} has no node_selector equivalent (only "
+                                    "node.labels.KEY==VALUE has); write a node affinity in the profile's "
+                                    "kubespawner_override.node_affinity_required by hand"))
+    if selector:
+        override["node_selector"] = selector
     env = {**profile["environment"], "JUPYTERHUB_DS_PROFILE": profile["slug"]}
     override["environment"] = {k: literal(v) for k, v in env.items()}
     if profile["idle_timeout"]:

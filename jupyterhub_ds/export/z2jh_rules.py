@@ -72,6 +72,7 @@ RULES = {
     ("profiles", "*", "volumes"): _m(PROFILE + ".volumes, .volume_mounts"),
     ("profiles", "*", "environment"): _m(PROFILE + ".environment"),
     ("profiles", "*", "allowed_groups"): _m("singleuser.profileList[].allowed_groups (enforced by hub.extraConfig)"),
+    ("profiles", "*", "placement"): _m(PROFILE + ".node_selector (node.labels.KEY==VALUE; other constraints are reported)"),
     ("profiles", "*", "idle_timeout"): _m(PROFILE + ".args (--ServerApp.shutdown_no_activity_timeout)"),
     ("images", "default"): _m("singleuser.image.name, singleuser.image.tag"),
     ("images", "allowed"): Rule(ELSEWHERE, "checked when the file is loaded: profiles name only allowed images"),
@@ -80,6 +81,9 @@ RULES = {
     ("volumes", "home_mount"): _m("singleuser.storage.homeMountPath"),
     ("volumes", "shared"): _m("singleuser.storage.extraVolumes, singleuser.storage.extraVolumeMounts"),
     ("network", "name"): _docker("pods share the cluster network; singleuser.networkPolicy keeps them apart"),
+    ("network", "encrypted"): _docker(
+        "pod-to-pod encryption is the cluster network plugin's (e.g. WireGuard in Calico or Cilium), not the chart's"
+    ),
     ("network", "containers_can_talk"): _m("singleuser.networkPolicy.ingress"),
     ("hardening", "user"): _m("singleuser.uid, hub.config.KubeSpawner.gid"),
     ("hardening", "no_new_privileges"): _m("singleuser.allowPrivilegeEscalation"),

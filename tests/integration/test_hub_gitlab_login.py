@@ -16,6 +16,7 @@ import requests
 from tests.fixtures.gitlab import DEFAULT_SEED
 from tests.fixtures.hub import free_port, loopback_session
 from tests.fixtures.hub_login import gitlab_hub_config, login_via_gitlab, new_session, page_text, seed_with_hub_callback
+from tests.fixtures.postgres import hub_db_settings
 
 pytestmark = pytest.mark.integration
 
@@ -43,8 +44,15 @@ def hub_config(gitlab_server, hub_port: int, refresh_age: int = 300) -> dict:
 
 
 @pytest.fixture
-def gitlab_hub(hub_factory, gitlab_server, hub_port):
-    return hub_factory(port=hub_port, config=hub_config(gitlab_server, hub_port))
+def gitlab_hub(request, hub_factory, gitlab_server, hub_port, database_backend):
+    # every test here runs on SQLite and on PostgreSQL (users, auth_state, a crash and restart)
+    db_text, db_env = hub_db_settings(database_backend)
+    hub = hub_factory(port=hub_port, config=hub_config(gitlab_server, hub_port), config_text=db_text, env=db_env)
+    if database_backend is not None:  # the hub's tables are in PostgreSQL, not in a SQLite file
+        tables = request.getfixturevalue("postgres_server").psql(
+            "select tablename from pg_tables where schemaname = 'public'", database=database_backend.name)
+        assert "users" in tables.split() and not (hub.workdir / "jupyterhub.sqlite").exists()
+    return hub
 
 
 def hub_user(hub, name: str) -> requests.Response:

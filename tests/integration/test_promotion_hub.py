@@ -10,6 +10,7 @@ import requests
 
 from tests.fixtures.hub import free_port
 from tests.fixtures.hub_login import new_session, page_text, parse_forms, submit
+from tests.fixtures.postgres import hub_db_settings
 from tests.fixtures.promotion import PROJECT, create_lanes, merge_change, promo_seed, settings
 
 pytestmark = pytest.mark.integration
@@ -23,13 +24,19 @@ def gitlab_seed():
 
 
 @pytest.fixture
-def promotion_hub(gitlab_server, docker_client, singleuser_image, hub_factory):
+def promotion_hub(request, gitlab_server, docker_client, singleuser_image, hub_factory, database_backend):
+    # on SQLite, and on PostgreSQL for both the hub and the promotion store (two databases of one
+    # server, each password only in the environment)
     port = free_port()
-    environment = {
-        "JUPYTERHUB_DS_PROMOTION_CONFIG": json.dumps({**settings(gitlab_server), "metrics_require_auth": True}),
-        "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": gitlab_server.admin_token,
-    }
-    config_text = f"""
+    promotion_settings = {**settings(gitlab_server), "metrics_require_auth": True}
+    environment = {"JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": gitlab_server.admin_token}
+    db_text, db_env = hub_db_settings(database_backend)
+    if database_backend is not None:
+        store = request.getfixturevalue("postgres_server").database(f"{database_backend.name}_promotion")
+        promotion_settings["database_url"] = store.url()
+        environment["JUPYTERHUB_DS_PROMOTION_DB_PASSWORD"] = store.password
+    environment["JUPYTERHUB_DS_PROMOTION_CONFIG"] = json.dumps(promotion_settings)
+    config_text = db_text + f"""
 c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.redirect_to_server = False
 c.DummyAuthenticator.password = "test-password"
@@ -45,7 +52,8 @@ c.JupyterHub.load_roles = [
       "scopes": ["read:users:name", "read:users:groups", "read:groups:name"]}},
 ]
 """
-    hub = hub_factory(config_text=config_text)
+    hub = hub_factory(config_text=config_text, env=db_env)
+    hub.store = store if database_backend is not None else None
     for name in (USER, OUTSIDER):  # ada exists already: admin_users
         hub.api("POST", f"users/{name}").raise_for_status()
     # uma is in the project's namespace group (as GitLab group sync would make her); otto is not
@@ -97,7 +105,7 @@ def test_non_admin_reads_history_but_run_now_and_rollback_are_403(promotion_hub,
     assert '"event": "promotion.refused"' in promotion_hub.log_text()
 
 
-def test_admin_runs_now_then_rolls_production_back_to_a_record(promotion_hub, gitlab_server):
+def test_admin_runs_now_then_rolls_production_back_to_a_record(request, promotion_hub, gitlab_server):
     lanes = create_lanes(gitlab_server)
 
     def promote(source):
@@ -137,6 +145,9 @@ def test_admin_runs_now_then_rolls_production_back_to_a_record(promotion_hub, gi
 
     runs = call(promotion_hub, USER, "GET", "api/runs").json()["runs"]
     assert [r["status"] for r in runs] == ["promoted"] * 5
+    if promotion_hub.store is not None:  # the records are in PostgreSQL
+        assert request.getfixturevalue("postgres_server").psql(
+            "select count(*) from promotion_runs", database=promotion_hub.store.name).strip() == "5"
     assert call(promotion_hub, OUTSIDER, "GET", "api/runs").json() == {"runs": []}
     assert call(promotion_hub, OUTSIDER, "GET", f"api/runs/{runs[0]['run_id']}").status_code == 404
     # metrics.require_auth (the default): a token with read:metrics, as for /hub/metrics

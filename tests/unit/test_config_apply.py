@@ -19,9 +19,19 @@ def defaults(**sections):
 def test_network_isolation_follows_containers_can_talk():
     for can_talk, isolate in [(False, True), (True, False)]:
         c = Config()
-        A.apply_network({"name": "lab-net", "containers_can_talk": can_talk}, c)
+        A.apply_network({"name": "lab-net", "containers_can_talk": can_talk, "encrypted": False}, c)
         assert c.DockerSpawner.network_name == "lab-net"
         assert c.ProfileSpawnerMixin.isolate_containers is isolate
+        assert c.ProfileSwarmSpawner.encrypt_network is False
+
+
+def test_swarm_kind_picks_ds_swarm_and_encrypts_the_overlay_when_asked():
+    config = defaults(spawner={"kind": "swarm"}, network={"encrypted": True})
+    c = Config()
+    A.apply_spawner(config["spawner"], c)
+    A.apply_network(config["network"], c)
+    assert c.JupyterHub.spawner_class == "ds-swarm"
+    assert c.ProfileSwarmSpawner.encrypt_network is True
 
 
 def test_no_promotion_projects_means_no_service_and_no_role():

@@ -49,18 +49,21 @@ def test_demo_profiles_are_normalized():
             "mem_limit": 2 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
             "gpus": 0, "volumes": {}, "environment": {},
             "allowed_groups": ["data-science/analysts", "data-science/power-users"], "idle_timeout": None,
+            "placement": [],
         },
         {
             "slug": "large", "display_name": "Large (16 CPU, 64 GB)", "description": "For big data sets and training",
             "default": False, "images": ["jupyterhub-ds/singleuser-scipy:latest", "jupyterhub-ds/singleuser:latest"],
             "cpu_limit": 16.0, "mem_limit": 64 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
             "gpus": 0, "volumes": {}, "environment": {}, "allowed_groups": ["data-science/power-users"], "idle_timeout": None,
+            "placement": [],
         },
         {
             "slug": "gpu", "display_name": "GPU", "description": "One GPU for deep learning",
             "default": False, "images": ["jupyterhub-ds/singleuser-scipy:latest"], "cpu_limit": 8.0,
             "mem_limit": 32 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
             "gpus": 1, "volumes": {}, "environment": {}, "allowed_groups": ["ml-gpu"], "idle_timeout": None,
+            "placement": [],
         },
     ]
 
@@ -219,7 +222,9 @@ def test_swarm_kind_and_base_url(tmp_path):
     path.write_text(
         MINIMAL.read_text()
         + "spawner:\n  kind: swarm\nhub:\n  public_url: https://ds.example.com/jupyter/\n  base_url: /jupyter/\n"
+        # what Swarm cannot enforce must be said (check_swarm)
         + "  bind: http://127.0.0.1:8123\nmetrics:\n  require_auth: false\n"
+        + "hardening:\n  allow_swap: true\nnetwork:\n  containers_can_talk: true\n"
     )
     c = load_config(path, ENV)
     assert c.JupyterHub.spawner_class == "ds-swarm"

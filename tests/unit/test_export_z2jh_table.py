@@ -196,12 +196,22 @@ def test_a_reported_value_is_not_written_half_translated(tmp_path, changes, abse
     {},
     {("images", "build", "debian_suite"): "trixie"},
     {("images", "allowed"): ["jupyterhub-ds/singleuser:latest"]},
-    {("spawner", "kind"): "swarm"},
     {("promotion", "timezone"): "Europe/Berlin"},  # no projects: nothing would run
 ])
 def test_settings_that_need_nothing_on_kubernetes_are_not_reported(tmp_path, changes):
     _, problems = export(load(tmp_path, changes))
     assert reported(problems) == {}
+
+
+def test_swarm_kind_needs_nothing_but_what_swarm_forced_is_reported(tmp_path):
+    # kind: swarm needs allow_swap and containers_can_talk (semantic.check_swarm); swap is named
+    # like for any Docker config, the network becomes the chart's network policy as usual
+    values, problems = export(load(tmp_path, {("spawner", "kind"): "swarm", ("hardening", "allow_swap"): True,
+                                              ("network", "containers_can_talk"): True,
+                                              ("profiles", 0, "placement"): ["node.labels.disk==ssd",
+                                                                             "node.role!=manager"]}))
+    assert set(reported(problems)) == {"hardening.allow_swap", "profiles[0].placement[1]"}
+    assert values["singleuser"]["profileList"][0]["kubespawner_override"]["node_selector"] == {"disk": "ssd"}
 
 
 def test_settings_the_export_does_not_know_are_reported_not_lost(tmp_path):
