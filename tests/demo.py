@@ -3,7 +3,7 @@
 Run by ``./dev.sh demo`` (after it has installed everything and built the images):
 
     python -m tests.demo [--hub-port 8000] [--gitlab-port 8929] [--promotion-port 10101]
-                         [--work-dir .work/demo] [--reset]
+                         [--work-dir .work/demo] [--name jupyterhub-ds-demo] [--reset]
 
 It creates the Docker network of the demo (inter-container traffic off), starts the GitLab
 stand-in on that network's gateway address (so user containers can reach it) seeded with
@@ -13,8 +13,10 @@ in), starts ``jupyterhub -f hub_config/jupyterhub_config.py`` (which starts the 
 service) and prints the URL and the demo logins. Ctrl-C (or SIGTERM) stops everything,
 the users' containers included (their home volumes stay); ``--reset`` first removes what an
 earlier demo left (containers, home volumes, the working folder: GitLab's repositories, the
-hub's and the promotion service's databases). It lives in tests/ because it runs the GitLab
-stand-in, a test double the product never imports.
+hub's and the promotion service's databases). ``--name`` names the demo's Docker objects
+(network, containers ``<name>-<user>``, volumes ``<name>-home-<user>``), so that tests run
+demos of their own. It lives in tests/ because it runs the GitLab stand-in, a test double the
+product never imports.
 """
 
 import argparse
@@ -38,11 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO_YAML = REPO / "hub_config" / "demo.yaml"
 DEMO_SEED = REPO / "tests" / "fake_gitlab" / "demo_seed.yaml"
 HUB_CONFIG = REPO / "hub_config" / "jupyterhub_config.py"
-NETWORK = "jupyterhub-ds-demo"
+NAME = "jupyterhub-ds-demo"  # network; users' containers <name>-<user>; home volumes <name>-home-<user>
 APP_UID = "jupyterhub-ds-demo"
-PREFIX = "jupyterhub-ds-demo"  # users' containers are jupyterhub-ds-demo-<user>
-HOME_VOLUMES = "jupyterhub-ds-demo-home-"
-GATE_LABEL = "org.jupyterhub-ds.promotion.run"
 BOT = "promotion-bot"
 
 
@@ -70,7 +69,7 @@ def churn_csv(rows=240, seed=7):
     return "\n".join(lines) + "\n"
 
 
-def runtime_files(work, gateway, hub_port, gitlab_port, hub_api_port, promotion_port):
+def runtime_files(work, gateway, hub_port, gitlab_port, hub_api_port, promotion_port, name=NAME):
     """demo.yaml and the demo seed with this machine's values, written under ``work``."""
     config = yaml.safe_load(DEMO_YAML.read_text())
     public = f"http://localhost:{hub_port}"  # users' servers at http://<user>.localhost:<port>
@@ -83,6 +82,8 @@ def runtime_files(work, gateway, hub_port, gitlab_port, hub_api_port, promotion_
     (shared / "churn.csv").write_text(churn_csv())
     for mount in config["volumes"]["shared"]:
         mount["source"] = str(shared)
+    config["volumes"]["home_volume"] = f"{name}-home-{{username}}"
+    config["network"]["name"] = name
     config["review"]["allowed_packages_lock"] = str((DEMO_YAML.parent / config["review"]["allowed_packages_lock"]).resolve())
     config["promotion"]["port"] = promotion_port
     for project in config["promotion"]["projects"]:
@@ -98,28 +99,26 @@ def runtime_files(work, gateway, hub_port, gitlab_port, hub_api_port, promotion_
     extra = work / "jupyterhub_config.d"
     extra.mkdir(exist_ok=True)
     # the escape hatch beside the YAML: name the demo's containers so that stopping it finds them
-    (extra / "10-demo.py").write_text(f"c.DockerSpawner.prefix = {PREFIX!r}\n")
+    (extra / "10-demo.py").write_text(f"c.DockerSpawner.prefix = {name!r}\n")
     return work / "jupyterhub_ds.yaml", work / "gitlab_seed.yaml", seed
 
 
-def remove_containers(client):
-    """The users' containers and any promotion run the demo started."""
+def remove_containers(client, name=NAME):
+    """The users' containers of this demo (its promotion service removes its own runs' containers
+    when it stops)."""
     gone = []
-    for c in client.containers.list(all=True, filters={"name": f"{PREFIX}-"}):
-        if c.name.startswith(f"{PREFIX}-"):
+    for c in client.containers.list(all=True, filters={"name": f"{name}-"}):
+        if c.name.startswith(f"{name}-"):
             c.remove(force=True)
             gone.append(c.name)
-    for c in client.containers.list(all=True, filters={"label": GATE_LABEL}):
-        c.remove(force=True)
-        gone.append(c.name)
     return gone
 
 
-def reset(client, work):
+def reset(client, work, name=NAME):
     """Everything an earlier demo left: containers, home volumes, the working folder."""
-    removed = remove_containers(client)
-    for volume in client.volumes.list(filters={"name": HOME_VOLUMES}):
-        if volume.name.startswith(HOME_VOLUMES):
+    removed = remove_containers(client, name)
+    for volume in client.volumes.list(filters={"name": f"{name}-home-"}):
+        if volume.name.startswith(f"{name}-home-"):
             volume.remove(force=True)
             removed.append(volume.name)
     if work.exists():
@@ -183,17 +182,18 @@ def main(argv=None):
     parser.add_argument("--gitlab-port", type=int, default=8929)
     parser.add_argument("--promotion-port", type=int, default=10101)
     parser.add_argument("--work-dir", default=str(REPO / ".work" / "demo"))
+    parser.add_argument("--name", default=NAME, help="name of the demo's Docker network, containers and volumes")
     parser.add_argument("--reset", action="store_true", help="remove what an earlier demo left, then start afresh")
     args = parser.parse_args(argv)
 
     client = docker.from_env()
     work = Path(args.work_dir).resolve()
     if args.reset:
-        reset(client, work)
+        reset(client, work, args.name)
     work.mkdir(parents=True, exist_ok=True)
-    gateway = ensure_network(client, NETWORK)
+    gateway = ensure_network(client, args.name)
     yaml_path, seed_path, seed = runtime_files(work, gateway, args.hub_port, args.gitlab_port, args.hub_api_port,
-                                               args.promotion_port)
+                                               args.promotion_port, args.name)
     app = next(a for a in seed["applications"] if a["uid"] == APP_UID)
     bot = next(u for u in seed["users"] if u["username"] == BOT)
 
@@ -233,7 +233,7 @@ def main(argv=None):
                     proc.wait(20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-        stopped = remove_containers(client)
+        stopped = remove_containers(client, args.name)
         print(f"demo stopped{' (removed ' + ', '.join(stopped) + ')' if stopped else ''}", flush=True)
     return 0
 

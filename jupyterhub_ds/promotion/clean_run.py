@@ -277,9 +277,13 @@ def execute(client, job, source_tar, stopping=None):
             container.kill()
             outcome.error = (f"the clean run did not finish within run_timeout={job.run_timeout:.0f}s; the container "
                              "was killed (raise PromotionService.run_timeout or speed up the notebooks)")
-        outcome.log_tail = log_tail(container)
-        if not outcome.error:
-            _read_result(container, job, outcome)
+        try:
+            outcome.log_tail = log_tail(container)
+            if not outcome.error:
+                _read_result(container, job, outcome)
+        except docker.errors.APIError as e:  # 404/409: removed (or dying) under us
+            outcome.error = (f"the clean-run container {container.name} was removed before its results were read "
+                             f"({e.explanation or e}); is another promotion service cleaning this Docker host?")
     finally:
         outcome.container_removed = remove_container(container)
     return outcome

@@ -114,10 +114,15 @@ class Promoter(LoggingConfigurable):
     # --- driving runs -----------------------------------------------------------------------
 
     async def resume_all(self):
-        """Finish every run a killed service left unfinished (at start-up)."""
-        await asyncio.get_running_loop().run_in_executor(self.executor, clean_run.remove_leftovers, self.docker)
+        """Finish every run a killed service left unfinished (at start-up). Only the containers of
+        this service's own unfinished runs are removed: another service on the same Docker host
+        (a second hub, say) keeps its running clean runs."""
+        unfinished = self.store.unfinished()
+        loop = asyncio.get_running_loop()
+        for run in unfinished:
+            await loop.run_in_executor(self.executor, clean_run.remove_leftovers, self.docker, run.id)
         finished = []
-        for run in self.store.unfinished():
+        for run in unfinished:
             self.audit("promotion.run.resumed", run_id=run.id, project=run.project, target=run.target,
                        phase=run.phase)
             async with self.lock(run.project, run.target):

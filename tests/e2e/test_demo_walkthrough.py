@@ -13,6 +13,7 @@ so they always show what the demo really does.
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,7 +24,6 @@ import docker
 import pytest
 from playwright.sync_api import expect
 
-from tests.demo import HOME_VOLUMES, PREFIX
 from tests.e2e.review_ui import DIALOG, TOOLBAR_BUTTON
 from tests.fixtures.hub import REPO_ROOT, free_ports
 
@@ -51,9 +51,11 @@ def shot(page, name):
 def demo(tmp_path_factory):
     hub_port, api_port, gitlab_port, promotion_port = free_ports(4)
     work = tmp_path_factory.mktemp("demo")
+    name = f"jdstest-demo-{secrets.token_hex(3)}"  # the demo's own network, containers and volumes
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.demo", "--hub-port", str(hub_port), "--hub-api-port", str(api_port),
-         "--gitlab-port", str(gitlab_port), "--promotion-port", str(promotion_port), "--work-dir", str(work)],
+         "--gitlab-port", str(gitlab_port), "--promotion-port", str(promotion_port), "--work-dir", str(work),
+         "--name", name],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     banner, deadline = [], time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -71,9 +73,11 @@ def demo(tmp_path_factory):
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
         client = docker.from_env()
-        for volume in client.volumes.list(filters={"name": HOME_VOLUMES}):
+        leftover = [c.name for c in client.containers.list(all=True, filters={"name": f"{name}-"})]
+        for volume in client.volumes.list(filters={"name": f"{name}-home-"}):
             volume.remove(force=True)
-        leftover = [c.name for c in client.containers.list(all=True, filters={"name": f"{PREFIX}-"})]
+        for network in client.networks.list(names=[name]):
+            network.remove()
         assert leftover == [], f"the demo left containers behind: {leftover}"
 
 

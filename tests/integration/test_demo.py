@@ -1,10 +1,13 @@
 """The README's demo command: GitLab stand-in + hub from hub_config/demo.yaml, as a newcomer sees it."""
 
+import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 
+import docker
 import pytest
 import yaml
 from bs4 import BeautifulSoup
@@ -18,12 +21,15 @@ SEED = yaml.safe_load((REPO_ROOT / "tests" / "fake_gitlab" / "demo_seed.yaml").r
 PASSWORDS = {u["username"]: u["password"] for u in SEED["users"]}
 
 
-@pytest.fixture
-def demo(tmp_path):
-    hub_port, api_port, gitlab_port = free_ports(3)
+NAME = f"jdstest-demo-{secrets.token_hex(3)}"  # this module's demos: their own network and volumes
+
+
+def start_demo(work, *extra):
+    hub_port, api_port, gitlab_port, promotion_port = free_ports(4)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.demo", "--hub-port", str(hub_port), "--hub-api-port", str(api_port),
-         "--gitlab-port", str(gitlab_port), "--work-dir", str(tmp_path / "demo")],
+         "--gitlab-port", str(gitlab_port), "--promotion-port", str(promotion_port), "--work-dir", str(work),
+         "--name", NAME, *extra],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     banner = []
     deadline = time.monotonic() + 90
@@ -34,10 +40,30 @@ def demo(tmp_path):
             break
     text = "".join(banner)
     assert "jupyterhub-ds demo is running" in text, text
-    yield f"http://localhost:{hub_port}", text, proc
+    return f"http://localhost:{hub_port}", text, proc
+
+
+def stop_demo(proc):
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def demo_docker_objects():
+    yield
+    client = docker.from_env()
+    for volume in client.volumes.list(filters={"name": f"{NAME}-home-"}):
+        volume.remove(force=True)
+    for network in client.networks.list(names=[NAME]):
+        network.remove()
+
+
+@pytest.fixture
+def demo(tmp_path):
+    url, text, proc = start_demo(tmp_path / "demo")
+    yield url, text, proc
+    stop_demo(proc)
 
 
 def test_demo_prints_url_and_logins_and_they_work(demo):
@@ -62,3 +88,24 @@ def test_demo_prints_url_and_logins_and_they_work(demo):
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0 and "demo stopped" in out
+
+
+def test_reset_starts_from_a_clean_state(tmp_path):
+    work = tmp_path / "demo"
+    url, _, proc = start_demo(work)
+    alice = login_via_gitlab(url, "alice", PASSWORDS["alice"])
+    assert alice.response.status_code == 200
+    client = docker.from_env()
+    home = client.volumes.create(f"{NAME}-home-alice")  # as her first server start would leave it
+    stop_demo(proc)
+    assert (work / "jupyterhub.sqlite").exists() and home.name in [v.name for v in client.volumes.list()]
+
+    url, banner, proc = start_demo(work, "--reset")
+    try:
+        assert "demo reset: removed" in banner and home.name in banner
+        assert home.name not in [v.name for v in client.volumes.list(filters={"name": NAME})]
+        # a fresh hub database: nobody has logged in yet
+        with sqlite3.connect(work / "jupyterhub.sqlite") as db:
+            assert db.execute("select count(*) from users").fetchone()[0] == 0
+    finally:
+        stop_demo(proc)
