@@ -46,6 +46,8 @@ class PromotionService(Application):
     version = __version__
     description = __doc__
 
+    classes = [ReviewRuns]  # c.ReviewRuns.* (--help-all lists them)
+
     aliases = {
         "run-now": "PromotionService.run_now",
         "log-level": "Application.log_level",
