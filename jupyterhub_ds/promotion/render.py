@@ -18,6 +18,7 @@ The notebook is whatever the merge request's code wrote, so its size is bounded
 
 from __future__ import annotations
 
+import logging
 import re
 
 MAX_NOTEBOOK_BYTES = 32 * 1024 * 1024
@@ -45,6 +46,11 @@ IMAGE_DATA = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s
 LINK = re.compile(r"^(https?:|mailto:|#)", re.I)
 SCRIPT = re.compile(r"<\s*script", re.I)
 SCRIPTED = ("application/javascript", "application/vnd.jupyter.widget-view+json", "text/vnd.mermaid")
+
+
+# nbconvert's own notes (e.g. "Alternative text is missing on 1 image(s)") are not the admin's business
+NBCONVERT_LOG = logging.getLogger("jupyterhub_ds.promotion.render.nbconvert")
+NBCONVERT_LOG.setLevel(logging.ERROR)
 
 
 class RenderError(Exception):
@@ -96,7 +102,8 @@ def render_notebook(data: bytes, title: str) -> str:
                 output.get("data", {}).pop(mimetype, None)
     exporter = HTMLExporter(template_name="lab", template_file=TEMPLATE_NAME,
                             extra_loaders=[DictLoader({TEMPLATE_NAME: TEMPLATE})], sanitize_html=True,
-                            embed_images=True, exclude_anchor_links=True, filters={"clean_html": clean_html})
+                            embed_images=True, exclude_anchor_links=True, filters={"clean_html": clean_html},
+                            log=NBCONVERT_LOG)
     try:
         html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     except Exception as e:  # a malformed output nbconvert cannot handle
