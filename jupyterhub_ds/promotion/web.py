@@ -257,6 +257,10 @@ class ReviewRunsHandler(ReviewReader):
         iid = self.get_argument("iid", "")
         if iid and not iid.isdigit():
             raise web.HTTPError(400, f"iid={iid!r}: give the merge request's number, e.g. iid=3")
+        try:  # a configured project only: GitLab is never asked about others
+            project = self.service.settings.project(project).path
+        except LookupError as e:
+            raise web.HTTPError(404, str(e)) from None
         await self.require_reader(project)
         runs = self.service.store.review_runs(project=project, mr_iid=int(iid) if iid else None, limit=100)
         self.send_json({"runs": [r.as_record() for r in runs]})

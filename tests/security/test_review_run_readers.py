@@ -87,6 +87,9 @@ def test_only_people_who_can_read_the_project_on_gitlab_see_a_review_run(review_
             assert "rate" not in refused.text
     assert '"event": "review.refused"' in review_hub.log_text()
     assert call(review_hub, "alice", "GET", "review-runs/fedcba9876543210").status_code == 404
+    # nobody learns through the service who is a member of a project it does not promote
+    other = call(review_hub, "carol", "GET", "api/review-runs?project=secret/plans")
+    assert other.status_code == 404 and "no promotion project 'secret/plans'" in other.json()["message"]
     # without a hub login: nothing (an API client is refused, a browser is sent to the hub's login)
     anonymous = requests.get(review_hub.service_url + f"review-runs/{RUN}", allow_redirects=False, timeout=30)
     assert anonymous.status_code in (302, 403) and "rate" not in anonymous.text
