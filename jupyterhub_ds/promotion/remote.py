@@ -226,10 +226,11 @@ class RemoteProject:
         return await self.api(get)
 
     async def open_merge_requests(self, updated_after=None, limit=100):
-        """Open merge requests, most recently updated first: one page of at most ``limit``."""
+        """Open merge requests updated since ``updated_after``, least recently updated first: one
+        page of at most ``limit`` (the next look goes on from the last one)."""
         def listing():
             filters = {"updated_after": updated_after} if updated_after else {}
-            mrs = self._gitlab_project().mergerequests.list(state="opened", order_by="updated_at", sort="desc",
+            mrs = self._gitlab_project().mergerequests.list(state="opened", order_by="updated_at", sort="asc",
                                                             per_page=limit, get_all=False, **filters)
             return [m.attributes for m in mrs]
 

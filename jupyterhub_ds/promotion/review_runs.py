@@ -47,7 +47,9 @@ from .records import ReviewRun, new_run_id, utcnow
 from .render import RenderError, render_notebook
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-POLL_MARGIN = timedelta(seconds=60)  # GitLab's clock and ours, and MRs updated during a poll
+# each look also reads what was updated this long before the last one it saw: an update GitLab
+# stamped just before but committed just after that look is not missed
+POLL_MARGIN = timedelta(seconds=30)
 PROBE_LIMIT = 200  # changed .py files read to tell whether they are notebooks
 READERS_CACHED = 1024
 
@@ -154,14 +156,15 @@ class ReviewRuns(LoggingConfigurable):
             except Exception as e:  # GitLab down: the next poll looks again from the same time
                 self.log.warning("could not list the merge requests of %s: %s", project.path, e)
                 continue
-            for mr in reversed(mrs):  # oldest first: the queue keeps GitLab's order
+            for mr in mrs:  # least recently updated first: the queue keeps GitLab's order
                 try:
                     offered.append(await self.offer(project, mr, "merge request updated"))
                 except QueueFull as e:
                     self.log.warning("%s", e)
                     break
-            seen = [t for t in (_gitlab_time(mr.get("updated_at")) for mr in mrs) if t is not None]
-            self._since[project.path] = max([since, *seen])
+                # the next look goes on from here (a page's worth at a time, none skipped)
+                since = max(since, _gitlab_time(mr.get("updated_at")) or since)
+            self._since[project.path] = since
         return [r for r in offered if r is not None]
 
     async def request(self, project_path, iid, trigger):

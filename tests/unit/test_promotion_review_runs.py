@@ -41,7 +41,7 @@ class FakeGitLab:
         self.statuses = []  # (sha, state, name, ref, target_url, description)
         self.notes = {}  # iid -> {note id: body}
         self.levels = {"alice": 30, "dave": 20, "gus": 10}
-        self.asked = []
+        self.asked, self.listed = [], []
 
     def push(self, iid, sha, files):
         self.files[sha] = files
@@ -49,9 +49,12 @@ class FakeGitLab:
                          "state": "opened", "updated_at": f"2030-01-01T00:00:{len(self.files):02d}Z"}
 
     async def open_merge_requests(self, updated_after=None, limit=100):
-        """GitLab's answer: most recently updated first."""
-        found = sorted((m for m in self.mrs.values() if m["state"] == "opened"), key=lambda m: m["updated_at"])
-        return [dict(m) for m in reversed(found)][:limit]
+        """GitLab's answer: updated since ``updated_after``, least recently updated first."""
+        self.listed.append(updated_after)
+        found = sorted((m for m in self.mrs.values() if m["state"] == "opened"
+                        and (updated_after is None or m["updated_at"] >= updated_after.replace("+00:00", "Z"))),
+                       key=lambda m: m["updated_at"])
+        return [dict(m) for m in found][:limit]
 
     async def merge_request(self, iid):
         return self.mrs.get(iid)
@@ -228,6 +231,12 @@ async def test_limits_restart_and_an_admin_asking_again(gitlab, make_runs, tmp_p
     gate.set()
     await settled(runs)
     assert [r.commit for r in runs.store.review_runs(status="passed")] == ["s2", "s1"]
+    # the next look goes on from the last merge request it queued: the one that did not fit runs now
+    again = {r["commit"]: r["status"] for r in await runs.poll_once()}
+    assert again == {"s1": "passed", "s2": "passed", "s3": "queued"}  # (those within the margin ran already)
+    assert gitlab.listed[-1] == "2029-12-31T23:59:32+00:00"  # s2's update, less the margin
+    await settled(runs)
+    assert runs.store.review_runs()[0].commit == "s3"
     again = await runs.request(PROJECT, 1, "run now by ada")  # an admin asks: it runs again
     assert again["trigger"] == "run now by ada" and again["status"] == "queued"
     await settled(runs)
