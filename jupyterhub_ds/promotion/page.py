@@ -47,11 +47,11 @@ parameters <code>{{ run.parameters }}</code>; trigger {{ run.trigger }}; {{ run.
 <button type="submit">Roll back {{ run.target }} to this record</button></form>{% endif %}</td>
 </tr>{% else %}<tr><td colspan="7">No runs yet.</td></tr>{% endfor %}</table>
 <h2>Review runs</h2>
+{# what a run printed (its error too) is on its page, for the project's readers on GitLab only #}
 <table class="review-runs"><tr><th>Queued</th><th>Merge request</th><th>Commit</th><th>Status</th></tr>
 {% for run in review_runs %}<tr>
 <td>{{ run.queued_at }}</td><td>{{ run.project }}!{{ run.mr_iid }}</td><td><code>{{ run.commit[:12] }}</code></td>
-<td class="{{ run.status }}"><a href="{{ prefix }}review-runs/{{ run.run_id }}">{{ run.status }}</a>
-{% if run.error %}<br>{{ run.error }}{% endif %}</td></tr>
+<td class="{{ run.status }}"><a href="{{ prefix }}review-runs/{{ run.run_id }}">{{ run.status }}</a></td></tr>
 {% else %}<tr><td colspan="4">No review runs yet.</td></tr>{% endfor %}</table>
 </body></html>
 """
