@@ -244,7 +244,7 @@ class ReviewRuns(LoggingConfigurable):
             raise  # the service stops: the run waits again at the next start
         except Exception as e:  # git, GitLab or Docker trouble: the run failed, saying where
             self.log.exception("review run %s failed", run_id)
-            fields = {"status": "failed", "error": f"{type(e).__name__}: {e}"}
+            fields = {"status": "failed", "error": f"{type(e).__name__}: {e or 'no answer in time'}"}
         finally:
             self._running.pop(run_id, None)
         try:
@@ -281,8 +281,12 @@ class ReviewRuns(LoggingConfigurable):
                           artifacts_dir=Path(run.artifacts), default_limits=self.promoter.run_limits,
                           volumes=tuple(project.volumes), run_tests=False)
         loop = asyncio.get_running_loop()
-        outcome = await asyncio.wait_for(loop.run_in_executor(self.executor, self.promoter.clean_run, job, source_tar),
-                                         self.run_timeout + 300)
+        try:  # (the clean run kills its container at run_timeout; this is the bound on the thread)
+            outcome = await asyncio.wait_for(
+                loop.run_in_executor(self.executor, self.promoter.clean_run, job, source_tar), self.run_timeout + 300)
+        except asyncio.TimeoutError:
+            return {"status": "failed", "error": f"the review run did not finish within {self.run_timeout + 300:.0f}s; "
+                                                 "raise ReviewRuns.run_timeout or speed up the notebooks"}
         denied = DEFAULT_DENIED_LICENSES if project.denied_licenses is None else project.denied_licenses
         packages = check_packages(outcome.installed, outcome.imports, project.allowed_packages, denied)
         notebooks = [dict(nb) for nb in outcome.notebooks]
