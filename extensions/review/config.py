@@ -106,6 +106,13 @@ class ReviewConfig(LoggingConfigurable):
 
     gitlab_timeout = Float(20.0, help="Seconds a GitLab API request may take.").tag(config=True)
 
+    run_status_name = Unicode(
+        "jupyterhub-ds/run",
+        help="""The commit status whose newest state the status shows as each merge request's review
+        run (the promotion service's clean run of its head commit, with a link to the executed
+        notebooks). Empty: none is read.""",
+    ).tag(config=True)
+
     state_dir = Unicode(help="Folder for the list of submitted notebooks (no secrets in it).").tag(config=True)
 
     @default("state_dir")

@@ -2,7 +2,8 @@
 
 One open merge request per review branch: find it, or create it; GitLab's 409 ("another open
 merge request already exists for this source branch") means someone created it meanwhile, so
-we look it up again and update it.
+we look it up again and update it. Its status carries the review run of its head commit: the
+commit status the promotion service posts (``jupyterhub-ds/run``), read with the user's token.
 """
 
 from __future__ import annotations
@@ -74,13 +75,33 @@ class MergeRequests:
                 return self.ensure(branch, target, title, description)
             return mr_json(existing), False
 
-    def status(self, iid: int) -> dict:
+    def status(self, iid: int, run_status: str = "") -> tuple[dict, dict | None]:
+        """-> (the merge request with its approvals, the review run of its head commit or None).
+        ``run_status``: the commit status name to read ('' : none)."""
         with failures(self.gl.url):
             mr = self._project().mergerequests.get(iid)
             approvals = mr.approvals.get()
             approved_by = getattr(approvals, "approved_by", []) or []
-            return {**mr_json(mr), "approved": bool(getattr(approvals, "approved", False)) and bool(approved_by),
-                    "approvals": len(approved_by), "merged": mr.state == "merged"}
+            found = {**mr_json(mr), "approved": bool(getattr(approvals, "approved", False)) and bool(approved_by),
+                     "approvals": len(approved_by), "merged": mr.state == "merged"}
+        sha = getattr(mr, "sha", None)
+        return found, (self.review_run(sha, run_status) if run_status and sha else None)
+
+    def review_run(self, sha: str, name: str) -> dict | None:
+        """The newest commit status ``name`` of ``sha`` as {state, sha, target_url, description}; None
+        when there is none or GitLab does not show it to this user (it is extra, never an error)."""
+        try:
+            statuses = self._project().commits.get(sha, lazy=True).statuses.list(name=name, get_all=False,
+                                                                                  per_page=20)
+        except (gitlab.GitlabError, requests.RequestException):
+            return None
+        if not statuses:
+            return None
+        latest = max(statuses, key=lambda s: s.id)
+        url = getattr(latest, "target_url", None) or None
+        return {"state": str(latest.status), "sha": sha,
+                "target_url": url if url and url.startswith(("https://", "http://")) else None,
+                "description": str(getattr(latest, "description", None) or "")[:300]}
 
 
 class failures:

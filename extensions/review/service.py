@@ -371,8 +371,8 @@ class ReviewService:
 
         async def one(entry):
             mrs = gitlab_mr.MergeRequests(gl, entry["project"])
-            mr = await self.blocking(mrs.status, entry["iid"], timeout=s.gitlab_timeout * 2)
-            return {"path": entry["path"], "branch": entry["branch"], "mr": mr}
+            mr, run = await self.blocking(mrs.status, entry["iid"], s.run_status_name, timeout=s.gitlab_timeout * 3)
+            return {"path": entry["path"], "branch": entry["branch"], "mr": mr, **({"run": run} if run else {})}
 
         try:
             found = await asyncio.gather(*(one(e) for e in sorted(entries.values(), key=lambda e: e["path"])))

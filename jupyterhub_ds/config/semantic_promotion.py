@@ -1,4 +1,4 @@
-"""Promotion checks: time zone, cron schedules, pinned images, profile references, lanes."""
+"""Promotion checks: time zone, cron schedules, pinned images, profile references, lanes, review runs."""
 
 import zoneinfo
 
@@ -90,6 +90,9 @@ def check_promotion(config):
             )
         if project["profile"] is not None and project["profile"] not in slugs:
             problems.append(Problem(here + ("profile",), unknown_profile_message(project["profile"], slugs)))
+        if project["require_review_run"] and not project["review_runs"]:
+            problems.append(Problem(here + ("require_review_run",), "needs review_runs: true (it promotes only work "
+                                    "whose review run passed); turn review_runs on, or require_review_run off"))
         for k, lane in enumerate(project["lanes"]):
             expr = lane["schedule"]
             if len(expr.split()) != 5 or not croniter.is_valid(expr):

@@ -62,7 +62,10 @@ def unsafe_choices(config):
                      f"{mount['target']}: one user can leave files there for others to run")
     for i, project in enumerate(config["promotion"]["projects"]):
         if project["network"]:
-            name(("promotion", "projects", i, "network"), f"the promotion runs of {project['path']} may reach the network")
+            runs = ("its review runs too: any Developer's notebook, before anyone reviewed it"
+                    if project["review_runs"] else "")
+            name(("promotion", "projects", i, "network"), f"the promotion runs of {project['path']} may reach the "
+                 f"network{', and ' + runs if runs else ''}")
     metrics = config["metrics"]
     if metrics["enabled"] and not metrics["require_auth"]:
         name(("metrics", "require_auth"), "anyone who reaches the hub can read its metrics (user names, activity)")

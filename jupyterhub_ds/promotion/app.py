@@ -3,8 +3,10 @@
 The hub starts it (``c.JupyterHub.services``, written by ``jupyterhub_ds.config.apply``) with
 the promotion settings as JSON in ``JUPYTERHUB_DS_PROMOTION_CONFIG``, GitLab's token in
 ``JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN`` and the ``JUPYTERHUB_SERVICE_*`` variables. At start
-it finishes runs a previous process left unfinished, then serves its page and ticks the lanes
-on their cron schedules (``scheduler.due_lanes``), unless paused.
+it finishes runs a previous process left unfinished, then serves its page, ticks the lanes
+on their cron schedules (``scheduler.due_lanes``), unless paused, and gives merge requests
+their review runs (``review_runs.ReviewRuns``: it looks for updated merge requests every
+``c.ReviewRuns.poll_interval`` seconds).
 
 ``--once`` runs without the web side: finish unfinished runs, run the lanes named by
 ``--run-now project:source`` (any number), print each run as a JSON line, exit (0: every
@@ -30,6 +32,7 @@ from traitlets.config import Application
 from .._version import __version__
 from .observe import Audit, Metrics
 from .records import Store, utcnow
+from .review_runs import ReviewRuns
 from .scheduler import due_lanes, seconds_until_next
 from .settings import CONFIG_ENV, settings_from_json
 
@@ -42,6 +45,8 @@ class PromotionService(Application):
     name = "jupyterhub-ds-promotion"
     version = __version__
     description = __doc__
+
+    classes = [ReviewRuns]  # c.ReviewRuns.* (--help-all lists them)
 
     aliases = {
         "run-now": "PromotionService.run_now",
@@ -118,6 +123,15 @@ class PromotionService(Application):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             return str(Path(url[len("sqlite:///"):]).resolve().parent / "jupyterhub_ds_promotion_artifacts")
         return str(Path.cwd() / "jupyterhub_ds_promotion_artifacts")
+
+    public_url = Unicode(help="""The service's address for browsers, e.g.
+        https://hub.example.com/services/promotion/ (links in commit statuses and notes on GitLab).
+        Default: env JUPYTERHUB_PUBLIC_URL, which the hub sets when its public_url is configured
+        (the admin YAML's hub.public_url); empty: statuses and notes carry no links.""").tag(config=True)
+
+    @default("public_url")
+    def _public_url_default(self):
+        return os.environ.get("JUPYTERHUB_PUBLIC_URL", "")
 
     cache_dir = Unicode(help="Bare git caches of the promoted projects; default: <artifacts_dir>/../"
                              "jupyterhub_ds_promotion_git.").tag(config=True)
@@ -217,6 +231,10 @@ class PromotionService(Application):
             self.settings, self.store, self.docker, remote_for, self.artifacts_dir, parent=self, log=self.log,
             run_timeout=self.run_timeout, audit=self.audit, metrics=self.metrics, executor=self.executor,
             run_limits=self.run_limits, stopping=self.stopping)
+        self.review_runs = ReviewRuns(
+            self.settings, self.store, self.promoter, remote_for, self.artifacts_dir, public_url=self.public_url,
+            audit=self.audit, metrics=self.metrics, executor=self.executor, stopping=self.stopping, track=self.track,
+            parent=self, log=self.log)
         return self.promoter
 
     def track(self, task):
@@ -311,9 +329,12 @@ class PromotionService(Application):
 
     async def _resume_then_schedule(self, promoter, stop):
         try:
-            await promoter.resume_all()
+            await promoter.resume_all()  # (removes every clean-run container a killed service left)
         except Exception:
             self.log.exception("resuming unfinished promotion runs failed; they are retried at the next start")
+        self.review_runs.requeue_interrupted()
+        self.review_runs.start_ready()
+        self.track(asyncio.ensure_future(self.review_runs.poll_loop(stop)))
         await self.scheduler_loop(stop)
 
     async def _stop_runs(self):
@@ -331,6 +352,8 @@ class PromotionService(Application):
         from .clean_run import remove_leftovers
 
         for run in self.store.unfinished():
+            remove_leftovers(self.docker, run.id)
+        for run in self.store.review_runs(status="running", limit=1000):
             remove_leftovers(self.docker, run.id)
 
     def start(self):

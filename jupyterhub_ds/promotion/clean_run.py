@@ -60,6 +60,7 @@ class CleanRunJob:
     artifacts_dir: Path  # executed notebooks and result.json land here
     default_limits: dict | None = None  # None: DEFAULT_LIMITS
     volumes: tuple = ()  # ({"source", "target"}, ...): the project's data, mounted read-only
+    run_tests: bool = True  # False: the notebooks only (a review run), the project's tests are "skipped"
 
 
 @dataclass
@@ -260,7 +261,8 @@ def execute(client, job, source_tar, stopping=None):
     outcome.image_digest = (image.attrs.get("RepoDigests") or [image.id])[0]
     uid, gid = _user_ids(image)
     job_json = {"notebooks": list(job.notebooks), "parameters": job.parameters, "seed": job.seed,
-                "cell_timeout": job.cell_timeout, "src": f"{RUN_DIR}/src", "out": f"{RUN_DIR}/out"}
+                "cell_timeout": job.cell_timeout, "src": f"{RUN_DIR}/src", "out": f"{RUN_DIR}/out",
+                "tests": job.run_tests}
     archive = run_archive(source_tar, job_json, uid, gid)
     remove_leftovers(client, job.run_id)
     container = client.containers.create(**container_options(job, image.id))

@@ -8,7 +8,8 @@ For each notebook, in order: read it (``.ipynb``, or a jupytext ``py:percent`` f
 the parameters papermill-style (a cell tagged ``injected-parameters`` after the cell tagged
 ``parameters``, else first) and the seed, execute it with nbclient (per-cell timeout), save the
 executed notebook. The first failure stops the run (later notebooks: "not run"). Then the
-project's tests (``tests/`` or ``test_*.py``) with pytest, the installed distributions with
+project's tests (``tests/`` or ``test_*.py``) with pytest (unless the job says ``"tests": false``:
+a review run, whose tests are "skipped"), the installed distributions with
 their licence fields, and the distributions the notebooks import. Everything goes to
 ``<out>/result.json``; progress lines go to stdout (the log tail the service records).
 """
@@ -236,7 +237,12 @@ def main(job_path):
             save(nb, job["out"], rel_path)
             executed.append((rel_path, nb))
         stopped = result["status"] != "ok"
-    tests = run_tests(job) if not stopped else {"status": "not run"}
+    if stopped:
+        tests = {"status": "not run"}
+    elif not job.get("tests", True):
+        tests = {"status": "skipped"}
+    else:
+        tests = run_tests(job)
     log("listing installed distributions")
     report = {"notebooks": results, "tests": tests, "installed": installed(),
               "imports": imports_of(executed, job["src"]), "python": sys.version.split()[0]}

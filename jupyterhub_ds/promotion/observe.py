@@ -1,7 +1,8 @@
 """What IT sees of the promotion service: Prometheus metrics and structured audit events.
 
 Metrics live in the service's own registry (served at ``<prefix>metrics``): runs by lane and
-status, run duration, and the time of each lane's last successful promotion. Audit events are
+status, run duration, the time of each lane's last successful promotion, and review runs by
+project and status with their duration. Audit events are
 one JSON object per log line on the ``jupyterhub_ds.promotion.audit`` logger (``event``,
 ``time`` and the facts: who, project, lanes, commit, run id, tag), never carrying tokens.
 """
@@ -26,6 +27,11 @@ class Metrics:
         self.duration = Histogram("jupyterhub_ds_promotion_run_duration_seconds", "Duration of promotion runs",
                                   labels + ["status"], registry=self.registry,
                                   buckets=(10, 30, 60, 120, 300, 600, 1800, 3600, 7200, float("inf")))
+        self.review_runs = Counter("jupyterhub_ds_review_runs", "Review runs of merge requests finished, by status",
+                                   ["project", "status"], registry=self.registry)
+        self.review_duration = Histogram("jupyterhub_ds_review_run_duration_seconds", "Duration of review runs",
+                                         ["project"], registry=self.registry,
+                                         buckets=(10, 30, 60, 120, 300, 600, 1800, float("inf")))
         self.last_success = Gauge("jupyterhub_ds_promotion_last_success_timestamp_seconds",
                                   "Unix time of the lane's last successful promotion", labels, registry=self.registry)
 
@@ -36,6 +42,12 @@ class Metrics:
             self.duration.labels(run.project, lane, run.status).observe(run.duration)
         if run.status == "promoted" and run.finished_at is not None:
             self.last_success.labels(run.project, lane).set(run.finished_at.timestamp())
+
+
+    def review_finished(self, run):
+        self.review_runs.labels(run.project, run.status).inc()
+        if run.duration is not None:
+            self.review_duration.labels(run.project).observe(run.duration)
 
 
 class Audit:

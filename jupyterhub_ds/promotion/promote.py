@@ -5,6 +5,11 @@ run to its end from whatever phase it was left in, asking GitLab for the real st
 matters (``decisions.next_step``), so a run killed at any point is resumed or repeated
 idempotently by ``resume_all`` at start-up. Runs of one lane never overlap (a lock per lane).
 
+A project with ``require_review_run`` promotes only when every merge request merged in the
+range has a passed review run of its head commit (``review_decisions.review_gate``, from the
+service's own records, never from GitLab's commit statuses, which project members can post
+too); otherwise the run fails at once, naming them, and no clean run repeats what failed.
+
 A rollback is a run of kind ``rollback``: the lane's branch gets a new commit on top of its
 head whose tree is the recorded commit's tree (``git commit-tree``), the clean run runs on it and
 only then is it pushed: a fast-forward like every promotion, so nothing is ever forced and
@@ -19,7 +24,7 @@ from pathlib import Path
 
 from traitlets.config import LoggingConfigurable
 
-from . import clean_run, decisions
+from . import clean_run, decisions, review_decisions
 from .packages import DEFAULT_DENIED_LICENSES, check_packages, pip_freeze
 from .records import Run, new_run_id, utcnow
 
@@ -70,10 +75,25 @@ class Promoter(LoggingConfigurable):
                        trigger=trigger, action=choice.action, commit=choice.commit, reason=choice.reason)
             if choice.action == "skip":
                 return None
+            # before the run is recorded: a recorded run resumes into its clean run
+            unreviewed = (await self._unreviewed(project, dst, choice.commit)
+                          if choice.action == "promote" and project.require_review_run else "")
             run = self._new_run(project, lane.source, lane.target, trigger, tick, choice.commit, dst)
-            if choice.action == "refuse":
-                return self._finish(run.id, "failed", error=choice.reason)
+            if choice.action == "refuse" or unreviewed:
+                return self._finish(run.id, "failed", error=choice.reason if choice.action == "refuse" else unreviewed)
             return await self._drive_locked(run.id)
+
+    async def _unreviewed(self, project, base, commit):
+        """'' when every merge request merged between ``base`` and ``commit`` passed its review
+        run, else why not (review_decisions.review_gate)."""
+        remote = self.remote_for(project.path)
+        await remote.fetch_commit(commit)
+        shas = set(await remote.commits_between(base, commit))
+        merged = [mr for mr in await remote.merged_requests(None) if decisions.merge_request_in_range(mr, shas)]
+        verdicts = {mr["sha"]: review_decisions.verdict(
+                        [r.as_record() for r in self.store.review_runs(project=project.path, commit=mr["sha"], limit=20)])
+                    for mr in merged if mr.get("sha")}
+        return review_decisions.review_gate(merged, verdicts)
 
     async def rollback(self, project_path, record_id, trigger):
         """Put the lane of record ``record_id`` back to its recorded commit, as a new run (clean run first)."""

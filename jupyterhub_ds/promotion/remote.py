@@ -1,4 +1,5 @@
-"""The project on GitLab, as the promotion service sees it: branches, commits, tags, MR notes.
+"""The project on GitLab, as the promotion service sees it: branches, commits, tags, merge
+requests and their notes, commit statuses, who may read it.
 
 Git (fetch, archive, ancestry, push) goes through the real ``git`` CLI over HTTP against a
 bare cache repository per project (asyncio subprocesses, bounded by timeouts, started through
@@ -8,7 +9,12 @@ The service's token reaches git through a pipe read by our credential helper, fo
 host only, so it is never in a command line, a URL, an environment, a config or a log.
 
 Pushes are plain pushes of an exact commit to ``refs/heads/<lane>``: never forced, so GitLab
-(and the stand-in) refuse anything that is not a fast-forward.
+(and the stand-in) refuse anything that is not a fast-forward. Fetches into the cache take turns
+(a promotion and a review run of one project share it).
+
+What is read from GitLab or the repository for review runs is bounded: one page of merge
+requests, at most :data:`MAX_NOTES` notes looked through, :data:`MAX_CHANGED` changed paths, and
+scripts of at most :data:`MAX_SCRIPT_BYTES` read to tell whether they are notebooks.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from .. import git_command, gitlab_client
 
 GIT_TIMEOUT = 300
 API_TIMEOUT = 60
+MAX_NOTES = 1000
+MAX_CHANGED = 1000
+MAX_SCRIPT_BYTES = 1024 * 1024
 IDENTITY = {"GIT_AUTHOR_NAME": "jupyterhub-ds promotion", "GIT_AUTHOR_EMAIL": "promotion@jupyterhub-ds.invalid",
             "GIT_COMMITTER_NAME": "jupyterhub-ds promotion", "GIT_COMMITTER_EMAIL": "promotion@jupyterhub-ds.invalid"}
 
@@ -37,6 +46,8 @@ class RemoteProject:
         self.repo = Path(cache_dir) / (quote(project_path, safe="") + ".git")
         self._gl = gitlab_client
         self._project = None
+        self._me = None  # the service's own GitLab user id (the author of its notes)
+        self._fetching = asyncio.Lock()
 
     # --- git ---------------------------------------------------------------------------
 
@@ -72,7 +83,8 @@ class RemoteProject:
         heads = await self.heads(*branches)
         wanted = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b, sha in heads.items() if sha]
         if wanted:
-            await self.git("fetch", "--no-tags", "-q", self.url, *wanted, network=True)
+            async with self._fetching:
+                await self.git("fetch", "--no-tags", "-q", self.url, *wanted, network=True)
         return heads
 
     async def fetch_commit(self, sha):
@@ -80,7 +92,10 @@ class RemoteProject:
         await self.ensure_repo()
         if await self._has(sha):
             return
-        await self.git("fetch", "--no-tags", "-q", self.url, "+refs/heads/*:refs/remotes/origin/*", network=True)
+        async with self._fetching:
+            if not await self._has(sha):
+                await self.git("fetch", "--no-tags", "-q", self.url, "+refs/heads/*:refs/remotes/origin/*",
+                               network=True)
         if not await self._has(sha):
             raise GitError(f"commit {sha[:12]} is not on any branch of {self.path} any more")
 
@@ -105,6 +120,26 @@ class RemoteProject:
     async def commits_between(self, old, new):
         spec = [new] if old is None else [f"{old}..{new}"]
         return (await self.git("rev-list", *spec)).split()
+
+    async def merge_base(self, a, b):
+        """The best common ancestor of two commits in the cache (None: unrelated)."""
+        try:
+            return (await self.git("merge-base", a, b, timeout=60)).strip() or None
+        except GitError:
+            return None
+
+    async def changed_paths(self, base, head, limit=MAX_CHANGED):
+        """Files added or modified from ``base`` to ``head`` (renames count as added), at most ``limit``."""
+        out = await self.git("diff", "--name-only", "-z", "--no-renames", "--diff-filter=d", base, head, timeout=60)
+        return [p for p in out.split("\0") if p][:limit]
+
+    async def script_text(self, sha, path, limit=MAX_SCRIPT_BYTES):
+        """The text of a file at ``sha`` when it is at most ``limit`` bytes, else None."""
+        spec = f"{sha}:{path}"
+        size = (await self.git("cat-file", "-s", spec, timeout=60)).strip()
+        if not size.isdigit() or int(size) > limit:
+            return None
+        return await self.git("cat-file", "blob", spec, timeout=60)
 
     async def archive(self, sha):
         return await self.git("archive", "--format=tar", sha)
@@ -173,3 +208,102 @@ class RemoteProject:
             return True
 
         return await self.api(note)
+
+    # --- merge requests and review runs --------------------------------------------------------
+
+    async def merge_request(self, iid):
+        """The merge request's attributes (state, sha, branches, web_url...), or None if there is none."""
+        import gitlab
+
+        def get():
+            try:
+                return self._gitlab_project().mergerequests.get(iid).attributes
+            except gitlab.GitlabGetError as e:
+                if e.response_code == 404:
+                    return None
+                raise
+
+        return await self.api(get)
+
+    async def open_merge_requests(self, updated_after=None, limit=100):
+        """Open merge requests updated since ``updated_after``, least recently updated first: one
+        page of at most ``limit`` (the next look goes on from the last one)."""
+        def listing():
+            filters = {"updated_after": updated_after} if updated_after else {}
+            mrs = self._gitlab_project().mergerequests.list(state="opened", order_by="updated_at", sort="asc",
+                                                            per_page=limit, get_all=False, **filters)
+            return [m.attributes for m in mrs]
+
+        return await self.api(listing)
+
+    async def set_status(self, sha, state, *, name, ref=None, target_url=None, description=None):
+        """Post the commit status ``name`` of ``sha`` (pending, running, success, failed, canceled)."""
+        data = {"state": state, "name": name}
+        data.update({k: v for k, v in (("ref", ref), ("target_url", target_url), ("description", description)) if v})
+
+        def post():
+            return self._gitlab_project().commits.get(sha, lazy=True).statuses.create(data).attributes
+
+        return await self.api(post)
+
+    def _my_id(self):
+        if self._me is None:
+            self._gitlab_project()  # makes the client
+            self._gl.auth()
+            self._me = self._gl.user.id
+        return self._me
+
+    async def upsert_note(self, mr_iid, marker, body, known_id=None):
+        """The one note of this service on the merge request that holds ``marker``: edited to
+        ``body`` (``PUT .../notes/:id``), or created; returns its id. ``known_id``: where it was
+        last time (else the first :data:`MAX_NOTES` notes are looked through)."""
+        import gitlab
+
+        def upsert():
+            me = self._my_id()
+            mr = self._gitlab_project().mergerequests.get(mr_iid, lazy=True)
+            found = None
+            if known_id:
+                try:
+                    note = mr.notes.get(known_id)
+                    found = note if note.author["id"] == me and marker in (note.body or "") else None
+                except gitlab.GitlabGetError as e:
+                    if e.response_code != 404:
+                        raise
+            if found is None:
+                for i, note in enumerate(mr.notes.list(iterator=True, per_page=100, sort="asc", order_by="created_at")):
+                    if i >= MAX_NOTES:
+                        break
+                    if not note.system and note.author["id"] == me and marker in (note.body or ""):
+                        found = note
+                        break
+            if found is None:
+                return mr.notes.create({"body": body}).id
+            mr.notes.update(found.id, {"body": body})
+            return found.id
+
+        return await self.api(upsert)
+
+    async def reader_access(self, username):
+        """The GitLab access level ``username`` holds in this project (directly, through a group
+        or inherited: members/all), 0 when none, blocked, or not a GitLab user."""
+        import gitlab
+
+        def access():
+            project = self._gitlab_project()  # (makes the client)
+            users = self._gl.users.list(username=username, get_all=False, per_page=2)
+            user = next((u for u in users if u.username.lower() == username.lower()), None)
+            if user is None or getattr(user, "state", "active") != "active":
+                return 0
+            try:
+                member = project.members_all.get(user.id)
+            except gitlab.GitlabGetError as e:
+                if e.response_code == 404:
+                    return 0
+                raise
+            if getattr(member, "state", "active") != "active" or \
+                    getattr(member, "membership_state", "active") != "active":
+                return 0
+            return int(member.access_level)
+
+        return await self.api(access)

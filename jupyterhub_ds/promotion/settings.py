@@ -27,6 +27,8 @@ class Project:
     network: bool = False
     limits: dict = field(default_factory=dict)
     volumes: tuple = ()  # ({"source", "target"}, ...) mounted read-only into every run
+    review_runs: bool = True  # merge requests get a clean run of the notebooks they change
+    require_review_run: bool = False  # promote only merged work whose review run passed
     # Distribution names allowed to be installed in the image (None: no allow-list check) and
     # licence words refused in installed distributions' metadata (None: the service default).
     allowed_packages: tuple[str, ...] | None = None
@@ -87,6 +89,8 @@ def parse_project(raw):
         seed=int(raw.get("seed", 0)),
         cell_timeout=int(raw.get("cell_timeout", 600)),
         network=bool(raw.get("network", False)),
+        review_runs=bool(raw.get("review_runs", True)),
+        require_review_run=bool(raw.get("require_review_run", False)),
         volumes=tuple({"source": v["source"], "target": v["target"]} for v in raw.get("volumes") or ()),
         limits={k: v for k, v in (raw.get("limits") or {}).items() if v is not None},
         allowed_packages=_optional_tuple(raw.get("allowed_packages")),

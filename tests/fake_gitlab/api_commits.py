@@ -8,6 +8,7 @@ import hashlib
 from .api_branches import commit_json
 from .base import ApiError, ApiHandler, forbidden, not_found
 from .model import DEVELOPER, MAINTAINER, Project, User
+from .mr_state import touch_moved
 from .pagination import paginate
 from .repos import GitError
 
@@ -76,6 +77,7 @@ async def write_commit(handler: ApiHandler, project: Project, me: User, branch: 
             normalized.append({**action, "content": content})
         sha = await repos.commit_files(project.id, parent, normalized, message, me.name, me.email)
         await repos.update_ref(project.id, f"refs/heads/{branch}", sha, parent or "0" * 40)
+    touch_moved(project, {branch: parent}, {branch: sha})
     return sha
 
 

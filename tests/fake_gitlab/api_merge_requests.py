@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from .base import ApiError, ApiHandler, not_found, user_basic
 from .model import DEVELOPER, MergeRequest, Project, User, add_note, now_iso
 from .mr_state import MergeRefused, detailed_status, facts, merge
@@ -59,6 +61,15 @@ async def mr_json(handler: ApiHandler, project: Project, mr: MergeRequest, me: U
     return data
 
 
+def iso_time(value: str, name: str) -> datetime.datetime:
+    """An ISO 8601 time parameter (``2024-03-01T12:00:00Z``) as an aware datetime; 400 otherwise."""
+    try:
+        parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, {"error": f"{name} is invalid"}) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
 def duplicate_of(project: Project, source: str, target: str, exclude: int | None = None) -> MergeRequest | None:
     return next((m for m in project.merge_requests if m.state == "opened" and m.source_branch == source
                  and m.target_branch == target and m.id != exclude), None)
@@ -91,6 +102,12 @@ class MergeRequestsHandler(ApiHandler):
             mrs = [m for m in mrs if int(self.param("reviewer_id")) in m.reviewer_ids]
         if self.param("assignee_id"):
             mrs = [m for m in mrs if int(self.param("assignee_id")) in m.assignee_ids]
+        for name, keep in (("updated_after", lambda t, at: t >= at), ("updated_before", lambda t, at: t <= at),
+                           ("created_after", lambda t, at: t >= at), ("created_before", lambda t, at: t <= at)):
+            if self.param(name):
+                at = iso_time(self.param(name), name)
+                field_name = name.split("_")[0] + "_at"
+                mrs = [m for m in mrs if keep(iso_time(getattr(m, field_name), field_name), at)]
         search = self.param("search")
         if search:
             mrs = [m for m in mrs if search.lower() in (m.title + "\n" + m.description).lower()]

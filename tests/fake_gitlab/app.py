@@ -16,6 +16,7 @@ from . import (
     api_merge_requests,
     api_mr_extras,
     api_projects,
+    api_statuses,
     api_users,
     git_http,
     oauth,
@@ -36,7 +37,7 @@ def log_request(handler: web.RequestHandler) -> None:
 def make_app(ctx: Context) -> web.Application:
     routes = []
     for module in (oauth, session, api_applications, api_users, api_groups, api_members, api_projects,
-                   api_branches, api_commits, api_merge_requests, api_mr_extras, git_http):
+                   api_branches, api_commits, api_merge_requests, api_mr_extras, api_statuses, git_http):
         routes += module.routes()
     routes.append((r"/api/v4/.*", NotFoundApi))
     routes += web_pages.routes()

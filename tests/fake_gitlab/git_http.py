@@ -10,6 +10,7 @@ import os
 from tornado import web
 
 from .model import DEVELOPER, REPORTER
+from .mr_state import touch_moved
 from .tokens import REPO_READ_SCOPES, REPO_WRITE_SCOPES, basic_credentials
 
 log = logging.getLogger("fake_gitlab.git")
@@ -98,6 +99,7 @@ class GitHttpHandler(web.RequestHandler):
             env["HTTP_CONTENT_ENCODING"] = self.request.headers["Content-Encoding"]
         if self.request.headers.get("Git-Protocol"):
             env["GIT_PROTOCOL"] = self.request.headers["Git-Protocol"]
+        before = await repos.branches(project.id) if service == "git-receive-pack" else None
         proc = await asyncio.create_subprocess_exec(
             "git", "http-backend", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=env)
@@ -107,6 +109,8 @@ class GitHttpHandler(web.RequestHandler):
             proc.kill()
             await proc.wait()
             return self.text(504, "git http-backend timed out\n")
+        if before is not None:
+            touch_moved(project, before, await repos.branches(project.id))
         if err.strip():
             log.info("git http-backend (%s %s): %s", project.full_path, service, err.decode(errors="replace").strip())
         sep = out.find(b"\r\n\r\n")

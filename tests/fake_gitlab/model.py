@@ -101,6 +101,28 @@ class MergeRequest:
         return t.startswith(("draft:", "[draft]", "(draft)", "wip:", "[wip]"))
 
 
+@dataclass
+class CommitStatus:
+    """An external job on a commit (``POST /projects/:id/statuses/:sha``), as GitLab keeps a
+    ``GenericCommitStatus``: one record moves pending -> running -> success/failed/canceled; a
+    new one (with the same name) is made once that record finished, and the old one is retried."""
+
+    id: int
+    sha: str
+    ref: str
+    name: str
+    pipeline_id: int
+    author_id: int
+    status: str = "created"
+    target_url: str | None = None
+    description: str | None = None
+    coverage: float | None = None
+    created_at: str = field(default_factory=now_iso)
+    started_at: str | None = None
+    finished_at: str | None = None
+    retried: bool = False
+
+
 def add_note(store: Store, mr: MergeRequest, author: User, body: str, system: bool = False) -> Note:
     note = Note(store.next_id(), body, author.id, now_iso(), system)
     mr.notes.append(note)
@@ -121,6 +143,8 @@ class Project:
     members: dict[int, int] = field(default_factory=dict)
     protected: dict[str, ProtectedBranch] = field(default_factory=dict)
     merge_requests: list[MergeRequest] = field(default_factory=list)
+    statuses: list[CommitStatus] = field(default_factory=list)
+    pipelines: dict[tuple[str, str], int] = field(default_factory=dict)  # (sha, ref) -> external pipeline id
     created_at: str = field(default_factory=now_iso)
 
     @property

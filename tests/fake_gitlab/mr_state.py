@@ -43,6 +43,15 @@ async def facts(repos, project: Project, mr: MergeRequest, branches: dict | None
     return cache[key]
 
 
+def touch_moved(project: Project, before: dict, after: dict) -> None:
+    """New commits on a branch update its open merge requests (GitLab's RefreshService), so a
+    listing with ``updated_after`` finds them."""
+    moved = {b for b in set(before) | set(after) if before.get(b) != after.get(b)}
+    for mr in project.merge_requests:
+        if mr.state == "opened" and mr.source_branch in moved:
+            mr.updated_at = now_iso()
+
+
 def detailed_status(mr: MergeRequest, f: MrFacts) -> str:
     if mr.state != "opened":
         return "not_open"

@@ -175,6 +175,12 @@ class Repos:
         code, out = await run_git(self.path(project_id), "merge-base", a, b, ok_codes=(0, 1))
         return out.decode().strip() if code == 0 else None
 
+    async def branches_containing(self, project_id: int, sha: str) -> list[str]:
+        """Branch names whose history contains ``sha``, sorted by name."""
+        out = await self.git(project_id, "for-each-ref", "--contains", sha, "--sort=refname",
+                             "--format=%(refname)", "refs/heads")
+        return [ref[len("refs/heads/"):] for ref in out.decode().splitlines() if ref]
+
     async def count(self, project_id: int, rev_range: str) -> int:
         return int((await self.git(project_id, "rev-list", "--count", rev_range)).decode().strip())
 

@@ -51,6 +51,13 @@ def diff_html(diff: str) -> str:
     return "\n".join(lines)
 
 
+def status_item(status) -> str:
+    """One commit status of the MR's head, as GitLab lists the jobs of its pipeline."""
+    text = f"{e(status.name)}: {e(status.status)}" + (f" — {e(status.description)}" if status.description else "")
+    link = f' (<a href="{e(status.target_url)}">details</a>)' if status.target_url else ""
+    return f'<li class="commit-status" data-status="{e(status.status)}">{text}{link}</li>'
+
+
 class MergeRequestPage(WebHandler):
     def _find(self, path, iid):
         store = self.ctx.store
@@ -85,11 +92,13 @@ class MergeRequestPage(WebHandler):
             if store.can_merge(project, user, mr.target_branch):
                 buttons += f'<form method="post" action="{base_url}/merge" style="display:inline">{xsrf}<button>Merge</button></form>'
         flash = f'<p class="error" role="alert">{e(message)}</p>' if message else ""
+        # external jobs on the head commit, as GitLab shows the MR's pipeline (target URLs are http(s) only)
+        checks = "".join(status_item(s) for s in project.statuses if s.sha == f.head_sha and not s.retried)
         self.page(f"{mr.title} (!{mr.iid})", f"""{flash}
 <p><span class="state" data-testid="mr-state">{e(mr.state)}</span> · {e(mr.source_branch)} → {e(mr.target_branch)}
 · status <code>{e(detailed_status(mr, f))}</code> · by {e(store.users[mr.author_id].username)}</p>
 <div class="description">{render(mr.description)}</div>
-<p>Approved by: {approvers}</p><p>{buttons}</p>
+<p>Approved by: {approvers}</p><p>{buttons}</p>{f'<h2>Pipeline</h2><ul>{checks}</ul>' if checks else ''}
 <h2>Changes ({len(diffs)})</h2>{files}<h2>Activity</h2><ul>{notes}</ul>""")
 
     async def post(self, path, iid, action):

@@ -1,17 +1,21 @@
 """The promotion service as a hub-managed service behind the real hub: admins run now and roll
 back, everyone else reads the history and gets 403 for actions."""
 
-import json
-import sys
-import time
-
 import pytest
 import requests
 
-from tests.fixtures.hub import free_port
 from tests.fixtures.hub_login import new_session, page_text, parse_forms, submit
 from tests.fixtures.postgres import hub_db_settings
-from tests.fixtures.promotion import PROJECT, create_lanes, merge_change, promo_seed, settings
+from tests.fixtures.promotion import (
+    HUB_PASSWORD,
+    PROJECT,
+    call,
+    create_lanes,
+    merge_change,
+    promo_seed,
+    settings,
+    start_promotion_hub,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -26,59 +30,24 @@ def gitlab_seed():
 @pytest.fixture
 def promotion_hub(request, gitlab_server, docker_client, singleuser_image, hub_factory, database_backend):
     # on SQLite, and on PostgreSQL for both the hub and the promotion store (two databases of one
-    # server, each password only in the environment)
-    port = free_port()
+    # server, each password only in the environment).
+    # uma is in the project's namespace group (as GitLab group sync would make her); otto is not.
+    # Merge requests get no review runs here (tests/integration/test_review_runs_hub.py has them).
     promotion_settings = {**settings(gitlab_server), "metrics_require_auth": True}
-    environment = {"JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": gitlab_server.admin_token}
+    service_env = {}
     db_text, db_env = hub_db_settings(database_backend)
+    store = None
     if database_backend is not None:
         store = request.getfixturevalue("postgres_server").database(f"{database_backend.name}_promotion")
         promotion_settings["database_url"] = store.url()
-        environment["JUPYTERHUB_DS_PROMOTION_DB_PASSWORD"] = store.password
-    environment["JUPYTERHUB_DS_PROMOTION_CONFIG"] = json.dumps(promotion_settings)
-    config_text = db_text + f"""
-c.JupyterHub.authenticator_class = "dummy"
-c.JupyterHub.redirect_to_server = False
-c.DummyAuthenticator.password = "test-password"
-c.Authenticator.allow_all = True
-c.Authenticator.admin_users = {{{ADMIN!r}}}
-c.JupyterHub.services.append({{
-    "name": "promotion", "url": "http://127.0.0.1:{port}", "oauth_no_confirm": True, "display": True,
-    "command": [{sys.executable!r}, "-m", "jupyterhub_ds.promotion"], "environment": {environment!r},
-}})
-c.JupyterHub.load_roles = [
-    {{"name": "user", "scopes": ["self", "access:services!service=promotion"]}},
-    {{"name": "jupyterhub-ds-promotion", "services": ["promotion"],
-      "scopes": ["read:users:name", "read:users:groups", "read:groups:name"]}},
-]
-"""
-    hub = hub_factory(config_text=config_text, env=db_env)
-    hub.store = store if database_backend is not None else None
-    for name in (USER, OUTSIDER):  # ada exists already: admin_users
-        hub.api("POST", f"users/{name}").raise_for_status()
-    # uma is in the project's namespace group (as GitLab group sync would make her); otto is not
-    hub.api("POST", "groups/data-science").raise_for_status()
-    hub.api("POST", "groups/data-science/users", json={"users": [USER]}).raise_for_status()
+        service_env["JUPYTERHUB_DS_PROMOTION_DB_PASSWORD"] = store.password
+    hub = start_promotion_hub(hub_factory, promotion_settings, gitlab_server.admin_token,
+                              users=(ADMIN, USER, OUTSIDER), admins=(ADMIN,), groups={"data-science": [USER]},
+                              service_args=("--ReviewRuns.poll_interval=0",), service_env=service_env,
+                              hub_config_text=db_text, hub_env=db_env)
+    hub.store = store
     assert hub.api("GET", f"users/{ADMIN}").json()["admin"] is True
-    hub.tokens = {name: hub.api("POST", f"users/{name}/tokens", json={"expires_in": 3600}).json()["token"]
-                  for name in (ADMIN, USER, OUTSIDER)}
-    hub.service_url = f"{hub.url}/services/promotion/"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if call(hub, USER, "GET", "api/lanes").status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    else:
-        raise AssertionError(f"promotion service did not answer through the hub:\n{hub.log_tail(80)}")
     return hub
-
-
-def call(hub, user, method, path, **kwargs):
-    headers = {"Authorization": f"token {hub.tokens[user]}"}
-    return requests.request(method, hub.service_url + path, headers=headers, timeout=300, **kwargs)
 
 
 def test_non_admin_reads_history_but_run_now_and_rollback_are_403(promotion_hub, gitlab_server):
@@ -163,7 +132,7 @@ def browser_login(hub, name):
     session = new_session()
     resp = session.get(f"{hub.url}/hub/login", params={"next": "/services/promotion/"}, timeout=30)
     [form] = [f for f in parse_forms(resp.text, resp.url) if "password" in f.fields or any(k == "password" for _, k in f.inputs)]
-    resp = submit(session, form, {"username": name, "password": "test-password"})
+    resp = submit(session, form, {"username": name, "password": HUB_PASSWORD})
     assert resp.status_code == 200 and resp.url == hub.service_url, page_text(resp)
     page = session.get(hub.service_url, timeout=30)
     assert page.status_code == 200 and page.url == hub.service_url, page_text(page)

@@ -182,6 +182,14 @@ async def test_happy_path_pairs_commits_pushes_and_opens_one_mr_with_cell_summar
     code, status = await api(jp_fetch, "GET", "review/status")
     assert code == 200 and status["submissions"] == [
         {"path": NB, "branch": BRANCH, "mr": {**res["mr"], "approved": False, "approvals": 0, "merged": False}}]
+    # the promotion service's review run of the head commit shows in the status, with its link
+    gitlab_server.client().projects.get(PROJECT).commits.get(res["commit"], lazy=True).statuses.create(
+        {"state": "running", "name": "jupyterhub-ds/run", "target_url": "http://127.0.0.1:9/services/promotion/r",
+         "description": "running the changed notebooks in a clean container", "ref": BRANCH})
+    code, status = await api(jp_fetch, "GET", "review/status")
+    assert status["submissions"][0]["run"] == {
+        "state": "running", "sha": res["commit"], "target_url": "http://127.0.0.1:9/services/promotion/r",
+        "description": "running the changed notebooks in a clean container"}
 
 
 @on_server_loop

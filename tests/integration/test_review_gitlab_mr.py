@@ -56,12 +56,28 @@ def test_gitlabs_409_for_an_mr_made_meanwhile_updates_that_mr(alice, gitlab_serv
 
 def test_status_reports_approvals_and_merge(alice, gitlab_server):
     mr, _ = alice.ensure(BRANCH, "main", "t", "")
-    assert alice.status(mr["iid"]) == {**mr, "approved": False, "approvals": 0, "merged": False}
+    assert alice.status(mr["iid"]) == ({**mr, "approved": False, "approvals": 0, "merged": False}, None)
     bob = gitlab_server.client(gitlab_server.user_token("bob", ["api"])).projects.get(PROJECT).mergerequests.get(mr["iid"])
     bob.approve()
-    assert alice.status(mr["iid"])["approvals"] == 1 and alice.status(mr["iid"])["approved"] is True
+    assert alice.status(mr["iid"])[0]["approvals"] == 1 and alice.status(mr["iid"])[0]["approved"] is True
     bob.merge()
-    assert alice.status(mr["iid"])["merged"] is True
+    assert alice.status(mr["iid"])[0]["merged"] is True
+
+
+def test_status_carries_the_review_run_of_the_head_commit(alice, gitlab_server):
+    mr, _ = alice.ensure(BRANCH, "main", "t", "")
+    assert alice.status(mr["iid"], "jupyterhub-ds/run")[1] is None  # no run (yet)
+    sha = gitlab_server.client().projects.get(PROJECT).mergerequests.get(mr["iid"]).sha
+    statuses = gitlab_server.client().projects.get(PROJECT).commits.get(sha, lazy=True).statuses
+    statuses.create({"state": "pending", "name": "jupyterhub-ds/run", "target_url": "http://hub/run/1"})
+    statuses.create({"state": "running", "name": "other"})
+    assert alice.status(mr["iid"], "jupyterhub-ds/run")[1] == {
+        "state": "pending", "sha": sha, "target_url": "http://hub/run/1", "description": ""}
+    statuses.create({"state": "failed", "name": "jupyterhub-ds/run", "description": "a.py cell 2: KeyError: 'x'"})
+    run = alice.status(mr["iid"], "jupyterhub-ds/run")[1]
+    assert (run["state"], run["description"]) == ("failed", "a.py cell 2: KeyError: 'x'")
+    # statuses GitLab does not show (a commit it does not know, a Guest's view): no run, never an error
+    assert alice.review_run("0" * 40, "jupyterhub-ds/run") is None
 
 
 def test_errors_are_sentences_for_people(alice, gitlab_server):

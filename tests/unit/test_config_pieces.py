@@ -119,3 +119,29 @@ def test_jupyterhub_config_py_refuses_with_the_check_config_lines(monkeypatch, t
 ])
 def test_format_size_is_the_one_formatter(size, options, text):
     assert format_size(size, **options) == text
+
+
+@pytest.mark.parametrize("review_runs, named", [
+    (True, "may reach the network, and its review runs too: any Developer's notebook, before anyone reviewed it"),
+    (False, "the promotion runs of ds/churn may reach the network"),
+])
+def test_a_promotion_project_with_network_is_named_with_its_review_runs(tmp_path, review_runs, named):
+    from jupyterhub_ds.config.loader import check_file, unsafe_lines
+
+    path = tmp_path / "jupyterhub_ds.yaml"
+    path.write_text(f"""gitlab: {{url: https://gitlab.example.com, client_id: abc}}
+auth: {{allowed_groups: [ds]}}
+profiles: [{{slug: small, cpu_limit: 1, mem_limit: 1G}}]
+promotion:
+  projects:
+    - path: ds/churn
+      image: jupyterhub-ds/singleuser:1.0
+      notebooks: [a.ipynb]
+      network: true
+      review_runs: {str(review_runs).lower()}
+      lanes: [{{from: main, to: staging, schedule: '0 2 * * *'}}]
+""")
+    problems, config = check_file(path)
+    assert problems == []
+    [line] = [u for u in unsafe_lines(path, config) if "network" in u]
+    assert line.endswith(named)

@@ -30,6 +30,7 @@ def test_example_admin_yaml_gives_the_service_its_lanes_limits_and_token():
     assert project.notebooks == ("notebooks/prepare.ipynb", "notebooks/train.ipynb")
     assert (project.seed, project.cell_timeout, project.network, project.parameters) == (42, 600, False, {"sample": 0.1})
     assert project.limits["cpu_limit"] > 0 and project.limits["mem_limit"] > 2**30  # the "large" profile's
+    assert (project.review_runs, project.require_review_run) == (True, False)
     assert settings.timezone == "Europe/Berlin"
 
     app = PromotionService(settings_json=service["environment"][CONFIG_ENV],

@@ -63,10 +63,19 @@ export interface IStatusMergeRequest extends IMergeRequest {
   merged: boolean;
 }
 
+/** The review run of a merge request's head commit (its commit status on GitLab). */
+export interface IReviewRun {
+  state: string;
+  sha: string;
+  target_url: string | null;
+  description: string;
+}
+
 export interface ISubmission {
   path: string;
   branch: string;
   mr: IStatusMergeRequest;
+  run?: IReviewRun;
 }
 
 export interface IStatusResult {
