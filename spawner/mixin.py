@@ -25,7 +25,7 @@ import time
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from tornado import web
-from traitlets import Bool, Dict, Int, List, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
 from . import container
@@ -241,7 +241,22 @@ class ProfileSpawnerMixin(Configurable):
         return (container.merge_host_config(admin_host, ours_host, hardening),
                 container.merge_create_kwargs(admin_create, ours_create))
 
-    # ---- progress ----------------------------------------------------------------------
+    # ---- progress, and the wait for the server ------------------------------------------
+
+    ready_check_interval = Float(
+        0.05,
+        help="""Seconds between two checks, while a server starts, whether its port accepts
+        connections. ``start()`` returns as soon as it does, and JupyterHub's own HTTP check
+        then answers at once; without this wait (0) JupyterHub polls with a back-off that waits
+        up to 5 s between two tries. A failed check is one TCP connection attempt.""",
+    ).tag(config=True)
+
+    progress_interval = Float(
+        2.0,
+        help="""Seconds between two progress events on the spawn page while the server starts
+        (each says how long it has taken so far, so that a long start on a busy host still
+        shows progress).""",
+    ).tag(config=True)
 
     def _progress_reset(self):
         self._progress_events = []
@@ -254,15 +269,38 @@ class ProfileSpawnerMixin(Configurable):
         self._progress_events.append({"progress": progress, "message": f"{message} ({elapsed:.1f} s)"})
 
     async def progress(self):
-        sent = 0
+        sent, events = 0, None
         # The hub stops iterating when the spawn finishes; this bound is only a safety net.
         deadline = time.monotonic() + max(self.start_timeout, 30) + 30
         while time.monotonic() < deadline:
-            events = getattr(self, "_progress_events", [])
+            current = getattr(self, "_progress_events", [])
+            if current is not events:  # a new spawn (the page may be open before it begins)
+                sent, events = 0, current
             while sent < len(events):
                 yield events[sent]
                 sent += 1
             await asyncio.sleep(0.2)
+
+    async def wait_for_port(self, ip, port):
+        """Return once ``ip:port`` accepts connections: the server listens (it binds its port when
+        its extensions are loaded, just before it serves); progress events meanwhile;
+        ``http_timeout`` fails the spawn, as JupyterHub's own wait would."""
+        if self.ready_check_interval <= 0:
+            return
+        start = time.monotonic()
+        deadline, beat, step = start + self.http_timeout, start + self.progress_interval, 70
+        while not await _accepts(ip, port, timeout=min(1.0, self.http_timeout)):
+            now = time.monotonic()
+            if now >= beat:
+                step = min(95, step + 1)
+                self._emit(step, "JupyterLab is starting")
+                beat = now + self.progress_interval
+            if now >= deadline:
+                self.log.error("Server of %s did not open %s:%s within http_timeout (%s s)",
+                               self._log_name, ip, port, self.http_timeout)
+                raise web.HTTPError(500, f"the server did not answer within {self.http_timeout:g} s; try again, "
+                                         "or ask an administrator to raise spawner.http_timeout in the admin YAML")
+            await asyncio.sleep(self.ready_check_interval)
 
     # ---- shared steps around dockerspawner's ---------------------------------------------
 
@@ -283,8 +321,20 @@ class ProfileSpawnerMixin(Configurable):
     async def start(self):
         self._progress_reset()
         self.load_user_options()
-        return await super().start()
+        ip, port = await super().start()
+        await self.wait_for_port(ip, port)
+        return ip, port
 
     async def stop(self, now=False):
         self.resolved_profile = None
         return await super().stop(now=now)
+
+
+async def _accepts(host, port, timeout):
+    """Does ``host:port`` accept a TCP connection (within ``timeout``)?"""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    return True
