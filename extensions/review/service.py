@@ -1,7 +1,7 @@
 """Check, submit and status: the requests, around the pure cores (gates, commit plan, summary).
 
 Blocking work (file reads, GitPython, python-gitlab, hub calls) runs in the extension's thread
-pool with timeouts; nbdime runs in the summary worker process; the git side of a submit (the
+pool with timeouts; the cell summary runs in the summary worker process; the git side of a submit (the
 fetch a check starts, the leased push) is the :class:`~.submit_engine.SubmitEngine`'s. One
 submit per notebook at a time: a second request for the same file while one runs gets 409.
 """

@@ -20,7 +20,8 @@ def test_bench_review_runs_and_prints_every_figure():
     assert out.returncode == 0, out.stderr[-3000:]
     summary = out.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"summary: submit ratio [\d.]+ with the button, [\d.]+ through the REST API with no check "
-                        r"\(<= 1\.5: (yes|NO), (yes|NO)\); worst-case summary [\d.]+ s \(<= 2 s: (yes|NO)\); "
+                        r"\(<= 1\.5: (yes|NO), (yes|NO)\); worst-case summary [\d.]+ s (with|without) the fallback "
+                        r"\(<= 1 s without: (yes|NO)\); "
                         r"pairing save ratio [\d.]+ \(<= 1\.2: (yes|NO)\)", summary), summary
     assert "round 1: button" in out.stdout and "(MR !1, updated)" in out.stdout
 
