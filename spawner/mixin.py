@@ -18,6 +18,7 @@ container or a service is made from it.
 """
 
 import asyncio
+import contextlib
 import inspect
 import json
 import os
@@ -253,20 +254,40 @@ class ProfileSpawnerMixin(Configurable):
 
     progress_interval = Float(
         2.0,
-        help="""Seconds between two progress events on the spawn page while the server starts
-        (each says how long it has taken so far, so that a long start on a busy host still
-        shows progress).""",
+        help="""Most seconds the spawn page goes without a progress event while the server is
+        made and starts: a step that takes longer (creating or starting the container on a busy
+        engine, the server's own start) is repeated with the time it has taken so far.""",
     ).tag(config=True)
 
     def _progress_reset(self):
         self._progress_events = []
-        self._progress_t0 = time.monotonic()
+        self._progress_t0 = self._progress_last = time.monotonic()
+        self._progress_step = (0, 0, "")
 
-    def _emit(self, progress, message):
+    def _emit(self, progress, message, _step=None):
         if not hasattr(self, "_progress_events"):
             self._progress_reset()
-        elapsed = time.monotonic() - self._progress_t0
-        self._progress_events.append({"progress": progress, "message": f"{message} ({elapsed:.1f} s)"})
+        now = time.monotonic()
+        self._progress_events.append({"progress": progress, "message": f"{message} ({now - self._progress_t0:.1f} s)"})
+        self._progress_last, self._progress_step = now, (_step or progress, progress, message)
+
+    async def _keep_progress(self):
+        """While a step takes longer than progress_interval, say so again, a little further on
+        (never as far as the next step, which starts 20 further)."""
+        while True:
+            await asyncio.sleep(max(0.1, self._progress_last + self.progress_interval - time.monotonic()))
+            step, progress, message = self._progress_step
+            if message and time.monotonic() - self._progress_last >= self.progress_interval:
+                self._emit(min(95, step + 19, progress + 1), message, _step=step)
+
+    @contextlib.asynccontextmanager
+    async def progress_kept(self):
+        """Events at least every progress_interval for the spawn page, inside this block."""
+        task = asyncio.ensure_future(self._keep_progress())
+        try:
+            yield
+        finally:
+            task.cancel()
 
     async def progress(self):
         sent, events = 0, None
@@ -283,19 +304,13 @@ class ProfileSpawnerMixin(Configurable):
 
     async def wait_for_port(self, ip, port):
         """Return once ``ip:port`` accepts connections: the server listens (it binds its port when
-        its extensions are loaded, just before it serves); progress events meanwhile;
-        ``http_timeout`` fails the spawn, as JupyterHub's own wait would."""
+        its extensions are loaded, just before it serves); ``http_timeout`` fails the spawn, as
+        JupyterHub's own wait would."""
         if self.ready_check_interval <= 0:
             return
-        start = time.monotonic()
-        deadline, beat, step = start + self.http_timeout, start + self.progress_interval, 70
+        deadline = time.monotonic() + self.http_timeout
         while not await _accepts(ip, port, timeout=min(1.0, self.http_timeout)):
-            now = time.monotonic()
-            if now >= beat:
-                step = min(95, step + 1)
-                self._emit(step, "JupyterLab is starting")
-                beat = now + self.progress_interval
-            if now >= deadline:
+            if time.monotonic() >= deadline:
                 self.log.error("Server of %s did not open %s:%s within http_timeout (%s s)",
                                self._log_name, ip, port, self.http_timeout)
                 raise web.HTTPError(500, f"the server did not answer within {self.http_timeout:g} s; try again, "
@@ -321,8 +336,9 @@ class ProfileSpawnerMixin(Configurable):
     async def start(self):
         self._progress_reset()
         self.load_user_options()
-        ip, port = await super().start()
-        await self.wait_for_port(ip, port)
+        async with self.progress_kept():
+            ip, port = await super().start()
+            await self.wait_for_port(ip, port)
         return ip, port
 
     async def stop(self, now=False):

@@ -171,6 +171,7 @@ class Spawn:
     phases: dict = field(default_factory=dict)
     events: list = field(default_factory=list)  # (wall time, progress, message) of the spawn page
     longest_silence: float = 0.0
+    silent_after: str = ""  # the event (or the request) the longest silence followed
 
 
 class Bench:
@@ -205,8 +206,9 @@ class Bench:
                     if event.get("ready") or event.get("failed"):
                         break
             break
-        stamps = [t0] + [t for t, _, _ in spawn.events]
-        spawn.longest_silence = max((b - a for a, b in zip(stamps, stamps[1:], strict=False)), default=0.0)
+        stamps = [(t0, "the spawn request")] + [(t, message) for t, _, message in spawn.events]
+        gaps = [(b[0] - a[0], a[1]) for a, b in zip(stamps, stamps[1:], strict=False)]
+        spawn.longest_silence, spawn.silent_after = max(gaps, default=(0.0, ""))
         if spawn.events and spawn.events[-1][2] and "failed" in spawn.events[-1][2].lower():
             spawn.error = spawn.events[-1][2]
 
@@ -403,13 +405,13 @@ def part_concurrency(bench: Bench, n: int):
     spawns = at_once(bench.hub_spawn, names)
     failed = [f"{s.name}: {s.error}" for s in spawns if s.error or s.latency is None]
     hub = [s.latency for s in spawns if s.latency is not None]
-    silence = max(s.longest_silence for s in spawns)
+    silence, after = max((s.longest_silence, s.silent_after) for s in spawns)
     events = statistics.median(len(s.events) for s in spawns)
     print(f"hub: {len(hub)} of {n} ready, p50 {pct(hub, 50):.1f} s, p95 {pct(hub, 95):.1f} s; "
           f"bare: {len(bare)} of {n} answered, p50 {pct(bare, 50):.1f} s, p95 {pct(bare, 95):.1f} s; "
           f"p95 ratio {pct(hub, 95) / pct(bare, 95):.2f} (goal <= 1.2)")
     print(f"spawn page: {events:.0f} progress events per spawn (median); the longest any spawn page went "
-          f"without one: {silence:.1f} s")
+          f"without one: {silence:.1f} s (after \"{after}\")")
     for line in failed + bare_failed:
         print(f"  FAILED {line}")
     return pct(hub, 95) / pct(bare, 95), failed + bare_failed, names
