@@ -47,7 +47,7 @@ from tests.fixtures.hub import loopback_session
 from tests.fixtures.hub_login import login_via_gitlab
 from tests.fixtures.sandbox import IMAGE, PROFILES, password, sandbox_seed, sandbox_stack
 
-SPAWN_TIMEOUT = 240  # one spawn, or one batch of concurrent spawns, in seconds
+SPAWN_TIMEOUT = 320  # one spawn, or one batch of concurrent spawns, in seconds (> start_timeout)
 POLL = 0.05  # how often the client asks whether the server answers
 BARE_TOKEN = secrets.token_hex(16)
 SMALL = next(p for p in PROFILES if p["slug"] == "small")
@@ -70,6 +70,13 @@ def seed(users: int) -> dict:
         analysts["members"].append({"username": name, "access_level": 30})
         project["members"].append({"username": name, "access_level": 30})
     return s
+
+
+def bench_yaml(config: dict) -> dict:
+    """The sandbox's admin YAML with timeouts long enough for N servers starting at once on a
+    loaded 2-core machine (the figures are times; a timeout would only hide them)."""
+    config["spawner"].update(start_timeout=300, http_timeout=240)
+    return config
 
 
 def pct(values, q):
@@ -172,6 +179,7 @@ class Spawn:
     events: list = field(default_factory=list)  # (wall time, progress, message) of the spawn page
     longest_silence: float = 0.0
     silent_after: str = ""  # the event (or the request) the longest silence followed
+    t0: float = 0.0  # wall time of the request (or of `docker run`)
 
 
 class Bench:
@@ -216,7 +224,7 @@ class Bench:
         spawn = Spawn(name)
         token = self.token(name)
         deadline = time.monotonic() + SPAWN_TIMEOUT
-        t0 = time.time()
+        t0 = spawn.t0 = time.time()
         reader = threading.Thread(target=self.progress, args=(spawn, t0, deadline), daemon=True)
         reader.start()
         r = self.sb.hub.api("POST", f"/users/{name}/server", json={"profile": "small"}, timeout=SPAWN_TIMEOUT)
@@ -280,7 +288,7 @@ class Bench:
     def bare_run(self, i: int, with_phases: bool = False) -> Spawn:
         name = self.bare_name(i)
         spawn = Spawn(name)
-        t0 = time.time()
+        t0 = spawn.t0 = time.time()
         deadline = time.monotonic() + SPAWN_TIMEOUT
         mem = SMALL["mem_limit"].lower()
         run = subprocess.run(
@@ -400,6 +408,7 @@ def part_concurrency(bench: Bench, n: int):
     bares = at_once(bench.bare_run, list(range(100, 100 + n)))
     bare_failed = [f"{s.name}: {s.error}" for s in bares if s.error or s.latency is None]
     bare = [s.latency for s in bares if s.latency is not None]
+    bare_started = [t - s.t0 for s in bares if (t := bench.events.wait(s.name, "start", 0))]
     for i in range(100, 100 + n):
         bench.bare_remove(i)
     spawns = at_once(bench.hub_spawn, names)
@@ -407,6 +416,9 @@ def part_concurrency(bench: Bench, n: int):
     hub = [s.latency for s in spawns if s.latency is not None]
     silence, after = max((s.longest_silence, s.silent_after) for s in spawns)
     events = statistics.median(len(s.events) for s in spawns)
+    hub_started = [t - s.t0 for s in spawns if (t := bench.events.wait(bench.sb.container_name(s.name), "start", 0))]
+    print(f"until the container started: hub p50 {pct(hub_started, 50):.1f} s, p95 {pct(hub_started, 95):.1f} s; "
+          f"bare p50 {pct(bare_started, 50):.1f} s, p95 {pct(bare_started, 95):.1f} s")
     print(f"hub: {len(hub)} of {n} ready, p50 {pct(hub, 50):.1f} s, p95 {pct(hub, 95):.1f} s; "
           f"bare: {len(bare)} of {n} answered, p50 {pct(bare, 50):.1f} s, p95 {pct(bare, 95):.1f} s; "
           f"p95 ratio {pct(hub, 95) / pct(bare, 95):.2f} (goal <= 1.2)")
@@ -463,6 +475,9 @@ def main(argv=None):
     parser.add_argument("--logins", type=int, default=50, help="logins at once (default: %(default)s)")
     parser.add_argument("--users", type=int, default=1000, help="users logged in for the memory figure")
     parser.add_argument("--image", default=IMAGE, help="single-user image (default: %(default)s)")
+    parser.add_argument("--hub-config", default="", metavar="PYTHON",
+                        help="Python appended to the hub's config, e.g. to measure a setting's worth: "
+                             "'c.ProfileDockerSpawner.docker_threads = 1'")
     parser.add_argument("--parts", default="latency,storm,concurrency,memory",
                         help="which parts to run, comma-separated (default: %(default)s)")
     parser.add_argument("--quick", action="store_true",
@@ -474,7 +489,8 @@ def main(argv=None):
     parts = set(args.parts.split(","))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-spawn-") as tmp, \
-            sandbox_stack(Path(tmp), seed=seed(args.users), refresh_age=300, image=args.image) as sb:
+            sandbox_stack(Path(tmp), seed=seed(args.users), refresh_age=300, image=args.image, yaml_changes=bench_yaml,
+                          hub_config_extra="\n" + args.hub_config + "\n") as sb:
         events = DockerEvents(sb.docker)
         try:
             bench = Bench(sb, events, args.image)
