@@ -23,6 +23,7 @@ import inspect
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from tornado import web
@@ -318,6 +319,21 @@ class ProfileSpawnerMixin(Configurable):
             await asyncio.sleep(self.ready_check_interval)
 
     # ---- shared steps around dockerspawner's ---------------------------------------------
+
+    docker_threads = Int(
+        8,
+        help="""Threads in which the hub makes its calls to the Docker engine, shared by every
+        server. dockerspawner makes them in one: with a team starting at once, each container's
+        create, start and inspect waited for everyone else's, while the engine itself takes
+        them in parallel. Up to 10 use docker-py's connection pool; the hub reads this once.""",
+    ).tag(config=True)
+
+    @property
+    def executor(self):
+        cls = type(self)
+        if cls._executor is None:
+            cls._executor = ThreadPoolExecutor(max(1, self.docker_threads), thread_name_prefix="jupyterhub-ds-docker")
+        return cls._executor
 
     @default("server_token_scopes")
     def _default_server_token_scopes(self):
