@@ -34,6 +34,7 @@ from . import container
 from .profiles import ProfileError, allowed_profiles, default_profile, resolve, summary, workspace_for
 
 TEMPLATE_DIR = os.path.join(os.path.dirname(__file__), "templates")
+PORT_CHECKS_PER_SECOND = 100  # one refused TCP connection attempt costs the hub about 60 us
 
 
 class ProfileSpawnerMixin(Configurable):
@@ -260,6 +261,8 @@ class ProfileSpawnerMixin(Configurable):
         engine, the server's own start) is repeated with the time it has taken so far.""",
     ).tag(config=True)
 
+    _waiting_for_port = 0  # spawns of this hub waiting for their server's port
+
     def _progress_reset(self):
         self._progress_events = []
         self._progress_t0 = self._progress_last = time.monotonic()
@@ -310,13 +313,23 @@ class ProfileSpawnerMixin(Configurable):
         if self.ready_check_interval <= 0:
             return
         deadline = time.monotonic() + self.http_timeout
-        while not await _accepts(ip, port, timeout=min(1.0, self.http_timeout)):
-            if time.monotonic() >= deadline:
-                self.log.error("Server of %s did not open %s:%s within http_timeout (%s s)",
-                               self._log_name, ip, port, self.http_timeout)
-                raise web.HTTPError(500, f"the server did not answer within {self.http_timeout:g} s; try again, "
-                                         "or ask an administrator to raise spawner.http_timeout in the admin YAML")
-            await asyncio.sleep(self.ready_check_interval)
+        ProfileSpawnerMixin._waiting_for_port += 1
+        try:
+            while not await _accepts(ip, port, timeout=min(1.0, self.http_timeout)):
+                if time.monotonic() >= deadline:
+                    self._port_timeout(ip, port)
+                # with many servers starting at once each is checked less often: the hub makes
+                # at most PORT_CHECKS_PER_SECOND checks in all
+                waiting = ProfileSpawnerMixin._waiting_for_port
+                await asyncio.sleep(max(self.ready_check_interval, waiting / PORT_CHECKS_PER_SECOND))
+        finally:
+            ProfileSpawnerMixin._waiting_for_port -= 1
+
+    def _port_timeout(self, ip, port):
+        self.log.error("Server of %s did not open %s:%s within http_timeout (%s s)", self._log_name, ip, port,
+                       self.http_timeout)
+        raise web.HTTPError(500, f"the server did not answer within {self.http_timeout:g} s; try again, or ask an "
+                                 "administrator to raise spawner.http_timeout in the admin YAML")
 
     # ---- shared steps around dockerspawner's ---------------------------------------------
 
