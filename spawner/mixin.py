@@ -19,6 +19,7 @@ container or a service is made from it.
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import json
 import os
@@ -35,6 +36,14 @@ from .profiles import ProfileError, allowed_profiles, default_profile, resolve, 
 
 TEMPLATE_DIR = os.path.join(os.path.dirname(__file__), "templates")
 PORT_CHECKS_PER_SECOND = 100  # one refused TCP connection attempt costs the hub about 60 us
+
+
+@functools.lru_cache(maxsize=8)
+def _form_environment(search_path: tuple) -> Environment:
+    """One Jinja environment per template search path: it compiles the form once (and again
+    when its file changes); a new environment per spawn page compiled it at every view."""
+    return Environment(loader=FileSystemLoader(list(search_path)),
+                       autoescape=select_autoescape(default_for_string=True, default=True))
 
 
 class ProfileSpawnerMixin(Configurable):
@@ -145,12 +154,11 @@ class ProfileSpawnerMixin(Configurable):
         allowed = allowed_profiles(self.profiles, groups)
         default = default_profile(self.profiles, groups)
         if self.form_template:
-            loader = FileSystemLoader([os.path.dirname(self.form_template), TEMPLATE_DIR])
+            env = _form_environment((os.path.dirname(self.form_template), TEMPLATE_DIR))
             name = os.path.basename(self.form_template)
         else:
-            loader = FileSystemLoader(TEMPLATE_DIR)
+            env = _form_environment((TEMPLATE_DIR,))
             name = "form.html"
-        env = Environment(loader=loader, autoescape=select_autoescape(default_for_string=True, default=True))
         return env.get_template(name).render(
             profiles=[dict(p, summary=summary(p)) for p in allowed],
             default_slug=default["slug"] if default else None,
