@@ -5,7 +5,8 @@
 The admin YAML is env ``JUPYTERHUB_DS_CONFIG`` (required: without it the hub refuses to start,
 rather than run with an example file). It is validated completely first; on any problem the
 same lines as ``jupyterhub-ds check-config --env`` go to stderr and the hub does not start; the
-unsafe choices it makes (as check-config names them) go to the log. Then every
+unsafe choices it makes (as check-config names them) go to the log. A SQLite hub database is
+used in write-ahead-log mode (``jupyterhub_ds.hub_db``). Then every
 ``jupyterhub_config.d/*.py`` beside the YAML runs in name order with ``c`` in scope, for
 settings the YAML does not cover.
 """
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from jupyterhub_ds.config import AdminConfigError, check_file, load_config, unsafe_lines
+from jupyterhub_ds.hub_db import sqlite_wal_db_kwargs
 
 c = get_config()  # provided by traitlets when it runs this file
 
@@ -42,6 +44,9 @@ except AdminConfigError as err:
     )
     sys.stderr.flush()
     raise SystemExit(1) from None
+
+# a SQLite hub database in write-ahead-log mode: commits do not wait for the disk (jupyterhub_ds.hub_db)
+c.JupyterHub.db_kwargs = sqlite_wal_db_kwargs(c.JupyterHub.db_url, dict(c.JupyterHub.get("db_kwargs", {})))
 
 for _extra in sorted((_yaml_path.parent / "jupyterhub_config.d").glob("*.py")):
     exec(compile(_extra.read_text(encoding="utf-8"), str(_extra), "exec"), {"c": c, "get_config": get_config, "__file__": str(_extra)})

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
+import weakref
 from urllib.parse import quote
 
 from oauthenticator.gitlab import GitLabOAuthenticator
@@ -108,6 +109,16 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
         well as refusing them.""",
     ).tag(config=True)
 
+    spawn_refresh_age = Int(
+        60,
+        help="""Seconds during which a spawn relies on the last check of the user against GitLab
+        (their login, or a refresh) instead of checking again first; never more than
+        ``auth_refresh_age``. A spawn right after logging in then does not wait for GitLab.
+        Such a spawn does not restart JupyterHub's refresh clock, so access still ends at the
+        first request ``auth_refresh_age`` after the last check. 0: every spawn checks
+        GitLab first.""",
+    ).tag(config=True)
+
     token_min_validity = Int(
         300,
         help="""Seconds a GitLab token handed to a user's server stays valid at least; a token
@@ -135,7 +146,8 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
 
     @default("refresh_pre_spawn")
     def _default_refresh_pre_spawn(self):
-        # a spawn always re-checks GitLab, whatever auth_refresh_age says
+        # a spawn re-checks GitLab, whatever auth_refresh_age says, unless the last check is
+        # younger than spawn_refresh_age
         return True
 
     @default("auth_refresh_age")
@@ -220,6 +232,8 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
         # the JupyterHub groups (manage_groups): the granting rules that hold for this user;
         # oauthenticator's admin_groups then decides admin rights from them
         state["hub_groups"] = sorted(granted_keys(self.granting_rules(), m))
+        # when GitLab last confirmed all this (the hub's clock, as token_expires_at)
+        state["checked_at"] = time.time()
         return auth_model
 
     async def check_allowed(self, username, auth_model):
@@ -233,9 +247,27 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
 
     def _lock(self, name) -> asyncio.Lock:
         """One token refresh at a time per user: GitLab revokes a refresh token once used, so two
-        refreshes at once would make the second look like a revocation."""
-        locks = self.__dict__.setdefault("_refresh_locks", {})
-        return locks.setdefault(name, asyncio.Lock())
+        refreshes at once would make the second look like a revocation. A lock lives while
+        someone holds or waits for it (weak values), so the table does not grow with users."""
+        locks = self.__dict__.setdefault("_refresh_locks", weakref.WeakValueDictionary())
+        lock = locks.get(name)
+        if lock is None:
+            lock = locks[name] = asyncio.Lock()
+        return lock
+
+    async def _checked_recently(self, user) -> bool:
+        """Was the user checked against GitLab less than spawn_refresh_age ago (and no more
+        than auth_refresh_age)? Then that check stands for this refresh (a spawn's)."""
+        window = min(self.spawn_refresh_age, self.auth_refresh_age)
+        if window <= 0:
+            return False
+        checked_at = (await user.get_auth_state() or {}).get("checked_at")
+        if not isinstance(checked_at, (int, float)) or not 0 <= time.time() - checked_at < window:
+            return False
+        # JupyterHub restarts its refresh clock when a refresh succeeds, right after this returns;
+        # put it back, so that the next refresh is still due auth_refresh_age after the check
+        asyncio.get_running_loop().call_soon(setattr, user, "_auth_refreshed", getattr(user, "_auth_refreshed", None))
+        return True
 
     async def httpfetch(self, url, label="fetching", parse_json=True, raise_error=True, **kwargs):
         try:
@@ -248,6 +280,8 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
 
     async def refresh_user(self, user, handler=None, **kwargs):
         async with self._lock(user.name):
+            if await self._checked_recently(user):
+                return True
             marker = _Outage()
             reset = _outage.set(marker)
             try:

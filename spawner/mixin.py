@@ -18,20 +18,32 @@ container or a service is made from it.
 """
 
 import asyncio
+import contextlib
+import functools
 import inspect
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from tornado import web
-from traitlets import Bool, Dict, Int, List, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
 from . import container
 from .profiles import ProfileError, allowed_profiles, default_profile, resolve, summary, workspace_for
 
 TEMPLATE_DIR = os.path.join(os.path.dirname(__file__), "templates")
+PORT_CHECKS_PER_SECOND = 100  # one refused TCP connection attempt costs the hub about 60 us
+
+
+@functools.lru_cache(maxsize=8)
+def _form_environment(search_path: tuple) -> Environment:
+    """One Jinja environment per template search path: it compiles the form once (and again
+    when its file changes); a new environment per spawn page compiled it at every view."""
+    return Environment(loader=FileSystemLoader(list(search_path)),
+                       autoescape=select_autoescape(default_for_string=True, default=True))
 
 
 class ProfileSpawnerMixin(Configurable):
@@ -142,12 +154,11 @@ class ProfileSpawnerMixin(Configurable):
         allowed = allowed_profiles(self.profiles, groups)
         default = default_profile(self.profiles, groups)
         if self.form_template:
-            loader = FileSystemLoader([os.path.dirname(self.form_template), TEMPLATE_DIR])
+            env = _form_environment((os.path.dirname(self.form_template), TEMPLATE_DIR))
             name = os.path.basename(self.form_template)
         else:
-            loader = FileSystemLoader(TEMPLATE_DIR)
+            env = _form_environment((TEMPLATE_DIR,))
             name = "form.html"
-        env = Environment(loader=loader, autoescape=select_autoescape(default_for_string=True, default=True))
         return env.get_template(name).render(
             profiles=[dict(p, summary=summary(p)) for p in allowed],
             default_slug=default["slug"] if default else None,
@@ -241,30 +252,109 @@ class ProfileSpawnerMixin(Configurable):
         return (container.merge_host_config(admin_host, ours_host, hardening),
                 container.merge_create_kwargs(admin_create, ours_create))
 
-    # ---- progress ----------------------------------------------------------------------
+    # ---- progress, and the wait for the server ------------------------------------------
+
+    ready_check_interval = Float(
+        0.05,
+        help="""Seconds between two checks, while a server starts, whether its port accepts
+        connections. ``start()`` returns as soon as it does, and JupyterHub's own HTTP check
+        then answers at once; without this wait (0) JupyterHub polls with a back-off that waits
+        up to 5 s between two tries. A failed check is one TCP connection attempt.""",
+    ).tag(config=True)
+
+    progress_interval = Float(
+        2.0,
+        help="""Most seconds the spawn page goes without a progress event while the server is
+        made and starts: a step that takes longer (creating or starting the container on a busy
+        engine, the server's own start) is repeated with the time it has taken so far.""",
+    ).tag(config=True)
+
+    _waiting_for_port = 0  # spawns of this hub waiting for their server's port
 
     def _progress_reset(self):
         self._progress_events = []
-        self._progress_t0 = time.monotonic()
+        self._progress_t0 = self._progress_last = time.monotonic()
+        self._progress_step = (0, 0, "")
 
-    def _emit(self, progress, message):
+    def _emit(self, progress, message, _step=None):
         if not hasattr(self, "_progress_events"):
             self._progress_reset()
-        elapsed = time.monotonic() - self._progress_t0
-        self._progress_events.append({"progress": progress, "message": f"{message} ({elapsed:.1f} s)"})
+        now = time.monotonic()
+        self._progress_events.append({"progress": progress, "message": f"{message} ({now - self._progress_t0:.1f} s)"})
+        self._progress_last, self._progress_step = now, (_step or progress, progress, message)
+
+    async def _keep_progress(self):
+        """While a step takes longer than progress_interval, say so again, a little further on
+        (never as far as the next step, which starts 20 further)."""
+        while True:
+            await asyncio.sleep(max(0.1, self._progress_last + self.progress_interval - time.monotonic()))
+            step, progress, message = self._progress_step
+            if message and time.monotonic() - self._progress_last >= self.progress_interval:
+                self._emit(min(95, step + 19, progress + 1), message, _step=step)
+
+    @contextlib.asynccontextmanager
+    async def progress_kept(self):
+        """Events at least every progress_interval for the spawn page, inside this block."""
+        task = asyncio.ensure_future(self._keep_progress())
+        try:
+            yield
+        finally:
+            task.cancel()
 
     async def progress(self):
-        sent = 0
+        sent, events = 0, None
         # The hub stops iterating when the spawn finishes; this bound is only a safety net.
         deadline = time.monotonic() + max(self.start_timeout, 30) + 30
         while time.monotonic() < deadline:
-            events = getattr(self, "_progress_events", [])
+            current = getattr(self, "_progress_events", [])
+            if current is not events:  # a new spawn (the page may be open before it begins)
+                sent, events = 0, current
             while sent < len(events):
                 yield events[sent]
                 sent += 1
             await asyncio.sleep(0.2)
 
+    async def wait_for_port(self, ip, port):
+        """Return once ``ip:port`` accepts connections: the server listens (it binds its port when
+        its extensions are loaded, just before it serves); ``http_timeout`` fails the spawn, as
+        JupyterHub's own wait would."""
+        if self.ready_check_interval <= 0:
+            return
+        deadline = time.monotonic() + self.http_timeout
+        ProfileSpawnerMixin._waiting_for_port += 1
+        try:
+            while not await _accepts(ip, port, timeout=min(1.0, self.http_timeout)):
+                if time.monotonic() >= deadline:
+                    self._port_timeout(ip, port)
+                # with many servers starting at once each is checked less often: the hub makes
+                # at most PORT_CHECKS_PER_SECOND checks in all
+                waiting = ProfileSpawnerMixin._waiting_for_port
+                await asyncio.sleep(max(self.ready_check_interval, waiting / PORT_CHECKS_PER_SECOND))
+        finally:
+            ProfileSpawnerMixin._waiting_for_port -= 1
+
+    def _port_timeout(self, ip, port):
+        self.log.error("Server of %s did not open %s:%s within http_timeout (%s s)", self._log_name, ip, port,
+                       self.http_timeout)
+        raise web.HTTPError(500, f"the server did not answer within {self.http_timeout:g} s; try again, or ask an "
+                                 "administrator to raise spawner.http_timeout in the admin YAML")
+
     # ---- shared steps around dockerspawner's ---------------------------------------------
+
+    docker_threads = Int(
+        8,
+        help="""Threads in which the hub makes its calls to the Docker engine, shared by every
+        server. dockerspawner makes them in one: with a team starting at once, each container's
+        create, start and inspect waited for everyone else's, while the engine itself takes
+        them in parallel. Up to 10 use docker-py's connection pool; the hub reads this once.""",
+    ).tag(config=True)
+
+    @property
+    def executor(self):
+        cls = type(self)
+        if cls._executor is None:
+            cls._executor = ThreadPoolExecutor(max(1, self.docker_threads), thread_name_prefix="jupyterhub-ds-docker")
+        return cls._executor
 
     @default("server_token_scopes")
     def _default_server_token_scopes(self):
@@ -283,8 +373,21 @@ class ProfileSpawnerMixin(Configurable):
     async def start(self):
         self._progress_reset()
         self.load_user_options()
-        return await super().start()
+        async with self.progress_kept():
+            ip, port = await super().start()
+            await self.wait_for_port(ip, port)
+        return ip, port
 
     async def stop(self, now=False):
         self.resolved_profile = None
         return await super().stop(now=now)
+
+
+async def _accepts(host, port, timeout):
+    """Does ``host:port`` accept a TCP connection (within ``timeout``)?"""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    return True

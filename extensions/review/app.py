@@ -1,14 +1,13 @@
 """``ReviewExtension``: the review server extension as a jupyter_server ``ExtensionApp``.
 
-It owns what outlives a request (the thread pool, the nbdime summary worker and its standby
-process, the workspace clone) and gives them back in ``stop_extension`` when the server stops.
+It owns what outlives a request (the thread pool, the summary worker and its standby process,
+started at the first review request, the workspace clone) and gives them back in ``stop_extension`` when the server stops.
 Settings are ``c.ReviewConfig.*`` (:mod:`.config`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from jupyter_server.extension.application import ExtensionApp
 from .._version import __version__
 from .config import ReviewConfig
 from .handlers import ROUTES, SERVICE_KEY, URL_PREFIX, WORKSPACE_KEY
-from .packages import installed_map
 from .pairing import PairOnSave, pair_working_copies
 from .policy import PolicyError
 from .service import ReviewService
@@ -64,9 +62,8 @@ class ReviewExtension(ExtensionApp):
             self.log.warning("jupyterhub-ds: could not set up notebook pairing: %s", e)
         # after every extension has loaded (jupytext swaps the contents manager in its own load)
         serverapp.io_loop.add_callback(lambda: serverapp.contents_manager.register_post_save_hook(hook))
-        # the nbdime worker process (and its standby) and the import-name table are made now,
-        # not on the first submit
-        threading.Thread(target=self._warm_up, name="jupyterhub-ds-warm-up", daemon=True).start()
+        # the summary worker process and the import-name table are made at the first review
+        # request (ReviewService.warm_up), not here: a server's start stays as short as it can
         self._clone = None
         if settings.clone_on_start and self.workspace.statuses:
             serverapp.io_loop.add_callback(self._start_clone)
@@ -78,10 +75,6 @@ class ReviewExtension(ExtensionApp):
 
     def initialize_handlers(self):
         self.handlers.extend((f"{URL_PREFIX}/{path}", handler) for path, handler in ROUTES)
-
-    def _warm_up(self):
-        self.worker.warm_up()
-        installed_map()
 
     def _start_clone(self):
         self._clone = asyncio.ensure_future(self.workspace.run())

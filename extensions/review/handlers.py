@@ -44,6 +44,7 @@ class ReviewHandler(APIHandler):
         return data
 
     async def answer(self, work):
+        self.service.warm_up()
         try:
             result = await work()
         except ReviewError as e:

@@ -1,7 +1,7 @@
 """Check, submit and status: the requests, around the pure cores (gates, commit plan, summary).
 
 Blocking work (file reads, GitPython, python-gitlab, hub calls) runs in the extension's thread
-pool with timeouts; nbdime runs in the summary worker process; the git side of a submit (the
+pool with timeouts; the cell summary runs in the summary worker process; the git side of a submit (the
 fetch a check starts, the leased push) is the :class:`~.submit_engine.SubmitEngine`'s. One
 submit per notebook at a time: a second request for the same file while one runs gets 409.
 """
@@ -12,6 +12,7 @@ import asyncio
 import functools
 import json
 import re
+import threading
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from .errors import KEPT, ReviewError
 from .gates import Submission, oversized_notebook, run_gates, too_big_to_read
 from .gitops import Git, project_path
 from .lru import LRU
+from .packages import installed_map
 from .pairing import PairOnSave, ensure_pairing, signature
 from .paths import NotebookLocation, locate_notebook
 from .policy import PolicyError, ReviewPolicy
@@ -93,6 +95,22 @@ class ReviewService:
         self._gate_cache = LRU(256)  # notebook real path -> (file/policy signature, (gates, project, branch))
         self._cells = LRU(16)  # notebook real path -> (file signature, its cells for the summary)
         self._gitlab: tuple | None = None  # ((url, token), python-gitlab client): one connection pool
+        self._warm = threading.Event()
+
+    def warm_up(self):
+        """Start the summary worker process (and its standby) and the import-name table, once, in
+        the background: at the first review request (the dialog's check, the Reviews panel), not
+        at server start, where every server of a team starting at once would pay for it. The
+        submit that follows a check finds them ready."""
+        if self._warm.is_set():
+            return
+        self._warm.set()
+
+        def work():
+            self.worker.warm_up()
+            installed_map()
+
+        threading.Thread(target=work, name="jupyterhub-ds-warm-up", daemon=True).start()
 
     async def stop(self):
         """The server stops: end the work requests left running (their git objects are closed)."""

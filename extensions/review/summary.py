@@ -1,9 +1,15 @@
 """The merge request's cell-level summary (Markdown). Pure.
 
-``cell_summary`` turns nbdime's diff of two notebooks into "cells added/removed/changed" with
-code diffs in fenced blocks; ``script_summary`` is the fallback (the script's unified diff)
-used when nbdime does not finish within the time bound. Everything that comes from the user
-is either inside a code fence or HTML-escaped, so GitLab renders it as text.
+``aligned_changes`` matches the cells of two notebooks as nbdime does (same type, and similar
+sources: at least 95% alike first, then 70%; a longest common subsequence at each level), in
+bounded time: identical cells are paired first by their content (difflib on the cells'
+(type, source)), and only what is left is compared, every cell with every cell for a small
+stretch, along the diagonal and in a window for a large one, with a bound on the comparisons
+and on the text each one reads. ``cell_summary`` turns the changes into "cells
+added/removed/changed" with code diffs in fenced blocks; ``script_summary`` is the fallback
+(the script's unified diff) used when the summary does not finish within the time bound or
+fails. Everything that comes from the user is either inside a code fence or HTML-escaped, so
+GitLab renders it as text.
 """
 
 from __future__ import annotations
@@ -115,27 +121,205 @@ def script_summary(path: str, script_path: str, target: str, old_script: str, ne
                       "", fence(body, "diff")]) + "\n"
 
 
-def aligned_changes(base_cells: list[dict], new_cells: list[dict]) -> list[tuple]:
-    """Cell changes: identical cells are paired first with difflib (linear for a few edits in a
-    long notebook), then nbdime matches the cells inside each differing stretch. nbdime alone
-    on a 1000-cell notebook compares every cell with every other and takes many seconds."""
-    import nbdime
-    import nbformat
+# nbdime's thresholds (nbdime.diffing.notebooks): sources at least this alike are the same cell
+STRICT, APPROXIMATE = 0.95, 0.7
+SHORT = 10  # nbdime pairs two short sources (both under 10 characters) without comparing them
+CHAR_LIMIT = 400  # two sources up to this many characters together are compared as nbdime does
+LINE_CHARS = 200  # past that, by lines, and the characters of at most LINE_PAIRS changed lines
+LINE_PAIRS = 16
+FULL_GRID = 4096  # a stretch of a x b cells up to this is matched as nbdime does, every cell with every cell
+WINDOW = 8  # in a larger stretch, a cell looks for its partner this far ahead on either side
+MAX_COMPARISONS = 20_000  # past this, what is left is paired by position (bounds the whole summary)
 
+
+def _char_ratio(x: str, y: str) -> float:
+    """difflib's ratio with nbdime's cut-offs: the cheap upper bounds first."""
+    m = difflib.SequenceMatcher(None, x, y, autojunk=False)
+    r = m.real_quick_ratio()
+    if r > APPROXIMATE:
+        r = m.quick_ratio()
+        if r > APPROXIMATE:
+            r = m.ratio()
+    return r
+
+
+def _line_ratio(x: str, y: str) -> float:
+    """The characters two long sources share, in bounded work: equal lines count whole; lines
+    replaced by others are compared character by character, pairwise, up to LINE_PAIRS pairs
+    of their first LINE_CHARS characters."""
+    a, b = x.splitlines(keepends=True), y.splitlines(keepends=True)
+    shared, pairs = 0, LINE_PAIRS
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            shared += sum(len(line) for line in a[i1:i2])
+        elif tag == "replace":
+            for u, v in zip(a[i1:i2], b[j1:j2], strict=False):
+                if pairs <= 0:
+                    break
+                pairs -= 1
+                u, v = u[:LINE_CHARS], v[:LINE_CHARS]
+                blocks = difflib.SequenceMatcher(None, u, v, autojunk=False).get_matching_blocks()
+                shared += sum(block.size for block in blocks)
+    return 2 * shared / (len(x) + len(y))
+
+
+def _trigrams(text: str) -> frozenset:
+    return frozenset(text[k:k + 3] for k in range(max(1, len(text) - 2)))
+
+
+class _Matcher:
+    """Whether two cells are the same cell at a threshold, each pair compared once, with a
+    budget of comparisons."""
+
+    def __init__(self, base: list[dict], new: list[dict]):
+        self.base, self.new, self.budget = base, new, MAX_COMPARISONS
+        self._ratios: dict[tuple[int, int], float] = {}
+        self._grams: dict[tuple[int, int], frozenset] = {}
+
+    def ratio(self, i: int, j: int) -> float:
+        """How alike the sources of base[i] and new[j] are (0..1; a bound below APPROXIMATE)."""
+        key = (i, j)
+        if key not in self._ratios:
+            x, y = self.base[i]["source"], self.new[j]["source"]
+            if self.budget <= 0:
+                r = 0.0
+            elif x == y:
+                r = 1.0
+            else:
+                self.budget -= 1
+                r = _char_ratio(x, y) if len(x) + len(y) <= CHAR_LIMIT else _line_ratio(x, y)
+            self._ratios[key] = r
+        return self._ratios[key]
+
+    def same(self, i: int, j: int, threshold: float, quick: bool = False) -> bool:
+        """nbdime's compare_cell_strict (STRICT) or compare_cell_approximate (APPROXIMATE) on
+        type and source. ``quick``: first a cheap test (shared three-letter sequences) that
+        rules out most unrelated cells, for the look-ahead in large stretches."""
+        a, b = self.base[i], self.new[j]
+        x, y = a["source"], b["source"]
+        if a["cell_type"] != b["cell_type"] or bool(x) != bool(y):
+            return False
+        if x == y or (threshold == APPROXIMATE and len(x) < SHORT and len(y) < SHORT):
+            return True
+        if quick and (i, j) not in self._ratios:
+            gx, gy = self._gram(0, i, x), self._gram(1, j, y)
+            if 2 * len(gx & gy) < 0.5 * (len(gx) + len(gy)):
+                return False
+        return self.ratio(i, j) > threshold
+
+    def _gram(self, side: int, k: int, text: str) -> frozenset:
+        if (side, k) not in self._grams:
+            self._grams[side, k] = _trigrams(text)
+        return self._grams[side, k]
+
+
+def _lcs(m: _Matcher, threshold: float, i0: int, i1: int, j0: int, j1: int) -> list[tuple[int, int]]:
+    """The pairs of a longest common subsequence of base[i0:i1] and new[j0:j1] under ``same``,
+    backtracked as nbdime's brute force does (every cell compared with every cell)."""
+    n, k = i1 - i0, j1 - j0
+    grid = [[m.same(i0 + x, j0 + y, threshold) for y in range(k)] for x in range(n)]
+    lengths = [[0] * (k + 1) for _ in range(n + 1)]
+    for x in range(1, n + 1):
+        row, above, hit = lengths[x], lengths[x - 1], grid[x - 1]
+        for y in range(1, k + 1):
+            row[y] = above[y - 1] + 1 if hit[y - 1] else max(above[y], row[y - 1])
+    pairs, x, y = [], n, k
+    while x > 0 and y > 0:
+        if grid[x - 1][y - 1]:
+            x, y = x - 1, y - 1
+            pairs.append((i0 + x, j0 + y))
+        elif lengths[x][y] == lengths[x - 1][y]:
+            x -= 1
+        else:
+            y -= 1
+    return pairs[::-1]
+
+
+def _walk(m: _Matcher, threshold: float, i0: int, i1: int, j0: int, j1: int) -> list[tuple[int, int]]:
+    """Pairs of a large stretch in linear work: along the diagonal while the cells are the same
+    (every cell edited: one comparison each); else the nearest partner within WINDOW cells
+    ahead on either side (cells added or removed); else both cells stay unpaired."""
+    pairs, i, j = [], i0, j0
+    while i < i1 and j < j1:
+        if m.same(i, j, threshold):
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+            continue
+        for d in range(1, WINDOW + 1):
+            if j + d < j1 and m.same(i, j + d, threshold, quick=True):
+                j += d
+                break
+            if i + d < i1 and m.same(i + d, j, threshold, quick=True):
+                i += d
+                break
+        else:
+            i, j = i + 1, j + 1
+            continue
+        pairs.append((i, j))
+        i, j = i + 1, j + 1
+    return pairs
+
+
+def _match(m: _Matcher, thresholds: tuple, i0: int, i1: int, j0: int, j1: int) -> list[tuple[int, int]]:
+    """nbdime's multilevel matching of a stretch: pairs at the first threshold, then the gaps
+    between them at the next; every cell with every cell in a small stretch, a walk along the
+    diagonal in a large one."""
+    if i0 == i1 or j0 == j1 or not thresholds:
+        return []
+    small = (i1 - i0) * (j1 - j0) <= FULL_GRID
+    pairs = (_lcs if small else _walk)(m, thresholds[0], i0, i1, j0, j1)
+    matched = []
+    for i, j in pairs + [(i1, j1)]:
+        matched += _match(m, thresholds[1:], i0, i, j0, j)
+        if (i, j) != (i1, j1):
+            matched.append((i, j))
+        i0, j0 = i + 1, j + 1
+    return matched
+
+
+def aligned_changes(base_cells: list[dict], new_cells: list[dict]) -> list[tuple]:
+    """Cell changes [(kind, cell number (1-based: in the new notebook, in the old one for
+    removed cells), base cell, new cell)], in nbdime's order: identical cells are paired by
+    content first, then each differing stretch is matched as nbdime matches cells (see
+    _match), in bounded time."""
     key = [(c["cell_type"], c["source"]) for c in base_cells], [(c["cell_type"], c["source"]) for c in new_cells]
-    changes = []
+    m = _Matcher(base_cells, new_cells)
+    pairs = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, *key, autojunk=False).get_opcodes():
         if tag == "equal":
-            continue
-        old, new = base_cells[i1:i2], new_cells[j1:j2]
-        diff = nbdime.diff_notebooks(nbformat.from_dict(as_notebook(old)), nbformat.from_dict(as_notebook(new)))
-        for kind, number, a, b in cell_changes(diff, old, new):
-            changes.append((kind, number + (i1 if kind == "removed" else j1), a, b))
+            pairs += [(i1 + d, j1 + d) for d in range(i2 - i1)]
+        else:
+            matched = _match(m, (STRICT, APPROXIMATE), i1, i2, j1, j2)
+            if m.budget <= 0:  # out of comparisons: what is left is paired by position
+                matched = _by_position(base_cells, new_cells, matched, i1, i2, j1, j2)
+            pairs += matched
+    changes, i0, j0 = [], 0, 0
+    for i, j in pairs + [(len(base_cells), len(new_cells))]:
+        changes += [("added", y + 1, None, new_cells[y]) for y in range(j0, j)]
+        changes += [("removed", x + 1, base_cells[x], None) for x in range(i0, i)]
+        if i < len(base_cells) and j < len(new_cells):
+            old, new = base_cells[i], new_cells[j]
+            if old["source"] != new["source"] or old["cell_type"] != new["cell_type"]:
+                changes.append(("changed", j + 1, old, new))
+        i0, j0 = i + 1, j + 1
     return changes
 
 
+def _by_position(base_cells, new_cells, matched, i1, i2, j1, j2):
+    """``matched`` plus, in each gap, the cells of the same type at the same distance from the
+    gap's start (the summary stays cell by cell when the comparison budget is spent)."""
+    out, i0, j0 = [], i1, j1
+    for i, j in matched + [(i2, j2)]:
+        out += [(i0 + d, j0 + d) for d in range(min(i - i0, j - j0))
+                if base_cells[i0 + d]["cell_type"] == new_cells[j0 + d]["cell_type"]]
+        if (i, j) != (i2, j2):
+            out.append((i, j))
+        i0, j0 = i + 1, j + 1
+    return out
+
+
 def compute_cell_summary(path: str, target: str, base_cells: list[dict], new_cells: list[dict]) -> str:
-    """The nbdime part; runs in the summary worker process (may be slow on big rewrites)."""
+    """The summary from cells; runs in the summary worker process, under its time bound."""
     return cell_summary(path, target, aligned_changes(base_cells, new_cells))
 
 

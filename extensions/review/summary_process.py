@@ -37,7 +37,6 @@ def handle(request: dict) -> dict:
 
 def main():
     import jupytext  # noqa: F401  (imported before "ready", not per request)
-    import nbdime  # noqa: F401
 
     out = sys.stdout
     out.write("ready\n")

@@ -1,9 +1,10 @@
-"""Run the nbdime summary in a worker process under a time bound.
+"""Run the cell summary in a worker process under a time bound.
 
-A process rather than a thread: nbdime can run for minutes when every cell differs, and an
-abandoned thread would keep a core (and the GIL) busy. At the bound the busy process is killed
-and a standby process, already started and warm, takes over, so the next submit does not wait
-for Python and nbdime to start. The protocol is one JSON line each way (summary_process.py).
+A process rather than a thread: the summary's work is bounded (summary.py), but a notebook
+reader or a pathological source could still run long, and an abandoned thread would keep a
+core (and the GIL) busy. At the bound the busy process is killed and a standby process,
+already started and warm, takes over, so the next submit does not wait for Python to start.
+The protocol is one JSON line each way (summary_process.py).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ class SummaryWorker:
         try:
             worker = self._take_current()
             if not self._ever_ready:
-                # the very first start (Python + nbdime imports, begun at extension load) is not
+                # the very first start (Python + jupytext imports) is not
                 # part of the bound; later a warm standby is always waiting
                 worker.wait_ready(FIRST_START_TIMEOUT)
                 deadline = time.monotonic() + timeout
@@ -146,7 +147,7 @@ class SummaryWorker:
     async def summarise(self, *, timeout=None, path, script_path, target, base_script, new_script, new_cells=None,
                         script_diff=None):
         """-> (Markdown, fallback used?). Falls back to the script's unified diff at the bound or on any
-        nbdime error. ``new_cells`` (type and source of the notebook's cells) spares parsing
+        summary error. ``new_cells`` (type and source of the notebook's cells) spares parsing
         ``new_script``; ``script_diff`` (blocking, -> diff text) computes it faster than difflib can."""
         loop = asyncio.get_running_loop()
         timeout = self.timeout if timeout is None else timeout
@@ -155,9 +156,9 @@ class SummaryWorker:
                    "new_cells": new_cells}
         try:
             text = await loop.run_in_executor(self.executor, self._run, timeout, request)
-        except Exception as e:  # nbdime failing must not fail the submit
+        except Exception as e:  # the summary failing must not fail the submit
             if self.log:
-                self.log.warning("nbdime summary failed for %s: %s", path, e)
+                self.log.warning("cell summary failed for %s: %s", path, e)
             text, reason = None, "the cell-level summary failed"
         if text is not None:
             return text, False

@@ -92,6 +92,7 @@ def apply_auth(section, c):
     ds = c.DSGitLabOAuthenticator
     ds.allowed_group_rules = {entry_key(e) for e in section["allowed_groups"]}
     ds.stop_server_on_revoke = section["stop_server_on_revoke"]
+    ds.spawn_refresh_age = section["spawn_refresh_age"]
     ds.token_scope = GITLAB_TOKEN_SCOPE
     c.JupyterHub.custom_scopes = {GITLAB_TOKEN_SCOPE: {
         "description": "Get a short-lived GitLab access token of the user (no refresh token, no auth_state)."}}

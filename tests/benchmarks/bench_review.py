@@ -8,7 +8,8 @@ Against the GitLab stand-in on loopback, with a 1000-cell (~4 MB with outputs) n
    - the button: the dialog runs "check" when it opens (timed and shown apart), stays open while
      the user types a title, then Submit is clicked (timed);
    - the REST API called straight after a save, with no check (gates, fetch, everything timed);
-2. worst-case summary: every cell changed -> time and whether the fallback was used (goal <= 2 s);
+2. worst-case summary: every cell changed -> time and whether the fallback was used (goal: the
+   cell-level summary, no fallback, <= 1 s);
 3. pairing save: what pairing adds to a save through jupytext's contents manager (our
    jupytext.toml; the same manager outside a repo is the unpaired save) vs a plain jupytext write
    of the same script (goal <= 1.2x); the whole paired save vs plain writes of both files is shown too.
@@ -221,6 +222,9 @@ def bench_worst_summary(work: Path):
     script_diff = functools.partial(g.diff_text, g.rev("HEAD"), "big.py", new_script.encode())
     worker = SummaryWorker()
     loop = asyncio.new_event_loop()
+    # a server's worker is warm by the time of a submit (started when the dialog opens)
+    loop.run_until_complete(worker.summarise(path="w", script_path="w.py", target="main", base_script="",
+                                             new_script="", timeout=30))
     times, used = [], []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -231,8 +235,9 @@ def bench_worst_summary(work: Path):
         used.append(fallback)
     loop.close()
     print(f"worst-case summary (all {CELLS} cells changed): max {max(times):.2f} s over 3 runs "
-          f"(goal <= 2 s), fallback used: {all(used)}, {len(text) / 1e3:.0f} KB of Markdown")
-    return max(times)
+          f"(goal <= 1 s, the cell-level summary), fallback used in {sum(used)} of 3, "
+          f"{len(text) / 1e3:.0f} KB of Markdown")
+    return max(times), any(used)
 
 
 def bench_pairing(work: Path, repeats: int = 21):
@@ -288,7 +293,7 @@ def main(argv=None):
             button, api = bench_submit(server, work, args.rounds)
         finally:
             stop_process(server.process)
-        worst = bench_worst_summary(work)
+        worst, worst_fallback = bench_worst_summary(work)
         pairing = bench_pairing(work)
 
     def verdict(ok):
@@ -296,7 +301,9 @@ def main(argv=None):
 
     print(f"\nsummary: submit ratio {button:.2f} with the button, {api:.2f} through the REST API with no check "
           f"(<= 1.5: {verdict(button <= 1.5)}, {verdict(api <= 1.5)}); worst-case summary {worst:.2f} s "
-          f"(<= 2 s: {verdict(worst <= 2)}); pairing save ratio {pairing:.2f} (<= 1.2: {verdict(pairing <= 1.2)})")
+          f"{'with' if worst_fallback else 'without'} the fallback (<= 1 s without: "
+          f"{verdict(worst <= 1 and not worst_fallback)}); pairing save ratio {pairing:.2f} "
+          f"(<= 1.2: {verdict(pairing <= 1.2)})")
 
 
 if __name__ == "__main__":

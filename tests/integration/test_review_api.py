@@ -10,6 +10,7 @@ import inspect
 import json
 import os
 import re
+import time
 
 import jsonschema
 import pytest
@@ -684,3 +685,19 @@ async def test_a_broken_working_copy_is_400_and_the_notebook_can_be_submitted_af
     (working_copy / ".git/HEAD").write_text(head)
     code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
     assert code == 200, res  # not stuck as "already being submitted"
+
+
+@on_server_loop
+async def test_the_summary_worker_starts_at_the_first_review_request_not_with_the_server(jp_asyncio_loop, jp_fetch,
+                                                                                        jp_serverapp, working_copy):
+    """A server's start stays short (a team starting at once pays for every extra process): the
+    summary worker is started by the first review request, and is ready for the submit."""
+    (review,) = jp_serverapp.extension_manager.extension_apps["jupyterhub_ds.review"]
+    assert review.worker._current is None
+    code, _ = await api(jp_fetch, "GET", "review/status")
+    assert code == 200
+    deadline = time.monotonic() + 30
+    while review.worker._current is None:
+        assert time.monotonic() < deadline, "the summary worker was not started"
+        await asyncio.sleep(0.05)
+    assert await asyncio.get_running_loop().run_in_executor(None, review.worker._current.wait_ready, 60)

@@ -1,5 +1,6 @@
-"""The nbdime summary worker process: a cell summary within the bound, the script diff when the
-bound is hit (the busy process is killed and the standby answers the next request at once)."""
+"""The summary worker process: a cell summary within the bound, even with every cell of a large
+notebook changed; the script diff when the bound is hit (the busy process is killed and the
+standby answers the next request at once)."""
 
 from __future__ import annotations
 
@@ -53,13 +54,21 @@ def test_small_edit_gets_the_cell_summary(worker):
     assert "-x150 = f(150)\n+x150 = g(150)" in text
 
 
+def test_every_cell_changed_still_gets_the_cell_summary_within_the_bound(worker):
+    base, new = script(1000, "f"), script(1000, "g")  # every cell differs (nbdime took minutes)
+    t0 = time.monotonic()
+    text, fallback = summarise(worker, base, new, 1.2)
+    assert not fallback and time.monotonic() - t0 < 1.2
+    assert "**0** cells added, **0** removed, **1000** changed." in text
+
+
 def test_bound_hit_falls_back_kills_the_busy_worker_and_the_standby_takes_over(worker):
-    base, new = script(1000, "f"), script(1000, "g")  # every cell differs: nbdime takes minutes
+    base, new = script(1000, "f"), script(1000, "g")  # reading the two scripts alone takes longer
     busy = worker._current
     t0 = time.monotonic()
-    text, fallback = summarise(worker, base, new, 1.0, diff=lambda: "@@ -1 +1 @@\n-a\n+b")
-    assert fallback and time.monotonic() - t0 < 2.0
-    assert "_the cell-level summary took longer than 1 s; showing the script's unified diff._" in text
+    text, fallback = summarise(worker, base, new, 0.05, diff=lambda: "@@ -1 +1 @@\n-a\n+b")
+    assert fallback and time.monotonic() - t0 < 1.0
+    assert "_the cell-level summary took longer than 0.05 s; showing the script's unified diff._" in text
     assert "```diff\n--- a/n.py\n+++ b/n.py\n@@ -1 +1 @@\n-a\n+b\n```" in text
     busy.proc.wait(5)  # killed
     assert worker._current is not busy and worker._current.proc.poll() is None

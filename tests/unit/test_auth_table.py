@@ -9,6 +9,8 @@ Complements, never replaces, the real logins against the GitLab stand-in
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import io
 import json
 import re
@@ -206,10 +208,14 @@ class User:
         self.stopped.append(name)
 
 
-async def logged_in(client, tmp_path, placed=None, auth="allowed_groups: [data-science]"):
+async def logged_in(client, tmp_path, placed=None, auth="allowed_groups: [data-science]", checked_ago=3600):
+    """A user who logged in ``checked_ago`` seconds ago (by default long enough for a refresh to
+    be due and for no spawn to rely on that check)."""
     authenticator = DSGitLabOAuthenticator(config=admin_yaml(auth, tmp_path))
     gitlab = GitLab(client, placed or {"data-science/power-users": "developer"})
     model = await authenticator.get_authenticated_user(gitlab.login(), None)
+    assert abs(model["auth_state"]["checked_at"] - time.time()) < 60
+    model["auth_state"]["checked_at"] -= checked_ago
     return authenticator, gitlab, User(model["name"], model["auth_state"])
 
 
@@ -250,6 +256,48 @@ async def test_refresh_follows_group_changes(client, tmp_path):
     gitlab.by_level = listed_groups(gitlab.placed)
     refreshed = await authenticator.refresh_user(user)
     assert refreshed["groups"] == [] and user.auth_state["hub_groups"] == []
+
+
+@pytest.mark.parametrize("auth, checked_ago, reused", [
+    ("allowed_groups: [data-science]", 5, True),  # a spawn right after logging in
+    ("allowed_groups: [data-science]", 61, False),  # older than spawn_refresh_age (60)
+    ("allowed_groups: [data-science]\nspawn_refresh_age: 0", 1, False),  # every spawn checks
+    ("allowed_groups: [data-science]\nrefresh_age: 10\nspawn_refresh_age: 60", 11, False),  # never past refresh_age
+    ("allowed_groups: [data-science]\nrefresh_age: 10\nspawn_refresh_age: 60", 9, True),
+])
+async def test_a_spawn_relies_on_a_recent_check_only(client, tmp_path, auth, checked_ago, reused):
+    """GitLab now refuses the user's tokens: a refresh that relies on the last check lets them
+    spawn, one that checks revokes them (403, servers stopped)."""
+    authenticator, gitlab, user = await logged_in(client, tmp_path, auth=auth, checked_ago=checked_ago)
+    expire_access_token(client, user)
+    gitlab.token_endpoint = 400
+    if reused:
+        assert await authenticator.refresh_user(user) is True and user.stopped == []
+        return
+    with pytest.raises(web.HTTPError) as refused:
+        await authenticator.refresh_user(user)
+    assert refused.value.status_code == 403 and user.stopped == [""]
+
+
+async def test_a_spawn_relying_on_the_last_check_keeps_jupyterhubs_refresh_clock(client, tmp_path):
+    """JupyterHub restarts its refresh clock (User._auth_refreshed) when a refresh succeeds; one
+    that relied on the last check puts it back, so the next refresh is still due refresh_age
+    after that check."""
+    authenticator, gitlab, user = await logged_in(client, tmp_path, checked_ago=5)
+    user._auth_refreshed = 1234.5  # JupyterHub's (monotonic) time of the login
+    assert await authenticator.refresh_user(user) is True
+    user._auth_refreshed = 9999.0  # what JupyterHub's refresh_auth sets right after it returned
+    await asyncio.sleep(0)
+    assert user._auth_refreshed == 1234.5
+
+
+async def test_the_refresh_lock_table_does_not_grow_with_users(client, tmp_path):
+    authenticator, gitlab, user = await logged_in(client, tmp_path, checked_ago=5)
+    for i in range(100):
+        user.name = f"user{i}"
+        assert await authenticator.refresh_user(user) is True
+    gc.collect()
+    assert len(authenticator._refresh_locks) == 0
 
 
 @pytest.mark.parametrize("token_endpoint, status", [(None, None), (502, 503), (400, 403)])

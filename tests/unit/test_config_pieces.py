@@ -10,6 +10,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from jupyterhub_ds.config import parse_size
 from jupyterhub_ds.config.schema import SCHEMA, resolve
 from jupyterhub_ds.config.secrets import is_secret_key
+from jupyterhub_ds.hub_db import WALConnection, sqlite_wal_db_kwargs
 from jupyterhub_ds.sizes import format_size
 
 pytestmark = pytest.mark.unit
@@ -94,6 +95,8 @@ def test_jupyterhub_config_py_applies_yaml_then_escape_hatch(monkeypatch, tmp_pa
     assert len(c.ProfileSpawnerMixin.profiles) == 3
     assert c.DockerSpawner.image == "site/image:2"  # the escape hatch runs after the YAML
     assert c.JupyterHub.log_level == 3  # and in name order
+    # the demo's SQLite hub database is used in write-ahead-log mode (the escape hatch may undo it)
+    assert c.JupyterHub.db_kwargs["connect_args"] == {"check_same_thread": False, "factory": WALConnection}
 
 
 def test_jupyterhub_config_py_refuses_with_the_check_config_lines(monkeypatch, tmp_path, capsys):
@@ -145,3 +148,23 @@ promotion:
     assert problems == []
     [line] = [u for u in unsafe_lines(path, config) if "network" in u]
     assert line.endswith(named)
+
+
+@pytest.mark.parametrize("url, kwargs, expected", [
+    ("sqlite:///srv/jupyterhub.sqlite", {}, {"connect_args": {"check_same_thread": False, "factory": WALConnection}}),
+    ("sqlite:///db.sqlite", {"connect_args": {"timeout": 30}, "pool_pre_ping": True},
+     {"connect_args": {"check_same_thread": False, "timeout": 30, "factory": WALConnection}, "pool_pre_ping": True}),
+    ("sqlite:///:memory:", {}, {}),
+    ("postgresql://hub@db/jupyterhub", {"pool_size": 5}, {"pool_size": 5}),
+])
+def test_a_sqlite_hub_database_gets_write_ahead_log_connections(url, kwargs, expected):
+    assert sqlite_wal_db_kwargs(url, kwargs) == expected
+
+
+def test_write_ahead_log_connections_commit_without_waiting_for_the_disk(tmp_path):
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "hub.sqlite", factory=WALConnection)
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    db.close()

@@ -103,3 +103,69 @@ def test_fallback_is_the_scripts_unified_diff_with_the_reason():
 ])
 def test_description_puts_the_users_text_first(user, expected):
     assert mr_description(user, "S") == expected
+
+
+# --- the cell matching is nbdime's, in bounded time ---------------------------------------------
+
+def code(*sources):
+    return [{"cell_type": "code", "source": s} for s in sources]
+
+
+LONG = "\n".join(f"frame_{k} = load('part-{k}.csv').dropna().groupby('region').sum()" for k in range(8))
+NB = cells("# Churn analysis", "import pandas as pd", "df = pd.read_csv('churn.csv')", "df.describe()",
+           "## Model", "from sklearn.linear_model import LogisticRegression",
+           "model = LogisticRegression().fit(df[features], df.churned)", "print(model.score(X, y))")
+MATCHING = [
+    ("unchanged", NB, NB),
+    ("one cell edited", NB, NB[:2] + code("df = pd.read_csv('churn-2024.csv')") + NB[3:]),
+    ("a cell added in the middle", NB, NB[:4] + code("df.info()") + NB[4:]),
+    ("cells added at both ends", NB, cells("# Intro") + NB + code("print('done')")),
+    ("a cell removed", NB, NB[:3] + NB[4:]),
+    ("a cell moved down", NB, NB[:1] + NB[2:6] + NB[1:2] + NB[6:]),
+    ("a cell moved up", NB, NB[:2] + NB[6:7] + NB[2:6] + NB[7:]),
+    ("two cells swapped", NB, NB[:2] + [NB[3], NB[2]] + NB[4:]),
+    ("a cell rewritten", NB, NB[:3] + code("summary = df.groupby('plan').churned.mean()") + NB[4:]),
+    ("a cell's type changed", NB, NB[:4] + [{"cell_type": "code", "source": "## Model"}] + NB[5:]),
+    ("edited and added", NB, NB[:2] + code("df = pd.read_csv('churn.csv', sep=';')", "df.head()") + NB[3:]),
+    ("edited, removed and added", NB, NB[:1] + code("import pandas as pd\nimport numpy as np") + NB[3:6]
+     + code("model = LogisticRegression(C=0.5).fit(df[features], df.churned)", "model.coef_")),
+    ("short cells", code("x = 1", "y = 2", "z = 3"), code("x = 1", "y = 20", "w", "z = 3")),
+    ("empty cells", code("", "a = 1", ""), code("a = 1", "", "b")),
+    ("long cell edited", code("import os", LONG, "print(1)"), code("import os", LONG.replace("sum()", "mean()", 2), "print(1)")),
+    ("new notebook", [], NB),
+    ("everything deleted", NB, []),
+    ("every cell edited", NB, [dict(c, source=c["source"] + " # v2") for c in NB]),
+]
+
+
+@pytest.mark.parametrize("base, new", [row[1:] for row in MATCHING], ids=[row[0] for row in MATCHING])
+def test_cells_are_matched_as_nbdime_matches_them(base, new):
+    import nbdime
+    import nbformat
+
+    from jupyterhub_ds.review.summary import aligned_changes, as_notebook
+
+    diff = nbdime.diff_notebooks(nbformat.from_dict(as_notebook(base)), nbformat.from_dict(as_notebook(new)))
+    assert aligned_changes(base, new) == cell_changes(diff, base, new)
+
+
+def test_a_large_notebook_with_every_cell_changed_gets_the_cell_level_summary():
+    from jupyterhub_ds.review.summary import aligned_changes
+
+    base = code(*[f"x{i} = compute({i})\nresult_{i} = x{i} * 2\nprint(result_{i})" for i in range(1000)])
+    new = [dict(c, source=c["source"].replace("compute", "recompute")) for c in base]
+    new.insert(500, {"cell_type": "code", "source": "print('a new cell')"})
+    del new[100]
+    changes = aligned_changes(base, new)
+    assert [k for k, *_ in changes].count("changed") == 999
+    assert ("added", 500, None, new[499]) in changes and ("removed", 101, base[100], None) in changes
+
+
+def test_past_the_comparison_budget_the_rest_is_paired_by_position(monkeypatch):
+    from jupyterhub_ds.review import summary
+
+    monkeypatch.setattr(summary, "MAX_COMPARISONS", 10)
+    base = code(*[f"value_{i} = fetch({i}) + offset_{i}" for i in range(200)])
+    new = [dict(c, source=c["source"].replace("fetch", "load")) for c in base]
+    changes = summary.aligned_changes(base, new)
+    assert [k for k, *_ in changes] == ["changed"] * 200
