@@ -194,7 +194,9 @@ class ProfileSpawnerMixin(Configurable):
         self.mem_limit = resolved.mem_limit
         self.cpu_guarantee = resolved.cpu_guarantee
         self.mem_guarantee = resolved.mem_guarantee
-        self._hardening = (container.host_config(resolved, hardening), container.create_kwargs(hardening), hardening)
+        labels = container.labels(self.user.name, resolved.slug, self.name or "")
+        self._hardening = (container.host_config(resolved, hardening), container.create_kwargs(hardening, labels),
+                           hardening)
         self.volumes = container.volumes(
             resolved,
             home_volume_template=self.home_volume_template,
@@ -238,6 +240,9 @@ class ProfileSpawnerMixin(Configurable):
         admin_create = self._eval_if_callable(self.extra_create_kwargs)
         if inspect.isawaitable(admin_create):
             admin_create = await admin_create
+        if (admin_create or {}).get("labels") and ours_create.get("labels"):
+            # the admin's own container labels stay beside ours (ours win for our keys)
+            ours_create = {**ours_create, "labels": {**admin_create["labels"], **ours_create["labels"]}}
         return (container.merge_host_config(admin_host, ours_host, hardening),
                 container.merge_create_kwargs(admin_create, ours_create))
 
