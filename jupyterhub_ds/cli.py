@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "check-config": ("jupyterhub_ds.config.check", "validate an admin YAML file and print every problem"),
     "images": ("jupyterhub_ds.images", "build the air-gapped base and single-user images"),
     "export": ("jupyterhub_ds.export.cli", "write another platform's configuration from an admin YAML (z2jh: Kubernetes)"),
+    "audit": ("jupyterhub_ds.audit.query", "print the audit trail's events, filtered by user, action and time"),
 }
 
 

@@ -57,6 +57,12 @@ def lock_path(config, base_dir):
     return None if given is None else os.path.join(base_dir or ".", given)
 
 
+def audit_path(config, base_dir):
+    """``audit.path`` as an absolute path (relative ones from the YAML's folder), or None."""
+    given = config["audit"]["path"]
+    return None if not given else os.path.abspath(os.path.join(base_dir or ".", given))
+
+
 def allowed_packages(config, base_dir):
     """The review (and promotion) package allow-list: the listed names and the lock file's, or None."""
     listed, lock = config["review"]["allowed_packages"], lock_path(config, base_dir)
@@ -155,8 +161,10 @@ def build_config(config, env, base_dir=None):
         allowed_packages=packages,
         gitlab_token=env.get(secrets.PROMOTION_GITLAB_TOKEN),
         db_password=env.get(secrets.PROMOTION_DB_PASSWORD),
+        audit_path=audit_path(config, base_dir),
     )
     A.apply_metrics(config["metrics"], c)
+    A.apply_audit(config["audit"], c, path=audit_path(config, base_dir))
     A.apply_group_rules(config, c)
     return c
 
