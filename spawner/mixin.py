@@ -28,6 +28,9 @@ from tornado import web
 from traitlets import Bool, Dict, Int, List, Unicode, default
 from traitlets.config import Configurable
 
+from jupyterhub_ds.audit import EVENTS_SCOPE
+from jupyterhub_ds.audit import hub as audit_hub
+
 from . import container
 from .profiles import ProfileError, allowed_profiles, default_profile, resolve, summary, workspace_for
 
@@ -228,6 +231,7 @@ class ProfileSpawnerMixin(Configurable):
         self._our_args = our_args
         self.args = args + our_args
         self.log.info("Profile %s (%s) applied for %s", resolved.slug, resolved.image, self._log_name)
+        audit_hub.spawn_starting(self, resolved)  # the spawn's profile, image and limits, for its metrics and audit
         return resolved
 
     async def hardened_settings(self):
@@ -283,6 +287,8 @@ class ProfileSpawnerMixin(Configurable):
         token_scope = getattr(self.authenticator, "token_scope", None)
         if token_scope in scope_definitions:
             scopes.append(f"{token_scope}!user")
+        if EVENTS_SCOPE in scope_definitions:  # report its user's review events to the audit trail
+            scopes.append(f"{EVENTS_SCOPE}!user")
         return scopes
 
     async def start(self):
