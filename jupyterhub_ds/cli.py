@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "images": ("jupyterhub_ds.images", "build the air-gapped base and single-user images"),
     "export": ("jupyterhub_ds.export.cli", "write another platform's configuration from an admin YAML (z2jh: Kubernetes)"),
     "audit": ("jupyterhub_ds.audit.query", "print the audit trail's events, filtered by user, action and time"),
+    "packages": ("jupyterhub_ds.packages.cli", "check an image's Python packages against the package policy"),
 }
 
 

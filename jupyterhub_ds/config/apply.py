@@ -195,16 +195,20 @@ def apply_review(section, c, *, allowed_packages=None):
 
 
 def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allowed_packages=None,
-                       metrics_require_auth=True):
+                       metrics_require_auth=True, package_policy=None):
     """The JSON the promotion service reads: the section with each project's profile limits
     resolved and the GitLab URL, so the service never reads the admin YAML. The review
-    package allow-list, when there is one, is also what a promotion's clean run allows."""
+    package allow-list, when there is one, is also what a promotion's clean run allows
+    notebooks to import; ``package_policy`` (the packages: section, compiled) is what the
+    clean run's image must meet, as `jupyterhub-ds packages check` checks it."""
     by_slug = {p["slug"]: p for p in profiles}
     projects = []
     for project in section["projects"]:
         profile = by_slug.get(project["profile"])
         limits = {k: profile[k] for k in ("cpu_limit", "mem_limit", "pids_limit", "gpus")} if profile else {}
         extra = {"allowed_packages": list(allowed_packages)} if allowed_packages is not None else {}
+        if package_policy is not None:
+            extra["package_policy"] = package_policy
         projects.append({**extra, **project, "limits": limits})
     settings = {**section, "projects": projects, "metrics_enabled": metrics_enabled,
                 "metrics_require_auth": metrics_require_auth}
@@ -214,11 +218,12 @@ def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allo
 
 
 def apply_promotion(section, c, *, profiles, metrics_enabled, gitlab_url=None, allowed_packages=None,
-                    gitlab_token=None, db_password=None, metrics_require_auth=True, audit_path=None):
+                    gitlab_token=None, db_password=None, metrics_require_auth=True, audit_path=None,
+                    package_policy=None):
     if not section["projects"]:
         return
     settings = promotion_settings(section, profiles, metrics_enabled, gitlab_url, allowed_packages,
-                                  metrics_require_auth)
+                                  metrics_require_auth, package_policy)
     environment = {PROMOTION_CONFIG_ENV: json.dumps(settings, sort_keys=True)}
     if gitlab_token:
         environment["JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN"] = gitlab_token

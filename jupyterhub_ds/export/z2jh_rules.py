@@ -104,6 +104,9 @@ RULES = {
     ("review",): _m("singleuser.extraEnv.JUPYTERHUB_DS_REVIEW_POLICY"),
     # reported as a whole by z2jh.promotion_problems when it has projects
     ("promotion",): _m("(not exported: reported when promotion.projects is not empty)"),
+    ("audit",): _m("hub.config.AuditTrail.path (a path in the hub pod: put a persistent volume there)"),
+    ("packages",): Rule(ELSEWHERE, "checked on images (`jupyterhub-ds packages check`, `images build --config`) and "
+                                   "by promotion clean runs; its names also become the review's import allow-list"),
 }
 
 
