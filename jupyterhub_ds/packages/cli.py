@@ -42,7 +42,7 @@ def check_image(image, policy):
 
 
 def table(installed):
-    rows = [(d["name"], d.get("version", ""), licence_text(d)[:60] or "(none)") for d in
+    rows = [(d["name"], d.get("version", "") or "?", " ".join(licence_text(d).split())[:60] or "(none)") for d in
             sorted(installed, key=lambda d: d["name"].lower())]
     widths = [max([len(r[i]) for r in rows] + [len(h)]) for i, h in enumerate(("name", "version", "licence"))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(("name", "version", "licence"), widths, strict=True)).rstrip()]
