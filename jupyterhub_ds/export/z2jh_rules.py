@@ -49,6 +49,7 @@ RULES = {
     ("hub", "subdomain_host"): _m("hub.config.JupyterHub.subdomain_host (the ingress needs the wildcard host too)"),
     ("hub", "hub_bind_url"): _docker("the chart connects user pods to the hub through its hub Service"),
     ("hub", "hub_connect_ip"): _docker("the chart connects user pods to the hub through its hub Service"),
+    ("hub", "single_origin_reason"): Rule(ELSEWHERE, "read by `jupyterhub-ds doctor`, not by the hub"),
     ("hub", "db_url"): _m("hub.db.type, hub.db.url (password: hub.db.password in the Secret)"),
     ("hub", "admin_users"): _m("hub.config.GitLabOAuthenticator.admin_users"),
     # applied by the project's own apply_gitlab / apply_auth / apply_metrics (see z2jh.hub_traits)
