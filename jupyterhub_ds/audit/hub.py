@@ -13,10 +13,10 @@ the user controls, so it never writes the trail itself: it posts its event to
 ``POST /hub/api/jupyterhub-ds/users/:name/events`` with its server's token, which carries
 ``custom:jupyterhub-ds:audit!user`` (for its own user only). The hub then
 
-- refuses a body over ``AuditTrail.server_event_max_bytes`` (413), an event with a ``user``
-  (400: the hub says who), one the review schema refuses (400: unknown action or field, a
-  gate not in the list, a path too long, ...), and more than
-  ``AuditTrail.server_events_per_minute`` per user (429);
+- refuses a body over ``AuditTrail.server_event_max_bytes`` (413), more than
+  ``AuditTrail.server_events_per_minute`` posts per user (429, valid or not), an event with a
+  ``user`` (400: the hub says who) and one the review schema refuses (400: unknown action or
+  field, a gate not in the list, a path too long, ...);
 - sets ``user`` to the token's owner, adds the time, writes it and counts it in the metrics.
 
 So a user can neither write an event for someone else, nor change who or when, nor touch the
@@ -293,6 +293,9 @@ class ServerEventsHandler(APIHandler):
         if len(body) > self.trail.server_event_max_bytes:
             self.refuse(413, "too_large", f"an event of {len(body)} bytes is more than the "
                                           f"{self.trail.server_event_max_bytes} an event may have")
+        if not self.trail.allow(user.name):  # every post counts, valid or not
+            self.refuse(429, "rate_limited", f"more than {self.trail.server_events_per_minute} events a minute "
+                                             f"from {user.name}'s servers; try again in a minute")
         try:
             event = json.loads(body)
         except ValueError:
@@ -301,9 +304,6 @@ class ServerEventsHandler(APIHandler):
             self.refuse(400, "invalid", "send one event object")
         if "user" in event:
             self.refuse(400, "invalid", "an event may not name its user: the hub sets it to the token's owner")
-        if not self.trail.allow(user.name):
-            self.refuse(429, "rate_limited", f"more than {self.trail.server_events_per_minute} events a minute "
-                                             f"from {user.name}'s servers; try again in a minute")
         event["user"] = user.name
         try:
             self.eventlog.schemas.validate_event(REVIEW, event)
