@@ -114,14 +114,16 @@ _TEXT = {"user": 255, "project": 255, "source": 255, "target": 255, "run_id": 64
          "base": 64, "kind": 32, "trigger": 255, "decision": 32, "status": 32, "phase": 32, "step": 32, "tag": 255,
          "image_digest": 512, "reason": 2000, "error": 2000}
 _FLAGS = ("passed", "container_removed")
+_NUMBERS = ("mr",)
 MAX_DETAILS = 20
 
 
 def promotion_event(event, facts):
-    """The versioned ``promotion`` audit event of one of the service's audit calls (pure): the
-    schema's fields as they are (text cut to the schema's length), other facts as text in
-    ``details``."""
-    out, details = {"action": event}, {}
+    """The versioned ``promotion`` audit event of one of the service's audit calls (pure): its
+    name under ``promotion.`` (``review.run.queued`` -> ``promotion.review.run.queued``: a review
+    run's, not a server's review event), the schema's fields as they are (text cut to the
+    schema's length), other facts as text in ``details``."""
+    out, details = {"action": event if event.startswith("promotion.") else f"promotion.{event}"}, {}
     for key, value in facts.items():
         key = _RENAMED.get(key, key)
         if value is None:
@@ -130,6 +132,8 @@ def promotion_event(event, facts):
             out[key] = str(value)[: _TEXT[key]]
         elif key in _FLAGS:
             out[key] = bool(value)
+        elif key in _NUMBERS and str(value).isdigit():
+            out[key] = int(value)
         elif len(details) < MAX_DETAILS:
             details[str(key)[:64]] = str(value)[:500]
     if details:

@@ -66,6 +66,11 @@ def test_the_services_facts_become_a_valid_promotion_event():
                      "trigger": "schedule", "decision": "skip", "reason": "x" * 2000, "details": {"extra": "{'a': 1}"}}
     eventlog = audit.event_logger()
     eventlog.schemas.validate_event(audit.PROMOTION, event)
+    # a review run's events: under promotion., apart from the review events servers report
+    review = promotion_event("review.run.queued", {"run_id": "r1", "project": "ds/churn", "mr": 7, "commit": "a" * 40,
+                                                   "trigger": "merge request updated", "replaced_by": None})
+    assert review["action"] == "promotion.review.run.queued" and review["mr"] == 7
+    eventlog.schemas.validate_event(audit.PROMOTION, review)
 
 
 def test_audit_goes_to_the_log_and_to_the_shared_audit_file(tmp_path, caplog):
