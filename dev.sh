@@ -121,6 +121,26 @@ lint() {
   fi
 }
 
+promtool_tool() {
+  # promtool checks the Prometheus alert rules (tests/unit/test_alert_rules.py). Debian ships it
+  # only inside the prometheus package, whose installation would also start a Prometheus
+  # server: take the one binary out of the .deb into .work/prometheus instead.
+  local dest="$WORK/prometheus"
+  command -v promtool >/dev/null && return
+  [ -x "$dest/usr/bin/promtool" ] && return
+  say "promtool (unpacked from Debian's prometheus package into $dest)"
+  mkdir -p "$dest/deb"
+  if ! (cd "$dest/deb" && apt-get download prometheus >"$WORK/apt.log" 2>&1); then
+    need_root_for "apt-get update (to download the prometheus package for promtool)"
+    apt-get update -qq
+    (cd "$dest/deb" && apt-get download prometheus >"$WORK/apt.log" 2>&1) \
+      || { tail -n 20 "$WORK/apt.log"; die "apt-get download prometheus failed (log: $WORK/apt.log)"; }
+  fi
+  dpkg-deb -x "$dest"/deb/prometheus_*.deb "$dest"
+  rm -rf "$dest/deb"
+  [ -x "$dest/usr/bin/promtool" ] || die "no usr/bin/promtool in Debian's prometheus package"
+}
+
 test_services() {
   # What the PostgreSQL and Swarm tests start themselves (a PostgreSQL cluster on loopback,
   # three dockerd in network namespaces, docker-registry) needs: the packages above, the
@@ -154,6 +174,7 @@ case "$CMD" in
     lint  # seconds: before the images are built
     bootstrap
     test_services
+    promtool_tool
     say "tests"
     cd "$ROOT"
     # no arguments: pyproject.toml's testpaths (tests/); ./dev.sh test tests/security runs just those

@@ -33,6 +33,7 @@ from tornado import web
 from tornado.httpclient import HTTPClientError
 from traitlets import Bool, Int, Set, Unicode, default, validate
 
+from .audit import hub as audit_hub
 from .gitlab_groups import (
     GUEST,
     GroupRule,
@@ -69,6 +70,9 @@ def _rules(keys, trait):
 
 
 class DSGitLabOAuthenticator(GitLabOAuthenticator):
+    # oauthenticator's logout, writing the logout to the audit trail
+    logout_handler = audit_hub.AuditLogoutHandler
+
     allowed_group_rules = Set(
         Unicode(),
         help="""Members of these GitLab groups may log in: people placed in the group or in
@@ -236,6 +240,11 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
         state["checked_at"] = time.time()
         return auth_model
 
+    async def get_authenticated_user(self, handler, data):
+        auth_model = await super().get_authenticated_user(handler, data)
+        audit_hub.logged_in(self, handler, auth_model)  # the login, and the groups/admin it changes
+        return auth_model
+
     async def check_allowed(self, username, auth_model):
         if await super().check_allowed(username, auth_model):
             return True
@@ -304,6 +313,7 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
             if isinstance(refreshed, dict):
                 if not await self.check_allowed(refreshed["name"], refreshed):
                     await self.revoke(user, handler, "GitLab membership of the allowed groups or projects has ended")
+                audit_hub.refreshed(self, user, refreshed)  # groups or admin right this refresh changes
                 # saved before another refresh may read it (JupyterHub saves it again after)
                 await user.save_auth_state(refreshed["auth_state"])
             return refreshed
@@ -311,6 +321,7 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
     async def revoke(self, user, handler, why):
         """Refuse ``user`` everywhere (403) and stop their servers."""
         self.log.warning("User %s may no longer use the hub: %s", user.name, why)
+        audit_hub.revoked(self, user, why)
         if self.stop_server_on_revoke:
             await self._stop_all_servers(user, handler)
         raise web.HTTPError(403, f"{user.name} may no longer use this hub: {why}. Ask an administrator.")
@@ -330,7 +341,12 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
     def get_handlers(self, app):
         from .gitlab_token import GitLabTokenHandler
 
-        return super().get_handlers(app) + [(GitLabTokenHandler.route, GitLabTokenHandler)]
+        # + the audit trail, the metrics and the events endpoint for users' servers
+        return super().get_handlers(app) + [(GitLabTokenHandler.route, GitLabTokenHandler)] + audit_hub.install(app)
+
+    def post_spawn_stop(self, user, spawner):
+        audit_hub.server_stopped(self, user, spawner)  # a stop, or the end of a spawn that failed
+        return super().post_spawn_stop(user, spawner)
 
     async def fresh_access_token(self, user, handler, min_validity: int) -> dict:
         """The user's auth_state with an access token valid for at least ``min_validity``

@@ -10,6 +10,10 @@ Three images, built in order, each skipped when nothing it is made from has chan
 3. ``jupyterhub-ds/singleuser-scipy:<version>`` and ``:latest`` from ``images/scipy/Dockerfile``
    on that single-user image: its pinned scientific stack. Skipped with ``--no-scipy``.
 
+Every image built is checked against the package policy before it is tagged (its licences;
+with ``--config ADMIN.yaml`` the admin YAML's whole ``packages:`` section, on cached images
+too): the check of ``jupyterhub-ds packages check`` (``jupyterhub_ds.packages``).
+
 "Nothing changed" is decided by an input hash stored as the image label
 ``org.jupyterhub-ds.input-hash``. The project enters that hash by the content of its
 source files, so an unchanged tree is not even built into a wheel (a wheel's bytes would
@@ -296,6 +300,7 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
         built = docker_build(ctx, "singleuser", {"BASE_IMAGE": base_ref, "PIP_INDEX_URL": opts.index_url},
                              what="the single-user image", index=opts.index_url,
                              conflict="the dependencies changed", update="--update-lock")
+    check_packages_of(built, opts.policy, "the single-user image")  # before it is tagged
 
     freeze = read_packages(built)
     if relocks(opts, "singleuser"):
@@ -313,6 +318,28 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
 def _size(ref):
     size = image_size(ref)
     return format_size(size, decimal=True) if size is not None else ""
+
+
+def check_packages_of(image, policy, what, ref=None):
+    """The package policy's check of an image (``jupyterhub_ds.packages``, the one
+    `jupyterhub-ds packages check` and promotion clean runs make): a BuildError naming every
+    problem, after removing ``image`` when it is a fresh build nobody tagged yet (``ref`` None)."""
+    from .packages.cli import check_image
+    from .packages.inventory import InventoryError
+
+    t0 = time.monotonic()
+    try:
+        installed, problems = check_image(image, policy)
+    except InventoryError as e:
+        raise BuildError(f"the package check of {what} could not run: {e}") from None
+    if problems:
+        if ref is None:
+            docker("rmi", image, timeout=120)
+        raise BuildError(f"{what} holds {len(problems)} thing(s) outside the package policy"
+                         f"{'' if ref is None else ' (' + ref + ')'}; it was {'not tagged' if ref is None else 'kept'}:\n  "
+                         + "\n  ".join(f"refused: {p}" for p in problems))
+    say("packages", f"{ref or what}: {len(installed)} Python distributions within the package policy "
+                    f"({time.monotonic() - t0:.1f} s)")
 
 
 # ---------------------------------------------------------------- the data-science image
@@ -386,6 +413,7 @@ def build_scipy(opts, src, singleuser_ref, base, ref, wanted, found, lock):
                              what="the data-science image", index=f"{index} (the single-user image's /etc/pip.conf)",
                              conflict="images/scipy/requirements.txt and the locks disagree",
                              update="--update-lock=scipy")
+    check_packages_of(built, opts.policy, "the data-science image")  # before it is tagged
 
     freeze = read_packages(built)
     if relocks(opts, "scipy"):
@@ -433,6 +461,10 @@ def add_arguments(parser):
                    help="the project checkout to build from (default: the one jupyterhub-ds runs from)")
     b.add_argument("--work-dir", default=None, metavar="DIR",
                    help="where debootstrap's rootfs and package cache go (default: <source>/.work/images)")
+    b.add_argument("--config", default=None, metavar="ADMIN.yaml",
+                   help="the admin YAML whose packages: policy the images must meet: checked on every image "
+                   "built, before it is tagged, and on the ones found current (default: the refused licence "
+                   "words only, on images built)")
 
 
 def _resolve(opts, src):
@@ -463,6 +495,12 @@ def run(args):
         return result
 
     try:
+        from .packages.cli import load_policy
+
+        try:
+            args.policy = load_policy(args.config)
+        except (ValueError, OSError) as e:
+            raise BuildError(f"--config {args.config}: {e}") from None
         src = source_tree(args.source)
         _resolve(args, src)
         check_engine()
@@ -473,6 +511,8 @@ def run(args):
         if cached:
             docker("tag", ref, f"{SINGLEUSER_REPO}:latest")
             steps.append(("singleuser", "cached", time.monotonic() - t0, _size(ref)))
+            if args.config:  # the policy may have changed since the image was built
+                check_packages_of(ref, args.policy, "the single-user image", ref)
         else:
             with tempfile.TemporaryDirectory(prefix="jupyterhub-ds-wheel-") as out:
                 wheel = timed("wheel", lambda: (build_wheel(src, out), "built"))
@@ -485,6 +525,8 @@ def run(args):
             if cached:
                 docker("tag", scipy_ref, f"{SCIPY_REPO}:latest")
                 steps.append(("singleuser-scipy", "cached", time.monotonic() - t0, _size(scipy_ref)))
+                if args.config:
+                    check_packages_of(scipy_ref, args.policy, "the data-science image", scipy_ref)
             else:
                 timed("singleuser-scipy", build_scipy, args, src, ref, base, scipy_ref, wanted, found, scipy_lock)
             built += [scipy_ref, f"{SCIPY_REPO}:latest"]

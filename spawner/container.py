@@ -33,6 +33,18 @@ class Hardening:
 
 READ_ONLY_TMPFS = {"/tmp": "rw,nosuid,nodev,size=1g"}
 
+# Labels on every user container: how `jupyterhub-ds doctor` and the hub's resource metrics
+# find the users' containers (and whose they are) without knowing the name template.
+USER_LABEL = "org.jupyterhub-ds.user"
+PROFILE_LABEL = "org.jupyterhub-ds.profile"
+SERVER_LABEL = "org.jupyterhub-ds.server"
+
+
+def labels(user, profile, server=""):
+    """The labels of one user's container: the hub user, the profile slug, the server name."""
+    return {USER_LABEL: user, PROFILE_LABEL: profile, SERVER_LABEL: server}
+
+
 def host_config(resolved, hardening):
     """``extra_host_config`` for docker-py's create_host_config.
 
@@ -132,11 +144,13 @@ def merge_create_kwargs(admin: dict, ours: dict) -> dict:
     return {**admin, **ours}
 
 
-def create_kwargs(hardening):
-    """``extra_create_kwargs`` for docker-py's create_container."""
+def create_kwargs(hardening, container_labels=None):
+    """``extra_create_kwargs`` for docker-py's create_container (``container_labels``: :func:`labels`)."""
     kwargs = {}
     if hardening.user:
         kwargs["user"] = hardening.user
+    if container_labels:
+        kwargs["labels"] = dict(container_labels)
     return kwargs
 
 

@@ -31,6 +31,9 @@ from tornado import web
 from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
+from jupyterhub_ds.audit import EVENTS_SCOPE
+from jupyterhub_ds.audit import hub as audit_hub
+
 from . import container
 from .profiles import ProfileError, allowed_profiles, default_profile, resolve, summary, workspace_for
 
@@ -205,7 +208,9 @@ class ProfileSpawnerMixin(Configurable):
         self.mem_limit = resolved.mem_limit
         self.cpu_guarantee = resolved.cpu_guarantee
         self.mem_guarantee = resolved.mem_guarantee
-        self._hardening = (container.host_config(resolved, hardening), container.create_kwargs(hardening), hardening)
+        labels = container.labels(self.user.name, resolved.slug, self.name or "")
+        self._hardening = (container.host_config(resolved, hardening), container.create_kwargs(hardening, labels),
+                           hardening)
         self.volumes = container.volumes(
             resolved,
             home_volume_template=self.home_volume_template,
@@ -237,6 +242,7 @@ class ProfileSpawnerMixin(Configurable):
         self._our_args = our_args
         self.args = args + our_args
         self.log.info("Profile %s (%s) applied for %s", resolved.slug, resolved.image, self._log_name)
+        audit_hub.spawn_starting(self, resolved)  # the spawn's profile, image and limits, for its metrics and audit
         return resolved
 
     async def hardened_settings(self):
@@ -249,6 +255,9 @@ class ProfileSpawnerMixin(Configurable):
         admin_create = self._eval_if_callable(self.extra_create_kwargs)
         if inspect.isawaitable(admin_create):
             admin_create = await admin_create
+        if (admin_create or {}).get("labels") and ours_create.get("labels"):
+            # the admin's own container labels stay beside ours (ours win for our keys)
+            ours_create = {**ours_create, "labels": {**admin_create["labels"], **ours_create["labels"]}}
         return (container.merge_host_config(admin_host, ours_host, hardening),
                 container.merge_create_kwargs(admin_create, ours_create))
 
@@ -368,6 +377,8 @@ class ProfileSpawnerMixin(Configurable):
         token_scope = getattr(self.authenticator, "token_scope", None)
         if token_scope in scope_definitions:
             scopes.append(f"{token_scope}!user")
+        if EVENTS_SCOPE in scope_definitions:  # report its user's review events to the audit trail
+            scopes.append(f"{EVENTS_SCOPE}!user")
         return scopes
 
     async def start(self):

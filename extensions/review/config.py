@@ -14,7 +14,7 @@ from jupyter_core.paths import jupyter_data_dir
 from traitlets import Bool, Callable, Dict, Float, List, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
-from . import identity
+from . import hub_events, identity
 from .policy import POLICY_ENV, ReviewPolicy, parse_policy, policy_from_dict
 
 WORKSPACE_ENV = "JUPYTERHUB_DS_WORKSPACE"
@@ -39,6 +39,17 @@ class ReviewConfig(LoggingConfigurable):
     @default("identity_source")
     def _default_identity_source(self):
         return identity.hub_identity
+
+    event_reporter = Callable(
+        help="""A function (event: dict) -> bool that hands a review event (a submit, a refusal) to
+        the hub's audit trail and metrics. Default: post it to the hub
+        (hub_events.post: /hub/api/jupyterhub-ds/users/:name/events, the server's own token).
+        Called after the answer, in a worker thread; a failure is logged, never the submit's.""",
+    ).tag(config=True)
+
+    @default("event_reporter")
+    def _default_event_reporter(self):
+        return hub_events.post
 
     username = Unicode(help="The user's name in review branches (review/<username>/<slug>).").tag(config=True)
 

@@ -4,12 +4,14 @@ Thin: parse JSON, call the ReviewService, map ReviewError to its status and ``{"
 """
 
 import json
+import time
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 
 from .._version import __version__
+from . import hub_events
 from .errors import ReviewError
 
 URL_PREFIX = "jupyterhub-ds"
@@ -44,14 +46,28 @@ class ReviewHandler(APIHandler):
         return data
 
     async def answer(self, work):
+        """Run ``work`` and answer its result or its ReviewError; -> (result, error)."""
         self.service.warm_up()
         try:
             result = await work()
         except ReviewError as e:
             self.set_status(e.status)
             self.finish(json.dumps(e.body()))
-            return
+            return None, e
         self.finish(json.dumps(result))
+        return result, None
+
+    def report(self, event):
+        """Hand ``event`` to the hub's audit trail in the background (after the answer)."""
+        service, log = self.service, self.log
+
+        async def send():
+            try:
+                await service.blocking(service.settings.event_reporter, event, timeout=hub_events.TIMEOUT + 1)
+            except Exception as e:  # the hub refused it, or is down: the submit stands
+                log.warning("jupyterhub-ds: the hub did not take the %s event: %s", event.get("action"), e)
+
+        service.background(send())
 
 
 class CheckHandler(ReviewHandler):
@@ -69,12 +85,18 @@ class SubmitHandler(ReviewHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self):
+        started, data = time.monotonic(), {}
+
         async def work():
-            data = self.body()
+            data.update(self.body())
             return await self.service.submit(data.get("path"), data.get("title") or "", data.get("description"),
                                              data.get("target_branch") or None)
 
-        await self.answer(work)
+        result, error = await self.answer(work)
+        seconds = time.monotonic() - started
+        # the outcome goes to the hub's audit trail and metrics (the hub writes it, not this server)
+        self.report(hub_events.submitted(result, seconds) if error is None
+                    else hub_events.refused(data.get("path"), error.status, error.gates, seconds))
 
 
 class StatusHandler(ReviewHandler):

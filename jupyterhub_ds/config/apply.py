@@ -15,6 +15,8 @@ import json
 import sys
 from urllib.parse import quote
 
+from ..audit import EVENTS_SCOPE
+from ..audit import PATH_ENV as AUDIT_PATH_ENV
 from ..gitlab_groups import entry_key
 from ..sizes import parse_size
 from .profiles import normalize_profiles
@@ -26,7 +28,8 @@ PROMOTION_CONFIG_ENV = "JUPYTERHUB_DS_PROMOTION_CONFIG"
 # A user's server gets their GitLab access token, alone, from the hub (jupyterhub_ds.gitlab_token);
 # nobody but admins holds admin:auth_state (the refresh token).
 GITLAB_TOKEN_SCOPE = "custom:jupyterhub-ds:gitlab-token"
-USER_ROLE = {"name": "user", "scopes": ["self", f"{GITLAB_TOKEN_SCOPE}!user"]}
+# ...and reports its user's review events to the hub's audit trail (jupyterhub_ds.audit.hub).
+USER_ROLE = {"name": "user", "scopes": ["self", f"{GITLAB_TOKEN_SCOPE}!user", f"{EVENTS_SCOPE}!user"]}
 
 
 def with_password(url, password):
@@ -94,8 +97,12 @@ def apply_auth(section, c):
     ds.stop_server_on_revoke = section["stop_server_on_revoke"]
     ds.spawn_refresh_age = section["spawn_refresh_age"]
     ds.token_scope = GITLAB_TOKEN_SCOPE
-    c.JupyterHub.custom_scopes = {GITLAB_TOKEN_SCOPE: {
-        "description": "Get a short-lived GitLab access token of the user (no refresh token, no auth_state)."}}
+    c.JupyterHub.custom_scopes = {
+        GITLAB_TOKEN_SCOPE: {
+            "description": "Get a short-lived GitLab access token of the user (no refresh token, no auth_state)."},
+        EVENTS_SCOPE: {
+            "description": "Report the user's review events (submissions, refusals) to the hub's audit trail."},
+    }
     # A server token only gets scopes its owner holds: users hold the token scope for themselves.
     c.JupyterHub.load_roles = [{"name": USER_ROLE["name"], "scopes": list(USER_ROLE["scopes"])}]
 
@@ -189,16 +196,20 @@ def apply_review(section, c, *, allowed_packages=None):
 
 
 def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allowed_packages=None,
-                       metrics_require_auth=True):
+                       metrics_require_auth=True, package_policy=None):
     """The JSON the promotion service reads: the section with each project's profile limits
     resolved and the GitLab URL, so the service never reads the admin YAML. The review
-    package allow-list, when there is one, is also what a promotion's clean run allows."""
+    package allow-list, when there is one, is also what a promotion's clean run allows
+    notebooks to import; ``package_policy`` (the packages: section, compiled) is what the
+    clean run's image must meet, as `jupyterhub-ds packages check` checks it."""
     by_slug = {p["slug"]: p for p in profiles}
     projects = []
     for project in section["projects"]:
         profile = by_slug.get(project["profile"])
         limits = {k: profile[k] for k in ("cpu_limit", "mem_limit", "pids_limit", "gpus")} if profile else {}
         extra = {"allowed_packages": list(allowed_packages)} if allowed_packages is not None else {}
+        if package_policy is not None:
+            extra["package_policy"] = package_policy
         projects.append({**extra, **project, "limits": limits})
     settings = {**section, "projects": projects, "metrics_enabled": metrics_enabled,
                 "metrics_require_auth": metrics_require_auth}
@@ -208,16 +219,20 @@ def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allo
 
 
 def apply_promotion(section, c, *, profiles, metrics_enabled, gitlab_url=None, allowed_packages=None,
-                    gitlab_token=None, db_password=None, metrics_require_auth=True):
+                    gitlab_token=None, db_password=None, metrics_require_auth=True, audit_path=None,
+                    package_policy=None):
     if not section["projects"]:
         return
     settings = promotion_settings(section, profiles, metrics_enabled, gitlab_url, allowed_packages,
-                                  metrics_require_auth)
+                                  metrics_require_auth, package_policy)
     environment = {PROMOTION_CONFIG_ENV: json.dumps(settings, sort_keys=True)}
     if gitlab_token:
         environment["JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN"] = gitlab_token
     if db_password:
         environment["JUPYTERHUB_DS_PROMOTION_DB_PASSWORD"] = db_password
+    if audit_path:
+        # the service appends its events to the hub's audit file (jupyterhub_ds.audit.sink)
+        environment[AUDIT_PATH_ENV] = audit_path
     c.JupyterHub.services = [
         {
             "name": PROMOTION_SERVICE,
@@ -249,3 +264,10 @@ def apply_promotion(section, c, *, profiles, metrics_enabled, gitlab_url=None, a
 
 def apply_metrics(section, c):
     c.JupyterHub.authenticate_prometheus = section["require_auth"] or not section["enabled"]
+
+
+def apply_audit(section, c, *, path=None):
+    """``path``: ``audit.path`` made absolute (loader.audit_path); None: no audit file. The hub
+    registers the schemas, the sink and the server events endpoint itself
+    (jupyterhub_ds.audit.hub.install, from DSGitLabOAuthenticator.get_handlers)."""
+    c.AuditTrail.path = path or ""

@@ -7,11 +7,13 @@ one ``AdminConfigError`` carrying those lines or returns the complete ``Config``
 
 import os
 
+from packaging.utils import canonicalize_name
 from traitlets.config import Config
 
 from ..image_inputs import lock_packages
+from ..packages.policy import policy_from_config
 from . import apply as A
-from . import secrets, semantic, semantic_promotion
+from . import secrets, semantic, semantic_packages, semantic_promotion
 from .problems import Problem, format_problem, sort_key
 from .schema import SCHEMA, schema_problems, with_defaults
 from .source import ConfigSourceError, read_source
@@ -33,6 +35,7 @@ SEMANTIC_CHECKS = [
     (semantic.check_swarm, ("spawner", "hardening", "network", "profiles")),
     (semantic_promotion.check_timezone, ("promotion",)),
     (semantic_promotion.check_promotion, ("promotion", "profiles")),
+    (semantic_packages.check_packages, ("packages",)),
 ]
 
 
@@ -57,11 +60,23 @@ def lock_path(config, base_dir):
     return None if given is None else os.path.join(base_dir or ".", given)
 
 
+def audit_path(config, base_dir):
+    """``audit.path`` as an absolute path (relative ones from the YAML's folder), or None."""
+    given = config["audit"]["path"]
+    return None if not given else os.path.abspath(os.path.join(base_dir or ".", given))
+
+
+def package_policy(config, base_dir):
+    """The packages: section as a PackagePolicy (the allowed lock read, paths made absolute)."""
+    return policy_from_config(config, base_dir)
+
+
 def allowed_packages(config, base_dir):
-    """The review (and promotion) package allow-list: the listed names and the lock file's, or None."""
+    """What notebooks may import (the review gate and the promotion clean run): the review
+    section's names and lock file's; with both null, the names packages: allows; else None."""
     listed, lock = config["review"]["allowed_packages"], lock_path(config, base_dir)
     if listed is None and lock is None:
-        return None
+        return package_policy(config, base_dir).allowed_names
     names = list(listed or ())
     return names + [n for n in (lock_packages(lock) if lock else ()) if n not in names]
 
@@ -78,6 +93,37 @@ def _lock_problems(config, base_dir):
     except ValueError as e:
         return [Problem(("review", "allowed_packages_lock"), f"{e}")]
     return []
+
+
+def _packages_problems(config, base_dir):
+    """What packages: names on disk (the lock, the advisories), and review.allowed_packages
+    naming a package no image may hold under it."""
+    section, base = config["packages"], base_dir or "."
+    problems = []
+    if section["allowed_lock"] is not None:
+        lock = os.path.join(base, section["allowed_lock"])
+        try:
+            lock_packages(lock)
+        except OSError as e:
+            problems.append(Problem(("packages", "allowed_lock"), f"cannot read {section['allowed_lock']!r} "
+                                    f"({e.strerror}); give the path of a lock file (relative to this file's folder), "
+                                    "e.g. ../images/scipy/requirements.lock"))
+        except ValueError as e:
+            problems.append(Problem(("packages", "allowed_lock"), f"{e}"))
+    database = section["vulnerability_database"]
+    if database is not None and not os.path.exists(os.path.join(base, database)):
+        problems.append(Problem(("packages", "vulnerability_database"), f"{database!r} does not exist (relative paths "
+                                "are taken from this file's folder); unpack osv.dev's PyPI all.zip there (or give the "
+                                ".zip), or set it to null"))
+    if problems:
+        return problems
+    allowed = package_policy(config, base_dir).allowed
+    for i, name in enumerate(config["review"]["allowed_packages"] or ()):
+        if allowed is not None and canonicalize_name(name) not in allowed:
+            problems.append(Problem(("review", "allowed_packages", i), f"{name!r} is not allowed by packages.allowed or "
+                                    "packages.allowed_lock, so no image that passes the package check holds it; allow "
+                                    "it there or remove it here"))
+    return problems
 
 
 def _problems(source, env, base_dir=None):
@@ -97,6 +143,8 @@ def _problems(source, env, base_dir=None):
                 problems += check(config)
         if "review" not in broken:
             problems += _lock_problems(config, base_dir)
+        if not broken.intersection(("packages", "review")) and not any(p.path[:1] == ("packages",) for p in problems):
+            problems += _packages_problems(config, base_dir)
         if env is not None and not broken.intersection(("hub", "promotion")):
             problems += secrets.missing_env_problems(config, env)
     return problems, None
@@ -129,6 +177,7 @@ def build_config(config, env, base_dir=None):
     admin YAML's folder) anchors relative file paths in it."""
     c = Config()
     packages = allowed_packages(config, base_dir)
+    policy = package_policy(config, base_dir)
     A.apply_hub(config["hub"], c, db_password=env.get(secrets.JUPYTERHUB_DB_PASSWORD))
     A.apply_gitlab(
         config["gitlab"],
@@ -155,8 +204,11 @@ def build_config(config, env, base_dir=None):
         allowed_packages=packages,
         gitlab_token=env.get(secrets.PROMOTION_GITLAB_TOKEN),
         db_password=env.get(secrets.PROMOTION_DB_PASSWORD),
+        audit_path=audit_path(config, base_dir),
+        package_policy=policy.to_json(),
     )
     A.apply_metrics(config["metrics"], c)
+    A.apply_audit(config["audit"], c, path=audit_path(config, base_dir))
     A.apply_group_rules(config, c)
     return c
 

@@ -198,6 +198,9 @@ def check_subdomain_host(config):
     hub = config["hub"]
     if not hub["subdomain_host"]:
         return []
+    if hub["single_origin_reason"]:
+        return [Problem(("hub", "single_origin_reason"), "is given, but subdomain_host puts every server on its own "
+                        "origin; remove single_origin_reason (or subdomain_host)")]
     public = hub["public_url"].split("://", 1)
     origin = public[0] + "://" + public[1].split("/", 1)[0]
     if hub["subdomain_host"].rstrip("/") != origin:

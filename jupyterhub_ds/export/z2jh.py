@@ -21,6 +21,7 @@ import re
 from traitlets.config import Config
 
 from .._version import __version__
+from ..audit import EVENTS_SCOPE
 from ..config import apply as A
 from ..config import secrets
 from ..config.loader import allowed_packages, build_config
@@ -291,6 +292,8 @@ def hub_values(config, problems, *, secret_name, hub_image, base_dir=None):
     token_scope = c.DSGitLabOAuthenticator.get("token_scope")
     if token_scope:
         scopes.append(f"{token_scope}!user")
+    if EVENTS_SCOPE in c.JupyterHub.get("custom_scopes", {}):  # review events to the audit trail, as on Docker
+        scopes.append(f"{EVENTS_SCOPE}!user")
     hub_config["KubeSpawner"] = {**spawner, "server_token_scopes": scopes,
                                  "http_timeout": config["spawner"]["http_timeout"]}
     if config["gitlab"]["ca_bundle"]:

@@ -49,6 +49,7 @@ RULES = {
     ("hub", "subdomain_host"): _m("hub.config.JupyterHub.subdomain_host (the ingress needs the wildcard host too)"),
     ("hub", "hub_bind_url"): _docker("the chart connects user pods to the hub through its hub Service"),
     ("hub", "hub_connect_ip"): _docker("the chart connects user pods to the hub through its hub Service"),
+    ("hub", "single_origin_reason"): Rule(ELSEWHERE, "read by `jupyterhub-ds doctor`, not by the hub"),
     ("hub", "db_url"): _m("hub.db.type, hub.db.url (password: hub.db.password in the Secret)"),
     ("hub", "admin_users"): _m("hub.config.GitLabOAuthenticator.admin_users"),
     # applied by the project's own apply_gitlab / apply_auth / apply_metrics (see z2jh.hub_traits)
@@ -104,6 +105,9 @@ RULES = {
     ("review",): _m("singleuser.extraEnv.JUPYTERHUB_DS_REVIEW_POLICY"),
     # reported as a whole by z2jh.promotion_problems when it has projects
     ("promotion",): _m("(not exported: reported when promotion.projects is not empty)"),
+    ("audit",): _m("hub.config.AuditTrail.path (a path in the hub pod: put a persistent volume there)"),
+    ("packages",): Rule(ELSEWHERE, "checked on images (`jupyterhub-ds packages check`, `images build --config`) and "
+                                   "by promotion clean runs; its names also become the review's import allow-list"),
 }
 
 

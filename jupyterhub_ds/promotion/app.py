@@ -30,6 +30,7 @@ from traitlets import Bool, Dict, Float, Integer, List, Set, Type, Unicode, defa
 from traitlets.config import Application
 
 from .._version import __version__
+from ..audit import PATH_ENV as AUDIT_PATH_ENV
 from .observe import Audit, Metrics
 from .records import Store, utcnow
 from .review_runs import ReviewRuns
@@ -157,6 +158,14 @@ class PromotionService(Application):
 
         return dict(DEFAULT_LIMITS)
 
+    audit_path = Unicode(help=f"""The hub's audit file (JSON lines) the service appends its
+        events to, beside the hub's. Default: env {AUDIT_PATH_ENV}, set by the hub from the admin
+        YAML's audit.path; empty: the events go to the log only.""").tag(config=True)
+
+    @default("audit_path")
+    def _audit_path_default(self):
+        return os.environ.get(AUDIT_PATH_ENV, "")
+
     admin_groups = Set(Unicode(), help="""Hub groups whose members may run now and roll back,
         besides hub admins.""").tag(config=True)
 
@@ -205,7 +214,7 @@ class PromotionService(Application):
             self.load_config_file(self.config_file)
             self.update_config(self.cli_config)  # the command line wins over the file
         self.clock = utcnow
-        self.audit = Audit()
+        self.audit = Audit(path=self.audit_path or None)
         self.metrics = Metrics()
         self.cookie_secret = secrets.token_bytes(32)
         self._tasks = set()
@@ -217,6 +226,7 @@ class PromotionService(Application):
         from .remote import RemoteProject
 
         self.store = Store(self.database_url)
+        self.metrics.seed(self.store, self.settings.lanes)  # last success and failing streak per lane
         self.docker = docker.from_env(timeout=self.docker_timeout)
         self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="promotion-docker")
         remotes = {}

@@ -3,7 +3,10 @@
 Pure checks over what the in-container runner reports:
 
 - ``installed``: every distribution in the image (name, version, licence fields), recorded
-  as ``pip freeze`` and checked against the refused licence words (AGPL, SSPL, …);
+  as ``pip freeze`` and checked against the package policy: the admin YAML's ``packages:``
+  section, by the one check `jupyterhub-ds packages check` and the image build make
+  (:func:`jupyterhub_ds.packages.policy.image_problems`), so a clean run refuses an image
+  with the same messages; without a policy, the refused licence words (AGPL, SSPL, ...);
 - ``imports``: the distributions the notebooks import (the runner maps top-level module
   names to distributions inside the image), checked against the project's allow-list, the
   same meaning as the review allow-list ("packages notebooks may import").
@@ -11,33 +14,15 @@ Pure checks over what the in-container runner reports:
 
 from __future__ import annotations
 
-import re
-
 from packaging.utils import canonicalize_name
 
-DEFAULT_DENIED_LICENSES = ("AGPL", "Affero", "SSPL", "Commons Clause", "Proprietary", "Commercial")
-
-
-def licence_text(dist):
-    parts = [dist.get("license_expression") or "", dist.get("license") or ""]
-    parts += [c for c in dist.get("classifiers") or [] if c.startswith("License")]
-    return " | ".join(p for p in parts if p)
-
-
-def licence_problems(installed, denied):
-    """Installed distributions whose licence names a refused word (whole word, any case)."""
-    problems = []
-    for word in denied:
-        # whole word, but "AGPLv3" counts as AGPL (a version may follow)
-        pattern = re.compile(rf"(?<![A-Za-z]){re.escape(word)}(?=v?[0-9]|[^A-Za-z]|$)", re.I)
-        for dist in installed:
-            text = licence_text(dist)
-            if text and pattern.search(text):
-                problems.append(
-                    f"{dist['name']} {dist.get('version', '')} is licensed {text[:80]!r}, which matches the refused "
-                    f"licence {word!r}; remove it from the image or take {word!r} out of denied_licenses"
-                )
-    return problems
+from ..packages.policy import (  # noqa: F401  (licence_text, licence_problems: this module's names before)
+    DEFAULT_DENIED_LICENSES,
+    PackagePolicy,
+    image_problems,
+    licence_problems,
+    licence_text,
+)
 
 
 def import_problems(imports, allowed):
@@ -55,8 +40,14 @@ def import_problems(imports, allowed):
     return problems
 
 
-def check_packages(installed, imports, allowed=None, denied=DEFAULT_DENIED_LICENSES):
-    problems = licence_problems(installed, denied) + import_problems(imports, allowed)
+def check_packages(installed, imports, allowed=None, denied=DEFAULT_DENIED_LICENSES, policy=None):
+    """``policy``: the admin's PackagePolicy (None: refuse the ``denied`` licence words only)."""
+    policy = policy if policy is not None else PackagePolicy(denied_licenses=tuple(denied))
+    try:
+        problems = image_problems(installed, policy)
+    except ValueError as e:  # the vulnerability database cannot be read (osv.DatabaseError)
+        problems = [f"the package check could not run: {e}"]
+    problems += import_problems(imports, allowed)
     return {"status": "ok" if not problems else "failed", "problems": problems, "count": len(installed)}
 
 

@@ -210,7 +210,8 @@ class Promoter(LoggingConfigurable):
         outcome = await asyncio.wait_for(loop.run_in_executor(self.executor, self.clean_run, job, source_tar),
                                          self.run_timeout + 300)
         denied = DEFAULT_DENIED_LICENSES if project.denied_licenses is None else project.denied_licenses
-        packages = check_packages(outcome.installed, outcome.imports, project.allowed_packages, denied)
+        packages = check_packages(outcome.installed, outcome.imports, project.allowed_packages, denied,
+                                  policy=project.package_policy)  # the admin's packages: policy, if any
         passed = not outcome.error and decisions.clean_run_passed(outcome.notebooks, outcome.tests, packages)
         error = outcome.error or ("" if passed else decisions.first_failure(outcome.notebooks, outcome.tests, packages))
         fields = dict(image_id=outcome.image_id, image_digest=outcome.image_digest, notebooks=outcome.notebooks,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from ..packages.policy import PackagePolicy
 from .scheduler import Lane
 
 CONFIG_ENV = "JUPYTERHUB_DS_PROMOTION_CONFIG"
@@ -33,6 +34,9 @@ class Project:
     # licence words refused in installed distributions' metadata (None: the service default).
     allowed_packages: tuple[str, ...] | None = None
     denied_licenses: tuple[str, ...] | None = None
+    # The admin YAML's packages: policy the run's image must meet (None: the default licence
+    # check only): the check `jupyterhub-ds packages check` makes, with the same messages.
+    package_policy: PackagePolicy | None = None
 
     def lane(self, source, target=None):
         """The lane leaving ``source`` (and reaching ``target`` if given), or LookupError."""
@@ -95,6 +99,7 @@ def parse_project(raw):
         limits={k: v for k, v in (raw.get("limits") or {}).items() if v is not None},
         allowed_packages=_optional_tuple(raw.get("allowed_packages")),
         denied_licenses=_optional_tuple(raw.get("denied_licenses")),
+        package_policy=PackagePolicy.from_json(raw["package_policy"]) if raw.get("package_policy") else None,
     )
 
 

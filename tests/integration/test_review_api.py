@@ -100,7 +100,13 @@ def working_copy(jp_root_dir, gitlab_server, alice_token):
 
 
 @pytest.fixture
-def jp_server_config(gitlab_server, alice_token, helper, policy, tmp_path, working_copy):
+def reported():
+    """The review events the extension hands the hub (ReviewConfig.event_reporter)."""
+    return []
+
+
+@pytest.fixture
+def jp_server_config(gitlab_server, alice_token, helper, policy, tmp_path, working_copy, reported):
     return {
         "ServerApp": {"jpserver_extensions": {"jupyterhub_ds.review": True, "jupyterlab_jupytext": True, "nbdime": True}},
         "ReviewConfig": {
@@ -109,6 +115,7 @@ def jp_server_config(gitlab_server, alice_token, helper, policy, tmp_path, worki
             # no git_credential_helper: git gets token_source's token through the built-in pipe
             "username": "alice", "gitlab_url": gitlab_server.url,
             "policy": policy, "state_dir": str(tmp_path / "state"), "clone_on_start": False,
+            "event_reporter": reported.append,
         },
     }
 
@@ -701,3 +708,27 @@ async def test_the_summary_worker_starts_at_the_first_review_request_not_with_th
         assert time.monotonic() < deadline, "the summary worker was not started"
         await asyncio.sleep(0.05)
     assert await asyncio.get_running_loop().run_in_executor(None, review.worker._current.wait_ready, 60)
+
+
+@on_server_loop
+async def test_each_submit_outcome_is_handed_to_the_hubs_audit_trail(jp_asyncio_loop, jp_fetch, working_copy,
+                                                                      gitlab_server, reported):
+    await save(jp_fetch, NB, gate_notebook("secrets"))
+    code, refused = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
+    assert code == 422
+    await save(jp_fetch, NB, BASIC)
+    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
+    assert code == 200, res
+    for _ in range(50):  # handed over after the answer, in the background
+        if len(reported) == 2:
+            break
+        await asyncio.sleep(0.1)
+    refusal, submit = reported
+    assert {k: v for k, v in refusal.items() if k != "latency_seconds"} == {
+        "action": "review.refused", "gates": ["secrets"], "status": 422, "paths": [NB, NB[:-len(".ipynb")] + ".py"]}
+    assert {k: v for k, v in submit.items() if k != "latency_seconds"} == {
+        "action": "review.submit", "paths": [NB, NB[:-len(".ipynb")] + ".py"], "branch": BRANCH, "project": PROJECT,
+        "mr_iid": res["mr"]["iid"], "mr_url": res["mr"]["web_url"], "created": True}
+    assert 0 < submit["latency_seconds"] < 60
+    # what the hub will write: the review event schema's fields, no notebook content
+    assert "import pandas" not in json.dumps(reported)

@@ -97,8 +97,10 @@ def test_demo_authenticator_and_hub_settings():
     assert c.DSGitLabOAuthenticator.stop_server_on_revoke is True
     # servers get their user's GitLab token alone, never auth_state (the refresh token)
     scope = "custom:jupyterhub-ds:gitlab-token"
-    assert {"name": "user", "scopes": ["self", f"{scope}!user", "access:services!service=promotion"]} in c.JupyterHub.load_roles
-    assert scope in c.JupyterHub.custom_scopes
+    events = "custom:jupyterhub-ds:audit"  # and report their user's review events to the audit trail
+    assert {"name": "user", "scopes": ["self", f"{scope}!user", f"{events}!user",
+                                       "access:services!service=promotion"]} in c.JupyterHub.load_roles
+    assert scope in c.JupyterHub.custom_scopes and events in c.JupyterHub.custom_scopes
     assert not any("auth_state" in s for r in c.JupyterHub.load_roles for s in r["scopes"])
     assert [s["name"] for s in c.JupyterHub.services] == ["promotion"]  # flow 3 in the demo too
 
@@ -189,7 +191,8 @@ def test_example_promotion_service_and_role():
     assert role["scopes"] == ["read:users:name", "read:users:groups", "read:groups:name"]
     # every user may open the service's pages (the history; actions are admin-only there)
     user_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
-    assert user_role["scopes"] == ["self", "custom:jupyterhub-ds:gitlab-token!user", "access:services!service=promotion"]
+    assert user_role["scopes"] == ["self", "custom:jupyterhub-ds:gitlab-token!user", "custom:jupyterhub-ds:audit!user",
+                                   "access:services!service=promotion"]
 
 
 def test_minimal_file_gets_documented_defaults():
