@@ -49,4 +49,7 @@ except AdminConfigError as err:
 c.JupyterHub.db_kwargs = sqlite_wal_db_kwargs(c.JupyterHub.db_url, dict(c.JupyterHub.get("db_kwargs", {})))
 
 for _extra in sorted((_yaml_path.parent / "jupyterhub_config.d").glob("*.py")):
-    exec(compile(_extra.read_text(encoding="utf-8"), str(_extra), "exec"), {"c": c, "get_config": get_config, "__file__": str(_extra)})
+    exec(
+        compile(_extra.read_text(encoding="utf-8"), str(_extra), "exec"),
+        {"c": c, "get_config": get_config, "__file__": str(_extra)},
+    )

@@ -172,8 +172,14 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
         page = "1"
         for _ in range(MAX_GROUP_PAGES):
             url = f"{self.gitlab_api}/groups?min_access_level={min_access_level}&per_page=100&page={page}"
-            resp = await self.httpfetch(url, "Fetching GitLab groups", parse_json=False, method="GET",
-                                        headers=self._api_headers(access_token), validate_cert=self.validate_server_cert)
+            resp = await self.httpfetch(
+                url,
+                "Fetching GitLab groups",
+                parse_json=False,
+                method="GET",
+                headers=self._api_headers(access_token),
+                validate_cert=self.validate_server_cert,
+            )
             groups.update({g["full_path"]: g["id"] for g in web.escape.json_decode(resp.body)})
             page = resp.headers.get("X-Next-Page")
             if not page:
@@ -184,8 +190,13 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
         """``GET /groups/:id/members/:user_id`` answers 200 for direct members only."""
         resp = await self.httpfetch(
             f"{self.gitlab_api}/groups/{quote(str(group_id), safe='')}/members/{int(user_id)}",
-            "Checking GitLab group membership", parse_json=False, raise_error=False, method="GET",
-            headers=self._api_headers(access_token), validate_cert=self.validate_server_cert)
+            "Checking GitLab group membership",
+            parse_json=False,
+            raise_error=False,
+            method="GET",
+            headers=self._api_headers(access_token),
+            validate_cert=self.validate_server_cert,
+        )
         if resp.code == 200:
             return True
         if resp.code == 404:
@@ -206,8 +217,11 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
                 if group in checked:
                     continue
                 if budget <= 0:
-                    self.log.warning("Group rule %s undecided after %d membership lookups; not granted",
-                                     rule.key, self.max_membership_lookups)
+                    self.log.warning(
+                        "Group rule %s undecided after %d membership lookups; not granted",
+                        rule.key,
+                        self.max_membership_lookups,
+                    )
                     break
                 budget -= 1
                 checked.add(group)
@@ -363,10 +377,14 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
             marker = _Outage()
             reset = _outage.set(marker)
             try:
-                info = await self.get_token_info(handler, self.build_refresh_token_request_params(state["refresh_token"]))
+                info = await self.get_token_info(
+                    handler, self.build_refresh_token_request_params(state["refresh_token"])
+                )
             except Exception as e:
                 if marker.seen or is_outage(e):
-                    raise web.HTTPError(503, "GitLab is not reachable to refresh the token; try again in a minute") from e
+                    raise web.HTTPError(
+                        503, "GitLab is not reachable to refresh the token; try again in a minute"
+                    ) from e
                 await self.revoke(user, handler, "GitLab refused their tokens (blocked, deleted or revoked)")
             finally:
                 _outage.reset(reset)

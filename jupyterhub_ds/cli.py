@@ -15,7 +15,10 @@ from ._version import __version__
 SUBCOMMANDS = {
     "check-config": ("jupyterhub_ds.config.check", "validate an admin YAML file and print every problem"),
     "images": ("jupyterhub_ds.images", "build the air-gapped base and single-user images"),
-    "export": ("jupyterhub_ds.export.cli", "write another platform's configuration from an admin YAML (z2jh: Kubernetes)"),
+    "export": (
+        "jupyterhub_ds.export.cli",
+        "write another platform's configuration from an admin YAML (z2jh: Kubernetes)",
+    ),
     "audit": ("jupyterhub_ds.audit.query", "print the audit trail's events, filtered by user, action and time"),
     "packages": ("jupyterhub_ds.packages.cli", "check an image's Python packages against the package policy"),
     "doctor": ("jupyterhub_ds.doctor.cli", "check that a running deployment is hardened: pass or fail, with the fix"),

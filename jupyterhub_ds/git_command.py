@@ -33,29 +33,46 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 SAFE_CONFIG = (
-    "core.hooksPath=/dev/null",          # no hook runs, whatever .git/hooks or the config say
-    "core.fsmonitor=false",              # no fsmonitor program
-    "core.askPass=",                     # with GIT_ASKPASS="" below: nobody is asked for a password
-    "credential.helper=",                # forget every configured helper (ours comes after)
-    "http.proxy=",                       # an empty proxy turns proxies off (NO_PROXY covers the rest)
+    "core.hooksPath=/dev/null",  # no hook runs, whatever .git/hooks or the config say
+    "core.fsmonitor=false",  # no fsmonitor program
+    "core.askPass=",  # with GIT_ASKPASS="" below: nobody is asked for a password
+    "credential.helper=",  # forget every configured helper (ours comes after)
+    "http.proxy=",  # an empty proxy turns proxies off (NO_PROXY covers the rest)
     "http.sslVerify=true",
-    "commit.gpgSign=false",              # commit-tree would run gpg.program
+    "commit.gpgSign=false",  # commit-tree would run gpg.program
     "tag.gpgSign=false",
-    "core.alternateRefsCommand=true",    # fetch would run it for the repository's alternates
+    "core.alternateRefsCommand=true",  # fetch would run it for the repository's alternates
     "core.sshCommand=false",
     "diff.external=",
     "core.pager=cat",
-    "gc.auto=0",                         # no background gc or maintenance started by fetch
+    "gc.auto=0",  # no background gc or maintenance started by fetch
     "maintenance.auto=false",
 )
 
 # What a git process may see of our environment (names; values come from os.environ).
-ENV_ALLOWED = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
-               "SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "CURL_CA_BUNDLE",
-               "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM")
+ENV_ALLOWED = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_CAPATH",
+    "CURL_CA_BUNDLE",
+    "XDG_CONFIG_HOME",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG_NOSYSTEM",
+)
 ENV_FIXED = {
     "GIT_TERMINAL_PROMPT": "0",
-    "GIT_ASKPASS": "",                   # set but empty: core.askPass and SSH_ASKPASS are not used
+    "GIT_ASKPASS": "",  # set but empty: core.askPass and SSH_ASKPASS are not used
     "SSH_ASKPASS": "",
     "GCM_INTERACTIVE": "never",
     "GIT_ALLOW_PROTOCOL": "http:https",  # overrides every protocol.*.allow of the config
@@ -116,11 +133,14 @@ def message(output: str, *secrets: str) -> str:
 
 # ---- credentials -------------------------------------------------------------------------------
 
+
 def helper_command(fd: int, gitlab_url: str) -> str:
     """The credential helper (``!`` shell form) that answers, for ``gitlab_url``'s host only,
     with the credential written into the pipe ``fd``."""
-    return (f"!{shlex.quote(sys.executable)} -m jupyterhub_ds.git_credential "
-            f"--from-fd {fd} --gitlab-url {shlex.quote(gitlab_url)}")
+    return (
+        f"!{shlex.quote(sys.executable)} -m jupyterhub_ds.git_credential "
+        f"--from-fd {fd} --gitlab-url {shlex.quote(gitlab_url)}"
+    )
 
 
 @contextmanager
@@ -148,6 +168,7 @@ def credential_pipe(token: str | None, gitlab_url: str):
 
 # ---- running -------------------------------------------------------------------------------------
 
+
 class GitTimeout(Exception):
     def __init__(self, args, timeout):
         super().__init__(f"git {args[0]} got no answer within {timeout:.0f} s")
@@ -159,9 +180,16 @@ def run(args, *, cwd=None, timeout=60.0, token=None, gitlab_url="", env=None, in
     ``gitlab_url`` (through our helper); ``helper``: another credential helper instead."""
     with credential_pipe(None if helper else token, gitlab_url) as (ours, fds):
         try:
-            return subprocess.run(command(*args, helper=helper or ours), cwd=cwd, env=git_env(env), input=input,
-                                  stdin=None if input is not None else subprocess.DEVNULL, capture_output=True,
-                                  timeout=timeout, pass_fds=fds)
+            return subprocess.run(
+                command(*args, helper=helper or ours),
+                cwd=cwd,
+                env=git_env(env),
+                input=input,
+                stdin=None if input is not None else subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                pass_fds=fds,
+            )
         except subprocess.TimeoutExpired:
             raise GitTimeout(args, timeout) from None
 
@@ -170,9 +198,14 @@ async def run_async(args, *, cwd=None, timeout=60.0, token=None, gitlab_url="", 
     """:func:`run` for asyncio callers; the process is killed at the timeout."""
     with credential_pipe(None if helper else token, gitlab_url) as (ours, fds):
         proc = await asyncio.create_subprocess_exec(
-            *command(*args, helper=helper or ours), cwd=cwd, env=git_env(env), pass_fds=fds,
+            *command(*args, helper=helper or ours),
+            cwd=cwd,
+            env=git_env(env),
+            pass_fds=fds,
             stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         try:
             out, err = await asyncio.wait_for(proc.communicate(input), timeout)
         except asyncio.TimeoutError:

@@ -44,8 +44,11 @@ class GitLabTokenHandler(APIHandler):
         try:
             checked = needs_scope(self.authenticator.token_scope)(type(self)._answer)
         except ValueError:
-            raise web.HTTPError(500, f"the scope {self.authenticator.token_scope} is not defined: add it to "
-                                     "c.JupyterHub.custom_scopes (the admin YAML's config does)") from None
+            raise web.HTTPError(
+                500,
+                f"the scope {self.authenticator.token_scope} is not defined: add it to "
+                "c.JupyterHub.custom_scopes (the admin YAML's config does)",
+            ) from None
         return await checked(self, user_name)
 
     async def _answer(self, user_name):
@@ -59,9 +62,15 @@ class GitLabTokenHandler(APIHandler):
         state = await self.authenticator.fresh_access_token(user, self, max(int(raw), floor))
         gitlab_user = state.get(self.authenticator.user_auth_state_key) or {}
         self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps({
-            "access_token": state["access_token"],
-            "expires_at": state.get("token_expires_at"),
-            "expires_in": None if not state.get("token_expires_at") else int(state["token_expires_at"] - time.time()),
-            **identity(gitlab_user, user.name),
-        }))
+        self.finish(
+            json.dumps(
+                {
+                    "access_token": state["access_token"],
+                    "expires_at": state.get("token_expires_at"),
+                    "expires_in": None
+                    if not state.get("token_expires_at")
+                    else int(state["token_expires_at"] - time.time()),
+                    **identity(gitlab_user, user.name),
+                }
+            )
+        )

@@ -29,8 +29,13 @@ def stream(cmd, prefix, timeout, stdin=None, env=None):
     A timer kills the command after ``timeout`` seconds even if it prints nothing.
     """
     proc = subprocess.Popen(
-        cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        errors="replace", env=env,
+        cmd,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        env=env,
     )
     timer = threading.Timer(timeout, proc.kill)
     timer.start()

@@ -45,8 +45,20 @@ def input_hash(parts):
 # VCS and tool state, build output, tests, CI, and images/ (its recipe files are hashed
 # on their own). Names match at any depth, as with shutil.ignore_patterns.
 SOURCE_IGNORE = (
-    ".git", ".venv", ".work", ".ci", ".github", ".pytest_cache", "build", "dist", "node_modules",
-    "*.egg-info", "__pycache__", "*.pyc", "tests", "images",
+    ".git",
+    ".venv",
+    ".work",
+    ".ci",
+    ".github",
+    ".pytest_cache",
+    "build",
+    "dist",
+    "node_modules",
+    "*.egg-info",
+    "__pycache__",
+    "*.pyc",
+    "tests",
+    "images",
 )
 
 
@@ -102,7 +114,7 @@ def split_pem(bundle):
         stop = bundle.find(end, start)
         if stop == -1:
             break
-        certs.append(bundle[start:stop + len(end)] + b"\n")
+        certs.append(bundle[start : stop + len(end)] + b"\n")
         pos = stop + len(end)
     return certs
 

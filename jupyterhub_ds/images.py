@@ -73,7 +73,9 @@ def configured_index_url():
         return os.environ["PIP_INDEX_URL"]
     res = subprocess.run(
         [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     value = res.stdout.strip() if res.returncode == 0 else ""
     return value or DEFAULT_INDEX_URL
@@ -95,10 +97,14 @@ def source_tree(given=None):
 
 
 def base_hash(mirror, suite, script):
-    return input_hash({
-        "mirror": mirror, "suite": suite, "packages": ",".join(BASE_PACKAGES),
-        "script": script.read_bytes(),
-    })
+    return input_hash(
+        {
+            "mirror": mirror,
+            "suite": suite,
+            "packages": ",".join(BASE_PACKAGES),
+            "script": script.read_bytes(),
+        }
+    )
 
 
 def _unmount_below(path):
@@ -130,9 +136,17 @@ def build_base(opts, src):
     try:
         say("base", f"debootstrap {opts.suite} from {opts.mirror} into {rootfs}")
         code, tail = stream(
-            ["sh", str(script), opts.suite, str(rootfs), opts.mirror, ",".join(BASE_PACKAGES),
-             str(work / "debootstrap-cache")],
-            "base", DEBOOTSTRAP_TIMEOUT,
+            [
+                "sh",
+                str(script),
+                opts.suite,
+                str(rootfs),
+                opts.mirror,
+                ",".join(BASE_PACKAGES),
+                str(work / "debootstrap-cache"),
+            ],
+            "base",
+            DEBOOTSTRAP_TIMEOUT,
         )
         if code != 0:
             raise BuildError(
@@ -152,8 +166,10 @@ def build_base(opts, src):
         code, tail = stream(["docker", "import", *args, "-", ref], "base", BUILD_TIMEOUT, stdin=tar.stdout)
         tar.stdout.close()
         if tar.wait() != 0 or code != 0:
-            raise BuildError(f"docker import of the base rootfs failed (tar exit {tar.returncode}, "
-                             f"docker exit {code}): " + " / ".join(tail))
+            raise BuildError(
+                f"docker import of the base rootfs failed (tar exit {tar.returncode}, "
+                f"docker exit {code}): " + " / ".join(tail)
+            )
     finally:
         _unmount_below(rootfs)
         shutil.rmtree(rootfs, ignore_errors=True)
@@ -171,12 +187,16 @@ def build_wheel(src, out_dir):
         env = dict(os.environ, SOURCE_DATE_EPOCH="315532800")
         code, tail = stream(
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out_dir), str(copy)],
-            "wheel", BUILD_TIMEOUT, env=env,
+            "wheel",
+            BUILD_TIMEOUT,
+            env=env,
         )
     wheels = sorted(pathlib.Path(out_dir).glob("jupyterhub_ds-*.whl"))
     if code != 0 or len(wheels) != 1:
-        raise BuildError(f"building the jupyterhub-ds wheel from {src} failed (exit {code}): "
-                         "run `pip wheel --no-deps .` there to see why. " + " / ".join(tail))
+        raise BuildError(
+            f"building the jupyterhub-ds wheel from {src} failed (exit {code}): "
+            "run `pip wheel --no-deps .` there to see why. " + " / ".join(tail)
+        )
     return wheels[0]
 
 
@@ -211,18 +231,27 @@ def singleuser_plan(opts, src, base_ref, lock):
     ref = f"{SINGLEUSER_REPO}:{__version__}"
     base = image_labels(base_ref)
     if base is None:
-        raise BuildError(f"base image {base_ref} is not in the local engine: "
-                         f"`docker pull {base_ref}` on a connected site, or drop --base-image")
+        raise BuildError(
+            f"base image {base_ref} is not in the local engine: "
+            f"`docker pull {base_ref}` on a connected site, or drop --base-image"
+        )
     recipe = src / "images" / "singleuser"
     ca = pathlib.Path(opts.ca_bundle).read_bytes() if opts.ca_bundle else b""
     if ca and not split_pem(ca):
         raise BuildError(f"--ca-bundle {opts.ca_bundle}: no PEM certificate in it (BEGIN CERTIFICATE)")
-    wanted = input_hash({
-        "base": base[1], "dockerfile": (recipe / "Dockerfile").read_bytes(),
-        "record": (recipe / "record_packages.py").read_bytes(), "source": tree_content_hash(src),
-        "jupyter": tree_content_hash(recipe / "jupyter", ignore=()),
-        "ca": ca, "index": opts.index_url, "version": __version__, "lock": lock,
-    })
+    wanted = input_hash(
+        {
+            "base": base[1],
+            "dockerfile": (recipe / "Dockerfile").read_bytes(),
+            "record": (recipe / "record_packages.py").read_bytes(),
+            "source": tree_content_hash(src),
+            "jupyter": tree_content_hash(recipe / "jupyter", ignore=()),
+            "ca": ca,
+            "index": opts.index_url,
+            "version": __version__,
+            "lock": lock,
+        }
+    )
     found = image_labels(ref)
     if found and found[0].get(LABEL_HASH) == wanted:
         return ref, wanted, found, True
@@ -231,8 +260,9 @@ def singleuser_plan(opts, src, base_ref, lock):
 
 def read_packages(built):
     """The ``pip list --format=freeze`` text a build recorded in the image ``built``."""
-    freeze = docker("run", "--rm", "--network", "none", "--entrypoint", "cat", built,
-                    "/opt/jupyterhub-ds/packages.txt", timeout=120)
+    freeze = docker(
+        "run", "--rm", "--network", "none", "--entrypoint", "cat", built, "/opt/jupyterhub-ds/packages.txt", timeout=120
+    )
     if freeze.returncode != 0:
         raise BuildError(f"could not read the package list from the built image {built}: {freeze.stderr.strip()}")
     return freeze.stdout
@@ -245,7 +275,10 @@ def label_and_tag(built, labels, refs, found, what):
     tags = [a for ref in refs for a in ("-t", ref)]
     res = subprocess.run(
         ["docker", "build", "-q", *label_args, *tags, "-"],
-        input=f"FROM {built}\n", capture_output=True, text=True, timeout=300,
+        input=f"FROM {built}\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
         env=dict(os.environ, DOCKER_BUILDKIT="0"),
     )
     if res.returncode != 0:
@@ -264,13 +297,18 @@ def docker_build(ctx, name, build_args, *, what, index, conflict, update):
     args = [arg for key, value in build_args.items() for arg in ("--build-arg", f"{key}={value}")]
     # The classic builder prints plain lines we can prefix; it is the default of
     # Debian's docker.io 20.10 and needs no buildx plugin.
-    code, tail = stream(["docker", "build", "--iidfile", str(iidfile), *args, str(ctx)], name, BUILD_TIMEOUT,
-                        env=dict(os.environ, DOCKER_BUILDKIT="0"))
+    code, tail = stream(
+        ["docker", "build", "--iidfile", str(iidfile), *args, str(ctx)],
+        name,
+        BUILD_TIMEOUT,
+        env=dict(os.environ, DOCKER_BUILDKIT="0"),
+    )
     if code != 0:
         raise BuildError(
             f"docker build of {what} failed (exit {code}). If pip could not reach {index}, check --index-url and "
             f"--ca-bundle (a proxy CA); if it found conflicting versions, {conflict}: re-resolve them with "
-            f"`jupyterhub-ds images build {update}`. Last lines:\n  " + "\n  ".join(tail))
+            f"`jupyterhub-ds images build {update}`. Last lines:\n  " + "\n  ".join(tail)
+        )
     built = iidfile.read_text().strip()
     iidfile.unlink()
     return built
@@ -297,9 +335,15 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
             (ctx / "ca" / f"extra-{i:04d}.crt").write_bytes(cert)
         (ctx / "dist").mkdir()
         shutil.copy(wheel, ctx / "dist" / wheel.name)
-        built = docker_build(ctx, "singleuser", {"BASE_IMAGE": base_ref, "PIP_INDEX_URL": opts.index_url},
-                             what="the single-user image", index=opts.index_url,
-                             conflict="the dependencies changed", update="--update-lock")
+        built = docker_build(
+            ctx,
+            "singleuser",
+            {"BASE_IMAGE": base_ref, "PIP_INDEX_URL": opts.index_url},
+            what="the single-user image",
+            index=opts.index_url,
+            conflict="the dependencies changed",
+            update="--update-lock",
+        )
     check_packages_of(built, opts.policy, "the single-user image")  # before it is tagged
 
     freeze = read_packages(built)
@@ -308,8 +352,11 @@ def build_singleuser(opts, src, base_ref, wheel, ref, wanted, found, lock):
         say("singleuser", f"wrote {lock_path(src)}")
         wanted = singleuser_plan(opts, src, base_ref, lock_path(src).read_bytes())[1]
     labels = {
-        LABEL_HASH: wanted, LABEL_VERSION: __version__, LABEL_PACKAGES: packages_label(freeze),
-        LABEL_BASE: base_ref, LABEL_INDEX: opts.index_url,
+        LABEL_HASH: wanted,
+        LABEL_VERSION: __version__,
+        LABEL_PACKAGES: packages_label(freeze),
+        LABEL_BASE: base_ref,
+        LABEL_INDEX: opts.index_url,
     }
     label_and_tag(built, labels, [ref, f"{SINGLEUSER_REPO}:latest"], found, "the single-user image")
     return ref, "built", _size(ref)
@@ -335,11 +382,16 @@ def check_packages_of(image, policy, what, ref=None):
     if problems:
         if ref is None:
             docker("rmi", image, timeout=120)
-        raise BuildError(f"{what} holds {len(problems)} thing(s) outside the package policy"
-                         f"{'' if ref is None else ' (' + ref + ')'}; it was {'not tagged' if ref is None else 'kept'}:\n  "
-                         + "\n  ".join(f"refused: {p}" for p in problems))
-    say("packages", f"{ref or what}: {len(installed)} Python distributions within the package policy "
-                    f"({time.monotonic() - t0:.1f} s)")
+        raise BuildError(
+            f"{what} holds {len(problems)} thing(s) outside the package policy"
+            f"{'' if ref is None else ' (' + ref + ')'}; it was {'not tagged' if ref is None else 'kept'}:\n  "
+            + "\n  ".join(f"refused: {p}" for p in problems)
+        )
+    say(
+        "packages",
+        f"{ref or what}: {len(installed)} Python distributions within the package policy "
+        f"({time.monotonic() - t0:.1f} s)",
+    )
 
 
 # ---------------------------------------------------------------- the data-science image
@@ -348,8 +400,10 @@ def check_packages_of(image, policy, what, ref=None):
 def scipy_recipe(src):
     recipe = src / "images" / "scipy"
     if not (recipe / "Dockerfile").is_file() or not (recipe / "requirements.txt").is_file():
-        raise BuildError(f"the data-science image's recipe (Dockerfile, requirements.txt) is not in {recipe}: "
-                         "build from a complete checkout (--source DIR), or skip that image with --no-scipy")
+        raise BuildError(
+            f"the data-science image's recipe (Dockerfile, requirements.txt) is not in {recipe}: "
+            "build from a complete checkout (--source DIR), or skip that image with --no-scipy"
+        )
     return recipe
 
 
@@ -370,8 +424,10 @@ def scipy_plan(opts, src, singleuser_ref, lock):
     ref = f"{SCIPY_REPO}:{__version__}"
     base = image_labels(singleuser_ref)
     if base is None:
-        raise BuildError(f"the single-user image {singleuser_ref} is not in the local engine: "
-                         "build it first (`jupyterhub-ds images build`)")
+        raise BuildError(
+            f"the single-user image {singleuser_ref} is not in the local engine: "
+            "build it first (`jupyterhub-ds images build`)"
+        )
     recipe = scipy_recipe(src)
     where = recipe / "requirements.lock"
     try:
@@ -388,10 +444,15 @@ def scipy_plan(opts, src, singleuser_ref, lock):
             "data-science lock was made. Re-resolve it with `jupyterhub-ds images build "
             "--update-lock=scipy` (or skip that image with --no-scipy)"
         )
-    wanted = input_hash({
-        "base": base[1], "dockerfile": (recipe / "Dockerfile").read_bytes(),
-        "requirements": (recipe / "requirements.txt").read_bytes(), "lock": lock, "version": __version__,
-    })
+    wanted = input_hash(
+        {
+            "base": base[1],
+            "dockerfile": (recipe / "Dockerfile").read_bytes(),
+            "requirements": (recipe / "requirements.txt").read_bytes(),
+            "lock": lock,
+            "version": __version__,
+        }
+    )
     found = image_labels(ref)
     return ref, wanted, found, bool(found and found[0].get(LABEL_HASH) == wanted), base
 
@@ -409,22 +470,29 @@ def build_scipy(opts, src, singleuser_ref, base, ref, wanted, found, lock):
         shutil.copy(recipe / "requirements.txt", ctx / "requirements.txt")
         (ctx / "requirements.lock").write_bytes(lock)
         index = base[0].get(LABEL_INDEX, "the single-user image's index")
-        built = docker_build(ctx, "singleuser-scipy", {"BASE_IMAGE": base[1]},
-                             what="the data-science image", index=f"{index} (the single-user image's /etc/pip.conf)",
-                             conflict="images/scipy/requirements.txt and the locks disagree",
-                             update="--update-lock=scipy")
+        built = docker_build(
+            ctx,
+            "singleuser-scipy",
+            {"BASE_IMAGE": base[1]},
+            what="the data-science image",
+            index=f"{index} (the single-user image's /etc/pip.conf)",
+            conflict="images/scipy/requirements.txt and the locks disagree",
+            update="--update-lock=scipy",
+        )
     check_packages_of(built, opts.policy, "the data-science image")  # before it is tagged
 
     freeze = read_packages(built)
     if relocks(opts, "scipy"):
         path = recipe / "requirements.lock"
-        path.write_text(lock_text(freeze, __version__, image="data-science image",
-                                  update="--update-lock=scipy"))
+        path.write_text(lock_text(freeze, __version__, image="data-science image", update="--update-lock=scipy"))
         say("singleuser-scipy", f"wrote {path}")
         wanted = scipy_plan(opts, src, singleuser_ref, path.read_bytes())[1]
     labels = {
-        LABEL_HASH: wanted, LABEL_VERSION: __version__, LABEL_PACKAGES: packages_label(freeze),
-        LABEL_BASE: singleuser_ref, LABEL_INDEX: base[0].get(LABEL_INDEX, ""),
+        LABEL_HASH: wanted,
+        LABEL_VERSION: __version__,
+        LABEL_PACKAGES: packages_label(freeze),
+        LABEL_BASE: singleuser_ref,
+        LABEL_INDEX: base[0].get(LABEL_INDEX, ""),
     }
     label_and_tag(built, labels, [ref, f"{SCIPY_REPO}:latest"], found, "the data-science image")
     return ref, "built", _size(ref)
@@ -435,36 +503,71 @@ def build_scipy(opts, src, singleuser_ref, base, ref, wanted, found, lock):
 
 def add_arguments(parser):
     sub = parser.add_subparsers(dest="images_command", metavar="ACTION")
-    b = sub.add_parser("build", help="build the base, single-user and data-science images (incremental)",
-                       description="Build jupyterhub-ds/base:<suite> with debootstrap, "
-                       "jupyterhub-ds/singleuser:<version> on it and jupyterhub-ds/singleuser-scipy:<version> "
-                       "on that. Re-running with no change is a no-op.")
+    b = sub.add_parser(
+        "build",
+        help="build the base, single-user and data-science images (incremental)",
+        description="Build jupyterhub-ds/base:<suite> with debootstrap, "
+        "jupyterhub-ds/singleuser:<version> on it and jupyterhub-ds/singleuser-scipy:<version> "
+        "on that. Re-running with no change is a no-op.",
+    )
     b.add_argument("--mirror", default=DEFAULT_MIRROR, help="Debian mirror for debootstrap (default: %(default)s)")
     b.add_argument("--suite", default=DEFAULT_SUITE, help="Debian suite (default: %(default)s)")
-    b.add_argument("--ca-bundle", default=None, metavar="PATH",
-                   help=f"extra CA bundle (PEM) trusted inside the image, e.g. a proxy CA "
-                   f"(default: {HOST_CA_BUNDLE} when present; '' for none)")
-    b.add_argument("--index-url", default=None, metavar="URL",
-                   help=f"the only package index the image uses (default: pip's global.index-url, else {DEFAULT_INDEX_URL})")
-    b.add_argument("--base-image", default=None, metavar="IMAGE",
-                   help="use this local image as the base instead of debootstrap (connected sites)")
-    b.add_argument("--update-lock", nargs="?", const="all", choices=("all", "scipy"), default=None,
-                   metavar="scipy",
-                   help="resolve the third-party packages anew (ignore images/singleuser/requirements.lock "
-                   "and images/scipy/requirements.lock) and write the results to those files; "
-                   "--update-lock=scipy re-resolves only the data-science image's lock, against the "
-                   "single-user image as it is")
-    b.add_argument("--no-scipy", action="store_true",
-                   help=f"do not build the data-science image {SCIPY_REPO} (quicker builds; "
-                   "an existing one is left as it is)")
-    b.add_argument("--source", default=None, metavar="DIR",
-                   help="the project checkout to build from (default: the one jupyterhub-ds runs from)")
-    b.add_argument("--work-dir", default=None, metavar="DIR",
-                   help="where debootstrap's rootfs and package cache go (default: <source>/.work/images)")
-    b.add_argument("--config", default=None, metavar="ADMIN.yaml",
-                   help="the admin YAML whose packages: policy the images must meet: checked on every image "
-                   "built, before it is tagged, and on the ones found current (default: the refused licence "
-                   "words only, on images built)")
+    b.add_argument(
+        "--ca-bundle",
+        default=None,
+        metavar="PATH",
+        help=f"extra CA bundle (PEM) trusted inside the image, e.g. a proxy CA "
+        f"(default: {HOST_CA_BUNDLE} when present; '' for none)",
+    )
+    b.add_argument(
+        "--index-url",
+        default=None,
+        metavar="URL",
+        help=f"the only package index the image uses (default: pip's global.index-url, else {DEFAULT_INDEX_URL})",
+    )
+    b.add_argument(
+        "--base-image",
+        default=None,
+        metavar="IMAGE",
+        help="use this local image as the base instead of debootstrap (connected sites)",
+    )
+    b.add_argument(
+        "--update-lock",
+        nargs="?",
+        const="all",
+        choices=("all", "scipy"),
+        default=None,
+        metavar="scipy",
+        help="resolve the third-party packages anew (ignore images/singleuser/requirements.lock "
+        "and images/scipy/requirements.lock) and write the results to those files; "
+        "--update-lock=scipy re-resolves only the data-science image's lock, against the "
+        "single-user image as it is",
+    )
+    b.add_argument(
+        "--no-scipy",
+        action="store_true",
+        help=f"do not build the data-science image {SCIPY_REPO} (quicker builds; an existing one is left as it is)",
+    )
+    b.add_argument(
+        "--source",
+        default=None,
+        metavar="DIR",
+        help="the project checkout to build from (default: the one jupyterhub-ds runs from)",
+    )
+    b.add_argument(
+        "--work-dir",
+        default=None,
+        metavar="DIR",
+        help="where debootstrap's rootfs and package cache go (default: <source>/.work/images)",
+    )
+    b.add_argument(
+        "--config",
+        default=None,
+        metavar="ADMIN.yaml",
+        help="the admin YAML whose packages: policy the images must meet: checked on every image "
+        "built, before it is tagged, and on the ones found current (default: the refused licence "
+        "words only, on images built)",
+    )
 
 
 def _resolve(opts, src):
@@ -477,8 +580,10 @@ def _resolve(opts, src):
         raise BuildError(f"--index-url {opts.index_url}: must be an http(s) URL the image can reach")
     opts.work_dir = opts.work_dir or str(src / ".work" / "images")
     if opts.no_scipy and opts.update_lock == "scipy":
-        raise BuildError("--update-lock=scipy re-resolves the data-science image's lock, which --no-scipy "
-                         "does not build: drop one of the two")
+        raise BuildError(
+            "--update-lock=scipy re-resolves the data-science image's lock, which --no-scipy "
+            "does not build: drop one of the two"
+        )
 
 
 def run(args):

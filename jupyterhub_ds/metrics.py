@@ -49,24 +49,35 @@ UNKNOWN_PROFILE = "unknown"
 
 SPAWNS = Counter("jupyterhub_ds_spawns", "User server spawns, by profile and outcome", ["profile", "outcome"])
 SPAWN_DURATION = Histogram(
-    "jupyterhub_ds_spawn_duration_seconds", "From the spawner's start to the server answering (or failing)",
-    ["profile", "outcome"], buckets=(1, 2.5, 5, 10, 15, 30, 60, 120, 300, 600, float("inf")))
+    "jupyterhub_ds_spawn_duration_seconds",
+    "From the spawner's start to the server answering (or failing)",
+    ["profile", "outcome"],
+    buckets=(1, 2.5, 5, 10, 15, 30, 60, 120, 300, 600, float("inf")),
+)
 RUNNING = Gauge("jupyterhub_ds_running_servers", "Running user containers, by profile", ["profile"])
 CPU_USAGE = Gauge("jupyterhub_ds_cpu_usage_cores", "CPU in use by user containers (cores), by profile", ["profile"])
 CPU_LIMIT = Gauge("jupyterhub_ds_cpu_limit_cores", "Sum of the CPU limits of running user containers", ["profile"])
-MEMORY_USAGE = Gauge("jupyterhub_ds_memory_usage_bytes", "Memory in use by user containers (without page cache)",
-                     ["profile"])
-MEMORY_LIMIT = Gauge("jupyterhub_ds_memory_limit_bytes", "Sum of the memory limits of running user containers",
-                     ["profile"])
-STATS_TIME = Gauge("jupyterhub_ds_container_stats_timestamp_seconds", "Unix time of the last complete Docker stats read")
-SUBMISSIONS = Counter("jupyterhub_ds_review_submissions", "Submissions for review reported by users' servers, by outcome",
-                      ["outcome"])
-GATE_REFUSALS = Counter("jupyterhub_ds_review_gate_refusals", "Submissions refused, by the gate that refused",
-                        ["gate"])
-MR_LATENCY = Histogram("jupyterhub_ds_review_mr_latency_seconds", "From a submit to its merge request being there",
-                       buckets=(0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, float("inf")))
-SERVER_EVENTS_REFUSED = Counter("jupyterhub_ds_server_events_refused",
-                                "Events from users' servers the hub refused, by reason", ["reason"])
+MEMORY_USAGE = Gauge(
+    "jupyterhub_ds_memory_usage_bytes", "Memory in use by user containers (without page cache)", ["profile"]
+)
+MEMORY_LIMIT = Gauge(
+    "jupyterhub_ds_memory_limit_bytes", "Sum of the memory limits of running user containers", ["profile"]
+)
+STATS_TIME = Gauge(
+    "jupyterhub_ds_container_stats_timestamp_seconds", "Unix time of the last complete Docker stats read"
+)
+SUBMISSIONS = Counter(
+    "jupyterhub_ds_review_submissions", "Submissions for review reported by users' servers, by outcome", ["outcome"]
+)
+GATE_REFUSALS = Counter("jupyterhub_ds_review_gate_refusals", "Submissions refused, by the gate that refused", ["gate"])
+MR_LATENCY = Histogram(
+    "jupyterhub_ds_review_mr_latency_seconds",
+    "From a submit to its merge request being there",
+    buckets=(0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, float("inf")),
+)
+SERVER_EVENTS_REFUSED = Counter(
+    "jupyterhub_ds_server_events_refused", "Events from users' servers the hub refused, by reason", ["reason"]
+)
 
 for _outcome in SUBMISSION_OUTCOMES:  # every series exists from the start (rates and alerts need them)
     SUBMISSIONS.labels(_outcome)
@@ -192,8 +203,10 @@ def aggregate(containers):
     over ``containers`` (dicts with ``profile`` and those values; None counts as 0)."""
     totals = {}
     for c in containers:
-        row = totals.setdefault(c.get("profile") or UNKNOWN_PROFILE, dict.fromkeys(
-            ("running", "cpu_usage", "cpu_limit", "memory_usage", "memory_limit"), 0))
+        row = totals.setdefault(
+            c.get("profile") or UNKNOWN_PROFILE,
+            dict.fromkeys(("running", "cpu_usage", "cpu_limit", "memory_usage", "memory_limit"), 0),
+        )
         row["running"] += 1
         for key in ("cpu_usage", "cpu_limit", "memory_usage", "memory_limit"):
             row[key] += c.get(key) or 0
@@ -217,17 +230,25 @@ class ContainerStats(LoggingConfigurable):
     """Reads the running user containers' CPU and memory from Docker on a timer, in a thread,
     and publishes them per profile. Started by the hub (jupyterhub_ds.audit.hub.install)."""
 
-    interval = Float(30.0, help="""Seconds between two reads of the user containers' Docker stats
+    interval = Float(
+        30.0,
+        help="""Seconds between two reads of the user containers' Docker stats
         (the gauges keep the last complete read). 0: no reads (running servers, CPU and memory
-        per profile are not exported).""").tag(config=True)
+        per profile are not exported).""",
+    ).tag(config=True)
 
-    max_containers = Int(1000, help="""Most user containers one read looks at (the rest are left
-        out of that read, and it is logged).""").tag(config=True)
+    max_containers = Int(
+        1000,
+        help="""Most user containers one read looks at (the rest are left
+        out of that read, and it is logged).""",
+    ).tag(config=True)
 
     docker_timeout = Float(10.0, help="Seconds one Docker API call of a read may take.").tag(config=True)
 
-    client_kwargs = Dict(help="""Keyword arguments of docker.DockerClient (e.g. base_url, tls);
-        default: the environment's DOCKER_HOST, as DockerSpawner.""").tag(config=True)
+    client_kwargs = Dict(
+        help="""Keyword arguments of docker.DockerClient (e.g. base_url, tls);
+        default: the environment's DOCKER_HOST, as DockerSpawner."""
+    ).tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -261,8 +282,9 @@ class ContainerStats(LoggingConfigurable):
 
     async def _read(self, loop):
         try:
-            containers = await asyncio.wait_for(loop.run_in_executor(self._executor, self.collect),
-                                                max(self.interval, self.docker_timeout * 3))
+            containers = await asyncio.wait_for(
+                loop.run_in_executor(self._executor, self.collect), max(self.interval, self.docker_timeout * 3)
+            )
         except Exception as e:  # Docker down or slow: keep the last reading, say so
             self.log.warning("jupyterhub-ds: could not read the user containers' Docker stats: %s", e)
             return
@@ -273,8 +295,11 @@ class ContainerStats(LoggingConfigurable):
             import docker
 
             kwargs = dict(self.client_kwargs)
-            self._client = docker.DockerClient(timeout=int(self.docker_timeout), **kwargs) if kwargs else \
-                docker.from_env(timeout=int(self.docker_timeout))
+            self._client = (
+                docker.DockerClient(timeout=int(self.docker_timeout), **kwargs)
+                if kwargs
+                else docker.from_env(timeout=int(self.docker_timeout))
+            )
         return self._client
 
     def collect(self):
@@ -282,8 +307,11 @@ class ContainerStats(LoggingConfigurable):
         api = self.docker_client().api
         found = api.containers(filters={"label": USER_LABEL, "status": "running"})
         if len(found) > self.max_containers:
-            self.log.warning("jupyterhub-ds: %d user containers run; reading the stats of %d (ContainerStats."
-                             "max_containers)", len(found), self.max_containers)
+            self.log.warning(
+                "jupyterhub-ds: %d user containers run; reading the stats of %d (ContainerStats.max_containers)",
+                len(found),
+                self.max_containers,
+            )
             found = found[: self.max_containers]
         seen, rows = set(), []
         for summary in found:
@@ -296,8 +324,15 @@ class ContainerStats(LoggingConfigurable):
             cores = cpu_cores(self._samples.get(cid), sample)
             self._samples[cid] = sample
             cpus, memory = self._limits[cid]
-            rows.append({"profile": (summary.get("Labels") or {}).get(PROFILE_LABEL), "cpu_usage": cores,
-                         "cpu_limit": cpus, "memory_usage": memory_in_use(stats), "memory_limit": memory})
+            rows.append(
+                {
+                    "profile": (summary.get("Labels") or {}).get(PROFILE_LABEL),
+                    "cpu_usage": cores,
+                    "cpu_limit": cpus,
+                    "memory_usage": memory_in_use(stats),
+                    "memory_limit": memory,
+                }
+            )
         for gone in set(self._samples) - seen:
             self._samples.pop(gone, None)
             self._limits.pop(gone, None)

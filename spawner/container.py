@@ -84,7 +84,9 @@ class HardeningConflict(ValueError):
 
 
 HOST_NAMESPACES = ("network_mode", "pid_mode", "ipc_mode", "userns_mode", "uts_mode", "cgroupns")
-_FIX = "remove it from extra_host_config (or relax the hardening section of the admin YAML, where check-config names it)"
+_FIX = (
+    "remove it from extra_host_config (or relax the hardening section of the admin YAML, where check-config names it)"
+)
 
 
 def _limit(admin, ours):
@@ -106,8 +108,10 @@ def merge_host_config(admin: dict, ours: dict, hardening: Hardening) -> dict:
             raise HardeningConflict(f"extra_host_config {key}={admin[key]!r} shares the host's namespace; {_FIX}")
     added = sorted(set(admin.get("cap_add") or ()) - set(hardening.cap_add))
     if added:
-        raise HardeningConflict(f"extra_host_config cap_add={added} adds capabilities the hardening drops; list them "
-                                "in the admin YAML's hardening.cap_add instead (check-config names it as unsafe)")
+        raise HardeningConflict(
+            f"extra_host_config cap_add={added} adds capabilities the hardening drops; list them "
+            "in the admin YAML's hardening.cap_add instead (check-config names it as unsafe)"
+        )
     options = list(admin.get("security_opt") or ())
     if hardening.no_new_privileges and any(o.replace("=", ":") in ("no-new-privileges:false",) for o in options):
         raise HardeningConflict(f"extra_host_config security_opt no-new-privileges:false; {_FIX}")
@@ -128,8 +132,10 @@ def merge_host_config(admin: dict, ours: dict, hardening: Hardening) -> dict:
     if ours.get("read_only") or admin.get("read_only"):
         merged["read_only"] = True
     if ours.get("runtime") and admin.get("runtime") and admin["runtime"] != ours["runtime"]:
-        raise HardeningConflict(f"extra_host_config runtime={admin['runtime']!r} differs from hardening.runtime "
-                                f"{ours['runtime']!r}; set one of them")
+        raise HardeningConflict(
+            f"extra_host_config runtime={admin['runtime']!r} differs from hardening.runtime "
+            f"{ours['runtime']!r}; set one of them"
+        )
     if admin.get("runtime") and not ours.get("runtime"):
         merged["runtime"] = admin["runtime"]  # an admin may add a runtime (e.g. runsc)
     return merged
@@ -139,8 +145,10 @@ def merge_create_kwargs(admin: dict, ours: dict) -> dict:
     """The admin's extra_create_kwargs with ours on top; the container's user is ours."""
     admin = dict(admin or {})
     if "user" in admin and "user" in ours and str(admin["user"]) != str(ours["user"]):
-        raise HardeningConflict(f"extra_create_kwargs user={admin['user']!r} differs from the hardening's user "
-                                f"{ours['user']!r}; set hardening.user in the admin YAML instead")
+        raise HardeningConflict(
+            f"extra_create_kwargs user={admin['user']!r} differs from the hardening's user "
+            f"{ours['user']!r}; set hardening.user in the admin YAML instead"
+        )
     return {**admin, **ours}
 
 

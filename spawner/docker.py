@@ -24,8 +24,11 @@ class ProfileDockerSpawner(ProfileSpawnerMixin, DockerSpawner):
         existing one is: a network where containers can reach each other is refused unless the
         admin YAML says network.containers_can_talk: true."""
         if self.network_name == "host":
-            raise web.HTTPError(500, "network.name 'host' would put user servers in the host's network; "
-                                     "name a Docker network of their own in the admin YAML")
+            raise web.HTTPError(
+                500,
+                "network.name 'host' would put user servers in the host's network; "
+                "name a Docker network of their own in the admin YAML",
+            )
         if self.network_name == "none" or not self.isolate_containers:
             return
         existing = await self.docker("networks", names=[self.network_name])
@@ -33,12 +36,18 @@ class ProfileDockerSpawner(ProfileSpawnerMixin, DockerSpawner):
         if found is not None:
             options = found.get("Options") or {}
             if found.get("Driver") == "bridge" and options.get("com.docker.network.bridge.enable_icc") != "false":
-                self.log.error("Refusing to start %s on network %s: inter-container traffic is on",
-                               self._log_name, self.network_name)
-                raise web.HTTPError(500, f"the Docker network {self.network_name!r} lets containers reach each other "
-                                         "(inter-container traffic is on), so one user's server could reach another's: "
-                                         "ask an admin to recreate it with com.docker.network.bridge.enable_icc=false, "
-                                         "name a new network, or set network.containers_can_talk: true in the admin YAML")
+                self.log.error(
+                    "Refusing to start %s on network %s: inter-container traffic is on",
+                    self._log_name,
+                    self.network_name,
+                )
+                raise web.HTTPError(
+                    500,
+                    f"the Docker network {self.network_name!r} lets containers reach each other "
+                    "(inter-container traffic is on), so one user's server could reach another's: "
+                    "ask an admin to recreate it with com.docker.network.bridge.enable_icc=false, "
+                    "name a new network, or set network.containers_can_talk: true in the admin YAML",
+                )
             return
         self.log.info("Creating isolated Docker network %s", self.network_name)
         await self.docker(

@@ -45,8 +45,9 @@ PORT_CHECKS_PER_SECOND = 100  # one refused TCP connection attempt costs the hub
 def _form_environment(search_path: tuple) -> Environment:
     """One Jinja environment per template search path: it compiles the form once (and again
     when its file changes); a new environment per spawn page compiled it at every view."""
-    return Environment(loader=FileSystemLoader(list(search_path)),
-                       autoescape=select_autoescape(default_for_string=True, default=True))
+    return Environment(
+        loader=FileSystemLoader(list(search_path)), autoescape=select_autoescape(default_for_string=True, default=True)
+    )
 
 
 class ProfileSpawnerMixin(Configurable):
@@ -88,9 +89,9 @@ class ProfileSpawnerMixin(Configurable):
     default_pids_limit = Int(
         1024, allow_none=True, help="Process limit when the profile sets none (None: unlimited)."
     ).tag(config=True)
-    allow_swap = Bool(
-        False, help="If False (default) the container's memory+swap limit equals its memory limit."
-    ).tag(config=True)
+    allow_swap = Bool(False, help="If False (default) the container's memory+swap limit equals its memory limit.").tag(
+        config=True
+    )
     read_only_rootfs = Bool(
         False, help="Mount the image's file system read-only (the home volume and a /tmp tmpfs stay writable)."
     ).tag(config=True)
@@ -117,9 +118,9 @@ class ProfileSpawnerMixin(Configurable):
         network's gateway address (set ``hub_connect_ip`` to it).""",
     ).tag(config=True)
 
-    workspace_directory = Unicode(
-        "projects", help="Folder under the home where workspace projects are cloned."
-    ).tag(config=True)
+    workspace_directory = Unicode("projects", help="Folder under the home where workspace projects are cloned.").tag(
+        config=True
+    )
 
     workspace_projects = List(
         Dict(),
@@ -209,8 +210,11 @@ class ProfileSpawnerMixin(Configurable):
         self.cpu_guarantee = resolved.cpu_guarantee
         self.mem_guarantee = resolved.mem_guarantee
         labels = container.labels(self.user.name, resolved.slug, self.name or "")
-        self._hardening = (container.host_config(resolved, hardening), container.create_kwargs(hardening, labels),
-                           hardening)
+        self._hardening = (
+            container.host_config(resolved, hardening),
+            container.create_kwargs(hardening, labels),
+            hardening,
+        )
         self.volumes = container.volumes(
             resolved,
             home_volume_template=self.home_volume_template,
@@ -258,8 +262,10 @@ class ProfileSpawnerMixin(Configurable):
         if (admin_create or {}).get("labels") and ours_create.get("labels"):
             # the admin's own container labels stay beside ours (ours win for our keys)
             ours_create = {**ours_create, "labels": {**admin_create["labels"], **ours_create["labels"]}}
-        return (container.merge_host_config(admin_host, ours_host, hardening),
-                container.merge_create_kwargs(admin_create, ours_create))
+        return (
+            container.merge_host_config(admin_host, ours_host, hardening),
+            container.merge_create_kwargs(admin_create, ours_create),
+        )
 
     # ---- progress, and the wait for the server ------------------------------------------
 
@@ -343,10 +349,14 @@ class ProfileSpawnerMixin(Configurable):
             ProfileSpawnerMixin._waiting_for_port -= 1
 
     def _port_timeout(self, ip, port):
-        self.log.error("Server of %s did not open %s:%s within http_timeout (%s s)", self._log_name, ip, port,
-                       self.http_timeout)
-        raise web.HTTPError(500, f"the server did not answer within {self.http_timeout:g} s; try again, or ask an "
-                                 "administrator to raise spawner.http_timeout in the admin YAML")
+        self.log.error(
+            "Server of %s did not open %s:%s within http_timeout (%s s)", self._log_name, ip, port, self.http_timeout
+        )
+        raise web.HTTPError(
+            500,
+            f"the server did not answer within {self.http_timeout:g} s; try again, or ask an "
+            "administrator to raise spawner.http_timeout in the admin YAML",
+        )
 
     # ---- shared steps around dockerspawner's ---------------------------------------------
 

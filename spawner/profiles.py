@@ -90,7 +90,9 @@ def resolve(profiles, user_groups, user_options):
     if user_options is None:
         user_options = {}
     if not isinstance(user_options, dict):
-        raise ProfileError(400, f"user_options must be an object like {{\"profile\": \"small\"}}, not {type(user_options).__name__}")
+        raise ProfileError(
+            400, f'user_options must be an object like {{"profile": "small"}}, not {type(user_options).__name__}'
+        )
     unknown = sorted(set(user_options) - set(USER_OPTION_KEYS))
     if unknown:
         raise ProfileError(

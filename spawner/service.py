@@ -50,42 +50,86 @@ class Parity:
 
 SWARM_PARITY = (
     Parity("hardening.user", "container user", APPLIED, "ContainerSpec.User"),
-    Parity("hardening.no_new_privileges", "security_opt no-new-privileges:true", ANOTHER_WAY,
-           "the server command runs under `setpriv --no-new-privs` (util-linux, in the image): the "
-           "server and every process it starts (kernels, terminals) have NoNewPrivs set; Swarm has no "
-           "such option before engine API 1.46"),
+    Parity(
+        "hardening.no_new_privileges",
+        "security_opt no-new-privileges:true",
+        ANOTHER_WAY,
+        "the server command runs under `setpriv --no-new-privs` (util-linux, in the image): the "
+        "server and every process it starts (kernels, terminals) have NoNewPrivs set; Swarm has no "
+        "such option before engine API 1.46",
+    ),
     Parity("hardening.cap_add", "cap_add", APPLIED, "ContainerSpec.CapabilityAdd (engine API 1.41)"),
     Parity("cap_drop (ALL)", "cap_drop", APPLIED, "ContainerSpec.CapabilityDrop (engine API 1.41)"),
-    Parity("hardening.pids_limit, profiles[].pids_limit", "pids_limit", APPLIED,
-           "Resources.Limits.Pids (engine API 1.41; docker-py has no argument for it, the spawner sets the field)"),
-    Parity("hardening.allow_swap: false", "memswap_limit = mem_limit", REFUSED,
-           "Swarm cannot set a memory+swap limit: the engine gives a task as much swap as its memory "
-           "limit. check-config asks for allow_swap: true (named as unsafe) after swap is turned off on the nodes"),
-    Parity("hardening.read_only_rootfs", "read_only + /tmp tmpfs (rw,nosuid,nodev,size=1g)", APPLIED,
-           "ContainerSpec.ReadOnly + a 1 GiB tmpfs mount on /tmp (Swarm mounts it rw,nosuid,nodev,noexec)"),
-    Parity("hardening.runtime", "runtime", REFUSED,
-           "a service cannot choose an OCI runtime: set default-runtime in every node's daemon.json and "
-           "remove hardening.runtime"),
+    Parity(
+        "hardening.pids_limit, profiles[].pids_limit",
+        "pids_limit",
+        APPLIED,
+        "Resources.Limits.Pids (engine API 1.41; docker-py has no argument for it, the spawner sets the field)",
+    ),
+    Parity(
+        "hardening.allow_swap: false",
+        "memswap_limit = mem_limit",
+        REFUSED,
+        "Swarm cannot set a memory+swap limit: the engine gives a task as much swap as its memory "
+        "limit. check-config asks for allow_swap: true (named as unsafe) after swap is turned off on the nodes",
+    ),
+    Parity(
+        "hardening.read_only_rootfs",
+        "read_only + /tmp tmpfs (rw,nosuid,nodev,size=1g)",
+        APPLIED,
+        "ContainerSpec.ReadOnly + a 1 GiB tmpfs mount on /tmp (Swarm mounts it rw,nosuid,nodev,noexec)",
+    ),
+    Parity(
+        "hardening.runtime",
+        "runtime",
+        REFUSED,
+        "a service cannot choose an OCI runtime: set default-runtime in every node's daemon.json and "
+        "remove hardening.runtime",
+    ),
     Parity("profiles[].cpu_limit", "CPU quota (dockerspawner)", APPLIED, "Resources.Limits.NanoCPUs"),
     Parity("profiles[].mem_limit", "memory limit (dockerspawner)", APPLIED, "Resources.Limits.MemoryBytes"),
-    Parity("profiles[].mem_guarantee", "mem_reservation (soft limit)", ANOTHER_WAY,
-           "Resources.Reservations.MemoryBytes: the scheduler places the server only on a node with that "
-           "much memory unreserved; the engine sets no soft limit"),
-    Parity("profiles[].cpu_guarantee", "cpu_shares (weight under contention)", ANOTHER_WAY,
-           "Resources.Reservations.NanoCPUs: the scheduler never reserves more CPUs on a node than it has; "
-           "the CPU weight stays the engine's default (1024)"),
-    Parity("profiles[].gpus: N", "device_requests (N GPUs)", ANOTHER_WAY,
-           f"a reservation of N {GPU_RESOURCE} generic resources: only nodes that advertise them "
-           "(daemon.json node-generic-resources, with the NVIDIA runtime as their default) take the server; "
-           "engine 20.10 stops such a server when its node is updated (docs/scale-out.md)"),
-    Parity("profiles[].gpus: -1", "device_requests (all GPUs)", REFUSED,
-           "Swarm reserves GPUs by count only: give the number"),
-    Parity("network.containers_can_talk: false", "bridge network with inter-container traffic off", REFUSED,
-           "an overlay network has no switch for inter-container traffic: check-config asks for "
-           "containers_can_talk: true (named as unsafe); each server still needs its JupyterHub token"),
-    Parity("admin extra_host_config", "merged (container.merge_host_config)", REFUSED,
-           "a service has no host config: the spawner refuses to start while it is set; use "
-           "extra_container_spec / extra_resources_spec (merged the same way)"),
+    Parity(
+        "profiles[].mem_guarantee",
+        "mem_reservation (soft limit)",
+        ANOTHER_WAY,
+        "Resources.Reservations.MemoryBytes: the scheduler places the server only on a node with that "
+        "much memory unreserved; the engine sets no soft limit",
+    ),
+    Parity(
+        "profiles[].cpu_guarantee",
+        "cpu_shares (weight under contention)",
+        ANOTHER_WAY,
+        "Resources.Reservations.NanoCPUs: the scheduler never reserves more CPUs on a node than it has; "
+        "the CPU weight stays the engine's default (1024)",
+    ),
+    Parity(
+        "profiles[].gpus: N",
+        "device_requests (N GPUs)",
+        ANOTHER_WAY,
+        f"a reservation of N {GPU_RESOURCE} generic resources: only nodes that advertise them "
+        "(daemon.json node-generic-resources, with the NVIDIA runtime as their default) take the server; "
+        "engine 20.10 stops such a server when its node is updated (docs/scale-out.md)",
+    ),
+    Parity(
+        "profiles[].gpus: -1",
+        "device_requests (all GPUs)",
+        REFUSED,
+        "Swarm reserves GPUs by count only: give the number",
+    ),
+    Parity(
+        "network.containers_can_talk: false",
+        "bridge network with inter-container traffic off",
+        REFUSED,
+        "an overlay network has no switch for inter-container traffic: check-config asks for "
+        "containers_can_talk: true (named as unsafe); each server still needs its JupyterHub token",
+    ),
+    Parity(
+        "admin extra_host_config",
+        "merged (container.merge_host_config)",
+        REFUSED,
+        "a service has no host config: the spawner refuses to start while it is set; use "
+        "extra_container_spec / extra_resources_spec (merged the same way)",
+    ),
 )
 
 
@@ -143,10 +187,14 @@ def resources(resolved, hardening):
     if resolved.mem_guarantee is not None:
         reservations["MemoryBytes"] = int(resolved.mem_guarantee)
     if resolved.gpus == -1:
-        raise ServiceSpecError(f"profile {resolved.slug!r} asks for all GPUs (gpus: -1), which Swarm cannot "
-                               "reserve; give the number of GPUs")
+        raise ServiceSpecError(
+            f"profile {resolved.slug!r} asks for all GPUs (gpus: -1), which Swarm cannot "
+            "reserve; give the number of GPUs"
+        )
     if resolved.gpus:
-        reservations["GenericResources"] = [{"DiscreteResourceSpec": {"Kind": GPU_RESOURCE, "Value": int(resolved.gpus)}}]
+        reservations["GenericResources"] = [
+            {"DiscreteResourceSpec": {"Kind": GPU_RESOURCE, "Value": int(resolved.gpus)}}
+        ]
     out = {}
     if limits:
         out["Limits"] = limits
@@ -181,8 +229,12 @@ def constraints(resolved, home_node=None):
 _FIX = "remove it (or relax the hardening section of the admin YAML, where check-config names it)"
 # set by the spawner from the profile, the server command, the environment and the volumes
 OWNED_CONTAINER_KEYS = ("image", "command", "args", "env", "mounts")
-OWNED_TASK_KEYS = {"container_spec": "extra_container_spec", "resources": "extra_resources_spec",
-                   "placement": "extra_placement_spec", "networks": "network.name in the admin YAML"}
+OWNED_TASK_KEYS = {
+    "container_spec": "extra_container_spec",
+    "resources": "extra_resources_spec",
+    "placement": "extra_placement_spec",
+    "networks": "network.name in the admin YAML",
+}
 OWNED_CREATE_KEYS = ("task_template", "name", "mode", "endpoint_spec")
 
 
@@ -191,15 +243,21 @@ def merge_container_spec(admin, ours, hardening):
     admin = dict(admin or {})
     for key in OWNED_CONTAINER_KEYS:
         if key in admin:
-            raise HardeningConflict(f"extra_container_spec {key} is the spawner's (profile image, server command, "
-                                    "environment, volumes); set it through the admin YAML or Spawner.environment")
+            raise HardeningConflict(
+                f"extra_container_spec {key} is the spawner's (profile image, server command, "
+                "environment, volumes); set it through the admin YAML or Spawner.environment"
+            )
     if "user" in admin and "user" in ours and str(admin["user"]) != str(ours["user"]):
-        raise HardeningConflict(f"extra_container_spec user={admin['user']!r} differs from the hardening's user "
-                                f"{ours['user']!r}; set hardening.user in the admin YAML instead")
+        raise HardeningConflict(
+            f"extra_container_spec user={admin['user']!r} differs from the hardening's user "
+            f"{ours['user']!r}; set hardening.user in the admin YAML instead"
+        )
     added = sorted(set(admin.get("cap_add") or ()) - set(hardening.cap_add))
     if added:
-        raise HardeningConflict(f"extra_container_spec cap_add={added} adds capabilities the hardening drops; list "
-                                "them in the admin YAML's hardening.cap_add instead (check-config names it as unsafe)")
+        raise HardeningConflict(
+            f"extra_container_spec cap_add={added} adds capabilities the hardening drops; list "
+            "them in the admin YAML's hardening.cap_add instead (check-config names it as unsafe)"
+        )
     if ours.get("read_only") and admin.get("read_only") is False:
         raise HardeningConflict(f"extra_container_spec read_only=False undoes hardening.read_only_rootfs; {_FIX}")
     selinux = (admin.get("privileges") or {}).get("SELinuxContext") or {}
@@ -214,8 +272,12 @@ def merge_container_spec(admin, ours, hardening):
     return merged
 
 
-_RESOURCE_KWARGS = {"cpu_limit": ("Limits", "NanoCPUs"), "mem_limit": ("Limits", "MemoryBytes"),
-                    "cpu_reservation": ("Reservations", "NanoCPUs"), "mem_reservation": ("Reservations", "MemoryBytes")}
+_RESOURCE_KWARGS = {
+    "cpu_limit": ("Limits", "NanoCPUs"),
+    "mem_limit": ("Limits", "MemoryBytes"),
+    "cpu_reservation": ("Reservations", "NanoCPUs"),
+    "mem_reservation": ("Reservations", "MemoryBytes"),
+}
 
 
 def merge_resources(admin, ours):
@@ -226,8 +288,9 @@ def merge_resources(admin, ours):
         if key == "generic_resources":
             raise HardeningConflict("extra_resources_spec generic_resources: GPUs come from the profile's gpus")
         if key not in _RESOURCE_KWARGS:
-            raise HardeningConflict(f"extra_resources_spec {key!r} is not a Resources argument; use one of "
-                                    f"{', '.join(_RESOURCE_KWARGS)}")
+            raise HardeningConflict(
+                f"extra_resources_spec {key!r} is not a Resources argument; use one of {', '.join(_RESOURCE_KWARGS)}"
+            )
         if not isinstance(value, int) or value <= 0:
             continue
         section, field = _RESOURCE_KWARGS[key]

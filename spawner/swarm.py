@@ -129,12 +129,15 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
         if inspect.isawaitable(admin_host):
             admin_host = await admin_host
         if admin_host:
-            raise HardeningConflict(f"extra_host_config {sorted(admin_host)} is set, but a Swarm service has no host "
-                                    "config, so it would be lost; use extra_container_spec or extra_resources_spec")
+            raise HardeningConflict(
+                f"extra_host_config {sorted(admin_host)} is set, but a Swarm service has no host "
+                "config, so it would be lost; use extra_container_spec or extra_resources_spec"
+            )
         service.check_task_and_create_kwargs(self.extra_task_spec, self.extra_create_kwargs)
         resolved = self.resolved_profile
         container = service.merge_container_spec(
-            self.extra_container_spec, service.container_spec(await self.get_command(), hardening), hardening)
+            self.extra_container_spec, service.container_spec(await self.get_command(), hardening), hardening
+        )
         resources = service.merge_resources(self.extra_resources_spec, service.resources(resolved, hardening))
         constraints = service.constraints(resolved, home_node)
         placement = service.merge_placement(self.extra_placement_spec, constraints)
@@ -145,22 +148,38 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
         (and encrypted when asked) if missing; an existing one must be a swarm overlay."""
         name = self.network_name
         if not name or name in ("host", "none", "bridge", "ingress", "docker_gwbridge"):
-            raise web.HTTPError(500, f"network.name {name!r} is not a network of its own: name an overlay network "
-                                     "for the user servers in the admin YAML")
+            raise web.HTTPError(
+                500,
+                f"network.name {name!r} is not a network of its own: name an overlay network "
+                "for the user servers in the admin YAML",
+            )
         existing = await self.docker("networks", names=[name])
         found = next((n for n in existing or [] if n.get("Name") == name), None)
         if found is not None:
             if found.get("Driver") != "overlay" or found.get("Scope") != "swarm":
-                raise web.HTTPError(500, f"the Docker network {name!r} is a {found.get('Scope')} {found.get('Driver')} "
-                                         "network; Swarm services need an overlay network: name another one in the "
-                                         "admin YAML (the hub creates it) or recreate it with --driver overlay --attachable")
+                raise web.HTTPError(
+                    500,
+                    f"the Docker network {name!r} is a {found.get('Scope')} {found.get('Driver')} "
+                    "network; Swarm services need an overlay network: name another one in the "
+                    "admin YAML (the hub creates it) or recreate it with --driver overlay --attachable",
+                )
             if self.encrypt_network and "encrypted" not in (found.get("Options") or {}):
-                raise web.HTTPError(500, f"the overlay network {name!r} is not encrypted but network.encrypted is true: "
-                                         "recreate it with --opt encrypted, or name a new network in the admin YAML")
+                raise web.HTTPError(
+                    500,
+                    f"the overlay network {name!r} is not encrypted but network.encrypted is true: "
+                    "recreate it with --opt encrypted, or name a new network in the admin YAML",
+                )
             return
         self.log.info("Creating overlay network %s (attachable%s)", name, ", encrypted" if self.encrypt_network else "")
-        await self.docker("create_network", name, driver="overlay", attachable=True, scope="swarm",
-                          options={"encrypted": ""} if self.encrypt_network else None, labels=dict(NETWORK_LABEL))
+        await self.docker(
+            "create_network",
+            name,
+            driver="overlay",
+            attachable=True,
+            scope="swarm",
+            options={"encrypted": ""} if self.encrypt_network else None,
+            labels=dict(NETWORK_LABEL),
+        )
 
     async def _check_home_node(self):
         """The id of the node holding the user's home volume ('' when not pinned); refuses at
@@ -174,20 +193,35 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
         except APIError as e:
             if e.status_code != 404:
                 raise
-            self.log.error("Home volume %s of %s is on node %s, which is not in the swarm", volume, self._log_name, home)
-            raise web.HTTPError(503, f"Your home volume {volume} is on node {home}, which is no longer in the swarm. "
-                                     "An admin must restore the volume onto a node and name that node for you in "
-                                     "ProfileSwarmSpawner.home_nodes.") from None
+            self.log.error(
+                "Home volume %s of %s is on node %s, which is not in the swarm", volume, self._log_name, home
+            )
+            raise web.HTTPError(
+                503,
+                f"Your home volume {volume} is on node {home}, which is no longer in the swarm. "
+                "An admin must restore the volume onto a node and name that node for you in "
+                "ProfileSwarmSpawner.home_nodes.",
+            ) from None
         hostname = node.get("Description", {}).get("Hostname", home)
         availability = node.get("Spec", {}).get("Availability")
         state = node.get("Status", {}).get("State")
         if availability != "active" or state != "ready":
-            self.log.error("Home volume %s of %s is on node %s (%s), which is %s and %s", volume, self._log_name,
-                           hostname, node["ID"], availability, state)
-            raise web.HTTPError(503, f"Your home volume {volume} is on node {hostname} ({node['ID'][:12]}), which is "
-                                     f"{availability} and {state}: your server can start again when an admin makes that "
-                                     f"node active (docker node update --availability active {node['ID'][:12]}), or "
-                                     "moves the volume and names the new node in ProfileSwarmSpawner.home_nodes.")
+            self.log.error(
+                "Home volume %s of %s is on node %s (%s), which is %s and %s",
+                volume,
+                self._log_name,
+                hostname,
+                node["ID"],
+                availability,
+                state,
+            )
+            raise web.HTTPError(
+                503,
+                f"Your home volume {volume} is on node {hostname} ({node['ID'][:12]}), which is "
+                f"{availability} and {state}: your server can start again when an admin makes that "
+                f"node active (docker node update --availability active {node['ID'][:12]}), or "
+                "moves the volume and names the new node in ProfileSwarmSpawner.home_nodes.",
+            )
         return node["ID"]
 
     async def pull_image(self, image):
@@ -219,12 +253,17 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
         task.update(self.extra_task_spec)
         endpoint = {} if self.use_internal_ip else {"ports": {None: (self.port, "tcp")}}
         endpoint.update(self.extra_endpoint_spec)
-        labels = {"org.jupyterhub-ds.user": self.user.name,
-                  "org.jupyterhub-ds.profile": self.resolved_profile.slug}
+        labels = {"org.jupyterhub-ds.user": self.user.name, "org.jupyterhub-ds.profile": self.resolved_profile.slug}
         create = dict(self.extra_create_kwargs)
         labels.update(create.pop("labels", None) or {})
-        return await self.docker("create_service", TaskTemplate(**task), name=self.service_name,
-                                 endpoint_spec=EndpointSpec(**endpoint), labels=labels, **create)
+        return await self.docker(
+            "create_service",
+            TaskTemplate(**task),
+            name=self.service_name,
+            endpoint_spec=EndpointSpec(**endpoint),
+            labels=labels,
+            **create,
+        )
 
     async def remove_object(self):
         self.log.info("Removing service %s (%s)", self.service_name, (self.object_id or "")[:12])
@@ -271,14 +310,16 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
             task = await self.get_task()
             if not task:  # the orchestrator makes the task a moment after the service
                 if time.monotonic() - created > self.pending_timeout:
-                    await self._give_up(500, f"Swarm made no task for service {self.service_name} in "
-                                             f"{self.pending_timeout} s")
+                    await self._give_up(
+                        500, f"Swarm made no task for service {self.service_name} in {self.pending_timeout} s"
+                    )
                 await asyncio.sleep(delay)
                 continue
             if task["ID"] in given_up:  # its replacement is not there yet
                 if time.monotonic() - created > self.pending_timeout:
-                    await self._give_up(500, f"Swarm made no new task for service {self.service_name} in "
-                                             f"{self.pending_timeout} s")
+                    await self._give_up(
+                        500, f"Swarm made no new task for service {self.service_name} in {self.pending_timeout} s"
+                    )
                 await asyncio.sleep(delay)
                 continue
             status = task["Status"]
@@ -293,8 +334,12 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
             if state in ENDED_STATES:
                 if reason == ENFORCER_REJECTION and len(given_up) < ENFORCER_RETRIES:
                     given_up.add(task["ID"])
-                    self.log.warning("Task %s of %s was rejected (%s); creating the service again",
-                                     task["ID"][:12], self.service_name, reason)
+                    self.log.warning(
+                        "Task %s of %s was rejected (%s); creating the service again",
+                        task["ID"][:12],
+                        self.service_name,
+                        reason,
+                    )
                     await self._recreate_service()
                     last, created = None, time.monotonic()
                     continue
@@ -303,11 +348,20 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
                 pending_since = pending_since or time.monotonic()
                 if time.monotonic() - pending_since > self.pending_timeout:
                     home = self._home_constraint_node()
-                    pinned = (f"; your home volume is on node {await self._node_name(home)}, so the server can only "
-                              "run there") if home else ""
-                    await self._give_up(503, f"No node of the swarm can take this server after {self.pending_timeout} s "
-                                             f"({reason or 'pending'}): check the profile's placement and reservations "
-                                             f"against the nodes (docker node ls){pinned}")
+                    pinned = (
+                        (
+                            f"; your home volume is on node {await self._node_name(home)}, so the server can only "
+                            "run there"
+                        )
+                        if home
+                        else ""
+                    )
+                    await self._give_up(
+                        503,
+                        f"No node of the swarm can take this server after {self.pending_timeout} s "
+                        f"({reason or 'pending'}): check the profile's placement and reservations "
+                        f"against the nodes (docker node ls){pinned}",
+                    )
             else:
                 pending_since = None
             await asyncio.sleep(delay)
@@ -316,8 +370,9 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
         if self.pin_home_to_node and self.home_volume_template:
             self.home_node = self.node_id
         hostname = await self._node_name(self.node_id)
-        self.log.info("Server of %s runs on node %s (%s), task %s", self._log_name, hostname, self.node_id[:12],
-                      self.task_id[:12])
+        self.log.info(
+            "Server of %s runs on node %s (%s), task %s", self._log_name, hostname, self.node_id[:12], self.task_id[:12]
+        )
         self._emit(70, f"Running on node {hostname}; waiting for JupyterLab to answer")
 
     async def get_ip_and_port(self):
@@ -357,11 +412,14 @@ class ProfileSwarmSpawner(ProfileSpawnerMixin, SwarmSpawner):
         except (APIError, KeyError):
             why = " (node gone)"
         reason = status.get("Err") or status.get("Message") or ""
-        message = (f"task {status['State']} (desired {ours.get('DesiredState')}) on node "
-                   f"{await self._node_name(node)}{why}: {reason}")
+        message = (
+            f"task {status['State']} (desired {ours.get('DesiredState')}) on node "
+            f"{await self._node_name(node)}{why}: {reason}"
+        )
         # JupyterHub calls stop() only for a server poll says is running, so the service of an
         # ended task is removed here (the home volume stays on its node)
-        self.log.warning("Server of %s is no longer running: %s; removing service %s", self._log_name, message,
-                         self.service_name)
+        self.log.warning(
+            "Server of %s is no longer running: %s; removing service %s", self._log_name, message, self.service_name
+        )
         await self.remove_object()
         return message

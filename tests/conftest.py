@@ -42,8 +42,10 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_collection_finish(session):
     config = session.config
-    full_run = not config.option.markexpr and not config.option.keyword and all(
-        arg.rstrip("/") in ("tests", str(config.rootpath / "tests")) for arg in config.args
+    full_run = (
+        not config.option.markexpr
+        and not config.option.keyword
+        and all(arg.rstrip("/") in ("tests", str(config.rootpath / "tests")) for arg in config.args)
     )
     if not full_run:
         return

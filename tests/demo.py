@@ -50,9 +50,12 @@ def ensure_network(client, name):
     found = client.networks.list(names=[name])
     net = next((n for n in found if n.name == name), None)
     if net is None:
-        net = client.networks.create(name, driver="bridge",
-                                     options={"com.docker.network.bridge.enable_icc": "false"},
-                                     labels={"org.jupyterhub-ds.network": "user-containers"})
+        net = client.networks.create(
+            name,
+            driver="bridge",
+            options={"com.docker.network.bridge.enable_icc": "false"},
+            labels={"org.jupyterhub-ds.network": "user-containers"},
+        )
     net.reload()
     return net.attrs["IPAM"]["Config"][0]["Gateway"]
 
@@ -73,8 +76,13 @@ def runtime_files(work, gateway, hub_port, gitlab_port, hub_api_port, promotion_
     """demo.yaml and the demo seed with this machine's values, written under ``work``."""
     config = yaml.safe_load(DEMO_YAML.read_text())
     public = f"http://localhost:{hub_port}"  # users' servers at http://<user>.localhost:<port>
-    config["hub"].update(public_url=public + "/", subdomain_host=public, bind=f"http://127.0.0.1:{hub_port}",
-                         hub_bind_url=f"http://{gateway}:{hub_api_port}", hub_connect_ip=gateway)
+    config["hub"].update(
+        public_url=public + "/",
+        subdomain_host=public,
+        bind=f"http://127.0.0.1:{hub_port}",
+        hub_bind_url=f"http://{gateway}:{hub_api_port}",
+        hub_connect_ip=gateway,
+    )
     config["gitlab"]["url"] = f"http://{gateway}:{gitlab_port}"
     shared = work / "shared"
     shared.mkdir(parents=True, exist_ok=True)
@@ -84,7 +92,9 @@ def runtime_files(work, gateway, hub_port, gitlab_port, hub_api_port, promotion_
         mount["source"] = str(shared)
     config["volumes"]["home_volume"] = f"{name}-home-{{username}}"
     config["network"]["name"] = name
-    config["review"]["allowed_packages_lock"] = str((DEMO_YAML.parent / config["review"]["allowed_packages_lock"]).resolve())
+    config["review"]["allowed_packages_lock"] = str(
+        (DEMO_YAML.parent / config["review"]["allowed_packages_lock"]).resolve()
+    )
     config["promotion"]["port"] = promotion_port
     for project in config["promotion"]["projects"]:
         project["image"] = project["image"].replace(":this-version", f":{__version__}")
@@ -159,15 +169,20 @@ def secret_file(path):
     return path.read_text().strip()
 
 
-NOTES = {"alice": "analyst: small profile, the project in ~/projects, history of promotions",
-         "bob": "lead: small + large, hub admin: merges, runs promotions",
-         "erin": "GPU group: gpu profile", "carol": "in no allowed group: refused"}
+NOTES = {
+    "alice": "analyst: small profile, the project in ~/projects, history of promotions",
+    "bob": "lead: small + large, hub admin: merges, runs promotions",
+    "erin": "GPU group: gpu profile",
+    "carol": "in no allowed group: refused",
+}
 
 
 def banner(hub_url, gitlab_url, hub_port, seed):
-    print(f"\njupyterhub-ds demo is running\n\n  hub:        {hub_url}/\n  GitLab:     {gitlab_url}/ (stand-in)\n"
-          f"  promotion:  {hub_url.replace('//localhost:', '//promotion--service.localhost:')}/services/promotion/\n"
-          f"  (each user's server answers on its own origin, http://<user>.localhost:{hub_port}/)\n")
+    print(
+        f"\njupyterhub-ds demo is running\n\n  hub:        {hub_url}/\n  GitLab:     {gitlab_url}/ (stand-in)\n"
+        f"  promotion:  {hub_url.replace('//localhost:', '//promotion--service.localhost:')}/services/promotion/\n"
+        f"  (each user's server answers on its own origin, http://<user>.localhost:{hub_port}/)\n"
+    )
     print("  demo logins (GitLab user / password):")
     for u in seed["users"]:
         if not u.get("is_admin") and u["username"] != BOT:
@@ -192,29 +207,55 @@ def main(argv=None):
         reset(client, work, args.name)
     work.mkdir(parents=True, exist_ok=True)
     gateway = ensure_network(client, args.name)
-    yaml_path, seed_path, seed = runtime_files(work, gateway, args.hub_port, args.gitlab_port, args.hub_api_port,
-                                               args.promotion_port, args.name)
+    yaml_path, seed_path, seed = runtime_files(
+        work, gateway, args.hub_port, args.gitlab_port, args.hub_api_port, args.promotion_port, args.name
+    )
     app = next(a for a in seed["applications"] if a["uid"] == APP_UID)
     bot = next(u for u in seed["users"] if u["username"] == BOT)
 
     chp_dir = REPO / ".work" / "node" / "node_modules" / ".bin"
-    env = dict(os.environ,
-               PATH=f"{Path(sys.executable).parent}:{chp_dir}:{os.environ.get('PATH', '')}",
-               JUPYTERHUB_DS_CONFIG=str(yaml_path), GITLAB_CLIENT_SECRET=app["secret"],
-               JUPYTERHUB_CRYPT_KEY=secret_file(work / "crypt_key"),
-               JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN=bot["personal_access_tokens"][0]["token"],
-               NO_PROXY=f"127.0.0.1,localhost,{gateway}", no_proxy=f"127.0.0.1,localhost,{gateway}")
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}:{chp_dir}:{os.environ.get('PATH', '')}",
+        JUPYTERHUB_DS_CONFIG=str(yaml_path),
+        GITLAB_CLIENT_SECRET=app["secret"],
+        JUPYTERHUB_CRYPT_KEY=secret_file(work / "crypt_key"),
+        JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN=bot["personal_access_tokens"][0]["token"],
+        NO_PROXY=f"127.0.0.1,localhost,{gateway}",
+        no_proxy=f"127.0.0.1,localhost,{gateway}",
+    )
     gitlab_log = open(work / "gitlab.log", "ab")
     gitlab = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_gitlab", "--host", gateway, "--port", str(args.gitlab_port),
-         "--seed", str(seed_path), "--data-dir", str(work / "gitlab")],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=gitlab_log, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "tests.fake_gitlab",
+            "--host",
+            gateway,
+            "--port",
+            str(args.gitlab_port),
+            "--seed",
+            str(seed_path),
+            "--data-dir",
+            str(work / "gitlab"),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=gitlab_log,
+        text=True,
+        env=env,
+    )
     hub = None
     try:
         gitlab_url = wait_for_line(gitlab, "ready ", 30).split()[1]
         hub_log = work / "jupyterhub.log"
-        hub = subprocess.Popen([shutil.which("jupyterhub", path=env["PATH"]), "-f", str(HUB_CONFIG)],
-                               cwd=work, env=env, stdout=open(hub_log, "ab"), stderr=subprocess.STDOUT)
+        hub = subprocess.Popen(
+            [shutil.which("jupyterhub", path=env["PATH"]), "-f", str(HUB_CONFIG)],
+            cwd=work,
+            env=env,
+            stdout=open(hub_log, "ab"),
+            stderr=subprocess.STDOUT,
+        )
         hub_url = f"http://localhost:{args.hub_port}"
         wait_http(f"http://127.0.0.1:{args.hub_port}/hub/health", 60, hub, hub_log)
         banner(hub_url, gitlab_url, args.hub_port, seed)

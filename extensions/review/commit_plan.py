@@ -27,7 +27,7 @@ SLUG_MAX = 60
 class CommitPlan:
     branch: str
     target_branch: str
-    files: dict           # repo path -> bytes
+    files: dict  # repo path -> bytes
     message: str
     title: str
 
@@ -98,9 +98,19 @@ def commit_message(title: str, description: str, repo_path: str) -> str:
     return f"{subject}\n\n{body}\n"
 
 
-def plan_commit(*, policy: ReviewPolicy, user: str, notebook_path: str, notebook: dict, script_path: str,
-                script: bytes, title: str, description: str = "", target_branch: str | None = None,
-                strip: bool = True) -> CommitPlan:
+def plan_commit(
+    *,
+    policy: ReviewPolicy,
+    user: str,
+    notebook_path: str,
+    notebook: dict,
+    script_path: str,
+    script: bytes,
+    title: str,
+    description: str = "",
+    target_branch: str | None = None,
+    strip: bool = True,
+) -> CommitPlan:
     files = {script_path: script}
     if policy.commit_notebooks:
         files[notebook_path] = notebook_bytes(strip_outputs(notebook) if strip else notebook)

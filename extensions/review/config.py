@@ -153,4 +153,6 @@ class ReviewConfig(LoggingConfigurable):
     def _default_workspace_dir(self):
         return os.environ.get("JUPYTERHUB_DS_WORKSPACE_DIR") or "projects"
 
-    clone_on_start = Bool(True, help="Clone/fetch the workspace projects in the background when the server starts.").tag(config=True)
+    clone_on_start = Bool(
+        True, help="Clone/fetch the workspace projects in the background when the server starts."
+    ).tag(config=True)

@@ -67,7 +67,9 @@ def main(argv=None, stdin=None, stdout=None, environ=None):
     try:
         token = fetch_token(env["JUPYTERHUB_API_URL"], env["JUPYTERHUB_API_TOKEN"], env["JUPYTERHUB_USER"])
     except KeyError as e:
-        print(f"git-credential-jupyterhub-ds: {e.args[0]} is not set; run git inside a JupyterHub server", file=sys.stderr)
+        print(
+            f"git-credential-jupyterhub-ds: {e.args[0]} is not set; run git inside a JupyterHub server", file=sys.stderr
+        )
         return 1
     except (urllib.error.URLError, OSError, LookupError, ValueError) as e:
         print(f"git-credential-jupyterhub-ds: could not get a GitLab token from the hub: {e}", file=sys.stderr)

@@ -32,12 +32,12 @@ BINARY_MIME = ("image/", "audio/", "video/", "application/pdf", "application/oct
 
 @dataclass(frozen=True)
 class Submission:
-    notebook_path: str            # repo path of the .ipynb, e.g. notebooks/eda.ipynb
-    notebook: dict                # the notebook as the user saved it (nbformat dict, with outputs)
-    notebook_size: int            # bytes of the .ipynb on disk
-    script_path: str              # repo path of the paired py:percent script
-    script: str | None            # its text on disk, None when missing
-    files: dict                   # repo path -> bytes, exactly what would be committed
+    notebook_path: str  # repo path of the .ipynb, e.g. notebooks/eda.ipynb
+    notebook: dict  # the notebook as the user saved it (nbformat dict, with outputs)
+    notebook_size: int  # bytes of the .ipynb on disk
+    script_path: str  # repo path of the paired py:percent script
+    script: str | None  # its text on disk, None when missing
+    files: dict  # repo path -> bytes, exactly what would be committed
     policy: ReviewPolicy = field(default_factory=ReviewPolicy)
     local_modules: frozenset = frozenset()
     written_together: bool = False  # both files are as one jupytext save left them
@@ -74,7 +74,7 @@ def _without_header(text: str) -> str:
     if text.startswith("# ---\n"):
         end = text.find("\n# ---\n", 5)
         if end != -1:
-            text = text[end + 7:]
+            text = text[end + 7 :]
     return text.strip()
 
 
@@ -92,9 +92,13 @@ def _sources_only(nb: dict):
 def gate_paired(s: Submission) -> GateResult:
     nb_name, py_name = _name(s.notebook_path), _name(s.script_path)
     if s.script is None:
-        return _result("paired", [
-            f"{s.notebook_path} is not paired: {s.script_path} is missing; save the notebook in JupyterLab "
-            f"(the pairing writes {py_name}), then submit again"])
+        return _result(
+            "paired",
+            [
+                f"{s.notebook_path} is not paired: {s.script_path} is missing; save the notebook in JupyterLab "
+                f"(the pairing writes {py_name}), then submit again"
+            ],
+        )
     if s.written_together:
         return _result("paired", [])  # jupytext wrote the script from this very notebook
     try:
@@ -106,15 +110,22 @@ def gate_paired(s: Submission) -> GateResult:
     try:
         script_nb = jupytext.reads(s.script, fmt="py:percent")
     except Exception as e:  # jupytext raises many kinds on malformed text
-        return _result("paired", [f"{s.script_path} cannot be read as a py:percent script ({e}); delete it and "
-                                  f"save {nb_name} again to rewrite it"])
+        return _result(
+            "paired",
+            [
+                f"{s.script_path} cannot be read as a py:percent script ({e}); delete it and "
+                f"save {nb_name} again to rewrite it"
+            ],
+        )
     # the notebook goes through the same writer/reader so formatting details compare equal
     expected = jupytext.reads(written or jupytext.writes(_sources_only(s.notebook), fmt="py:percent"), fmt="py:percent")
     want, have = _cells_for_compare(expected), _cells_for_compare(script_nb)
     if want == have:
         return _result("paired", [])
-    fix = (f"save the notebook in JupyterLab so the pairing rewrites {py_name} (or reopen {nb_name} if you "
-           f"edited {py_name}), then submit again")
+    fix = (
+        f"save the notebook in JupyterLab so the pairing rewrites {py_name} (or reopen {nb_name} if you "
+        f"edited {py_name}), then submit again"
+    )
     for i, (a, b) in enumerate(zip(want, have, strict=False), 1):  # the lengths are compared after
         if a != b:
             return _result("paired", [f"{s.notebook_path} cell {i} differs from {s.script_path}; {fix}"])
@@ -131,12 +142,15 @@ def gate_no_outputs(s: Submission) -> GateResult:
         except ValueError:
             messages.append(f"{path} is not valid notebook JSON; reopen and save it, then submit again")
             continue
-        cells = [i for i, c in enumerate(nb.get("cells", []), 1)
-                 if c.get("outputs") or c.get("execution_count") is not None]
+        cells = [
+            i for i, c in enumerate(nb.get("cells", []), 1) if c.get("outputs") or c.get("execution_count") is not None
+        ]
         if cells:
             shown = ", ".join(str(i) for i in cells[:10]) + (" …" if len(cells) > 10 else "")
-            messages.append(f"{path} cell{'s' if len(cells) > 1 else ''} {shown}: outputs would be committed; "
-                            "clear them (Edit > Clear Outputs of All Cells), save, then submit again")
+            messages.append(
+                f"{path} cell{'s' if len(cells) > 1 else ''} {shown}: outputs would be committed; "
+                "clear them (Edit > Clear Outputs of All Cells), save, then submit again"
+            )
     return _result("no_outputs", messages)
 
 
@@ -171,13 +185,17 @@ def gate_secrets(s: Submission) -> GateResult:
             continue
         for f in scan_text(source, patterns):
             seen.add((i, f.kind))
-            messages.append(f"{s.notebook_path} cell {i}: code contains what looks like {f.kind} ({f.shown}); "
-                            "remove it (read secrets from a file outside the project or an environment variable), "
-                            "then submit again")
+            messages.append(
+                f"{s.notebook_path} cell {i}: code contains what looks like {f.kind} ({f.shown}); "
+                "remove it (read secrets from a file outside the project or an environment variable), "
+                "then submit again"
+            )
         out_kinds = {f.kind: f for t in outputs for f in scan_text(t, patterns)}
         for f in out_kinds.values():
-            messages.append(f"{s.notebook_path} cell {i}: output contains what looks like {f.kind} ({f.shown}); "
-                            "clear the output and remove the token from the code, then submit again")
+            messages.append(
+                f"{s.notebook_path} cell {i}: output contains what looks like {f.kind} ({f.shown}); "
+                "clear the output and remove the token from the code, then submit again"
+            )
     for path, data in sorted(s.files.items()):
         if path.endswith(".ipynb"):
             continue  # the notebook's cells were scanned above
@@ -189,7 +207,9 @@ def gate_secrets(s: Submission) -> GateResult:
             if (cell, f.kind) in seen:
                 continue
             where = f"{path} line {f.line}" + (f" (cell {cell})" if cell else "")
-            messages.append(f"{where}: contains what looks like {f.kind} ({f.shown}); remove it, save, then submit again")
+            messages.append(
+                f"{where}: contains what looks like {f.kind} ({f.shown}); remove it, save, then submit again"
+            )
     return _result("secrets", messages)
 
 
@@ -204,16 +224,22 @@ def gate_size(s: Submission) -> GateResult:
     if s.notebook_size > limit:
         size, cell = _largest_output_cell(s.notebook)
         hint = f" (cell {cell} holds {human_size(size)} of output)" if cell and size > limit // 10 else ""
-        messages.append(f"{s.notebook_path} is {human_size(s.notebook_size)}, above the limit of {human_size(limit)} "
-                        f"per file{hint}; clear large outputs, save, then submit again")
+        messages.append(
+            f"{s.notebook_path} is {human_size(s.notebook_size)}, above the limit of {human_size(limit)} "
+            f"per file{hint}; clear large outputs, save, then submit again"
+        )
     for path, data in sorted(s.files.items()):
         if len(data) > limit and path != s.notebook_path:
-            messages.append(f"{path} is {human_size(len(data))}, above the limit of {human_size(limit)} per file; "
-                            "move data out of the code (load it from the shared data folder), then submit again")
+            messages.append(
+                f"{path} is {human_size(len(data))}, above the limit of {human_size(limit)} per file; "
+                "move data out of the code (load it from the shared data folder), then submit again"
+            )
     total = sum(len(d) for d in s.files.values())
     if total > total_limit:
-        messages.append(f"this submission is {human_size(total)}, above the limit of {human_size(total_limit)}; "
-                        "split the work or move data out of the notebook, then submit again")
+        messages.append(
+            f"this submission is {human_size(total)}, above the limit of {human_size(total_limit)}; "
+            "split the work or move data out of the notebook, then submit again"
+        )
     return _result("size", messages)
 
 
@@ -271,7 +297,11 @@ def gate_syntax(s: Submission) -> GateResult:
         return _result("syntax", [])
     line = err.lineno
     cell = cell_of_line(cell_starts(s.script), line) if line else 0
-    where = s.script_path + (f" line {line}" if line else "") + (f" (cell {cell} of {_name(s.notebook_path)})" if cell else "")
+    where = (
+        s.script_path
+        + (f" line {line}" if line else "")
+        + (f" (cell {cell} of {_name(s.notebook_path)})" if cell else "")
+    )
     return _result("syntax", [f"{where}: {err.msg}; fix the code in that cell, save, then submit again"])
 
 
@@ -290,9 +320,11 @@ def gate_packages(s: Submission) -> GateResult:
         dist = pkgs.best_name(imp.module)
         cell = cell_of_line(starts, imp.line)
         package = f" (package {dist})" if dist != canonicalize_name(imp.module) else ""
-        messages.append(f"{s.notebook_path} cell {cell}: imports '{imp.module}'{package}, which is not on the allowed "
-                        f"package list ({', '.join(sorted(allowed)) or 'empty'}); use an allowed package or ask an "
-                        f"admin to add {dist}, then submit again")
+        messages.append(
+            f"{s.notebook_path} cell {cell}: imports '{imp.module}'{package}, which is not on the allowed "
+            f"package list ({', '.join(sorted(allowed)) or 'empty'}); use an allowed package or ask an "
+            f"admin to add {dist}, then submit again"
+        )
     return _result("packages", messages)
 
 
@@ -307,10 +339,16 @@ def too_big_to_read(size: int, policy: ReviewPolicy) -> bool:
 
 def oversized_notebook(notebook_path: str, size: int, policy: ReviewPolicy) -> list[GateResult]:
     """The gate results for a notebook too big to read: the size gate says what to do."""
-    message = (f"{notebook_path} is {human_size(size)}, above the limit of {human_size(policy.max_file_size)} per "
-               "file; clear large outputs (Edit > Clear Outputs of All Cells), save, then submit again")
-    return [GateResult(g, False, [message]) if g == "size" else
-            GateResult(g, True, ["not checked until the notebook is under the size limit"]) for g in GATES]
+    message = (
+        f"{notebook_path} is {human_size(size)}, above the limit of {human_size(policy.max_file_size)} per "
+        "file; clear large outputs (Edit > Clear Outputs of All Cells), save, then submit again"
+    )
+    return [
+        GateResult(g, False, [message])
+        if g == "size"
+        else GateResult(g, True, ["not checked until the notebook is under the size limit"])
+        for g in GATES
+    ]
 
 
 GATE_FUNCTIONS = (gate_paired, gate_no_outputs, gate_secrets, gate_size, gate_syntax, gate_packages)

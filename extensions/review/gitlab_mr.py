@@ -42,11 +42,14 @@ class MergeRequests:
         to this user's review branch) is never updated: GitLabFailure('foreign')."""
         found = self._project().mergerequests.list(source_branch=branch, state="opened", get_all=False, per_page=5)
         for mr in found:
-            by = ((getattr(mr, "author", None) or {}).get("username") or "")
+            by = (getattr(mr, "author", None) or {}).get("username") or ""
             if self.author and by.lower() != self.author.lower():
-                raise GitLabFailure("foreign", f"the review branch {branch} has an open merge request !{mr.iid} opened by "
-                                    f"{by or 'someone else'}, not by you, so it was not changed; ask them or a "
-                                    "maintainer to close it, then submit again")
+                raise GitLabFailure(
+                    "foreign",
+                    f"the review branch {branch} has an open merge request !{mr.iid} opened by "
+                    f"{by or 'someone else'}, not by you, so it was not changed; ask them or a "
+                    "maintainer to close it, then submit again",
+                )
         return found[0] if found else None
 
     def ensure(self, branch: str, target: str, title: str, description: str, found=LOOK_AGAIN) -> tuple[dict, bool]:
@@ -57,8 +60,14 @@ class MergeRequests:
             if existing is None:
                 try:
                     mr = self._project().mergerequests.create(
-                        {"source_branch": branch, "target_branch": target, "title": title, "description": description,
-                         "remove_source_branch": True})
+                        {
+                            "source_branch": branch,
+                            "target_branch": target,
+                            "title": title,
+                            "description": description,
+                            "remove_source_branch": True,
+                        }
+                    )
                     return mr_json(mr), True
                 except gitlab.GitlabCreateError as e:
                     if e.response_code != 409:
@@ -82,8 +91,12 @@ class MergeRequests:
             mr = self._project().mergerequests.get(iid)
             approvals = mr.approvals.get()
             approved_by = getattr(approvals, "approved_by", []) or []
-            found = {**mr_json(mr), "approved": bool(getattr(approvals, "approved", False)) and bool(approved_by),
-                     "approvals": len(approved_by), "merged": mr.state == "merged"}
+            found = {
+                **mr_json(mr),
+                "approved": bool(getattr(approvals, "approved", False)) and bool(approved_by),
+                "approvals": len(approved_by),
+                "merged": mr.state == "merged",
+            }
         sha = getattr(mr, "sha", None)
         return found, (self.review_run(sha, run_status) if run_status and sha else None)
 
@@ -91,17 +104,19 @@ class MergeRequests:
         """The newest commit status ``name`` of ``sha`` as {state, sha, target_url, description}; None
         when there is none or GitLab does not show it to this user (it is extra, never an error)."""
         try:
-            statuses = self._project().commits.get(sha, lazy=True).statuses.list(name=name, get_all=False,
-                                                                                  per_page=20)
+            statuses = self._project().commits.get(sha, lazy=True).statuses.list(name=name, get_all=False, per_page=20)
         except (gitlab.GitlabError, requests.RequestException):
             return None
         if not statuses:
             return None
         latest = max(statuses, key=lambda s: s.id)
         url = getattr(latest, "target_url", None) or None
-        return {"state": str(latest.status), "sha": sha,
-                "target_url": url if url and url.startswith(("https://", "http://")) else None,
-                "description": str(getattr(latest, "description", None) or "")[:300]}
+        return {
+            "state": str(latest.status),
+            "sha": sha,
+            "target_url": url if url and url.startswith(("https://", "http://")) else None,
+            "description": str(getattr(latest, "description", None) or "")[:300],
+        }
 
 
 class failures:
@@ -117,16 +132,25 @@ class failures:
         if exc is None or isinstance(exc, GitLabFailure):
             return False
         if isinstance(exc, gitlab.GitlabAuthenticationError) or getattr(exc, "response_code", None) in (401, 403):
-            raise GitLabFailure("auth", f"GitLab refused your access token ({getattr(exc, 'response_code', 401)}); it may "
-                                "have expired: reload JupyterLab (or log in to the hub again), then submit again") from None
+            raise GitLabFailure(
+                "auth",
+                f"GitLab refused your access token ({getattr(exc, 'response_code', 401)}); it may "
+                "have expired: reload JupyterLab (or log in to the hub again), then submit again",
+            ) from None
         if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
-            raise GitLabFailure("unreachable", f"GitLab at {self.url} is not reachable; your notebook and commit are "
-                                "kept, try again in a minute") from None
+            raise GitLabFailure(
+                "unreachable",
+                f"GitLab at {self.url} is not reachable; your notebook and commit are kept, try again in a minute",
+            ) from None
         code = getattr(exc, "response_code", None)
         if isinstance(exc, gitlab.GitlabError) and code and code >= 500:
-            raise GitLabFailure("unreachable", f"GitLab answered {code}; your notebook and commit are kept, try again "
-                                "in a minute") from None
+            raise GitLabFailure(
+                "unreachable", f"GitLab answered {code}; your notebook and commit are kept, try again in a minute"
+            ) from None
         if isinstance(exc, gitlab.GitlabError):
-            raise GitLabFailure("refused", f"GitLab refused the merge request ({code}: {exc.error_message}); "
-                                "check the project and target branch, then submit again") from None
+            raise GitLabFailure(
+                "refused",
+                f"GitLab refused the merge request ({code}: {exc.error_message}); "
+                "check the project and target branch, then submit again",
+            ) from None
         return False

@@ -45,7 +45,7 @@ def project_path(remote_url: str, gitlab_url: str) -> str | None:
     path = remote.path
     if base.path and not path.startswith(base.path + "/"):
         return None
-    path = path[len(base.path):].strip("/")
+    path = path[len(base.path) :].strip("/")
     return path[:-4] if path.endswith(".git") else path or None
 
 
@@ -56,12 +56,21 @@ def classify(stderr: str) -> str:
     s = stderr.lower()
     if "stale info" in s or "fetch first" in s or "non-fast-forward" in s:
         return "stale"
-    if ("authentication failed" in s or "access denied" in s or "could not read username" in s
-            or AUTH_CODE.search(s)):
+    if "authentication failed" in s or "access denied" in s or "could not read username" in s or AUTH_CODE.search(s):
         return "auth"
-    if ("could not resolve host" in s or "failed to connect" in s or "connection refused" in s or "timed out" in s
-            or "empty reply" in s or "returned error: 50" in s or "couldn't connect" in s or "recv failure" in s
-            or "unexpected disconnect" in s or "hung up unexpectedly" in s or "connection reset" in s):
+    if (
+        "could not resolve host" in s
+        or "failed to connect" in s
+        or "connection refused" in s
+        or "timed out" in s
+        or "empty reply" in s
+        or "returned error: 50" in s
+        or "couldn't connect" in s
+        or "recv failure" in s
+        or "unexpected disconnect" in s
+        or "hung up unexpectedly" in s
+        or "connection reset" in s
+    ):
         return "unreachable"
     if "rejected" in s or "pre-receive hook declined" in s or "not allowed" in s:
         return "rejected"
@@ -84,8 +93,16 @@ class Git:
     _loose: LooseObjectDB | None = None
 
     @classmethod
-    def open(cls, root, *, gitlab_url: str = "", token=None, helper: str = "", timeout: float = 120.0,
-             protocols: str = "http:https") -> Git:
+    def open(
+        cls,
+        root,
+        *,
+        gitlab_url: str = "",
+        token=None,
+        helper: str = "",
+        timeout: float = 120.0,
+        protocols: str = "http:https",
+    ) -> Git:
         repo = git.Repo(root)
         # GitPython's own git processes (rev-parse, cat-file, merge-base): the same -c options,
         # and every variable we would not pass emptied (GitPython only adds to os.environ)
@@ -104,14 +121,23 @@ class Git:
             try:
                 token = self.token()
             except Exception as e:  # the hub did not answer, or the login has ended
-                raise GitFailure("token", f"could not get your GitLab token from the hub ({type(e).__name__}: {e})") from None
+                raise GitFailure(
+                    "token", f"could not get your GitLab token from the hub ({type(e).__name__}: {e})"
+                ) from None
         try:
-            proc = git_command.run(args, cwd=self.repo.working_dir, timeout=limit, token=token,
-                                   env={**(env or {}), "GIT_ALLOW_PROTOCOL": self.protocols},
-                                   gitlab_url=self.gitlab_url, helper=self.helper if network else None)
+            proc = git_command.run(
+                args,
+                cwd=self.repo.working_dir,
+                timeout=limit,
+                token=token,
+                env={**(env or {}), "GIT_ALLOW_PROTOCOL": self.protocols},
+                gitlab_url=self.gitlab_url,
+                helper=self.helper if network else None,
+            )
         except git_command.GitTimeout:
-            raise GitFailure("unreachable" if network else "other",
-                             f"git {args[0]} got no answer within {limit:.0f} s") from None
+            raise GitFailure(
+                "unreachable" if network else "other", f"git {args[0]} got no answer within {limit:.0f} s"
+            ) from None
         if proc.returncode != 0:
             stderr = "\n".join(x.decode("utf-8", "replace") for x in (proc.stderr, proc.stdout) if x)
             raise GitFailure(classify(stderr), git_command.message(stderr, token or "") or f"git {args[0]} failed")
@@ -134,9 +160,16 @@ class Git:
         -> (target sha, review branch sha or None)."""
         user_ns = branch.rsplit("/", 1)[0]
         try:
-            self.run("fetch", "--quiet", "--no-tags", "--prune", REMOTE,
-                     f"+refs/heads/{target}:refs/remotes/{REMOTE}/{target}",
-                     f"+refs/heads/{user_ns}/*:refs/remotes/{REMOTE}/{user_ns}/*", network=True)
+            self.run(
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--prune",
+                REMOTE,
+                f"+refs/heads/{target}:refs/remotes/{REMOTE}/{target}",
+                f"+refs/heads/{user_ns}/*:refs/remotes/{REMOTE}/{user_ns}/*",
+                network=True,
+            )
         except GitFailure as e:
             if "couldn't find remote ref" in e.message.lower():
                 return None, None  # the target branch does not exist
@@ -146,6 +179,7 @@ class Git:
     def tracking_refs(self, target: str, branch: str) -> tuple[str | None, str | None]:
         """-> (target sha, review branch sha) as the last fetch or push left them here. Read from
         the ref files by GitPython: no network, no git process."""
+
         def known(name: str) -> str | None:
             try:
                 return git.SymbolicReference.dereference_recursive(self.repo, f"refs/remotes/{REMOTE}/{name}")
@@ -187,7 +221,7 @@ class Git:
             return f"@@ -0,0 +1,{len(lines)} @@\n" + "\n".join("+" + line for line in lines)
         out = self.run("diff", "--no-color", "--no-ext-diff", "--no-textconv", old_blob, new_blob)
         start = out.find("\n@@")
-        return out[start + 1:] if start != -1 else ""
+        return out[start + 1 :] if start != -1 else ""
 
     def _loose_db(self) -> LooseObjectDB:
         if self._loose is None:
@@ -240,12 +274,21 @@ class Git:
         tree = self._tree_with(parent_tree, files)
         if tree == parent_tree:
             return parent  # nothing new
-        who = {"GIT_AUTHOR_NAME": author["name"], "GIT_AUTHOR_EMAIL": author["email"],
-               "GIT_COMMITTER_NAME": author["name"], "GIT_COMMITTER_EMAIL": author["email"]}
+        who = {
+            "GIT_AUTHOR_NAME": author["name"],
+            "GIT_AUTHOR_EMAIL": author["email"],
+            "GIT_COMMITTER_NAME": author["name"],
+            "GIT_COMMITTER_EMAIL": author["email"],
+        }
         return self.run("commit-tree", tree.hex(), "-p", parent, "-m", message, env=who)
 
     def push(self, commit: str, branch: str, expected: str | None):
         """Push ``commit`` to ``branch`` only if the branch is still at ``expected`` (None: absent)."""
-        self.run("push", "--quiet", f"--force-with-lease=refs/heads/{branch}:{expected or ''}",
-                 REMOTE, f"{commit}:refs/heads/{branch}", network=True)
-
+        self.run(
+            "push",
+            "--quiet",
+            f"--force-with-lease=refs/heads/{branch}:{expected or ''}",
+            REMOTE,
+            f"{commit}:refs/heads/{branch}",
+            network=True,
+        )

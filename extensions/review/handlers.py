@@ -40,7 +40,7 @@ class ReviewHandler(APIHandler):
         try:
             data = json.loads(self.request.body or b"{}")
         except ValueError:
-            raise ReviewError(400, "the request body is not JSON; send {\"path\": \"<notebook path>\"}") from None
+            raise ReviewError(400, 'the request body is not JSON; send {"path": "<notebook path>"}') from None
         if not isinstance(data, dict):
             raise ReviewError(400, "the request body must be a JSON object")
         return data
@@ -89,14 +89,18 @@ class SubmitHandler(ReviewHandler):
 
         async def work():
             data.update(self.body())
-            return await self.service.submit(data.get("path"), data.get("title") or "", data.get("description"),
-                                             data.get("target_branch") or None)
+            return await self.service.submit(
+                data.get("path"), data.get("title") or "", data.get("description"), data.get("target_branch") or None
+            )
 
         result, error = await self.answer(work)
         seconds = time.monotonic() - started
         # the outcome goes to the hub's audit trail and metrics (the hub writes it, not this server)
-        self.report(hub_events.submitted(result, seconds) if error is None
-                    else hub_events.refused(data.get("path"), error.status, error.gates, seconds))
+        self.report(
+            hub_events.submitted(result, seconds)
+            if error is None
+            else hub_events.refused(data.get("path"), error.status, error.gates, seconds)
+        )
 
 
 class StatusHandler(ReviewHandler):
@@ -118,5 +122,10 @@ class WorkspaceHandler(ReviewHandler):
 
 
 # below <base_url>/jupyterhub-ds/
-ROUTES = [("info", InfoHandler), ("review/check", CheckHandler), ("review/submit", SubmitHandler),
-          ("review/status", StatusHandler), ("workspace", WorkspaceHandler)]
+ROUTES = [
+    ("info", InfoHandler),
+    ("review/check", CheckHandler),
+    ("review/submit", SubmitHandler),
+    ("review/status", StatusHandler),
+    ("workspace", WorkspaceHandler),
+]

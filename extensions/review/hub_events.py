@@ -46,9 +46,16 @@ def project_of(web_url):
 def submitted(result, seconds):
     """The event of a submit that opened or updated its merge request."""
     mr = result.get("mr") or {}
-    event = {"action": "review.submit", "paths": _paths(result.get("path")), "branch": result.get("branch"),
-             "mr_iid": mr.get("iid"), "mr_url": mr.get("web_url"), "project": project_of(mr.get("web_url")),
-             "created": bool(result.get("created")), "latency_seconds": round(max(seconds, 0.0), 3)}
+    event = {
+        "action": "review.submit",
+        "paths": _paths(result.get("path")),
+        "branch": result.get("branch"),
+        "mr_iid": mr.get("iid"),
+        "mr_url": mr.get("web_url"),
+        "project": project_of(mr.get("web_url")),
+        "created": bool(result.get("created")),
+        "latency_seconds": round(max(seconds, 0.0), 3),
+    }
     return {k: v for k, v in event.items() if v is not None}
 
 
@@ -70,7 +77,8 @@ def post(event, environ=None, timeout=TIMEOUT):
         return False
     req = urllib.request.Request(
         f"{api_url.rstrip('/')}/jupyterhub-ds/users/{quote(user, safe='')}/events",
-        data=json.dumps(event).encode(), method="POST",
+        data=json.dumps(event).encode(),
+        method="POST",
         headers={"Authorization": f"token {api_token}", "Content-Type": "application/json"},
     )
     try:
@@ -78,5 +86,6 @@ def post(event, environ=None, timeout=TIMEOUT):
             resp.read(1024)
         return True
     except urllib.error.HTTPError as e:
-        raise LookupError(f"the hub answered {e.code} to the audit event: {e.read(1024).decode(errors='replace')}") \
-            from None
+        raise LookupError(
+            f"the hub answered {e.code} to the audit event: {e.read(1024).decode(errors='replace')}"
+        ) from None

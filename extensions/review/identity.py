@@ -24,8 +24,10 @@ def hub_env(environ=None) -> tuple[str, str, str]:
     try:
         return env["JUPYTERHUB_API_URL"], env["JUPYTERHUB_API_TOKEN"], env["JUPYTERHUB_USER"]
     except KeyError as e:
-        raise LookupError(f"{e.args[0]} is not set; the review extension must run in a JupyterHub server "
-                          "(or configure ReviewConfig.token_source / identity_source)") from None
+        raise LookupError(
+            f"{e.args[0]} is not set; the review extension must run in a JupyterHub server "
+            "(or configure ReviewConfig.token_source / identity_source)"
+        ) from None
 
 
 def _fetch() -> dict:

@@ -15,13 +15,31 @@ from importlib import metadata
 from packaging.utils import canonicalize_name
 
 KNOWN = {
-    "sklearn": ("scikit-learn",), "skimage": ("scikit-image",), "cv2": ("opencv-python", "opencv-python-headless"),
-    "PIL": ("pillow",), "yaml": ("pyyaml",), "bs4": ("beautifulsoup4",), "dateutil": ("python-dateutil",),
-    "attr": ("attrs",), "dotenv": ("python-dotenv",), "jwt": ("pyjwt",), "Crypto": ("pycryptodome",),
-    "gitlab": ("python-gitlab",), "git": ("gitpython",), "docx": ("python-docx",), "magic": ("python-magic",),
-    "serial": ("pyserial",), "usb": ("pyusb",), "zmq": ("pyzmq",), "OpenSSL": ("pyopenssl",),
-    "google": ("protobuf",), "tensorflow_hub": ("tensorflow-hub",), "mpl_toolkits": ("matplotlib",),
-    "pylab": ("matplotlib",), "IPython": ("ipython",), "ipywidgets": ("ipywidgets",),
+    "sklearn": ("scikit-learn",),
+    "skimage": ("scikit-image",),
+    "cv2": ("opencv-python", "opencv-python-headless"),
+    "PIL": ("pillow",),
+    "yaml": ("pyyaml",),
+    "bs4": ("beautifulsoup4",),
+    "dateutil": ("python-dateutil",),
+    "attr": ("attrs",),
+    "dotenv": ("python-dotenv",),
+    "jwt": ("pyjwt",),
+    "Crypto": ("pycryptodome",),
+    "gitlab": ("python-gitlab",),
+    "git": ("gitpython",),
+    "docx": ("python-docx",),
+    "magic": ("python-magic",),
+    "serial": ("pyserial",),
+    "usb": ("pyusb",),
+    "zmq": ("pyzmq",),
+    "OpenSSL": ("pyopenssl",),
+    "google": ("protobuf",),
+    "tensorflow_hub": ("tensorflow-hub",),
+    "mpl_toolkits": ("matplotlib",),
+    "pylab": ("matplotlib",),
+    "IPython": ("ipython",),
+    "ipywidgets": ("ipywidgets",),
 }
 # names the notebook runtime always offers
 ALWAYS = frozenset({"__future__", "IPython", "ipykernel"})
@@ -47,7 +65,9 @@ def distributions_for(module: str, installed: dict | None = None) -> tuple[str, 
     return tuple(seen)
 
 
-def is_allowed(module: str, allowed: frozenset, local_modules: frozenset = frozenset(), installed: dict | None = None) -> bool:
+def is_allowed(
+    module: str, allowed: frozenset, local_modules: frozenset = frozenset(), installed: dict | None = None
+) -> bool:
     if module in sys.stdlib_module_names or module in ALWAYS or module in local_modules:
         return True
     return any(d in allowed for d in distributions_for(module, installed))

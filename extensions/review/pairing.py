@@ -21,8 +21,19 @@ CONFIG_TEXT = """\
 formats = "ipynb,py:percent"
 """
 # the other names jupytext looks for (jupytext.config.JUPYTEXT_CONFIG_FILES + pyproject.toml)
-OTHER_CONFIGS = ("jupytext", "jupytext.yml", "jupytext.yaml", "jupytext.json", "jupytext.py",
-                 ".jupytext", ".jupytext.toml", ".jupytext.yml", ".jupytext.yaml", ".jupytext.json", ".jupytext.py")
+OTHER_CONFIGS = (
+    "jupytext",
+    "jupytext.yml",
+    "jupytext.yaml",
+    "jupytext.json",
+    "jupytext.py",
+    ".jupytext",
+    ".jupytext.toml",
+    ".jupytext.yml",
+    ".jupytext.yaml",
+    ".jupytext.json",
+    ".jupytext.py",
+)
 MARK = "# jupyterhub-ds (managed block, edit above or below)"
 END = "# end jupyterhub-ds"
 

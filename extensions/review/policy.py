@@ -43,8 +43,11 @@ def parse_policy(text: str | None) -> ReviewPolicy:
 
 
 def policy_from_dict(data: dict) -> ReviewPolicy:
-    known = {k: data[k] for k in ("commit_notebooks", "branch_prefix", "target_branch", "max_file_size",
-                                  "max_submission_size") if data.get(k) is not None}
+    known = {
+        k: data[k]
+        for k in ("commit_notebooks", "branch_prefix", "target_branch", "max_file_size", "max_submission_size")
+        if data.get(k) is not None
+    }
     for key in ("max_file_size", "max_submission_size"):
         if key in known and (not isinstance(known[key], int) or known[key] <= 0):
             raise PolicyError(f"review policy {key}={known[key]!r} must be a positive number of bytes")

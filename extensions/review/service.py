@@ -45,8 +45,9 @@ def read_notebook(loc: NotebookLocation) -> dict:
             raise ValueError("no cells")
         return nb
     except ValueError as e:
-        raise ReviewError(400, f"{loc.repo_path} is not a readable notebook ({e}); open it in JupyterLab, "
-                               "save it, then submit again") from None
+        raise ReviewError(
+            400, f"{loc.repo_path} is not a readable notebook ({e}); open it in JupyterLab, save it, then submit again"
+        ) from None
 
 
 @dataclass
@@ -79,8 +80,16 @@ class ReviewService:
     """What the handlers call. ``executor`` and ``worker`` belong to the extension app, which
     shuts them down when the server stops."""
 
-    def __init__(self, settings: ReviewConfig, root_dir: str, log, saves: PairOnSave | None = None, *,
-                 executor: Executor, worker: SummaryWorker):
+    def __init__(
+        self,
+        settings: ReviewConfig,
+        root_dir: str,
+        log,
+        saves: PairOnSave | None = None,
+        *,
+        executor: Executor,
+        worker: SummaryWorker,
+    ):
         self.settings = settings
         self.saves = saves  # the contents manager's post-save hook: knows notebooks saved with their script
         self.root_dir = root_dir
@@ -90,8 +99,9 @@ class ReviewService:
         self.worker = worker
         self.store = SubmissionStore(settings.state_dir)
         self.background = Background()
-        self.engine = SubmitEngine(settings, blocking=self.blocking, background=self.background, open_git=self._git,
-                                   log=log)
+        self.engine = SubmitEngine(
+            settings, blocking=self.blocking, background=self.background, open_git=self._git, log=log
+        )
         self._gate_cache = LRU(256)  # notebook real path -> (file/policy signature, (gates, project, branch))
         self._cells = LRU(16)  # notebook real path -> (file signature, its cells for the summary)
         self._gitlab: tuple | None = None  # ((url, token), python-gitlab client): one connection pool
@@ -120,12 +130,17 @@ class ReviewService:
         try:
             return self.settings.review_policy()
         except PolicyError as e:
-            raise ReviewError(500, f"the review policy set by the hub is invalid ({e}); nothing was submitted, ask an "
-                                   "admin to fix the review section of the hub config") from None
+            raise ReviewError(
+                500,
+                f"the review policy set by the hub is invalid ({e}); nothing was submitted, ask an "
+                "admin to fix the review section of the hub config",
+            ) from None
 
     async def blocking(self, fn, *args, timeout: float | None = None, **kwargs):
         loop = asyncio.get_running_loop()
-        return await asyncio.wait_for(loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs)), timeout)
+        return await asyncio.wait_for(
+            loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs)), timeout
+        )
 
     # -- preparing (files, plan, gates): blocking, runs in the pool ---------------------------------
 
@@ -141,32 +156,63 @@ class ReviewService:
             self.log.warning("Cannot set up notebook pairing in %s: %s", loc.repo_root, e)
         script_file = loc.script_path
         # the folders' signatures cover modules added next to the notebook (the packages gate)
-        key = (signature(loc.path), signature(script_file), signature(loc.path.parent),
-               signature(loc.repo_root), repr(policy), settings.strip_outputs)
+        key = (
+            signature(loc.path),
+            signature(script_file),
+            signature(loc.path.parent),
+            signature(loc.repo_root),
+            repr(policy),
+            settings.strip_outputs,
+        )
         cached = self._gate_cache.get(str(loc.path))
         hit = cached is not None and cached[0] == key
         script = script_file.read_bytes() if script_file.is_file() else None
         size = loc.path.stat().st_size
         if too_big_to_read(size, policy):
-            plan = plan_commit(policy=policy, user=settings.username, notebook_path=loc.repo_path, notebook={},
-                               script_path=loc.script_repo_path, script=script or b"", title=title or "",
-                               description=description or "", target_branch=target)
+            plan = plan_commit(
+                policy=policy,
+                user=settings.username,
+                notebook_path=loc.repo_path,
+                notebook={},
+                script_path=loc.script_repo_path,
+                script=script or b"",
+                title=title or "",
+                description=description or "",
+                target_branch=target,
+            )
             return Prepared(loc, plan, oversized_notebook(loc.repo_path, size, policy), *self._repo_info(loc))
         notebook_signature = signature(loc.path)
         nb = None if hit and not policy.commit_notebooks else read_notebook(loc)
         if nb is not None:  # the summary needs the cells too: no second read of a big notebook
             self._cells[str(loc.path)] = (notebook_signature, text_cells(nb))
-        plan = plan_commit(policy=policy, user=settings.username, notebook_path=loc.repo_path, notebook=nb or {},
-                           script_path=loc.script_repo_path, script=script or b"", title=title or "",
-                           description=description or "", target_branch=target, strip=settings.strip_outputs)
+        plan = plan_commit(
+            policy=policy,
+            user=settings.username,
+            notebook_path=loc.repo_path,
+            notebook=nb or {},
+            script_path=loc.script_repo_path,
+            script=script or b"",
+            title=title or "",
+            description=description or "",
+            target_branch=target,
+            strip=settings.strip_outputs,
+        )
         if script is None:
             plan.files.pop(loc.script_repo_path, None)
         if hit:
             gates, project, branch = cached[1]
         else:
-            submission = Submission(loc.repo_path, nb, size, loc.script_repo_path,
-                                    None if script is None else script.decode("utf-8", "replace"), plan.files, policy,
-                                    local_modules(loc), self.saves is not None and self.saves.in_sync(loc.path))
+            submission = Submission(
+                loc.repo_path,
+                nb,
+                size,
+                loc.script_repo_path,
+                None if script is None else script.decode("utf-8", "replace"),
+                plan.files,
+                policy,
+                local_modules(loc),
+                self.saves is not None and self.saves.in_sync(loc.path),
+            )
             gates = run_gates(submission)
             project, branch = self._repo_info(loc)
             self._gate_cache[str(loc.path)] = (key, (gates, project, branch))
@@ -175,8 +221,9 @@ class ReviewService:
     def _git(self, loc: NotebookLocation, token=None) -> Git:
         """The working copy's Git; ``token``: where network commands get the GitLab token."""
         s = self.settings
-        return Git.open(loc.repo_root, gitlab_url=s.gitlab_url, token=token, helper=s.git_credential_helper,
-                        timeout=s.git_timeout)
+        return Git.open(
+            loc.repo_root, gitlab_url=s.gitlab_url, token=token, helper=s.git_credential_helper, timeout=s.git_timeout
+        )
 
     def _repo_info(self, loc: NotebookLocation):
         try:
@@ -190,8 +237,13 @@ class ReviewService:
             return None, None
 
     def _repo_json(self, p: Prepared) -> dict:
-        return {"root": p.loc.repo_api_root, "project": p.project, "branch": p.plan.branch,
-                "current_branch": p.current_branch, "target_branch": p.plan.target_branch}
+        return {
+            "root": p.loc.repo_api_root,
+            "project": p.project,
+            "branch": p.plan.branch,
+            "current_branch": p.current_branch,
+            "target_branch": p.plan.target_branch,
+        }
 
     async def check(self, api_path) -> dict:
         p = await self.blocking(self._prepare, api_path)
@@ -211,8 +263,11 @@ class ReviewService:
         loc = await self.blocking(locate_notebook, self.root_dir, api_path, self.settings.workspace_dir)
         key = str(loc.path)
         if key in self.busy:
-            raise ReviewError(409, f"{loc.api_path} is already being submitted; wait for that submit to finish "
-                                   "(it returns the merge request link), then try again")
+            raise ReviewError(
+                409,
+                f"{loc.api_path} is already being submitted; wait for that submit to finish "
+                "(it returns the merge request link), then try again",
+            )
         self.busy.add(key)
         g = None
         token = Once(self.settings.token_source)  # one hub call for the fetch, the push and GitLab's API
@@ -228,8 +283,11 @@ class ReviewService:
         try:
             return self._git(loc, token)
         except Exception as e:  # git.InvalidGitRepositoryError and friends
-            raise ReviewError(400, f"{loc.api_path}: {loc.repo_api_root or 'its folder'} is not a usable git working "
-                                   f"copy ({type(e).__name__}); clone the project again, then submit") from None
+            raise ReviewError(
+                400,
+                f"{loc.api_path}: {loc.repo_api_root or 'its folder'} is not a usable git working "
+                f"copy ({type(e).__name__}); clone the project again, then submit",
+            ) from None
 
     async def _submit(self, g: Git, loc: NotebookLocation, title, description, target_branch, token) -> dict:
         s = self.settings
@@ -244,13 +302,25 @@ class ReviewService:
         pushing = asyncio.Event()
         summary_task = self.background(self._summary(g, loc, target, fetch, after=pushing))
         try:
-            return await self._gate_commit_and_open(g, loc, title, description, target_branch, fetch, known, creds,
-                                                    summary_task, pushing)
+            return await self._gate_commit_and_open(
+                g, loc, title, description, target_branch, fetch, known, creds, summary_task, pushing
+            )
         finally:
             pushing.set()
 
-    async def _gate_commit_and_open(self, g: Git, loc: NotebookLocation, title, description, target_branch, fetch,
-                                    known, creds, summary_task, pushing) -> dict:
+    async def _gate_commit_and_open(
+        self,
+        g: Git,
+        loc: NotebookLocation,
+        title,
+        description,
+        target_branch,
+        fetch,
+        known,
+        creds,
+        summary_task,
+        pushing,
+    ) -> dict:
         s = self.settings
         t0 = time.monotonic()
         p = await self.blocking(self._prepare, loc.api_path, title, description, target_branch)
@@ -258,12 +328,18 @@ class ReviewService:
         name = p.loc.repo_path
         if not p.ok:
             failed = [g.gate for g in p.gates if not g.ok]
-            raise ReviewError(422, f"{name} was not submitted: {len(failed)} check{'s' if len(failed) > 1 else ''} "
-                                   f"failed ({', '.join(failed)}); fix what the messages say, then submit again",
-                              p.gates_json())
+            raise ReviewError(
+                422,
+                f"{name} was not submitted: {len(failed)} check{'s' if len(failed) > 1 else ''} "
+                f"failed ({', '.join(failed)}); fix what the messages say, then submit again",
+                p.gates_json(),
+            )
         if not p.project:
-            raise ReviewError(400, f"{name}: the working copy's 'origin' is not a project on {s.gitlab_url or 'GitLab'}; "
-                                   "clone the project from GitLab into ~/projects and work there")
+            raise ReviewError(
+                400,
+                f"{name}: the working copy's 'origin' is not a project on {s.gitlab_url or 'GitLab'}; "
+                "clone the project from GitLab into ~/projects and work there",
+            )
         plan = p.plan
         mrs = self.background(self._merge_requests(creds, p.project))
         lookup = self.background(self._find_open(mrs, plan.branch, after=pushing))
@@ -279,28 +355,59 @@ class ReviewService:
         timings["git"] = time.monotonic() - t0 - timings["gates"]
         summary, fallback, summarised = await summary_task
         if summarised != plan.files[p.loc.script_repo_path]:  # saved again meanwhile: describe what is committed
-            summary, fallback, _ = await self._summary(g, p.loc, plan.target_branch, fetch,
-                                                       plan.files[p.loc.script_repo_path])
+            summary, fallback, _ = await self._summary(
+                g, p.loc, plan.target_branch, fetch, plan.files[p.loc.script_repo_path]
+            )
         timings["summary wait"] = time.monotonic() - t0 - timings["gates"] - timings["git"]
         mrs = await mrs
         found = await lookup
         try:
-            mr, created = await self.blocking(mrs.ensure, plan.branch, plan.target_branch, plan.title,
-                                              mr_description(description, summary), found=found,
-                                              timeout=s.gitlab_timeout * 3)
+            mr, created = await self.blocking(
+                mrs.ensure,
+                plan.branch,
+                plan.target_branch,
+                plan.title,
+                mr_description(description, summary),
+                found=found,
+                timeout=s.gitlab_timeout * 3,
+            )
         except gitlab_mr.GitLabFailure as e:
-            raise ReviewError(502, f"{e.message} (the branch {plan.branch} was pushed; submitting again creates or "
-                                   "updates the merge request)") from None
+            raise ReviewError(
+                502,
+                f"{e.message} (the branch {plan.branch} was pushed; submitting again creates or "
+                "updates the merge request)",
+            ) from None
         except asyncio.TimeoutError:
             raise ReviewError(502, f"GitLab did not answer in time; {KEPT}, submit again") from None
-        entry = {"path": p.loc.api_path, "project": p.project, "branch": plan.branch, "iid": mr["iid"],
-                 "web_url": mr["web_url"], "title": mr["title"], "state": mr["state"]}
+        entry = {
+            "path": p.loc.api_path,
+            "project": p.project,
+            "branch": plan.branch,
+            "iid": mr["iid"],
+            "web_url": mr["web_url"],
+            "title": mr["title"],
+            "state": mr["state"],
+        }
         await self.blocking(self.store.record, p.loc.api_path, entry)
         timings["total"] = time.monotonic() - t0
-        self.log.info("Submitted %s as %s!%s (%s; %s)", name, p.project, mr["iid"], "created" if created else "updated",
-                      ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
-        return {"path": p.loc.api_path, "branch": plan.branch, "commit": commit, "mr": mr, "created": created,
-                "summary": summary, "summary_fallback": fallback, "gates": p.gates_json()}
+        self.log.info(
+            "Submitted %s as %s!%s (%s; %s)",
+            name,
+            p.project,
+            mr["iid"],
+            "created" if created else "updated",
+            ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()),
+        )
+        return {
+            "path": p.loc.api_path,
+            "branch": plan.branch,
+            "commit": commit,
+            "mr": mr,
+            "created": created,
+            "summary": summary,
+            "summary_fallback": fallback,
+            "gates": p.gates_json(),
+        }
 
     async def _merge_requests(self, creds, project: str) -> gitlab_mr.MergeRequests:
         token, author = await creds
@@ -330,12 +437,22 @@ class ReviewService:
             token = await self.blocking(token_source, timeout=s.gitlab_timeout)
             author = await self.blocking(s.identity_source, timeout=s.gitlab_timeout)
         except Exception as e:
-            raise ReviewError(502, f"could not get your GitLab credentials from the hub ({type(e).__name__}: {e}); "
-                                   f"reload JupyterLab or log in to the hub again; {KEPT}") from None
+            raise ReviewError(
+                502,
+                f"could not get your GitLab credentials from the hub ({type(e).__name__}: {e}); "
+                f"reload JupyterLab or log in to the hub again; {KEPT}",
+            ) from None
         return token, author
 
-    async def _summary(self, g: Git, loc: NotebookLocation, target: str, fetch, script: bytes | None = None,
-                       after: asyncio.Event | None = None):
+    async def _summary(
+        self,
+        g: Git,
+        loc: NotebookLocation,
+        target: str,
+        fetch,
+        script: bytes | None = None,
+        after: asyncio.Event | None = None,
+    ):
         """-> (markdown, fallback used?, the script bytes it describes)."""
         try:
             target_sha, _ = await fetch
@@ -346,7 +463,9 @@ class ReviewService:
         script_path = loc.script_repo_path
 
         def read():
-            text = script if script is not None else (loc.script_path.read_bytes() if loc.script_path.is_file() else b"")
+            text = (
+                script if script is not None else (loc.script_path.read_bytes() if loc.script_path.is_file() else b"")
+            )
             # the notebook's own cells (the paired gate checks they match the script), as the
             # gates read them if the file is unchanged since
             known = self._cells.get(str(loc.path))
@@ -364,9 +483,15 @@ class ReviewService:
         try:
             base = await self.blocking(g.file_at, target_sha, script_path) if target_sha else None
             text, fallback = await self.worker.summarise(
-                timeout=self.settings.summary_timeout, path=loc.repo_path, script_path=script_path, target=target,
-                base_script=(base or b"").decode("utf-8", "replace"), new_script=script.decode("utf-8", "replace"),
-                new_cells=new_cells, script_diff=functools.partial(g.diff_text, target_sha, script_path, script))
+                timeout=self.settings.summary_timeout,
+                path=loc.repo_path,
+                script_path=script_path,
+                target=target,
+                base_script=(base or b"").decode("utf-8", "replace"),
+                new_script=script.decode("utf-8", "replace"),
+                new_cells=new_cells,
+                script_diff=functools.partial(g.diff_text, target_sha, script_path, script),
+            )
         finally:
             await self.blocking(g.close)
         return text, fallback, script
@@ -383,8 +508,11 @@ class ReviewService:
         try:
             token = await self.blocking(s.token_source, timeout=s.gitlab_timeout)
         except Exception as e:
-            raise ReviewError(502, f"could not get your GitLab token from the hub ({type(e).__name__}); reload "
-                                   "JupyterLab or log in to the hub again") from None
+            raise ReviewError(
+                502,
+                f"could not get your GitLab token from the hub ({type(e).__name__}); reload "
+                "JupyterLab or log in to the hub again",
+            ) from None
         gl = self._client(token)
 
         async def one(entry):

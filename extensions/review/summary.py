@@ -90,8 +90,11 @@ def _heading(path: str, target: str) -> str:
 
 def cell_summary(path: str, target: str, changes: list[tuple]) -> str:
     counts = {k: sum(1 for c in changes if c[0] == k) for k in ("added", "removed", "changed")}
-    lines = [_heading(path, target), "",
-             f"**{counts['added']}** cells added, **{counts['removed']}** removed, **{counts['changed']}** changed."]
+    lines = [
+        _heading(path, target),
+        "",
+        f"**{counts['added']}** cells added, **{counts['removed']}** removed, **{counts['changed']}** changed.",
+    ]
     if not changes:
         lines += ["", "No cell changes."]
     for kind, number, old, new in changes[:MAX_CELLS_SHOWN]:
@@ -108,17 +111,41 @@ def cell_summary(path: str, target: str, changes: list[tuple]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def script_summary(path: str, script_path: str, target: str, old_script: str, new_script: str, reason: str,
-                   diff_text: str | None = None) -> str:
+def script_summary(
+    path: str,
+    script_path: str,
+    target: str,
+    old_script: str,
+    new_script: str,
+    reason: str,
+    diff_text: str | None = None,
+) -> str:
     """The fallback; ``diff_text`` is a unified diff body (from ``@@``) made elsewhere (git's is fast)."""
     if diff_text is not None:
         diff = [f"--- a/{script_path}", f"+++ b/{script_path}"] + diff_text.splitlines() if diff_text.strip() else []
     else:
-        diff = list(difflib.unified_diff(old_script.splitlines(), new_script.splitlines(),
-                                         fromfile=f"a/{script_path}", tofile=f"b/{script_path}", lineterm=""))
+        diff = list(
+            difflib.unified_diff(
+                old_script.splitlines(),
+                new_script.splitlines(),
+                fromfile=f"a/{script_path}",
+                tofile=f"b/{script_path}",
+                lineterm="",
+            )
+        )
     body = "\n".join(_clip(diff, MAX_FALLBACK_LINES)) or "(no changes)"
-    return "\n".join([_heading(path, target), "", f"_{html.escape(reason)}; showing the script's unified diff._",
-                      "", fence(body, "diff")]) + "\n"
+    return (
+        "\n".join(
+            [
+                _heading(path, target),
+                "",
+                f"_{html.escape(reason)}; showing the script's unified diff._",
+                "",
+                fence(body, "diff"),
+            ]
+        )
+        + "\n"
+    )
 
 
 # nbdime's thresholds (nbdime.diffing.notebooks): sources at least this alike are the same cell
@@ -164,7 +191,7 @@ def _line_ratio(x: str, y: str) -> float:
 
 
 def _trigrams(text: str) -> frozenset:
-    return frozenset(text[k:k + 3] for k in range(max(1, len(text) - 2)))
+    return frozenset(text[k : k + 3] for k in range(max(1, len(text) - 2)))
 
 
 class _Matcher:
@@ -310,8 +337,11 @@ def _by_position(base_cells, new_cells, matched, i1, i2, j1, j2):
     gap's start (the summary stays cell by cell when the comparison budget is spent)."""
     out, i0, j0 = [], i1, j1
     for i, j in matched + [(i2, j2)]:
-        out += [(i0 + d, j0 + d) for d in range(min(i - i0, j - j0))
-                if base_cells[i0 + d]["cell_type"] == new_cells[j0 + d]["cell_type"]]
+        out += [
+            (i0 + d, j0 + d)
+            for d in range(min(i - i0, j - j0))
+            if base_cells[i0 + d]["cell_type"] == new_cells[j0 + d]["cell_type"]
+        ]
         if (i, j) != (i2, j2):
             out.append((i, j))
         i0, j0 = i + 1, j + 1

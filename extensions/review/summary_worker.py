@@ -23,12 +23,18 @@ from . import summary
 FIRST_START_TIMEOUT = 30.0
 WORKER_NICENESS = 5  # added to the server's own niceness (nice(1))
 
+
 class WorkerProcess:
     def __init__(self):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "jupyterhub_ds.review.summary_process"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     env=env, close_fds=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub_ds.review.summary_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+        )
         try:  # background work: the user's kernel and the server's own requests come first
             os.setpriority(os.PRIO_PROCESS, self.proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS)
         except OSError:
@@ -77,7 +83,7 @@ class SummaryWorker:
         self.log = log
         self.standby = standby
         self.executor = executor
-        self._lock = threading.Lock()       # one request at a time per worker process
+        self._lock = threading.Lock()  # one request at a time per worker process
         self._procs_lock = threading.Lock()
         self._current: WorkerProcess | None = None
         self._standby: WorkerProcess | None = None
@@ -144,16 +150,22 @@ class SummaryWorker:
         finally:
             self._lock.release()
 
-    async def summarise(self, *, timeout=None, path, script_path, target, base_script, new_script, new_cells=None,
-                        script_diff=None):
+    async def summarise(
+        self, *, timeout=None, path, script_path, target, base_script, new_script, new_cells=None, script_diff=None
+    ):
         """-> (Markdown, fallback used?). Falls back to the script's unified diff at the bound or on any
         summary error. ``new_cells`` (type and source of the notebook's cells) spares parsing
         ``new_script``; ``script_diff`` (blocking, -> diff text) computes it faster than difflib can."""
         loop = asyncio.get_running_loop()
         timeout = self.timeout if timeout is None else timeout
         reason = f"the cell-level summary took longer than {timeout:g} s"
-        request = {"path": path, "target": target, "base_script": base_script, "new_script": new_script,
-                   "new_cells": new_cells}
+        request = {
+            "path": path,
+            "target": target,
+            "base_script": base_script,
+            "new_script": new_script,
+            "new_cells": new_cells,
+        }
         try:
             text = await loop.run_in_executor(self.executor, self._run, timeout, request)
         except Exception as e:  # the summary failing must not fail the submit
@@ -170,4 +182,3 @@ class SummaryWorker:
                 if self.log:
                     self.log.warning("git diff for the summary of %s failed: %s", path, e)
         return summary.script_summary(path, script_path, target, base_script, new_script, reason, diff), True
-

@@ -30,8 +30,8 @@ SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 class ProjectStatus:
     project: str
     ref: str
-    path: str          # API path of the working copy
-    state: str         # pending | cloned | fetched | failed
+    path: str  # API path of the working copy
+    state: str  # pending | cloned | fetched | failed
     message: str = ""
 
 
@@ -43,8 +43,10 @@ def plan(projects: list, directory: str) -> tuple[list[ProjectStatus], list[str]
         ref = (item.get("ref") if isinstance(item, dict) else None) or ""
         parts = project.strip("/").split("/") if isinstance(project, str) else []
         if len(parts) < 2 or not all(SEGMENT.match(p) and ".." not in p for p in parts):
-            problems.append(f"{project!r} is not a GitLab project path like 'namespace/project'; ask an admin to fix "
-                            "the workspace section of the hub config")
+            problems.append(
+                f"{project!r} is not a GitLab project path like 'namespace/project'; ask an admin to fix "
+                "the workspace section of the hub config"
+            )
             continue
         if ref and (ref.startswith("-") or ".." in ref or not re.match(r"^[A-Za-z0-9._/-]+$", ref)):
             problems.append(f"{project}: ref {ref!r} is not a branch name; ask an admin to fix the workspace section")
@@ -54,8 +56,19 @@ def plan(projects: list, directory: str) -> tuple[list[ProjectStatus], list[str]
 
 
 class Workspace:
-    def __init__(self, *, projects, root_dir, directory, gitlab_url, token_source=None, credential_helper="",
-                 commit_notebooks=False, timeout=120.0, log=None):
+    def __init__(
+        self,
+        *,
+        projects,
+        root_dir,
+        directory,
+        gitlab_url,
+        token_source=None,
+        credential_helper="",
+        commit_notebooks=False,
+        timeout=120.0,
+        log=None,
+    ):
         self.root = Path(root_dir)
         self.directory = directory
         self.gitlab_url = gitlab_url.rstrip("/")
@@ -73,8 +86,9 @@ class Workspace:
 
     async def _git(self, *args, cwd=None, token=None):
         try:
-            proc = await git_command.run_async(args, cwd=cwd, timeout=self.timeout, token=token,
-                                               gitlab_url=self.gitlab_url, helper=self.helper or None)
+            proc = await git_command.run_async(
+                args, cwd=cwd, timeout=self.timeout, token=token, gitlab_url=self.gitlab_url, helper=self.helper or None
+            )
         except git_command.GitTimeout:
             raise RuntimeError(f"git {args[0]} took longer than {self.timeout:g} s") from None
         if proc.returncode != 0:
@@ -86,8 +100,10 @@ class Workspace:
         url = f"{self.gitlab_url}/{st.project}.git"
         if dest.exists():
             if not (dest / ".git").exists():
-                raise RuntimeError(f"{st.path} exists and is not a git working copy; rename it to get a fresh clone "
-                                   "at the next server start")
+                raise RuntimeError(
+                    f"{st.path} exists and is not a git working copy; rename it to get a fresh clone "
+                    "at the next server start"
+                )
             await self._git("fetch", "--quiet", "--prune", "origin", cwd=dest, token=token)
             st.state, st.message = "fetched", "fetched; your local changes were not touched"
         else:
@@ -110,7 +126,10 @@ class Workspace:
             except Exception as e:  # every project then says why it could not be cloned
                 token_problem = f"no GitLab token from the hub ({type(e).__name__}: {e})"
                 for st in self.statuses:
-                    st.state, st.message = "failed", f"could not set up {st.project}: {token_problem}; restart your server"
+                    st.state, st.message = (
+                        "failed",
+                        f"could not set up {st.project}: {token_problem}; restart your server",
+                    )
                 self.done = True
                 self._write_problems()
                 return
@@ -119,8 +138,10 @@ class Workspace:
                 await self._one(st, token)
             except Exception as e:  # never fatal to the server
                 st.state = "failed"
-                st.message = (f"could not {'fetch' if (self.root / st.path).exists() else 'clone'} {st.project}: {e}; "
-                              "check that you are a member of the project, then restart your server")
+                st.message = (
+                    f"could not {'fetch' if (self.root / st.path).exists() else 'clone'} {st.project}: {e}; "
+                    "check that you are a member of the project, then restart your server"
+                )
                 if self.log:
                     self.log.warning("Workspace: %s", st.message)
         self.done = True
@@ -133,8 +154,11 @@ class Workspace:
         try:
             if lines:
                 folder.mkdir(parents=True, exist_ok=True)
-                target.write_text("Some projects could not be set up when your server started:\n\n"
-                                  + "\n".join(f"- {line}" for line in lines) + "\n")
+                target.write_text(
+                    "Some projects could not be set up when your server started:\n\n"
+                    + "\n".join(f"- {line}" for line in lines)
+                    + "\n"
+                )
             elif target.exists():
                 target.unlink()
         except OSError as e:

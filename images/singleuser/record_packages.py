@@ -33,9 +33,7 @@ def main(out_dir, parts=("deps", "project")):
     for p in paths:
         p.unlink()
     for name, args in (("pip-freeze.txt", ["freeze", "--all"]), ("packages.txt", ["list", "--format=freeze"])):
-        text = subprocess.run(
-            [sys.executable, "-m", "pip", *args], check=True, capture_output=True, text=True
-        ).stdout
+        text = subprocess.run([sys.executable, "-m", "pip", *args], check=True, capture_output=True, text=True).stdout
         (out / name).write_text(text)
 
 

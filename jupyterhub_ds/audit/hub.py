@@ -56,14 +56,23 @@ _USER_IN_PATH = re.compile(r"/api/users/([^/]+)")
 class AuditTrail(LoggingConfigurable):
     """Where the hub writes audit events, and the bounds on events from users' servers."""
 
-    path = Unicode("", help="""The JSON-lines file every audit event is appended to (the admin
-        YAML's audit.path). Empty: no audit file (events are still validated and counted).""").tag(config=True)
+    path = Unicode(
+        "",
+        help="""The JSON-lines file every audit event is appended to (the admin
+        YAML's audit.path). Empty: no audit file (events are still validated and counted).""",
+    ).tag(config=True)
 
-    server_event_max_bytes = Int(16 * 1024, help="""Largest body a user's server may post to
-        /hub/api/jupyterhub-ds/users/:name/events (413 above).""").tag(config=True)
+    server_event_max_bytes = Int(
+        16 * 1024,
+        help="""Largest body a user's server may post to
+        /hub/api/jupyterhub-ds/users/:name/events (413 above).""",
+    ).tag(config=True)
 
-    server_events_per_minute = Int(30, help="""Events one user's servers may post per minute
-        (429 above); submissions happen by hand, far below it.""").tag(config=True)
+    server_events_per_minute = Int(
+        30,
+        help="""Events one user's servers may post per minute
+        (429 above); submissions happen by hand, far below it.""",
+    ).tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -110,8 +119,15 @@ def membership_changes(user, before_groups, after_groups, before_admin, after_ad
     events = []
     added, removed = sorted(set(after_groups) - set(before_groups)), sorted(set(before_groups) - set(after_groups))
     if added or removed:
-        events.append({"action": "groups.changed", "user": user, "groups": sorted(after_groups), "added": added,
-                       "removed": removed})
+        events.append(
+            {
+                "action": "groups.changed",
+                "user": user,
+                "groups": sorted(after_groups),
+                "added": added,
+                "removed": removed,
+            }
+        )
     if after_admin and not before_admin:
         events.append({"action": "admin.granted", "user": user})
     if before_admin and not after_admin:
@@ -186,9 +202,15 @@ def spawn_starting(spawner, resolved):
     """From the spawner's ``load_user_options`` (every start): what this spawn is, for its end."""
     pids = resolved.pids_limit if resolved.pids_limit is not None else getattr(spawner, "default_pids_limit", None)
     info = {
-        "profile": resolved.slug, "image": resolved.image, "actor": _actor(spawner),
-        "limits": {"cpu_limit": resolved.cpu_limit, "mem_limit": resolved.mem_limit, "pids_limit": pids,
-                   "gpus": resolved.gpus},
+        "profile": resolved.slug,
+        "image": resolved.image,
+        "actor": _actor(spawner),
+        "limits": {
+            "cpu_limit": resolved.cpu_limit,
+            "mem_limit": resolved.mem_limit,
+            "pids_limit": pids,
+            "gpus": resolved.gpus,
+        },
     }
     metrics.TRACKER.starting((spawner.user.name, spawner.name or ""), info)
 
@@ -202,8 +224,17 @@ async def server_action(logger, schema_id, data):
         return
     info, seconds = found
     metrics.record_spawn(info["profile"], "success", seconds)
-    emit(logger, SERVER, {"action": "server.spawn", "user": data["username"], "server": data.get("servername") or "",
-                          **info, "duration_seconds": round(seconds, 3)})
+    emit(
+        logger,
+        SERVER,
+        {
+            "action": "server.spawn",
+            "user": data["username"],
+            "server": data.get("servername") or "",
+            **info,
+            "duration_seconds": round(seconds, 3),
+        },
+    )
 
 
 def server_stopped(authenticator, user, spawner):
@@ -218,11 +249,29 @@ def server_stopped(authenticator, user, spawner):
     outcome, info, seconds = found
     if outcome == "failure":
         metrics.record_spawn(info["profile"], "failure", seconds)
-        emit(eventlog, SERVER, {"action": "server.spawn_failed", "user": user.name, "server": key[1], **info,
-                                "duration_seconds": round(seconds, 3)})
+        emit(
+            eventlog,
+            SERVER,
+            {
+                "action": "server.spawn_failed",
+                "user": user.name,
+                "server": key[1],
+                **info,
+                "duration_seconds": round(seconds, 3),
+            },
+        )
     else:
-        emit(eventlog, SERVER, {"action": "server.stop", "user": user.name, "server": key[1],
-                                "profile": info["profile"], "duration_seconds": round(seconds, 3)})
+        emit(
+            eventlog,
+            SERVER,
+            {
+                "action": "server.stop",
+                "user": user.name,
+                "server": key[1],
+                "profile": info["profile"],
+                "duration_seconds": round(seconds, 3),
+            },
+        )
 
 
 # ---- admin actions through the REST API --------------------------------------------------------
@@ -234,15 +283,21 @@ def admin_request_event(method, path, status, actor, actor_kind, hub_prefix="/hu
     api = url_path_join(hub_prefix, "api/")
     if method not in WRITE_METHODS or not path.startswith(api) or actor is None:
         return None
-    rest = "/" + path[len(hub_prefix):].lstrip("/")
+    rest = "/" + path[len(hub_prefix) :].lstrip("/")
     if _NOT_ADMIN.search(rest):
         return None
     match = _USER_IN_PATH.match(rest)
     target = match and match.group(1)
     if actor_kind == "user" and target == actor:
         return None  # their own server, tokens, ...: not an admin action (spawns are audited)
-    event = {"action": "admin.request", "actor": actor, "actor_kind": actor_kind, "method": method,
-             "path": path[:512], "status": int(status)}
+    event = {
+        "action": "admin.request",
+        "actor": actor,
+        "actor_kind": actor_kind,
+        "method": method,
+        "path": path[:512],
+        "status": int(status),
+    }
     if target:
         event["user"] = target[:255]
     return event
@@ -257,8 +312,14 @@ def log_request(handler, previous=None):
     except Exception:  # the request was refused before anyone was identified
         who = None
     kind = "service" if getattr(who, "kind", None) == "service" else "user"
-    event = admin_request_event(handler.request.method, handler.request.path, handler.get_status(),
-                                getattr(who, "name", None), kind, handler.settings.get("hub_prefix", "/hub/"))
+    event = admin_request_event(
+        handler.request.method,
+        handler.request.path,
+        handler.get_status(),
+        getattr(who, "name", None),
+        kind,
+        handler.settings.get("hub_prefix", "/hub/"),
+    )
     if event is not None:
         emit(handler.settings.get("eventlog"), ADMIN, event)
 
@@ -281,8 +342,11 @@ class ServerEventsHandler(APIHandler):
         try:
             checked = needs_scope(EVENTS_SCOPE)(type(self)._post)
         except ValueError:
-            raise web.HTTPError(500, f"the scope {EVENTS_SCOPE} is not defined: add it to c.JupyterHub.custom_scopes "
-                                     "(the admin YAML's config does)") from None
+            raise web.HTTPError(
+                500,
+                f"the scope {EVENTS_SCOPE} is not defined: add it to c.JupyterHub.custom_scopes "
+                "(the admin YAML's config does)",
+            ) from None
         return await checked(self, user_name)
 
     async def _post(self, user_name):
@@ -291,11 +355,18 @@ class ServerEventsHandler(APIHandler):
             raise web.HTTPError(404, f"no user {user_name!r}")
         body = self.request.body or b""
         if len(body) > self.trail.server_event_max_bytes:
-            self.refuse(413, "too_large", f"an event of {len(body)} bytes is more than the "
-                                          f"{self.trail.server_event_max_bytes} an event may have")
+            self.refuse(
+                413,
+                "too_large",
+                f"an event of {len(body)} bytes is more than the {self.trail.server_event_max_bytes} an event may have",
+            )
         if not self.trail.allow(user.name):  # every post counts, valid or not
-            self.refuse(429, "rate_limited", f"more than {self.trail.server_events_per_minute} events a minute "
-                                             f"from {user.name}'s servers; try again in a minute")
+            self.refuse(
+                429,
+                "rate_limited",
+                f"more than {self.trail.server_events_per_minute} events a minute "
+                f"from {user.name}'s servers; try again in a minute",
+            )
         try:
             event = json.loads(body)
         except ValueError:
@@ -309,8 +380,12 @@ class ServerEventsHandler(APIHandler):
             self.eventlog.schemas.validate_event(REVIEW, event)
         except Exception as e:  # jsonschema's ValidationError
             where = "/".join(str(p) for p in getattr(e, "absolute_path", ()))
-            self.refuse(400, "invalid", f"the event does not match the review event schema "
-                                        f"({getattr(e, 'message', e)}{' at ' + where if where else ''})")
+            self.refuse(
+                400,
+                "invalid",
+                f"the event does not match the review event schema "
+                f"({getattr(e, 'message', e)}{' at ' + where if where else ''})",
+            )
         emit(self.eventlog, REVIEW, event)
         metrics.record_review_event(event)
         self.set_status(204)

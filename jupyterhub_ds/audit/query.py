@@ -47,8 +47,10 @@ def parse_since(text, now=None):
     try:
         return parse_time(text)
     except ValueError:
-        raise ValueError(f"--since {text!r}: give an ISO date or time (2025-06-01, 2025-06-01T08:00:00+02:00) "
-                         "or an age (30m, 12h, 7d)") from None
+        raise ValueError(
+            f"--since {text!r}: give an ISO date or time (2025-06-01, 2025-06-01T08:00:00+02:00) "
+            "or an age (30m, 12h, 7d)"
+        ) from None
 
 
 def normalise(event):
@@ -116,11 +118,17 @@ def text_line(event):
 
 def add_arguments(parser):
     parser.add_argument("--user", metavar="U", help="only events about or by this hub user")
-    parser.add_argument("--action", metavar="A", help="only this action or those below it (login, server, promotion.run)")
+    parser.add_argument(
+        "--action", metavar="A", help="only this action or those below it (login, server, promotion.run)"
+    )
     parser.add_argument("--since", metavar="T", help="only events at or after T: an ISO time or an age (12h, 7d)")
     parser.add_argument("--path", metavar="FILE", help="the audit file (default: audit.path of the admin YAML)")
-    parser.add_argument("--config", metavar="ADMIN.yaml", default=os.environ.get("JUPYTERHUB_DS_CONFIG"),
-                        help="the admin YAML whose audit.path to read (default: $JUPYTERHUB_DS_CONFIG)")
+    parser.add_argument(
+        "--config",
+        metavar="ADMIN.yaml",
+        default=os.environ.get("JUPYTERHUB_DS_CONFIG"),
+        help="the admin YAML whose audit.path to read (default: $JUPYTERHUB_DS_CONFIG)",
+    )
     parser.add_argument("--text", action="store_true", help="one short line per event instead of its JSON")
 
 
@@ -132,8 +140,10 @@ def audit_path_of(config_path):
     if lines:
         raise ValueError(f"{config_path} has problems; run jupyterhub-ds check-config {config_path}")
     if not config["audit"]["path"]:
-        raise ValueError(f"{config_path} sets no audit.path, so the hub writes no audit trail; set it (and restart "
-                         "the hub), or give the file with --path")
+        raise ValueError(
+            f"{config_path} sets no audit.path, so the hub writes no audit trail; set it (and restart "
+            "the hub), or give the file with --path"
+        )
     from ..config.loader import audit_path
 
     return audit_path(config, os.path.dirname(os.path.abspath(config_path)))
@@ -158,7 +168,9 @@ def run(args):
                 print(text_line(event) if args.text else json.dumps(event, sort_keys=True), flush=False)
                 shown += 1
     except FileNotFoundError:
-        print(f"audit: {path}: no such file; nothing was written yet, or audit.path names another file", file=sys.stderr)
+        print(
+            f"audit: {path}: no such file; nothing was written yet, or audit.path names another file", file=sys.stderr
+        )
         return 1
     except PermissionError:
         print(f"audit: {path}: permission denied; read it as the hub's user", file=sys.stderr)

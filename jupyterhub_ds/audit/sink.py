@@ -33,14 +33,22 @@ class AuditFileHandler(logging.Handler):
             self.handleError(record)
             return
         if len(line) > MAX_LINE_BYTES:
-            log.error("audit event of %s not written: %d bytes is more than %d", record.msg.get("__schema__", "?")
-                      if isinstance(record.msg, dict) else "?", len(line), MAX_LINE_BYTES)
+            log.error(
+                "audit event of %s not written: %d bytes is more than %d",
+                record.msg.get("__schema__", "?") if isinstance(record.msg, dict) else "?",
+                len(line),
+                MAX_LINE_BYTES,
+            )
             return
         try:
             append_line(self.path, line)
         except OSError as e:
-            log.error("audit event not written to %s: %s; check that the folder exists and the hub's user may "
-                      "write the file (audit.path in the admin YAML)", self.path, e.strerror or e)
+            log.error(
+                "audit event not written to %s: %s; check that the folder exists and the hub's user may "
+                "write the file (audit.path in the admin YAML)",
+                self.path,
+                e.strerror or e,
+            )
 
 
 def append_line(path, data: bytes):

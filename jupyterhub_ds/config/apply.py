@@ -99,9 +99,11 @@ def apply_auth(section, c):
     ds.token_scope = GITLAB_TOKEN_SCOPE
     c.JupyterHub.custom_scopes = {
         GITLAB_TOKEN_SCOPE: {
-            "description": "Get a short-lived GitLab access token of the user (no refresh token, no auth_state)."},
+            "description": "Get a short-lived GitLab access token of the user (no refresh token, no auth_state)."
+        },
         EVENTS_SCOPE: {
-            "description": "Report the user's review events (submissions, refusals) to the hub's audit trail."},
+            "description": "Report the user's review events (submissions, refusals) to the hub's audit trail."
+        },
     }
     # A server token only gets scopes its owner holds: users hold the token scope for themselves.
     c.JupyterHub.load_roles = [{"name": USER_ROLE["name"], "scopes": list(USER_ROLE["scopes"])}]
@@ -195,8 +197,15 @@ def apply_review(section, c, *, allowed_packages=None):
     c.ProfileSpawnerMixin.review_policy = review_policy(section, allowed_packages)
 
 
-def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allowed_packages=None,
-                       metrics_require_auth=True, package_policy=None):
+def promotion_settings(
+    section,
+    profiles,
+    metrics_enabled,
+    gitlab_url=None,
+    allowed_packages=None,
+    metrics_require_auth=True,
+    package_policy=None,
+):
     """The JSON the promotion service reads: the section with each project's profile limits
     resolved and the GitLab URL, so the service never reads the admin YAML. The review
     package allow-list, when there is one, is also what a promotion's clean run allows
@@ -211,20 +220,36 @@ def promotion_settings(section, profiles, metrics_enabled, gitlab_url=None, allo
         if package_policy is not None:
             extra["package_policy"] = package_policy
         projects.append({**extra, **project, "limits": limits})
-    settings = {**section, "projects": projects, "metrics_enabled": metrics_enabled,
-                "metrics_require_auth": metrics_require_auth}
+    settings = {
+        **section,
+        "projects": projects,
+        "metrics_enabled": metrics_enabled,
+        "metrics_require_auth": metrics_require_auth,
+    }
     if gitlab_url:
         settings["gitlab_url"] = gitlab_url.rstrip("/")
     return settings
 
 
-def apply_promotion(section, c, *, profiles, metrics_enabled, gitlab_url=None, allowed_packages=None,
-                    gitlab_token=None, db_password=None, metrics_require_auth=True, audit_path=None,
-                    package_policy=None):
+def apply_promotion(
+    section,
+    c,
+    *,
+    profiles,
+    metrics_enabled,
+    gitlab_url=None,
+    allowed_packages=None,
+    gitlab_token=None,
+    db_password=None,
+    metrics_require_auth=True,
+    audit_path=None,
+    package_policy=None,
+):
     if not section["projects"]:
         return
-    settings = promotion_settings(section, profiles, metrics_enabled, gitlab_url, allowed_packages,
-                                  metrics_require_auth, package_policy)
+    settings = promotion_settings(
+        section, profiles, metrics_enabled, gitlab_url, allowed_packages, metrics_require_auth, package_policy
+    )
     environment = {PROMOTION_CONFIG_ENV: json.dumps(settings, sort_keys=True)}
     if gitlab_token:
         environment["JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN"] = gitlab_token
@@ -249,7 +274,9 @@ def apply_promotion(section, c, *, profiles, metrics_enabled, gitlab_url=None, a
     # every user may open the service's pages (run history, read-only; actions are for admins)
     access = f"access:services!service={PROMOTION_SERVICE}"
     roles = [
-        {**r, "scopes": [*r["scopes"], access]} if r.get("name") == USER_ROLE["name"] and access not in r["scopes"] else r
+        {**r, "scopes": [*r["scopes"], access]}
+        if r.get("name") == USER_ROLE["name"] and access not in r["scopes"]
+        else r
         for r in roles
     ]
     c.JupyterHub.load_roles = roles + [

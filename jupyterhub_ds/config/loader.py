@@ -88,8 +88,13 @@ def _lock_problems(config, base_dir):
     try:
         lock_packages(lock)
     except OSError as e:
-        return [Problem(("review", "allowed_packages_lock"), f"cannot read {lock} ({e.strerror}); give the path of a "
-                        "lock file (relative to this file's folder), e.g. images/scipy/requirements.lock")]
+        return [
+            Problem(
+                ("review", "allowed_packages_lock"),
+                f"cannot read {lock} ({e.strerror}); give the path of a "
+                "lock file (relative to this file's folder), e.g. images/scipy/requirements.lock",
+            )
+        ]
     except ValueError as e:
         return [Problem(("review", "allowed_packages_lock"), f"{e}")]
     return []
@@ -105,24 +110,39 @@ def _packages_problems(config, base_dir):
         try:
             lock_packages(lock)
         except OSError as e:
-            problems.append(Problem(("packages", "allowed_lock"), f"cannot read {section['allowed_lock']!r} "
-                                    f"({e.strerror}); give the path of a lock file (relative to this file's folder), "
-                                    "e.g. ../images/scipy/requirements.lock"))
+            problems.append(
+                Problem(
+                    ("packages", "allowed_lock"),
+                    f"cannot read {section['allowed_lock']!r} "
+                    f"({e.strerror}); give the path of a lock file (relative to this file's folder), "
+                    "e.g. ../images/scipy/requirements.lock",
+                )
+            )
         except ValueError as e:
             problems.append(Problem(("packages", "allowed_lock"), f"{e}"))
     database = section["vulnerability_database"]
     if database is not None and not os.path.exists(os.path.join(base, database)):
-        problems.append(Problem(("packages", "vulnerability_database"), f"{database!r} does not exist (relative paths "
-                                "are taken from this file's folder); unpack osv.dev's PyPI all.zip there (or give the "
-                                ".zip), or set it to null"))
+        problems.append(
+            Problem(
+                ("packages", "vulnerability_database"),
+                f"{database!r} does not exist (relative paths "
+                "are taken from this file's folder); unpack osv.dev's PyPI all.zip there (or give the "
+                ".zip), or set it to null",
+            )
+        )
     if problems:
         return problems
     allowed = package_policy(config, base_dir).allowed
     for i, name in enumerate(config["review"]["allowed_packages"] or ()):
         if allowed is not None and canonicalize_name(name) not in allowed:
-            problems.append(Problem(("review", "allowed_packages", i), f"{name!r} is not allowed by packages.allowed or "
-                                    "packages.allowed_lock, so no image that passes the package check holds it; allow "
-                                    "it there or remove it here"))
+            problems.append(
+                Problem(
+                    ("review", "allowed_packages", i),
+                    f"{name!r} is not allowed by packages.allowed or "
+                    "packages.allowed_lock, so no image that passes the package check holds it; allow "
+                    "it there or remove it here",
+                )
+            )
     return problems
 
 
@@ -130,7 +150,10 @@ def _problems(source, env, base_dir=None):
     data = source.data
     if not isinstance(data, dict):
         what = "empty" if data is None else f"a {type(data).__name__}"
-        return [], f"{source.name}:1: (top level): the file is {what}; it must be a mapping with at least gitlab: and profiles:"
+        return (
+            [],
+            f"{source.name}:1: (top level): the file is {what}; it must be a mapping with at least gitlab: and profiles:",
+        )
     problems = list(source.problems)
     problems += secrets.yaml_secret_problems(data)
     found = schema_problems(data, secrets.is_secret_key)

@@ -12,13 +12,28 @@ from ..gitlab_groups import entry_key
 from ..sizes import parse_size
 
 PROFILE_KEYS = (
-    "slug", "display_name", "description", "default", "images", "cpu_limit", "mem_limit",
-    "cpu_guarantee", "mem_guarantee", "pids_limit", "gpus", "volumes", "environment",
-    "allowed_groups", "idle_timeout", "placement",
+    "slug",
+    "display_name",
+    "description",
+    "default",
+    "images",
+    "cpu_limit",
+    "mem_limit",
+    "cpu_guarantee",
+    "mem_guarantee",
+    "pids_limit",
+    "gpus",
+    "volumes",
+    "environment",
+    "allowed_groups",
+    "idle_timeout",
+    "placement",
 )
 
 
-PLACEMENT = re.compile(r"^\s*(node\.(?:id|hostname|role|platform\.os|platform\.arch|labels\.[A-Za-z0-9_.-]+)|engine\.labels\.[A-Za-z0-9_.-]+)\s*(==|!=)\s*(\S+)\s*$")
+PLACEMENT = re.compile(
+    r"^\s*(node\.(?:id|hostname|role|platform\.os|platform\.arch|labels\.[A-Za-z0-9_.-]+)|engine\.labels\.[A-Za-z0-9_.-]+)\s*(==|!=)\s*(\S+)\s*$"
+)
 
 
 def placement_constraint(text):

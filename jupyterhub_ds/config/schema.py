@@ -43,9 +43,17 @@ def resolve(schema):
 
 # names admins reach for that difflib cannot guess
 ALIASES = {
-    "memory": "mem_limit", "mem": "mem_limit", "ram": "mem_limit", "cpu": "cpu_limit",
-    "cpus": "cpu_limit", "gpu": "gpus", "name": "display_name", "title": "display_name",
-    "groups": "allowed_groups", "timeout": "start_timeout", "tz": "timezone",
+    "memory": "mem_limit",
+    "mem": "mem_limit",
+    "ram": "mem_limit",
+    "cpu": "cpu_limit",
+    "cpus": "cpu_limit",
+    "gpu": "gpus",
+    "name": "display_name",
+    "title": "display_name",
+    "groups": "allowed_groups",
+    "timeout": "start_timeout",
+    "tz": "timezone",
 }
 
 

@@ -25,7 +25,10 @@ def check_profiles(config):
         slug = profile["slug"]
         if slug in first_slug:
             problems.append(
-                Problem(here + ("slug",), f"duplicate slug {slug!r} (also profiles[{first_slug[slug]}]); give each profile its own slug")
+                Problem(
+                    here + ("slug",),
+                    f"duplicate slug {slug!r} (also profiles[{first_slug[slug]}]); give each profile its own slug",
+                )
             )
         else:
             first_slug[slug] = i
@@ -34,16 +37,31 @@ def check_profiles(config):
                 first_default = i
             else:
                 problems.append(
-                    Problem(here + ("default",), f"profiles[{first_default}] is already the default; only one profile may have default: true")
+                    Problem(
+                        here + ("default",),
+                        f"profiles[{first_default}] is already the default; only one profile may have default: true",
+                    )
                 )
         if "image" in profile and "images" in profile:
-            problems.append(Problem(here, "has both image and images; use image: for one image or images: for a choice"))
+            problems.append(
+                Problem(here, "has both image and images; use image: for one image or images: for a choice")
+            )
         cpu_l, cpu_g = profile["cpu_limit"], profile["cpu_guarantee"]
         if cpu_l is not None and cpu_g is not None and cpu_g > cpu_l:
-            problems.append(Problem(here + ("cpu_guarantee",), f"{show(cpu_g)} is more than cpu_limit {show(cpu_l)}; lower it to at most {show(cpu_l)}"))
+            problems.append(
+                Problem(
+                    here + ("cpu_guarantee",),
+                    f"{show(cpu_g)} is more than cpu_limit {show(cpu_l)}; lower it to at most {show(cpu_l)}",
+                )
+            )
         mem_l, mem_g = profile["mem_limit"], profile["mem_guarantee"]
         if mem_l is not None and mem_g is not None and parse_size(mem_g) > parse_size(mem_l):
-            problems.append(Problem(here + ("mem_guarantee",), f"{show(mem_g)} is more than mem_limit {show(mem_l)}; lower it to at most {show(mem_l)}"))
+            problems.append(
+                Problem(
+                    here + ("mem_guarantee",),
+                    f"{show(mem_g)} is more than mem_limit {show(mem_l)}; lower it to at most {show(mem_l)}",
+                )
+            )
     return problems
 
 
@@ -53,7 +71,11 @@ def check_profile_images(config):
         return []
     problems = []
     if config["images"]["default"] not in allowed:
-        problems.append(Problem(("images", "default"), f"{show(config['images']['default'])} is not in images.allowed; add it there"))
+        problems.append(
+            Problem(
+                ("images", "default"), f"{show(config['images']['default'])} is not in images.allowed; add it there"
+            )
+        )
     for i, profile in enumerate(config["profiles"]):
         if "image" in profile:
             named = [(("profiles", i, "image"), profile["image"])]
@@ -61,16 +83,31 @@ def check_profile_images(config):
             named = [(("profiles", i, "images", k), img) for k, img in enumerate(profile.get("images", []))]
         for path, image in named:
             if image not in allowed:
-                problems.append(Problem(path, f"{show(image)} is not in images.allowed; add it there or use one of: {', '.join(allowed)}"))
+                problems.append(
+                    Problem(
+                        path,
+                        f"{show(image)} is not in images.allowed; add it there or use one of: {', '.join(allowed)}",
+                    )
+                )
     return problems
 
 
 def check_auth(config):
     auth = config["auth"]
     if auth["allow_all"] and (auth["allowed_groups"] or auth["allowed_project_ids"]):
-        return [Problem(("auth", "allow_all"), "true lets every GitLab user in, so allowed_groups/allowed_project_ids have no effect; remove one of them")]
+        return [
+            Problem(
+                ("auth", "allow_all"),
+                "true lets every GitLab user in, so allowed_groups/allowed_project_ids have no effect; remove one of them",
+            )
+        ]
     if not (auth["allow_all"] or auth["allowed_groups"] or auth["allowed_project_ids"]):
-        return [Problem(("auth",), "nobody may log in; set auth.allowed_groups, auth.allowed_project_ids or auth.allow_all: true")]
+        return [
+            Problem(
+                ("auth",),
+                "nobody may log in; set auth.allowed_groups, auth.allowed_project_ids or auth.allow_all: true",
+            )
+        ]
     return []
 
 
@@ -90,7 +127,9 @@ def check_group_references(config):
         return []  # membership cannot be decided from the file
     known = [_path(g) for g in list(auth["allowed_groups"]) + list(auth["admin_groups"])]
     places = [(("profiles", i, "allowed_groups"), p["allowed_groups"]) for i, p in enumerate(config["profiles"])]
-    places += [(("workspace", "projects", i, "groups"), p["groups"]) for i, p in enumerate(config["workspace"]["projects"])]
+    places += [
+        (("workspace", "projects", i, "groups"), p["groups"]) for i, p in enumerate(config["workspace"]["projects"])
+    ]
     problems = []
     for path, groups in places:
         for k, group in enumerate(groups):
@@ -108,11 +147,19 @@ def check_group_references(config):
 def check_group_sync(config):
     """Profiles, admin rights and workspace projects are granted through hub groups."""
     auth = config["auth"]
-    uses = auth["admin_groups"] or any(p["allowed_groups"] for p in config["profiles"]) or any(
-        p["groups"] for p in config["workspace"]["projects"])
+    uses = (
+        auth["admin_groups"]
+        or any(p["allowed_groups"] for p in config["profiles"])
+        or any(p["groups"] for p in config["workspace"]["projects"])
+    )
     if not auth["manage_groups"] and uses:
-        return [Problem(("auth", "manage_groups"), "false, but admin_groups, profiles or workspace projects name GitLab "
-                        "groups, which are granted through the hub groups it keeps; set it to true")]
+        return [
+            Problem(
+                ("auth", "manage_groups"),
+                "false, but admin_groups, profiles or workspace projects name GitLab "
+                "groups, which are granted through the hub groups it keeps; set it to true",
+            )
+        ]
     return []
 
 
@@ -120,8 +167,13 @@ def check_gitlab_scopes(config):
     """The hub reads the user's groups through the API; servers push and open merge requests."""
     scopes = set(config["gitlab"]["scopes"])
     if not scopes & {"api", "read_api"}:
-        return [Problem(("gitlab", "scopes"), "has neither api nor read_api; the hub needs one of them to read a user's "
-                        "GitLab groups at login (api also lets servers open merge requests); add api")]
+        return [
+            Problem(
+                ("gitlab", "scopes"),
+                "has neither api nor read_api; the hub needs one of them to read a user's "
+                "GitLab groups at login (api also lets servers open merge requests); add api",
+            )
+        ]
     return []
 
 
@@ -133,7 +185,9 @@ def check_mount_targets(config):
 
     def claim(used, target, path):
         if target in used:
-            problems.append(Problem(path, f"{show(target)} is already mounted by {used[target]}; mount it on another path"))
+            problems.append(
+                Problem(path, f"{show(target)} is already mounted by {used[target]}; mount it on another path")
+            )
         else:
             used[target] = _where(path[:-1])
 
@@ -154,11 +208,17 @@ def check_review(config):
             re.compile(pattern)
         except re.error as err:
             problems.append(
-                Problem(("review", "secret_patterns", i), f"{show(pattern)} is not a valid regular expression ({err.msg} at position {err.pos}); fix the pattern")
+                Problem(
+                    ("review", "secret_patterns", i),
+                    f"{show(pattern)} is not a valid regular expression ({err.msg} at position {err.pos}); fix the pattern",
+                )
             )
     if parse_size(review["max_file_size"]) > parse_size(review["max_submission_size"]):
         problems.append(
-            Problem(("review", "max_file_size"), f"{show(review['max_file_size'])} is more than max_submission_size {show(review['max_submission_size'])}; lower it")
+            Problem(
+                ("review", "max_file_size"),
+                f"{show(review['max_file_size'])} is more than max_submission_size {show(review['max_submission_size'])}; lower it",
+            )
         )
     return problems
 
@@ -169,7 +229,10 @@ def check_workspace(config):
     for i, project in enumerate(config["workspace"]["projects"]):
         if project["path"] in first:
             problems.append(
-                Problem(("workspace", "projects", i, "path"), f"duplicate project {show(project['path'])} (also workspace.projects[{first[project['path']]}]); list each project once and give it all its groups")
+                Problem(
+                    ("workspace", "projects", i, "path"),
+                    f"duplicate project {show(project['path'])} (also workspace.projects[{first[project['path']]}]); list each project once and give it all its groups",
+                )
             )
         else:
             first[project["path"]] = i
@@ -183,7 +246,12 @@ def check_hub(config):
     if not path.endswith("/"):
         path += "/"
     if path not in ("/", hub["base_url"]):
-        return [Problem(("hub", "public_url"), f"path {path!r} does not match hub.base_url {hub['base_url']!r}; make them the same")]
+        return [
+            Problem(
+                ("hub", "public_url"),
+                f"path {path!r} does not match hub.base_url {hub['base_url']!r}; make them the same",
+            )
+        ]
     return []
 
 
@@ -199,13 +267,22 @@ def check_subdomain_host(config):
     if not hub["subdomain_host"]:
         return []
     if hub["single_origin_reason"]:
-        return [Problem(("hub", "single_origin_reason"), "is given, but subdomain_host puts every server on its own "
-                        "origin; remove single_origin_reason (or subdomain_host)")]
+        return [
+            Problem(
+                ("hub", "single_origin_reason"),
+                "is given, but subdomain_host puts every server on its own "
+                "origin; remove single_origin_reason (or subdomain_host)",
+            )
+        ]
     public = hub["public_url"].split("://", 1)
     origin = public[0] + "://" + public[1].split("/", 1)[0]
     if hub["subdomain_host"].rstrip("/") != origin:
-        return [Problem(("hub", "subdomain_host"), f"{show(hub['subdomain_host'])} is not the origin of hub.public_url "
-                        f"({origin}); set it to {origin!r}")]
+        return [
+            Problem(
+                ("hub", "subdomain_host"),
+                f"{show(hub['subdomain_host'])} is not the origin of hub.public_url ({origin}); set it to {origin!r}",
+            )
+        ]
     return []
 
 
@@ -217,36 +294,75 @@ def check_swarm(config):
     problems = []
     if config["spawner"]["kind"] != "swarm":
         if config["network"]["encrypted"]:
-            problems.append(Problem(("network", "encrypted"), "true, but only Swarm overlay networks are encrypted; "
-                                    "remove it or set spawner.kind: swarm"))
+            problems.append(
+                Problem(
+                    ("network", "encrypted"),
+                    "true, but only Swarm overlay networks are encrypted; remove it or set spawner.kind: swarm",
+                )
+            )
         for i, profile in enumerate(config["profiles"]):
             if profile["placement"]:
-                problems.append(Problem(("profiles", i, "placement"), "placement constraints need spawner.kind: swarm "
-                                        "(one Docker engine has one node); remove them or set spawner.kind: swarm"))
+                problems.append(
+                    Problem(
+                        ("profiles", i, "placement"),
+                        "placement constraints need spawner.kind: swarm "
+                        "(one Docker engine has one node); remove them or set spawner.kind: swarm",
+                    )
+                )
         return problems
     hardening = config["hardening"]
     if not hardening["allow_swap"]:
-        problems.append(Problem(("hardening", "allow_swap"), "false cannot hold on Swarm: a service cannot set a "
-                                "memory+swap limit, and the engine gives each task as much swap as its memory limit; "
-                                "turn swap off on the nodes (swapoff -a, and in /etc/fstab), then set allow_swap: true"))
+        problems.append(
+            Problem(
+                ("hardening", "allow_swap"),
+                "false cannot hold on Swarm: a service cannot set a "
+                "memory+swap limit, and the engine gives each task as much swap as its memory limit; "
+                "turn swap off on the nodes (swapoff -a, and in /etc/fstab), then set allow_swap: true",
+            )
+        )
     if hardening["runtime"]:
-        problems.append(Problem(("hardening", "runtime"), f"{show(hardening['runtime'])}: a Swarm service cannot choose "
-                                "an OCI runtime; set \"default-runtime\" in every node's daemon.json and remove "
-                                "hardening.runtime"))
+        problems.append(
+            Problem(
+                ("hardening", "runtime"),
+                f"{show(hardening['runtime'])}: a Swarm service cannot choose "
+                'an OCI runtime; set "default-runtime" in every node\'s daemon.json and remove '
+                "hardening.runtime",
+            )
+        )
     if not config["network"]["containers_can_talk"]:
-        problems.append(Problem(("network", "containers_can_talk"), "false cannot hold on Swarm: an overlay network "
-                                "has no switch for inter-container traffic, so servers on it can reach each other "
-                                "(each still needs its owner's JupyterHub token); set containers_can_talk: true"))
+        problems.append(
+            Problem(
+                ("network", "containers_can_talk"),
+                "false cannot hold on Swarm: an overlay network "
+                "has no switch for inter-container traffic, so servers on it can reach each other "
+                "(each still needs its owner's JupyterHub token); set containers_can_talk: true",
+            )
+        )
     if not config["spawner"]["remove_on_stop"]:
-        problems.append(Problem(("spawner", "remove_on_stop"), "false cannot hold on Swarm: the service of a stopped "
-                                "server is always removed (the home volume stays on its node); remove the key"))
+        problems.append(
+            Problem(
+                ("spawner", "remove_on_stop"),
+                "false cannot hold on Swarm: the service of a stopped "
+                "server is always removed (the home volume stays on its node); remove the key",
+            )
+        )
     pull = config["spawner"]["pull_policy"]
     if pull in ("always", "never"):
-        problems.append(Problem(("spawner", "pull_policy"), f"{show(pull)} cannot be enforced on Swarm: each node's "
-                                "engine pulls the service's image when a task starts there and lacks it; use "
-                                "ifnotpresent (or skip), and preload or mirror the image for air-gapped nodes"))
+        problems.append(
+            Problem(
+                ("spawner", "pull_policy"),
+                f"{show(pull)} cannot be enforced on Swarm: each node's "
+                "engine pulls the service's image when a task starts there and lacks it; use "
+                "ifnotpresent (or skip), and preload or mirror the image for air-gapped nodes",
+            )
+        )
     for i, profile in enumerate(config["profiles"]):
         if profile["gpus"] == -1:
-            problems.append(Problem(("profiles", i, "gpus"), "-1 (all GPUs) cannot be reserved on Swarm, which "
-                                    "reserves GPUs by count only; give the number of GPUs"))
+            problems.append(
+                Problem(
+                    ("profiles", i, "gpus"),
+                    "-1 (all GPUs) cannot be reserved on Swarm, which "
+                    "reserves GPUs by count only; give the number of GPUs",
+                )
+            )
     return problems

@@ -35,16 +35,24 @@ def _chain_problems(lanes, here):
     for k, lane in enumerate(lanes):
         lane_path = here + ("lanes", k)
         if lane["from"] == lane["to"]:
-            problems.append(Problem(lane_path + ("to",), f"lane promotes {lane['from']!r} to itself; name another branch"))
+            problems.append(
+                Problem(lane_path + ("to",), f"lane promotes {lane['from']!r} to itself; name another branch")
+            )
             continue
         if lane["from"] in leaves:
             problems.append(
-                Problem(lane_path + ("from",), f"{lane['from']!r} is already promoted by lanes[{leaves[lane['from']]}]; one lane per source branch")
+                Problem(
+                    lane_path + ("from",),
+                    f"{lane['from']!r} is already promoted by lanes[{leaves[lane['from']]}]; one lane per source branch",
+                )
             )
             continue
         if lane["to"] in fed:
             problems.append(
-                Problem(lane_path + ("to",), f"{lane['to']!r} is already the target of lanes[{fed[lane['to']]}]; one lane per target branch")
+                Problem(
+                    lane_path + ("to",),
+                    f"{lane['to']!r} is already the target of lanes[{fed[lane['to']]}]; one lane per target branch",
+                )
             )
             continue
         leaves[lane["from"]], fed[lane["to"]] = k, k
@@ -56,7 +64,12 @@ def _chain_problems(lanes, here):
         loop = [lanes[0]["from"]]
         while nxt[loop[-1]] != loop[0]:
             loop.append(nxt[loop[-1]])
-        return [Problem(here + ("lanes",), f"lanes form a cycle {' -> '.join(loop + [loop[0]])}; the last branch must not feed the first")]
+        return [
+            Problem(
+                here + ("lanes",),
+                f"lanes form a cycle {' -> '.join(loop + [loop[0]])}; the last branch must not feed the first",
+            )
+        ]
     chains = []
     for start in starts:
         chain = [start]
@@ -66,7 +79,10 @@ def _chain_problems(lanes, here):
     covered = sum(chain.count(" -> ") for chain in chains)
     if len(chains) > 1 or covered != len(lanes):
         return [
-            Problem(here + ("lanes",), f"lanes do not form one chain ({'; '.join(chains)}); each lane's from must be the previous lane's to")
+            Problem(
+                here + ("lanes",),
+                f"lanes do not form one chain ({'; '.join(chains)}); each lane's from must be the previous lane's to",
+            )
         ]
     return []
 
@@ -80,24 +96,38 @@ def check_promotion(config):
         here = ("promotion", "projects", i)
         if project["path"] in first:
             problems.append(
-                Problem(here + ("path",), f"duplicate project {show(project['path'])} (also promotion.projects[{first[project['path']]}]); list each project once")
+                Problem(
+                    here + ("path",),
+                    f"duplicate project {show(project['path'])} (also promotion.projects[{first[project['path']]}]); list each project once",
+                )
             )
         else:
             first[project["path"]] = i
         if not _image_pinned(project["image"]):
             problems.append(
-                Problem(here + ("image",), f"{show(project['image'])} is not pinned; use a fixed tag or a digest like jupyterhub-ds/singleuser:1.0@sha256:<digest>")
+                Problem(
+                    here + ("image",),
+                    f"{show(project['image'])} is not pinned; use a fixed tag or a digest like jupyterhub-ds/singleuser:1.0@sha256:<digest>",
+                )
             )
         if project["profile"] is not None and project["profile"] not in slugs:
             problems.append(Problem(here + ("profile",), unknown_profile_message(project["profile"], slugs)))
         if project["require_review_run"] and not project["review_runs"]:
-            problems.append(Problem(here + ("require_review_run",), "needs review_runs: true (it promotes only work "
-                                    "whose review run passed); turn review_runs on, or require_review_run off"))
+            problems.append(
+                Problem(
+                    here + ("require_review_run",),
+                    "needs review_runs: true (it promotes only work "
+                    "whose review run passed); turn review_runs on, or require_review_run off",
+                )
+            )
         for k, lane in enumerate(project["lanes"]):
             expr = lane["schedule"]
             if len(expr.split()) != 5 or not croniter.is_valid(expr):
                 problems.append(
-                    Problem(here + ("lanes", k, "schedule"), f"{show(expr)} is not a cron expression like '0 2 * * *' (minute hour day month weekday)")
+                    Problem(
+                        here + ("lanes", k, "schedule"),
+                        f"{show(expr)} is not a cron expression like '0 2 * * *' (minute hour day month weekday)",
+                    )
                 )
         problems.extend(_chain_problems(project["lanes"], here))
     return problems

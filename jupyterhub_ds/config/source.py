@@ -89,7 +89,9 @@ def read_source(path, name=None):
     except PermissionError:
         raise ConfigSourceError(f"{name}: permission denied; make it readable by the hub's user") from None
     except UnicodeDecodeError as err:
-        raise ConfigSourceError(f"{name}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+        raise ConfigSourceError(
+            f"{name}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8"
+        ) from None
     except OSError as err:
         raise ConfigSourceError(f"{name}: cannot read: {err.strerror}") from None
     return parse_yaml(text, name)

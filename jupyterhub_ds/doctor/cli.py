@@ -20,11 +20,18 @@ HEALTH_TIMEOUT = 10
 
 
 def add_arguments(parser):
-    parser.add_argument("--config", metavar="ADMIN.yaml", default=os.environ.get("JUPYTERHUB_DS_CONFIG"),
-                        help="the admin YAML the hub runs with (default: $JUPYTERHUB_DS_CONFIG)")
-    parser.add_argument("--proxy-api-url", metavar="URL", default="http://127.0.0.1:8001",
-                        help="the proxy's REST API, as c.ConfigurableHTTPProxy.api_url sets it "
-                             "(default: JupyterHub's, %(default)s)")
+    parser.add_argument(
+        "--config",
+        metavar="ADMIN.yaml",
+        default=os.environ.get("JUPYTERHUB_DS_CONFIG"),
+        help="the admin YAML the hub runs with (default: $JUPYTERHUB_DS_CONFIG)",
+    )
+    parser.add_argument(
+        "--proxy-api-url",
+        metavar="URL",
+        default="http://127.0.0.1:8001",
+        help="the proxy's REST API, as c.ConfigurableHTTPProxy.api_url sets it (default: JupyterHub's, %(default)s)",
+    )
 
 
 def health(public_url):
@@ -98,8 +105,10 @@ def run(args, env=None):
 
     env = dict(os.environ) if env is None else env
     if not args.config:
-        print("doctor: give the admin YAML the hub runs with: --config ADMIN.yaml (or set JUPYTERHUB_DS_CONFIG)",
-              file=sys.stderr)
+        print(
+            "doctor: give the admin YAML the hub runs with: --config ADMIN.yaml (or set JUPYTERHUB_DS_CONFIG)",
+            file=sys.stderr,
+        )
         return 2
     problems, config = check_file(args.config)
     results = [C.config_check(args.config, problems)]
@@ -111,7 +120,9 @@ def run(args, env=None):
             client = docker.from_env(timeout=DOCKER_TIMEOUT)
             version = client.version().get("Version", "?")
         except ImportError:
-            results.append(C.dockerd_check(address, None, "docker-py is not installed: pip install 'jupyterhub-ds[hub]'"))
+            results.append(
+                C.dockerd_check(address, None, "docker-py is not installed: pip install 'jupyterhub-ds[hub]'")
+            )
         except Exception as e:  # docker.errors.DockerException: no engine
             results.append(C.dockerd_check(address, None, str(e)[:200]))
         else:
@@ -123,6 +134,9 @@ def run(args, env=None):
     for check in results:
         print(check.line(), flush=True)
     failed = [c for c in results if c.status == C.FAIL]
-    print(f"doctor: {len(results)} checks, {len(failed)} failed"
-          + (f" ({', '.join(c.name for c in failed)})" if failed else ""), file=sys.stderr)
+    print(
+        f"doctor: {len(results)} checks, {len(failed)} failed"
+        + (f" ({', '.join(c.name for c in failed)})" if failed else ""),
+        file=sys.stderr,
+    )
     return 1 if failed else 0

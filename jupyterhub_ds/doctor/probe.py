@@ -67,9 +67,14 @@ def _database(url, what, gateway):
     if scheme not in DEFAULT_PORTS:
         return None
     parts = urlsplit(url)
-    return Target(what, _on_network(parts.hostname or "", gateway), parts.port or DEFAULT_PORTS[scheme], False,
-                  "users' containers must not reach the database; bind it to an address they cannot reach or "
-                  "firewall the user network")
+    return Target(
+        what,
+        _on_network(parts.hostname or "", gateway),
+        parts.port or DEFAULT_PORTS[scheme],
+        False,
+        "users' containers must not reach the database; bind it to an address they cannot reach or "
+        "firewall the user network",
+    )
 
 
 def targets(config, gateway, proxy_api_url="http://127.0.0.1:8001"):
@@ -77,45 +82,85 @@ def targets(config, gateway, proxy_api_url="http://127.0.0.1:8001"):
     hub = config["hub"]
     bind = urlsplit(hub["hub_bind_url"] or "http://127.0.0.1:8081")
     hub_host = hub["hub_connect_ip"] or _on_network(bind.hostname or "", gateway)
-    found = [Target("hub API", hub_host, bind.port or 8081, True,
-                    "servers talk to the hub there (activity, tokens, events); bind hub.hub_bind_url on the user "
-                    "network's gateway and set hub.hub_connect_ip to it")]
+    found = [
+        Target(
+            "hub API",
+            hub_host,
+            bind.port or 8081,
+            True,
+            "servers talk to the hub there (activity, tokens, events); bind hub.hub_bind_url on the user "
+            "network's gateway and set hub.hub_connect_ip to it",
+        )
+    ]
     proxy = urlsplit(proxy_api_url)
-    found.append(Target("proxy API", _on_network(proxy.hostname or "", gateway), proxy.port or 8001, False,
-                        "whoever reaches the proxy's API can route any URL anywhere; bind it to 127.0.0.1 "
-                        "(c.ConfigurableHTTPProxy.api_url)"))
+    found.append(
+        Target(
+            "proxy API",
+            _on_network(proxy.hostname or "", gateway),
+            proxy.port or 8001,
+            False,
+            "whoever reaches the proxy's API can route any URL anywhere; bind it to 127.0.0.1 "
+            "(c.ConfigurableHTTPProxy.api_url)",
+        )
+    )
     for url, what in ((hub["db_url"], "hub database"), (config["promotion"]["database_url"], "promotion database")):
         target = _database(url, what, gateway)
         if target is not None:
             found.append(target)
     if config["promotion"]["projects"]:
-        found.append(Target("promotion service port", gateway, config["promotion"]["port"], False,
-                            "users reach the service through the proxy (with hub login) only; it must listen on "
-                            "127.0.0.1"))
+        found.append(
+            Target(
+                "promotion service port",
+                gateway,
+                config["promotion"]["port"],
+                False,
+                "users reach the service through the proxy (with hub login) only; it must listen on 127.0.0.1",
+            )
+        )
     for port in (2375, 2376):
-        found.append(Target(f"Docker API :{port}", gateway, port, False,
-                            "Docker's API gives root on the host; never expose it to containers"))
+        found.append(
+            Target(
+                f"Docker API :{port}",
+                gateway,
+                port,
+                False,
+                "Docker's API gives root on the host; never expose it to containers",
+            )
+        )
     return found
 
 
 def probe_checks(found, results, error=""):
     """Checks from the probe's ``results`` (one per target: "open" or the error's name)."""
     if error:
-        return [Check("isolation probe", FAIL, f"the probe container did not run: {error}",
-                      "check that images.default and network.name exist (the lines above)")]
+        return [
+            Check(
+                "isolation probe",
+                FAIL,
+                f"the probe container did not run: {error}",
+                "check that images.default and network.name exist (the lines above)",
+            )
+        ]
     checks = []
     for target, result in zip(found, results, strict=True):
         where = f"{target.host}:{target.port}"
         if target.must_answer:
-            checks.append(Check(f"reach {target.name}", PASS, f"a user's container reaches it at {where}")
-                          if result == "open" else
-                          Check(f"reach {target.name}", FAIL, f"a user's container cannot reach it at {where} "
-                                f"({result})", target.why))
+            checks.append(
+                Check(f"reach {target.name}", PASS, f"a user's container reaches it at {where}")
+                if result == "open"
+                else Check(
+                    f"reach {target.name}",
+                    FAIL,
+                    f"a user's container cannot reach it at {where} ({result})",
+                    target.why,
+                )
+            )
         else:
-            checks.append(Check(f"no {target.name}", FAIL, f"a user's container reaches it at {where}", target.why)
-                          if result == "open" else
-                          Check(f"no {target.name}", PASS, f"not reachable from a user's container at {where} "
-                                f"({result})"))
+            checks.append(
+                Check(f"no {target.name}", FAIL, f"a user's container reaches it at {where}", target.why)
+                if result == "open"
+                else Check(f"no {target.name}", PASS, f"not reachable from a user's container at {where} ({result})")
+            )
     return checks
 
 
@@ -127,9 +172,20 @@ def run_probe(client, image, network, found, name):
     """Run the probe container (docker-py ``client``); -> the list of results. Removed in any case."""
     payload = json.dumps([[t.name, t.host, t.port] for t in found])
     container = client.containers.create(
-        image, ["python", "-c", SCRIPT, payload], entrypoint="", name=name, user="1000", network=network,
-        cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, mem_limit="64m", pids_limit=32,
-        labels={LABEL: "probe"}, detach=True)
+        image,
+        ["python", "-c", SCRIPT, payload],
+        entrypoint="",
+        name=name,
+        user="1000",
+        network=network,
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        read_only=True,
+        mem_limit="64m",
+        pids_limit=32,
+        labels={LABEL: "probe"},
+        detach=True,
+    )
     try:
         container.start()
         status = container.wait(timeout=PROBE_TIMEOUT)

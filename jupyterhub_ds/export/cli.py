@@ -84,14 +84,20 @@ def run_z2jh(args):
             print(line)
         print(f"{len(lines)} problem(s) in {args.path}; nothing exported", file=sys.stderr)
         return 1
-    values, problems = z2jh.export(config, secret_name=args.secret_name, hub_image=args.hub_image,
-                                   base_dir=os.path.dirname(os.path.abspath(args.path)))
+    values, problems = z2jh.export(
+        config,
+        secret_name=args.secret_name,
+        hub_image=args.hub_image,
+        base_dir=os.path.dirname(os.path.abspath(args.path)),
+    )
     try:
         source = read_source(args.path)
     except ConfigSourceError as err:  # it was just read; only a race could get here
         print(err, file=sys.stderr)
         return 1
-    report = [format_problem(p, source.name, source.lines) for p in sorted(problems, key=lambda p: sort_key(p, source.lines))]
+    report = [
+        format_problem(p, source.name, source.lines) for p in sorted(problems, key=lambda p: sort_key(p, source.lines))
+    ]
     text = header(args.path, report, z2jh.secret_keys(config), args.secret_name)
     text += yaml.dump(values, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
     if args.output:

@@ -46,8 +46,17 @@ PULL_POLICIES = {"ifnotpresent": "IfNotPresent", "always": "Always"}
 # values below) and the JupyterHub traits the chart sets itself or has a values key for.
 SPAWNER_SECTIONS = {"Spawner", "DockerSpawner", "SwarmSpawner", "ProfileSpawnerMixin", "ProfileSwarmSpawner"}
 CHART_MANAGED = {
-    "JupyterHub": {"bind_url", "hub_bind_url", "hub_connect_ip", "db_url", "cleanup_servers", "spawner_class",
-                   "services", "load_roles", "authenticate_prometheus"},
+    "JupyterHub": {
+        "bind_url",
+        "hub_bind_url",
+        "hub_connect_ip",
+        "db_url",
+        "cleanup_servers",
+        "spawner_class",
+        "services",
+        "load_roles",
+        "authenticate_prometheus",
+    },
 }
 EXTRA_CONFIG = f"""\
 # jupyterhub-ds policy the chart has no values for (docs/kubernetes.md): each user is
@@ -105,9 +114,13 @@ def hub_traits(config, base_dir=None):
 def hardening_of(config):
     """The Docker spawner's Hardening for the admin YAML's hardening section."""
     h = config.get("hardening") or {}
-    return Hardening(user=h.get("user", "1000"), no_new_privileges=h.get("no_new_privileges", True),
-                     cap_add=tuple(h.get("cap_add") or ()), read_only_rootfs=h.get("read_only_rootfs", False),
-                     runtime=h.get("runtime"))
+    return Hardening(
+        user=h.get("user", "1000"),
+        no_new_privileges=h.get("no_new_privileges", True),
+        cap_add=tuple(h.get("cap_add") or ()),
+        read_only_rootfs=h.get("read_only_rootfs", False),
+        runtime=h.get("runtime"),
+    )
 
 
 DOCKER_DEFAULTS = Hardening()  # frozen: safe to share
@@ -145,8 +158,13 @@ def volume(name, mount, where, problems):
         if read_only:
             vol["persistentVolumeClaim"]["readOnly"] = True
         if not _DNS_NAME.match(source):
-            problems.append(Problem(where + ("source",), f"{show(source)} is not a valid PersistentVolumeClaim name; "
-                                    "rename the claim with lowercase letters, digits, '-' and '.' and edit the values"))
+            problems.append(
+                Problem(
+                    where + ("source",),
+                    f"{show(source)} is not a valid PersistentVolumeClaim name; "
+                    "rename the claim with lowercase letters, digits, '-' and '.' and edit the values",
+                )
+            )
     mnt = {"name": name, "mountPath": mount["target"]}
     if read_only:
         mnt["readOnly"] = True
@@ -184,22 +202,37 @@ def profile_entry(index, profile, problems):
     missing = [k for k in ("cpu", "mem") if profile[f"{k}_limit"] is not None and profile[f"{k}_guarantee"] is None]
     if missing:
         names = " and ".join(f"{k}_guarantee" for k in missing)
-        problems.append(Problem(here, f"has no {names}: Kubernetes then reserves the whole limit on a node "
-                                "(Docker reserves nothing); set a guarantee to reserve less"))
+        problems.append(
+            Problem(
+                here,
+                f"has no {names}: Kubernetes then reserves the whole limit on a node "
+                "(Docker reserves nothing); set a guarantee to reserve less",
+            )
+        )
     if profile["gpus"] > 0:
         override["extra_resource_limits"] = {GPU_RESOURCE: profile["gpus"]}
     elif profile["gpus"] == -1:
-        problems.append(Problem(here + ("gpus",), f"-1 (all GPUs) has no Kubernetes equivalent; give the number "
-                                f"of GPUs ({GPU_RESOURCE}) the profile gets"))
+        problems.append(
+            Problem(
+                here + ("gpus",),
+                f"-1 (all GPUs) has no Kubernetes equivalent; give the number "
+                f"of GPUs ({GPU_RESOURCE}) the profile gets",
+            )
+        )
     selector = {}
     for k, constraint in enumerate(profile.get("placement") or ()):
         label = NODE_LABEL.match(constraint)
         if label:
             selector[label.group(1)] = label.group(2)
         else:
-            problems.append(Problem(here + ("placement", k), f"{constraint!r} has no node_selector equivalent (only "
-                                    "node.labels.KEY==VALUE has); write a node affinity in the profile's "
-                                    "kubespawner_override.node_affinity_required by hand"))
+            problems.append(
+                Problem(
+                    here + ("placement", k),
+                    f"{constraint!r} has no node_selector equivalent (only "
+                    "node.labels.KEY==VALUE has); write a node affinity in the profile's "
+                    "kubespawner_override.node_affinity_required by hand",
+                )
+            )
     if selector:
         override["node_selector"] = selector
     env = {**profile["environment"], "JUPYTERHUB_DS_PROFILE": profile["slug"]}
@@ -222,8 +255,13 @@ def storage_values(section, problems):
     if _DNS_NAME.match(re.sub(r"\{[a-z_]+\}", "x", template)):
         storage["dynamic"] = {"pvcNameTemplate": template}
     else:
-        problems.append(Problem(("volumes", "home_volume"), f"{show(template)} is not a valid PersistentVolumeClaim "
-                                "name; the home claims keep the chart's name claim-{username}"))
+        problems.append(
+            Problem(
+                ("volumes", "home_volume"),
+                f"{show(template)} is not a valid PersistentVolumeClaim "
+                "name; the home claims keep the chart's name claim-{username}",
+            )
+        )
     mounts = [volume(f"shared-{i}", m, ("volumes", "shared", i), problems) for i, m in enumerate(section["shared"])]
     if mounts:
         storage["extraVolumes"] = [v for v, _ in mounts]
@@ -235,8 +273,13 @@ def network_policy(section):
     """User pods: ingress only from the hub and proxy (the chart's rule), egress to the hub,
     DNS and any address like a Docker container (GitLab is often on a private network);
     another user's pod is unreachable because its ingress refuses it."""
-    policy = {"enabled": True, "ingress": [], "allowedIngressPorts": [], "interNamespaceAccessLabels": "ignore",
-              "egressAllowRules": {"privateIPs": True, "nonPrivateIPs": True}}
+    policy = {
+        "enabled": True,
+        "ingress": [],
+        "allowedIngressPorts": [],
+        "interNamespaceAccessLabels": "ignore",
+        "egressAllowRules": {"privateIPs": True, "nonPrivateIPs": True},
+    }
     if section["containers_can_talk"]:
         policy["ingress"] = [{"from": [{"podSelector": {"matchLabels": {"component": "singleuser-server"}}}]}]
     return policy
@@ -250,17 +293,25 @@ def singleuser_values(config, problems, base_dir=None):
     if policy in PULL_POLICIES:
         su["image"]["pullPolicy"] = PULL_POLICIES[policy]
     else:
-        problems.append(Problem(("spawner", "pull_policy"), f"{show(policy)} has no Kubernetes equivalent; push the "
-                                "images to a registry the cluster pulls from (or preload them on every node and set "
-                                "singleuser.image.pullPolicy: Never)"))
+        problems.append(
+            Problem(
+                ("spawner", "pull_policy"),
+                f"{show(policy)} has no Kubernetes equivalent; push the "
+                "images to a registry the cluster pulls from (or preload them on every node and set "
+                "singleuser.image.pullPolicy: Never)",
+            )
+        )
     su.update(security)
     # the chart requests 1G for every pod by default; on Docker only a profile reserves memory
     su["memory"] = {"guarantee": None}
     su["startTimeout"] = config["spawner"]["start_timeout"]
     su["storage"] = storage_values(config["volumes"], problems)
-    env = {"JUPYTERHUB_DS_GITLAB_URL": config["gitlab"]["url"].rstrip("/"),
-           "JUPYTERHUB_DS_REVIEW_POLICY": json.dumps(
-               A.review_policy(config["review"], allowed_packages(config, base_dir)), sort_keys=True)}
+    env = {
+        "JUPYTERHUB_DS_GITLAB_URL": config["gitlab"]["url"].rstrip("/"),
+        "JUPYTERHUB_DS_REVIEW_POLICY": json.dumps(
+            A.review_policy(config["review"], allowed_packages(config, base_dir)), sort_keys=True
+        ),
+    }
     if config["workspace"]["projects"]:
         env["JUPYTERHUB_DS_WORKSPACE_DIR"] = config["workspace"]["directory"]
     su["extraEnv"] = {k: literal(v) for k, v in env.items()}
@@ -283,8 +334,11 @@ def hub_values(config, problems, *, secret_name, hub_image, base_dir=None):
     for cls, section in c.items():
         if cls in SPAWNER_SECTIONS:
             continue
-        kept = {k: plain(v) for k, v in section.items()
-                if k not in CHART_MANAGED.get(cls, ()) and not secrets.is_secret_key(k)}
+        kept = {
+            k: plain(v)
+            for k, v in section.items()
+            if k not in CHART_MANAGED.get(cls, ()) and not secrets.is_secret_key(k)
+        }
         if kept:
             hub_config[cls] = kept
     _, spawner = security_values(hardening_of(config))
@@ -294,11 +348,19 @@ def hub_values(config, problems, *, secret_name, hub_image, base_dir=None):
         scopes.append(f"{token_scope}!user")
     if EVENTS_SCOPE in c.JupyterHub.get("custom_scopes", {}):  # review events to the audit trail, as on Docker
         scopes.append(f"{EVENTS_SCOPE}!user")
-    hub_config["KubeSpawner"] = {**spawner, "server_token_scopes": scopes,
-                                 "http_timeout": config["spawner"]["http_timeout"]}
+    hub_config["KubeSpawner"] = {
+        **spawner,
+        "server_token_scopes": scopes,
+        "http_timeout": config["spawner"]["http_timeout"],
+    }
     if config["gitlab"]["ca_bundle"]:
-        problems.append(Problem(("gitlab", "ca_bundle"), f"{show(config['gitlab']['ca_bundle'])} must exist in the hub "
-                                "pod; mount the PEM there (hub.extraVolumes and hub.extraVolumeMounts from a ConfigMap)"))
+        problems.append(
+            Problem(
+                ("gitlab", "ca_bundle"),
+                f"{show(config['gitlab']['ca_bundle'])} must exist in the hub "
+                "pod; mount the PEM there (hub.extraVolumes and hub.extraVolumeMounts from a ConfigMap)",
+            )
+        )
     name, tag = split_image(hub_image)
     roles = {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in c.JupyterHub.load_roles}
     return {
@@ -307,8 +369,9 @@ def hub_values(config, problems, *, secret_name, hub_image, base_dir=None):
         "db": db_values(config["hub"]["db_url"]),
         "existingSecret": secret_name,
         "extraEnv": {
-            secrets.GITLAB_CLIENT_SECRET: {"valueFrom": {"secretKeyRef": {"name": secret_name,
-                                                                          "key": secrets.GITLAB_CLIENT_SECRET}}},
+            secrets.GITLAB_CLIENT_SECRET: {
+                "valueFrom": {"secretKeyRef": {"name": secret_name, "key": secrets.GITLAB_CLIENT_SECRET}}
+            },
         },
         "authenticatePrometheus": c.JupyterHub.authenticate_prometheus,
         "config": hub_config,
@@ -321,9 +384,14 @@ def promotion_problems(section):
     if not section["projects"]:
         return []
     lanes = sum(len(p["lanes"]) for p in section["projects"])
-    return [Problem(("promotion", "projects"), f"{len(section['projects'])} project(s) with {lanes} lane(s) are not "
-                    "exported: the promotion's clean run executes notebooks in Docker containers, which is not available on "
-                    "Kubernetes yet; keep promoting from a Docker host or by hand")]
+    return [
+        Problem(
+            ("promotion", "projects"),
+            f"{len(section['projects'])} project(s) with {lanes} lane(s) are not "
+            "exported: the promotion's clean run executes notebooks in Docker containers, which is not available on "
+            "Kubernetes yet; keep promoting from a Docker host or by hand",
+        )
+    ]
 
 
 def secret_keys(config):

@@ -73,7 +73,9 @@ RULES = {
     ("profiles", "*", "volumes"): _m(PROFILE + ".volumes, .volume_mounts"),
     ("profiles", "*", "environment"): _m(PROFILE + ".environment"),
     ("profiles", "*", "allowed_groups"): _m("singleuser.profileList[].allowed_groups (enforced by hub.extraConfig)"),
-    ("profiles", "*", "placement"): _m(PROFILE + ".node_selector (node.labels.KEY==VALUE; other constraints are reported)"),
+    ("profiles", "*", "placement"): _m(
+        PROFILE + ".node_selector (node.labels.KEY==VALUE; other constraints are reported)"
+    ),
     ("profiles", "*", "idle_timeout"): _m(PROFILE + ".args (--ServerApp.shutdown_no_activity_timeout)"),
     ("images", "default"): _m("singleuser.image.name, singleuser.image.tag"),
     ("images", "allowed"): Rule(ELSEWHERE, "checked when the file is loaded: profiles name only allowed images"),
@@ -98,7 +100,9 @@ RULES = {
     ("spawner", "kind"): Rule(ELSEWHERE, "KubeSpawner replaces the Docker and Swarm spawners"),
     ("spawner", "start_timeout"): _m("singleuser.startTimeout"),
     ("spawner", "http_timeout"): _m("hub.config.KubeSpawner.http_timeout"),
-    ("spawner", "remove_on_stop"): _docker("KubeSpawner always deletes the pod when the server stops (the home PVC stays)"),
+    ("spawner", "remove_on_stop"): _docker(
+        "KubeSpawner always deletes the pod when the server stops (the home PVC stays)"
+    ),
     ("spawner", "pull_policy"): _m("singleuser.image.pullPolicy"),
     ("workspace", "directory"): _m("singleuser.extraEnv.JUPYTERHUB_DS_WORKSPACE_DIR"),
     ("workspace", "projects"): _m("custom.jupyterhub-ds.workspace_projects (used by hub.extraConfig)"),
@@ -106,8 +110,11 @@ RULES = {
     # reported as a whole by z2jh.promotion_problems when it has projects
     ("promotion",): _m("(not exported: reported when promotion.projects is not empty)"),
     ("audit",): _m("hub.config.AuditTrail.path (a path in the hub pod: put a persistent volume there)"),
-    ("packages",): Rule(ELSEWHERE, "checked on images (`jupyterhub-ds packages check`, `images build --config`) and "
-                                   "by promotion clean runs; its names also become the review's import allow-list"),
+    ("packages",): Rule(
+        ELSEWHERE,
+        "checked on images (`jupyterhub-ds packages check`, `images build --config`) and "
+        "by promotion clean runs; its names also become the review's import allow-list",
+    ),
 }
 
 

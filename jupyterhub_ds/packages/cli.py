@@ -27,8 +27,10 @@ def load_policy(config_path):
 
     lines, config = check_file(config_path)
     if lines:
-        raise ValueError("\n".join(lines) + f"\n{len(lines)} problem(s) in {config_path}; fix them first "
-                                            f"(jupyterhub-ds check-config {config_path})")
+        raise ValueError(
+            "\n".join(lines) + f"\n{len(lines)} problem(s) in {config_path}; fix them first "
+            f"(jupyterhub-ds check-config {config_path})"
+        )
     return package_policy(config, os.path.dirname(os.path.abspath(config_path)))
 
 
@@ -42,8 +44,10 @@ def check_image(image, policy):
 
 
 def table(installed):
-    rows = [(d["name"], d.get("version", "") or "?", " ".join(licence_text(d).split())[:60] or "(none)") for d in
-            sorted(installed, key=lambda d: d["name"].lower())]
+    rows = [
+        (d["name"], d.get("version", "") or "?", " ".join(licence_text(d).split())[:60] or "(none)")
+        for d in sorted(installed, key=lambda d: d["name"].lower())
+    ]
     widths = [max([len(r[i]) for r in rows] + [len(h)]) for i, h in enumerate(("name", "version", "licence"))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(("name", "version", "licence"), widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -52,12 +56,19 @@ def table(installed):
 
 def add_arguments(parser):
     sub = parser.add_subparsers(dest="packages_command", metavar="ACTION")
-    c = sub.add_parser("check", help="list an image's Python packages and refuse what is outside the package policy",
-                       description=__doc__.split("\n\n")[1])
+    c = sub.add_parser(
+        "check",
+        help="list an image's Python packages and refuse what is outside the package policy",
+        description=__doc__.split("\n\n")[1],
+    )
     c.add_argument("image", metavar="IMAGE", help="a local image, e.g. jupyterhub-ds/singleuser-scipy:latest")
-    c.add_argument("--config", metavar="ADMIN.yaml", default=os.environ.get("JUPYTERHUB_DS_CONFIG"),
-                   help="the admin YAML whose packages: section is the policy (default: $JUPYTERHUB_DS_CONFIG; "
-                        "none: the default refused licences only)")
+    c.add_argument(
+        "--config",
+        metavar="ADMIN.yaml",
+        default=os.environ.get("JUPYTERHUB_DS_CONFIG"),
+        help="the admin YAML whose packages: section is the policy (default: $JUPYTERHUB_DS_CONFIG; "
+        "none: the default refused licences only)",
+    )
     c.add_argument("--json", action="store_true", help="print {image, policy, packages, problems} as JSON")
 
 
@@ -77,16 +88,23 @@ def run(args):
         return 1
     source = args.config or "the default policy (refused licences only)"
     if args.json:
-        print(json.dumps({"image": args.image, "policy": source, "packages": installed, "problems": problems},
-                         indent=1, sort_keys=True))
+        print(
+            json.dumps(
+                {"image": args.image, "policy": source, "packages": installed, "problems": problems},
+                indent=1,
+                sort_keys=True,
+            )
+        )
     else:
         print(f"{args.image}: {len(installed)} Python distributions")
         print("\n".join(table(installed)))
         for problem in problems:
             print(f"refused: {problem}")
     if problems:
-        print(f"packages check: {args.image} holds {len(problems)} thing(s) outside the package policy of {source}",
-              file=sys.stderr)
+        print(
+            f"packages check: {args.image} holds {len(problems)} thing(s) outside the package policy of {source}",
+            file=sys.stderr,
+        )
         return 1
     print(f"packages check: {args.image} is within the package policy of {source}", file=sys.stderr)
     return 0

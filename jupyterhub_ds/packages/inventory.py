@@ -43,9 +43,33 @@ class InventoryError(Exception):
 
 
 def docker_command(image, name):
-    return ["docker", "run", "--rm", "--name", name, "--label", f"{LABEL}=1", "--network", "none",
-            "--user", "1000", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--read-only",
-            "--memory", "512m", "--pids-limit", "64", "--entrypoint", "python", image, "-c", SCRIPT]
+    return [
+        "docker",
+        "run",
+        "--rm",
+        "--name",
+        name,
+        "--label",
+        f"{LABEL}=1",
+        "--network",
+        "none",
+        "--user",
+        "1000",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--read-only",
+        "--memory",
+        "512m",
+        "--pids-limit",
+        "64",
+        "--entrypoint",
+        "python",
+        image,
+        "-c",
+        SCRIPT,
+    ]
 
 
 def list_image(image, timeout=TIMEOUT):

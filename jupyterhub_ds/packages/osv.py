@@ -86,8 +86,12 @@ def affects(entry, version_text):
 
 
 def _fixed_of(ranges):
-    return tuple(sorted({e["fixed"] for r in ranges for e in r.get("events") or () if "fixed" in e},
-                        key=lambda v: _version(v) or Version("0")))
+    return tuple(
+        sorted(
+            {e["fixed"] for r in ranges for e in r.get("events") or () if "fixed" in e},
+            key=lambda v: _version(v) or Version("0"),
+        )
+    )
 
 
 def index(advisories):
@@ -110,9 +114,12 @@ def advisories_for(database, name, version):
         hit, fixed = affects(entry, version)
         if hit:
             known = out.get(adv["id"])
-            fixed = tuple(sorted(set(fixed) | set(known.fixed if known else ()), key=lambda v: _version(v) or Version("0")))
-            out[adv["id"]] = Advisory(adv["id"], tuple(adv.get("aliases") or ()), (adv.get("summary") or "").strip(),
-                                      fixed)
+            fixed = tuple(
+                sorted(set(fixed) | set(known.fixed if known else ()), key=lambda v: _version(v) or Version("0"))
+            )
+            out[adv["id"]] = Advisory(
+                adv["id"], tuple(adv.get("aliases") or ()), (adv.get("summary") or "").strip(), fixed
+            )
     return sorted(out.values(), key=lambda a: a.id)
 
 
@@ -124,8 +131,9 @@ def _read_folder(path):
                 continue
             count += 1
             if count > MAX_FILES:
-                raise DatabaseError(f"{path} has more than {MAX_FILES} advisory files; give the folder of one "
-                                    "ecosystem's export (PyPI)")
+                raise DatabaseError(
+                    f"{path} has more than {MAX_FILES} advisory files; give the folder of one ecosystem's export (PyPI)"
+                )
             full = os.path.join(folder, name)
             if os.path.getsize(full) > MAX_FILE_BYTES:
                 continue  # no advisory is that large: not one of ours
@@ -159,8 +167,10 @@ def load(path):
     try:
         mtime = os.stat(path).st_mtime_ns
     except OSError as e:
-        raise DatabaseError(f"cannot read the vulnerability database {path} ({e.strerror}); unpack osv.dev's PyPI "
-                            "all.zip there, or fix packages.vulnerability_database") from None
+        raise DatabaseError(
+            f"cannot read the vulnerability database {path} ({e.strerror}); unpack osv.dev's PyPI "
+            "all.zip there, or fix packages.vulnerability_database"
+        ) from None
     if not (os.path.isdir(path) or zipfile.is_zipfile(path)):
         raise DatabaseError(f"the vulnerability database {path} is neither a folder nor a .zip of OSV advisories")
     return _load(path, mtime)

@@ -134,13 +134,17 @@ def unlisted_licence_problems(installed, allowed_licenses):
     for dist in installed:
         text = licence_text(dist)
         if not text:
-            problems.append(f"{dist['name']} {dist.get('version', '')} has no licence in its metadata, so it matches "
-                            "none of packages.allowed_licenses; remove it from the image, or check its licence by hand "
-                            "and allow the word its licence uses")
+            problems.append(
+                f"{dist['name']} {dist.get('version', '')} has no licence in its metadata, so it matches "
+                "none of packages.allowed_licenses; remove it from the image, or check its licence by hand "
+                "and allow the word its licence uses"
+            )
         elif not any(p.search(text) for p in patterns):
-            problems.append(f"{dist['name']} {dist.get('version', '')} is licensed {text[:80]!r}, which matches none of "
-                            f"packages.allowed_licenses ({', '.join(allowed_licenses)}); remove it from the image or "
-                            "add its licence there")
+            problems.append(
+                f"{dist['name']} {dist.get('version', '')} is licensed {text[:80]!r}, which matches none of "
+                f"packages.allowed_licenses ({', '.join(allowed_licenses)}); remove it from the image or "
+                "add its licence there"
+            )
     return problems
 
 
@@ -154,8 +158,10 @@ def allow_list_problems(installed, allowed):
         if name in ALWAYS_ALLOWED:
             continue
         if name not in allowed:
-            problems.append(f"{dist['name']} {dist.get('version', '')} is not on the package allow-list "
-                            "(packages.allowed, packages.allowed_lock); remove it from the image or allow it there")
+            problems.append(
+                f"{dist['name']} {dist.get('version', '')} is not on the package allow-list "
+                "(packages.allowed, packages.allowed_lock); remove it from the image or allow it there"
+            )
             continue
         spec = allowed[name]
         if not spec:
@@ -165,8 +171,10 @@ def allow_list_problems(installed, allowed):
         except (InvalidVersion, InvalidSpecifier):
             inside = False
         if not inside:
-            problems.append(f"{dist['name']} {dist.get('version', '')} is outside the allowed versions {spec} "
-                            "(packages.allowed, packages.allowed_lock); install a version in that range or change it")
+            problems.append(
+                f"{dist['name']} {dist.get('version', '')} is outside the allowed versions {spec} "
+                "(packages.allowed, packages.allowed_lock); install a version in that range or change it"
+            )
     return problems
 
 
@@ -184,8 +192,10 @@ def vulnerability_problems(installed, found, ignored=()):
             aliases = f" ({', '.join(adv.aliases)})" if adv.aliases else ""
             fixed = f"upgrade to {' or '.join(adv.fixed)}" if adv.fixed else "remove it (no fixed version is known)"
             summary = f": {adv.summary[:100]}" if adv.summary else ""
-            problems.append(f"{dist['name']} {dist.get('version', '')} has the known vulnerability {adv.id}{aliases}"
-                            f"{summary}; {fixed}, or list {adv.id} in packages.ignored_advisories")
+            problems.append(
+                f"{dist['name']} {dist.get('version', '')} has the known vulnerability {adv.id}{aliases}"
+                f"{summary}; {fixed}, or list {adv.id} in packages.ignored_advisories"
+            )
     return problems
 
 

@@ -76,38 +76,53 @@ class PromotionService(Application):
 
     config_file = Unicode("", help="A Python config file (c.PromotionService.…) loaded at start.").tag(config=True)
 
-    settings_json = Unicode(help=f"""The promotion settings as JSON (the admin YAML's promotion
-        section with profile limits). Default: env {CONFIG_ENV}, written by the hub.""").tag(config=True)
+    settings_json = Unicode(
+        help=f"""The promotion settings as JSON (the admin YAML's promotion
+        section with profile limits). Default: env {CONFIG_ENV}, written by the hub."""
+    ).tag(config=True)
 
     @default("settings_json")
     def _settings_json_default(self):
         value = os.environ.get(CONFIG_ENV)
         if not value:
-            raise ValueError(f"no promotion settings: set {CONFIG_ENV} (the hub does it from the admin YAML's "
-                             "promotion: section) or PromotionService.settings_json")
+            raise ValueError(
+                f"no promotion settings: set {CONFIG_ENV} (the hub does it from the admin YAML's "
+                "promotion: section) or PromotionService.settings_json"
+            )
         return value
 
-    gitlab_url = Unicode(help=f"""GitLab's base URL, e.g. https://gitlab.example.com. Default: the
-        settings' gitlab_url, else env {GITLAB_URL_ENV}, else env GITLAB_URL.""").tag(config=True)
+    gitlab_url = Unicode(
+        help=f"""GitLab's base URL, e.g. https://gitlab.example.com. Default: the
+        settings' gitlab_url, else env {GITLAB_URL_ENV}, else env GITLAB_URL."""
+    ).tag(config=True)
 
     @default("gitlab_url")
     def _gitlab_url_default(self):
-        url = (json.loads(self.settings_json).get("gitlab_url") or os.environ.get(GITLAB_URL_ENV)
-               or os.environ.get("GITLAB_URL"))
+        url = (
+            json.loads(self.settings_json).get("gitlab_url")
+            or os.environ.get(GITLAB_URL_ENV)
+            or os.environ.get("GITLAB_URL")
+        )
         if not url:
-            raise ValueError(f"no GitLab URL for the promotion service: set env {GITLAB_URL_ENV} (or GITLAB_URL) "
-                             "or PromotionService.gitlab_url")
+            raise ValueError(
+                f"no GitLab URL for the promotion service: set env {GITLAB_URL_ENV} (or GITLAB_URL) "
+                "or PromotionService.gitlab_url"
+            )
         return url.rstrip("/")
 
-    gitlab_token = Unicode(help=f"""Token the service uses on GitLab (api scope, may push the lane
-        branches). Default: env {TOKEN_ENV}. Never logged.""").tag(config=True)
+    gitlab_token = Unicode(
+        help=f"""Token the service uses on GitLab (api scope, may push the lane
+        branches). Default: env {TOKEN_ENV}. Never logged."""
+    ).tag(config=True)
 
     @default("gitlab_token")
     def _gitlab_token_default(self):
         return os.environ.get(TOKEN_ENV, "")
 
-    database_url = Unicode(help=f"""Record store URL; default: the settings' database_url with
-        the password from env {DB_PASSWORD_ENV}.""").tag(config=True)
+    database_url = Unicode(
+        help=f"""Record store URL; default: the settings' database_url with
+        the password from env {DB_PASSWORD_ENV}."""
+    ).tag(config=True)
 
     @default("database_url")
     def _database_url_default(self):
@@ -115,42 +130,52 @@ class PromotionService(Application):
 
         return with_password(self.settings.database_url, os.environ.get(DB_PASSWORD_ENV))
 
-    artifacts_dir = Unicode(help="""Where executed notebooks are kept (one folder per run);
-        default: beside the SQLite file, else ./jupyterhub_ds_promotion_artifacts.""").tag(config=True)
+    artifacts_dir = Unicode(
+        help="""Where executed notebooks are kept (one folder per run);
+        default: beside the SQLite file, else ./jupyterhub_ds_promotion_artifacts."""
+    ).tag(config=True)
 
     @default("artifacts_dir")
     def _artifacts_dir_default(self):
         url = self.database_url
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            return str(Path(url[len("sqlite:///"):]).resolve().parent / "jupyterhub_ds_promotion_artifacts")
+            return str(Path(url[len("sqlite:///") :]).resolve().parent / "jupyterhub_ds_promotion_artifacts")
         return str(Path.cwd() / "jupyterhub_ds_promotion_artifacts")
 
-    public_url = Unicode(help="""The service's address for browsers, e.g.
+    public_url = Unicode(
+        help="""The service's address for browsers, e.g.
         https://hub.example.com/services/promotion/ (links in commit statuses and notes on GitLab).
         Default: env JUPYTERHUB_PUBLIC_URL, which the hub sets when its public_url is configured
-        (the admin YAML's hub.public_url); empty: statuses and notes carry no links.""").tag(config=True)
+        (the admin YAML's hub.public_url); empty: statuses and notes carry no links."""
+    ).tag(config=True)
 
     @default("public_url")
     def _public_url_default(self):
         return os.environ.get("JUPYTERHUB_PUBLIC_URL", "")
 
-    cache_dir = Unicode(help="Bare git caches of the promoted projects; default: <artifacts_dir>/../"
-                             "jupyterhub_ds_promotion_git.").tag(config=True)
+    cache_dir = Unicode(
+        help="Bare git caches of the promoted projects; default: <artifacts_dir>/../jupyterhub_ds_promotion_git."
+    ).tag(config=True)
 
     @default("cache_dir")
     def _cache_dir_default(self):
         return str(Path(self.artifacts_dir).parent / "jupyterhub_ds_promotion_git")
 
-    run_timeout = Float(3600.0, help="""Seconds a whole clean run (all notebooks and tests) may take
+    run_timeout = Float(
+        3600.0,
+        help="""Seconds a whole clean run (all notebooks and tests) may take
         before its container is killed and removed; cells are bounded by each project's
-        cell_timeout too.""").tag(config=True)
+        cell_timeout too.""",
+    ).tag(config=True)
 
     docker_timeout = Integer(120, help="Seconds one Docker API call may take.").tag(config=True)
 
-    run_limits = Dict(help="""Limits of every clean run whose project's profile does not set them
+    run_limits = Dict(
+        help="""Limits of every clean run whose project's profile does not set them
         (cpu_limit in CPUs, mem_limit in bytes, pids_limit): a clean run never goes unlimited on
         the hub's Docker host. Default: clean_run.DEFAULT_LIMITS (2 CPUs, 4 GiB, 1024
-        processes).""").tag(config=True)
+        processes)."""
+    ).tag(config=True)
 
     @default("run_limits")
     def _run_limits_default(self):
@@ -158,19 +183,27 @@ class PromotionService(Application):
 
         return dict(DEFAULT_LIMITS)
 
-    audit_path = Unicode(help=f"""The hub's audit file (JSON lines) the service appends its
+    audit_path = Unicode(
+        help=f"""The hub's audit file (JSON lines) the service appends its
         events to, beside the hub's. Default: env {AUDIT_PATH_ENV}, set by the hub from the admin
-        YAML's audit.path; empty: the events go to the log only.""").tag(config=True)
+        YAML's audit.path; empty: the events go to the log only."""
+    ).tag(config=True)
 
     @default("audit_path")
     def _audit_path_default(self):
         return os.environ.get(AUDIT_PATH_ENV, "")
 
-    admin_groups = Set(Unicode(), help="""Hub groups whose members may run now and roll back,
-        besides hub admins.""").tag(config=True)
+    admin_groups = Set(
+        Unicode(),
+        help="""Hub groups whose members may run now and roll back,
+        besides hub admins.""",
+    ).tag(config=True)
 
-    tick_interval = Float(60.0, help="""Longest sleep between schedule checks (seconds); the loop
-        wakes at the next cron time anyway.""").tag(config=True)
+    tick_interval = Float(
+        60.0,
+        help="""Longest sleep between schedule checks (seconds); the loop
+        wakes at the next cron time anyway.""",
+    ).tag(config=True)
 
     page_runs = Integer(50, help="How many recent runs the page shows.").tag(config=True)
 
@@ -238,13 +271,35 @@ class PromotionService(Application):
 
         Path(self.artifacts_dir).mkdir(parents=True, exist_ok=True)
         self.promoter = self.promoter_class(
-            self.settings, self.store, self.docker, remote_for, self.artifacts_dir, parent=self, log=self.log,
-            run_timeout=self.run_timeout, audit=self.audit, metrics=self.metrics, executor=self.executor,
-            run_limits=self.run_limits, stopping=self.stopping)
+            self.settings,
+            self.store,
+            self.docker,
+            remote_for,
+            self.artifacts_dir,
+            parent=self,
+            log=self.log,
+            run_timeout=self.run_timeout,
+            audit=self.audit,
+            metrics=self.metrics,
+            executor=self.executor,
+            run_limits=self.run_limits,
+            stopping=self.stopping,
+        )
         self.review_runs = ReviewRuns(
-            self.settings, self.store, self.promoter, remote_for, self.artifacts_dir, public_url=self.public_url,
-            audit=self.audit, metrics=self.metrics, executor=self.executor, stopping=self.stopping, track=self.track,
-            parent=self, log=self.log)
+            self.settings,
+            self.store,
+            self.promoter,
+            remote_for,
+            self.artifacts_dir,
+            public_url=self.public_url,
+            audit=self.audit,
+            metrics=self.metrics,
+            executor=self.executor,
+            stopping=self.stopping,
+            track=self.track,
+            parent=self,
+            log=self.log,
+        )
         return self.promoter
 
     def track(self, task):
@@ -263,8 +318,11 @@ class PromotionService(Application):
         from .web import lane_view
 
         now = self.clock()
-        return [lane_view(p, lane, self.settings, now, self.promoter.busy(p.path, lane.target))
-                for p in self.settings.projects for lane in p.lanes]
+        return [
+            lane_view(p, lane, self.settings, now, self.promoter.busy(p.path, lane.target))
+            for p in self.settings.projects
+            for lane in p.lanes
+        ]
 
     # --- scheduling ----------------------------------------------------------------------
 
@@ -279,8 +337,11 @@ class PromotionService(Application):
         due = due_lanes(self.settings.lanes, last, now, self.settings.timezone, paused=self.settings.paused)
         for item in due:
             self.store.set_last_tick(item.lane.key, item.tick)
-            self.track(asyncio.ensure_future(
-                self.promoter.run_lane(item.lane.project, item.lane.source, trigger="schedule", tick=item.tick)))
+            self.track(
+                asyncio.ensure_future(
+                    self.promoter.run_lane(item.lane.project, item.lane.source, trigger="schedule", tick=item.tick)
+                )
+            )
         return due
 
     async def scheduler_loop(self, stop):
@@ -290,8 +351,9 @@ class PromotionService(Application):
                 self.schedule_once(now)
             except Exception:  # keep ticking; the error is in the log
                 self.log.exception("promotion scheduler step failed")
-            wait = seconds_until_next(self.settings.lanes, now, self.settings.timezone, paused=self.settings.paused,
-                                      cap=self.tick_interval)
+            wait = seconds_until_next(
+                self.settings.lanes, now, self.settings.timezone, paused=self.settings.paused, cap=self.tick_interval
+            )
             try:
                 await asyncio.wait_for(stop.wait(), max(wait, 0.5))
             except asyncio.TimeoutError:
@@ -314,8 +376,10 @@ class PromotionService(Application):
             if run is not None:
                 runs.append(run)
         for run in runs:
-            print(json.dumps({k: v for k, v in run.as_record().items() if k not in ("pip_freeze", "log_tail")}),
-                  flush=True)
+            print(
+                json.dumps({k: v for k, v in run.as_record().items() if k not in ("pip_freeze", "log_tail")}),
+                flush=True,
+            )
         return 0 if not errors and all(r.status == "promoted" for r in runs) else 1
 
     async def serve(self):
@@ -329,8 +393,9 @@ class PromotionService(Application):
         url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", f"http://127.0.0.1:{self.settings.port}"))
         app = make_app(self)
         server = app.listen(url.port or self.settings.port, address=url.hostname or "127.0.0.1", xheaders=True)
-        self.log.info("promotion service at %s (prefix %s), %d lanes", url.geturl(), self.prefix,
-                      len(self.settings.lanes))
+        self.log.info(
+            "promotion service at %s (prefix %s), %d lanes", url.geturl(), self.prefix, len(self.settings.lanes)
+        )
         self.track(asyncio.ensure_future(self._resume_then_schedule(promoter, stop)))
         await stop.wait()
         server.stop()

@@ -43,6 +43,7 @@ DEFAULT_LIMITS = {"cpu_limit": 2.0, "mem_limit": 4 * GiB, "pids_limit": 1024}
 class OutputTooLarge(Exception):
     pass
 
+
 log = logging.getLogger("jupyterhub_ds.promotion.clean_run")
 
 
@@ -176,8 +177,10 @@ def read_bounded(chunks, limit, what):
     for chunk in chunks:
         size += len(chunk)
         if size > limit:
-            raise OutputTooLarge(f"{what} is larger than {limit // (1024 * 1024)} MiB; write less output (or fewer "
-                                 "files) from the notebooks")
+            raise OutputTooLarge(
+                f"{what} is larger than {limit // (1024 * 1024)} MiB; write less output (or fewer "
+                "files) from the notebooks"
+            )
         out.append(chunk)
     return b"".join(out)
 
@@ -260,9 +263,15 @@ def execute(client, job, source_tar, stopping=None):
     outcome.image_id = image.id
     outcome.image_digest = (image.attrs.get("RepoDigests") or [image.id])[0]
     uid, gid = _user_ids(image)
-    job_json = {"notebooks": list(job.notebooks), "parameters": job.parameters, "seed": job.seed,
-                "cell_timeout": job.cell_timeout, "src": f"{RUN_DIR}/src", "out": f"{RUN_DIR}/out",
-                "tests": job.run_tests}
+    job_json = {
+        "notebooks": list(job.notebooks),
+        "parameters": job.parameters,
+        "seed": job.seed,
+        "cell_timeout": job.cell_timeout,
+        "src": f"{RUN_DIR}/src",
+        "out": f"{RUN_DIR}/out",
+        "tests": job.run_tests,
+    }
     archive = run_archive(source_tar, job_json, uid, gid)
     remove_leftovers(client, job.run_id)
     container = client.containers.create(**container_options(job, image.id))
@@ -277,15 +286,19 @@ def execute(client, job, source_tar, stopping=None):
             outcome.exit_code = status.get("StatusCode")
         except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
             container.kill()
-            outcome.error = (f"the clean run did not finish within run_timeout={job.run_timeout:.0f}s; the container "
-                             "was killed (raise PromotionService.run_timeout or speed up the notebooks)")
+            outcome.error = (
+                f"the clean run did not finish within run_timeout={job.run_timeout:.0f}s; the container "
+                "was killed (raise PromotionService.run_timeout or speed up the notebooks)"
+            )
         try:
             outcome.log_tail = log_tail(container)
             if not outcome.error:
                 _read_result(container, job, outcome)
         except docker.errors.APIError as e:  # 404/409: removed (or dying) under us
-            outcome.error = (f"the clean-run container {container.name} was removed before its results were read "
-                             f"({e.explanation or e}); is another promotion service cleaning this Docker host?")
+            outcome.error = (
+                f"the clean-run container {container.name} was removed before its results were read "
+                f"({e.explanation or e}); is another promotion service cleaning this Docker host?"
+            )
     finally:
         outcome.container_removed = remove_container(container)
     return outcome

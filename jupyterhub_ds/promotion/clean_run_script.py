@@ -205,19 +205,35 @@ def run_tests(job):
     if not has_tests:
         return {"status": "none"}
     if importlib.util.find_spec("pytest") is None:
-        return {"status": "failed", "error": "the project has tests but pytest is not installed in the image; "
-                                              "add pytest to the project's image"}
+        return {
+            "status": "failed",
+            "error": "the project has tests but pytest is not installed in the image; "
+            "add pytest to the project's image",
+        }
     log("running the project's tests with pytest")
     started = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=src,
-                              capture_output=True, text=True, timeout=job.get("tests_timeout", 1800))
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+            cwd=src,
+            capture_output=True,
+            text=True,
+            timeout=job.get("tests_timeout", 1800),
+        )
     except subprocess.TimeoutExpired:
-        return {"status": "timeout", "error": "the tests did not finish in time", "duration": time.monotonic() - started}
+        return {
+            "status": "timeout",
+            "error": "the tests did not finish in time",
+            "duration": time.monotonic() - started,
+        }
     tail = (proc.stdout + proc.stderr)[-4000:]
     status = "ok" if proc.returncode == 0 else "failed"
-    return {"status": status, "error": "" if status == "ok" else f"pytest exit {proc.returncode}", "output": tail,
-            "duration": round(time.monotonic() - started, 3)}
+    return {
+        "status": status,
+        "error": "" if status == "ok" else f"pytest exit {proc.returncode}",
+        "output": tail,
+        "duration": round(time.monotonic() - started, 3),
+    }
 
 
 def main(job_path):
@@ -229,7 +245,9 @@ def main(job_path):
     results, executed, stopped = [], [], False
     for rel_path in job["notebooks"]:
         if stopped:
-            results.append({"path": rel_path, "status": "not run", "duration": 0.0, "error": "an earlier notebook failed"})
+            results.append(
+                {"path": rel_path, "status": "not run", "duration": 0.0, "error": "an earlier notebook failed"}
+            )
             continue
         result, nb = run_notebook(job, rel_path)
         results.append(result)
@@ -244,8 +262,13 @@ def main(job_path):
     else:
         tests = run_tests(job)
     log("listing installed distributions")
-    report = {"notebooks": results, "tests": tests, "installed": installed(),
-              "imports": imports_of(executed, job["src"]), "python": sys.version.split()[0]}
+    report = {
+        "notebooks": results,
+        "tests": tests,
+        "installed": installed(),
+        "imports": imports_of(executed, job["src"]),
+        "python": sys.version.split()[0],
+    }
     with open(os.path.join(job["out"], "result.json"), "w") as f:
         json.dump(report, f)
     log("done")

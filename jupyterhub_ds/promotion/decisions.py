@@ -79,8 +79,11 @@ def next_step(phase, passed, remote_target_sha, commit, target_is_ancestor, tag_
             return ("tag", "")  # the push happened (killed before it was recorded)
         if remote_target_sha is None or target_is_ancestor:
             return ("push", "")
-        return ("fail", f"the target branch moved to {remote_target_sha[:12]}, which {commit[:12]} does not contain; "
-                        "nothing was promoted, the next tick takes the new head")
+        return (
+            "fail",
+            f"the target branch moved to {remote_target_sha[:12]}, which {commit[:12]} does not contain; "
+            "nothing was promoted, the next tick takes the new head",
+        )
     if phase in ("pushed", "tagging"):
         return ("note", "") if tag_exists else ("tag", "")
     if phase in ("tagged", "noting"):
@@ -149,4 +152,3 @@ def record_from_tag_message(message):
     if not message or RECORD_MARKER not in message:
         return None
     return json.loads(message.split(RECORD_MARKER, 1)[1].strip())
-

@@ -44,21 +44,44 @@ class Metrics:
     def __init__(self):
         self.registry = CollectorRegistry()
         labels = ["project", "lane"]
-        self.runs = Counter("jupyterhub_ds_promotion_runs", "Promotion runs finished, by lane and status",
-                            labels + ["status"], registry=self.registry)
-        self.duration = Histogram("jupyterhub_ds_promotion_run_duration_seconds", "Duration of promotion runs",
-                                  labels + ["status"], registry=self.registry,
-                                  buckets=(10, 30, 60, 120, 300, 600, 1800, 3600, 7200, float("inf")))
-        self.review_runs = Counter("jupyterhub_ds_review_runs", "Review runs of merge requests finished, by status",
-                                   ["project", "status"], registry=self.registry)
-        self.review_duration = Histogram("jupyterhub_ds_review_run_duration_seconds", "Duration of review runs",
-                                         ["project"], registry=self.registry,
-                                         buckets=(10, 30, 60, 120, 300, 600, 1800, float("inf")))
-        self.last_success = Gauge("jupyterhub_ds_promotion_last_success_timestamp_seconds",
-                                  "Unix time of the lane's last successful promotion", labels, registry=self.registry)
-        self.consecutive_failures = Gauge("jupyterhub_ds_promotion_consecutive_failures",
-                                          "Runs of the lane that failed in a row since its last success", labels,
-                                          registry=self.registry)
+        self.runs = Counter(
+            "jupyterhub_ds_promotion_runs",
+            "Promotion runs finished, by lane and status",
+            labels + ["status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "jupyterhub_ds_promotion_run_duration_seconds",
+            "Duration of promotion runs",
+            labels + ["status"],
+            registry=self.registry,
+            buckets=(10, 30, 60, 120, 300, 600, 1800, 3600, 7200, float("inf")),
+        )
+        self.review_runs = Counter(
+            "jupyterhub_ds_review_runs",
+            "Review runs of merge requests finished, by status",
+            ["project", "status"],
+            registry=self.registry,
+        )
+        self.review_duration = Histogram(
+            "jupyterhub_ds_review_run_duration_seconds",
+            "Duration of review runs",
+            ["project"],
+            registry=self.registry,
+            buckets=(10, 30, 60, 120, 300, 600, 1800, float("inf")),
+        )
+        self.last_success = Gauge(
+            "jupyterhub_ds_promotion_last_success_timestamp_seconds",
+            "Unix time of the lane's last successful promotion",
+            labels,
+            registry=self.registry,
+        )
+        self.consecutive_failures = Gauge(
+            "jupyterhub_ds_promotion_consecutive_failures",
+            "Runs of the lane that failed in a row since its last success",
+            labels,
+            registry=self.registry,
+        )
         self.lanes = None  # {(project, source, target)} once seeded: the series kept per lane
 
     def _lane_kept(self, run):
@@ -110,9 +133,26 @@ def lane_history(runs):
 
 # facts of the service's audit calls and the promotion schema's field they go to
 _RENAMED = {"action": "decision", "by": "trigger"}
-_TEXT = {"user": 255, "project": 255, "source": 255, "target": 255, "run_id": 64, "record": 64, "commit": 64,
-         "base": 64, "kind": 32, "trigger": 255, "decision": 32, "status": 32, "phase": 32, "step": 32, "tag": 255,
-         "image_digest": 512, "reason": 2000, "error": 2000}
+_TEXT = {
+    "user": 255,
+    "project": 255,
+    "source": 255,
+    "target": 255,
+    "run_id": 64,
+    "record": 64,
+    "commit": 64,
+    "base": 64,
+    "kind": 32,
+    "trigger": 255,
+    "decision": 32,
+    "status": 32,
+    "phase": 32,
+    "step": 32,
+    "tag": 255,
+    "image_digest": 512,
+    "reason": 2000,
+    "error": 2000,
+}
 _FLAGS = ("passed", "container_removed")
 _NUMBERS = ("mr",)
 MAX_DETAILS = 20

@@ -53,4 +53,6 @@ def check_packages(installed, imports, allowed=None, denied=DEFAULT_DENIED_LICEN
 
 def pip_freeze(installed):
     """``name==version`` lines sorted by name, like ``pip freeze``."""
-    return "\n".join(f"{d['name']}=={d['version']}" for d in sorted(installed, key=lambda d: canonicalize_name(d["name"])))
+    return "\n".join(
+        f"{d['name']}=={d['version']}" for d in sorted(installed, key=lambda d: canonicalize_name(d["name"]))
+    )

@@ -34,8 +34,22 @@ MAX_STEPS = 12
 class Promoter(LoggingConfigurable):
     """Drives the runs of every lane; made by the service (``PromotionService.promoter_class``)."""
 
-    def __init__(self, settings, store, docker_client, remote_for, artifacts_dir, *, run_timeout=3600.0,
-                 audit=None, metrics=None, executor=None, run_limits=None, stopping=None, **kwargs):
+    def __init__(
+        self,
+        settings,
+        store,
+        docker_client,
+        remote_for,
+        artifacts_dir,
+        *,
+        run_timeout=3600.0,
+        audit=None,
+        metrics=None,
+        executor=None,
+        run_limits=None,
+        stopping=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.settings = settings
         self.store = store
@@ -71,13 +85,24 @@ class Promoter(LoggingConfigurable):
             src, dst = heads[lane.source], heads[lane.target]
             ancestor = await remote.is_ancestor(dst, src) if src and dst else True
             choice = decisions.choose_commit(lane.source, lane.target, src, dst, ancestor)
-            self.audit("promotion.tick", project=project.path, source=lane.source, target=lane.target,
-                       trigger=trigger, action=choice.action, commit=choice.commit, reason=choice.reason)
+            self.audit(
+                "promotion.tick",
+                project=project.path,
+                source=lane.source,
+                target=lane.target,
+                trigger=trigger,
+                action=choice.action,
+                commit=choice.commit,
+                reason=choice.reason,
+            )
             if choice.action == "skip":
                 return None
             # before the run is recorded: a recorded run resumes into its clean run
-            unreviewed = (await self._unreviewed(project, dst, choice.commit)
-                          if choice.action == "promote" and project.require_review_run else "")
+            unreviewed = (
+                await self._unreviewed(project, dst, choice.commit)
+                if choice.action == "promote" and project.require_review_run
+                else ""
+            )
             run = self._new_run(project, lane.source, lane.target, trigger, tick, choice.commit, dst)
             if choice.action == "refuse" or unreviewed:
                 return self._finish(run.id, "failed", error=choice.reason if choice.action == "refuse" else unreviewed)
@@ -90,9 +115,13 @@ class Promoter(LoggingConfigurable):
         await remote.fetch_commit(commit)
         shas = set(await remote.commits_between(base, commit))
         merged = [mr for mr in await remote.merged_requests(None) if decisions.merge_request_in_range(mr, shas)]
-        verdicts = {mr["sha"]: review_decisions.verdict(
-                        [r.as_record() for r in self.store.review_runs(project=project.path, commit=mr["sha"], limit=20)])
-                    for mr in merged if mr.get("sha")}
+        verdicts = {
+            mr["sha"]: review_decisions.verdict(
+                [r.as_record() for r in self.store.review_runs(project=project.path, commit=mr["sha"], limit=20)]
+            )
+            for mr in merged
+            if mr.get("sha")
+        }
         return review_decisions.review_gate(merged, verdicts)
 
     async def rollback(self, project_path, record_id, trigger):
@@ -100,35 +129,79 @@ class Promoter(LoggingConfigurable):
         project = self.settings.project(project_path)
         record = self.store.get(record_id)
         if record is None or record.project != project.path or record.status != "promoted":
-            raise LookupError(f"run {record_id!r} is not a successful promotion of {project.path}; "
-                              "pick a record with status promoted")
+            raise LookupError(
+                f"run {record_id!r} is not a successful promotion of {project.path}; pick a record with status promoted"
+            )
         lane = project.lane_into(record.target)
         async with self.lock(project.path, lane.target):
             pending = await self._finish_pending(project.path, lane.target)
             if pending is not None:
-                raise RuntimeError(f"run {pending.id} into {lane.target} is still unfinished ({pending.error}); "
-                                   "it is retried at the next tick, roll back after it")
+                raise RuntimeError(
+                    f"run {pending.id} into {lane.target} is still unfinished ({pending.error}); "
+                    "it is retried at the next tick, roll back after it"
+                )
             remote = self.remote_for(project.path)
             heads = await remote.fetch(lane.target)
             head = heads[lane.target]
             await remote.fetch_commit(record.commit)
-            message = (f"Roll back {lane.target} to {record.commit[:12]} (promotion record {record.id})\n\n"
-                       f"Promotion-Rollback-Of: {record.id}\nRequested-By: {trigger}\n")
+            message = (
+                f"Roll back {lane.target} to {record.commit[:12]} (promotion record {record.id})\n\n"
+                f"Promotion-Rollback-Of: {record.id}\nRequested-By: {trigger}\n"
+            )
             commit = await remote.rollback_commit(record.commit, head, message)
-            run = self._new_run(project, lane.source, lane.target, trigger, None, commit, head,
-                                kind="rollback", rollback_of=record.id, gated_commit=record.commit)
-            self.audit("promotion.rollback.requested", project=project.path, target=lane.target, run_id=run.id,
-                       record=record.id, commit=record.commit, by=trigger)
+            run = self._new_run(
+                project,
+                lane.source,
+                lane.target,
+                trigger,
+                None,
+                commit,
+                head,
+                kind="rollback",
+                rollback_of=record.id,
+                gated_commit=record.commit,
+            )
+            self.audit(
+                "promotion.rollback.requested",
+                project=project.path,
+                target=lane.target,
+                run_id=run.id,
+                record=record.id,
+                commit=record.commit,
+                by=trigger,
+            )
             return await self._drive_locked(run.id)
 
     def _new_run(self, project, source, target, trigger, tick, commit, base, **extra):
-        run = Run(id=new_run_id(), project=project.path, source=source, target=target, trigger=trigger, tick=tick,
-                  commit=commit, base_commit=base, image=project.image, parameters=dict(project.parameters),
-                  seed=project.seed, started_at=utcnow(), status="running", phase="created", **extra)
+        run = Run(
+            id=new_run_id(),
+            project=project.path,
+            source=source,
+            target=target,
+            trigger=trigger,
+            tick=tick,
+            commit=commit,
+            base_commit=base,
+            image=project.image,
+            parameters=dict(project.parameters),
+            seed=project.seed,
+            started_at=utcnow(),
+            status="running",
+            phase="created",
+            **extra,
+        )
         run.artifacts = str(self.artifacts_dir / run.id)
         self.store.add(run)
-        self.audit("promotion.run.started", project=project.path, source=source, target=target, run_id=run.id,
-                   commit=commit, trigger=trigger, kind=run.kind)
+        self.audit(
+            "promotion.run.started",
+            project=project.path,
+            source=source,
+            target=target,
+            run_id=run.id,
+            commit=commit,
+            trigger=trigger,
+            kind=run.kind,
+        )
         return run
 
     # --- driving runs -----------------------------------------------------------------------
@@ -143,8 +216,7 @@ class Promoter(LoggingConfigurable):
             await loop.run_in_executor(self.executor, clean_run.remove_leftovers, self.docker, run.id)
         finished = []
         for run in unfinished:
-            self.audit("promotion.run.resumed", run_id=run.id, project=run.project, target=run.target,
-                       phase=run.phase)
+            self.audit("promotion.run.resumed", run_id=run.id, project=run.project, target=run.target, phase=run.phase)
             async with self.lock(run.project, run.target):
                 finished.append(await self._drive_locked(run.id))
         return finished
@@ -201,25 +273,51 @@ class Promoter(LoggingConfigurable):
         self.store.update(run.id, phase="gating")
         await remote.fetch_commit(run.commit)
         source_tar = await remote.archive(run.commit)
-        job = clean_run.CleanRunJob(run_id=run.id, image=project.image, notebooks=list(project.notebooks),
-                      parameters=dict(project.parameters), seed=project.seed, cell_timeout=project.cell_timeout,
-                      network=project.network, limits=dict(project.limits), run_timeout=self.run_timeout,
-                      artifacts_dir=Path(run.artifacts), default_limits=self.run_limits,
-                      volumes=tuple(project.volumes))
+        job = clean_run.CleanRunJob(
+            run_id=run.id,
+            image=project.image,
+            notebooks=list(project.notebooks),
+            parameters=dict(project.parameters),
+            seed=project.seed,
+            cell_timeout=project.cell_timeout,
+            network=project.network,
+            limits=dict(project.limits),
+            run_timeout=self.run_timeout,
+            artifacts_dir=Path(run.artifacts),
+            default_limits=self.run_limits,
+            volumes=tuple(project.volumes),
+        )
         loop = asyncio.get_running_loop()
-        outcome = await asyncio.wait_for(loop.run_in_executor(self.executor, self.clean_run, job, source_tar),
-                                         self.run_timeout + 300)
+        outcome = await asyncio.wait_for(
+            loop.run_in_executor(self.executor, self.clean_run, job, source_tar), self.run_timeout + 300
+        )
         denied = DEFAULT_DENIED_LICENSES if project.denied_licenses is None else project.denied_licenses
-        packages = check_packages(outcome.installed, outcome.imports, project.allowed_packages, denied,
-                                  policy=project.package_policy)  # the admin's packages: policy, if any
+        packages = check_packages(
+            outcome.installed, outcome.imports, project.allowed_packages, denied, policy=project.package_policy
+        )  # the admin's packages: policy, if any
         passed = not outcome.error and decisions.clean_run_passed(outcome.notebooks, outcome.tests, packages)
         error = outcome.error or ("" if passed else decisions.first_failure(outcome.notebooks, outcome.tests, packages))
-        fields = dict(image_id=outcome.image_id, image_digest=outcome.image_digest, notebooks=outcome.notebooks,
-                      tests=outcome.tests, packages=packages, pip_freeze=pip_freeze(outcome.installed),
-                      log_tail=outcome.log_tail, error=error)
-        self.audit("promotion.clean_run.finished", run_id=run.id, project=run.project, target=run.target,
-                   commit=run.commit, passed=passed, error=error, image_digest=outcome.image_digest,
-                   container_removed=outcome.container_removed)
+        fields = dict(
+            image_id=outcome.image_id,
+            image_digest=outcome.image_digest,
+            notebooks=outcome.notebooks,
+            tests=outcome.tests,
+            packages=packages,
+            pip_freeze=pip_freeze(outcome.installed),
+            log_tail=outcome.log_tail,
+            error=error,
+        )
+        self.audit(
+            "promotion.clean_run.finished",
+            run_id=run.id,
+            project=run.project,
+            target=run.target,
+            commit=run.commit,
+            passed=passed,
+            error=error,
+            image_digest=outcome.image_digest,
+            container_removed=outcome.container_removed,
+        )
         if passed:
             self.store.update(run.id, phase="gated", **fields)
         else:
@@ -235,8 +333,14 @@ class Promoter(LoggingConfigurable):
         self.store.update(run.id, phase="pushing")
         await remote.push(run.commit, run.target)
         self.store.update(run.id, phase="pushed")
-        self.audit("promotion.branch.moved", run_id=run.id, project=run.project, target=run.target,
-                   commit=run.commit, base=run.base_commit)
+        self.audit(
+            "promotion.branch.moved",
+            run_id=run.id,
+            project=run.project,
+            target=run.target,
+            commit=run.commit,
+            base=run.base_commit,
+        )
 
     async def _step_tag(self, run):
         remote = self.remote_for(run.project)
@@ -272,6 +376,15 @@ class Promoter(LoggingConfigurable):
         run = self.store.update(run_id, status=status, phase=phase, finished_at=utcnow(), **fields)
         if self.metrics is not None:
             self.metrics.finished(run)
-        self.audit(f"promotion.run.{status}", run_id=run.id, project=run.project, source=run.source,
-                   target=run.target, commit=run.commit, tag=run.tag, error=run.error, kind=run.kind)
+        self.audit(
+            f"promotion.run.{status}",
+            run_id=run.id,
+            project=run.project,
+            source=run.source,
+            target=run.target,
+            commit=run.commit,
+            tag=run.tag,
+            error=run.error,
+            kind=run.kind,
+        )
         return run

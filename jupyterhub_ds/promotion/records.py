@@ -86,15 +86,36 @@ class Run(Base):
     def as_record(self):
         """The record as plain JSON-able data (API, tag message)."""
         return {
-            "run_id": self.id, "project": self.project, "source": self.source, "target": self.target,
-            "kind": self.kind, "trigger": self.trigger, "tick": _iso(self.tick), "commit": self.commit,
-            "gated_commit": self.gated_commit, "base_commit": self.base_commit, "rollback_of": self.rollback_of,
-            "image": self.image, "image_id": self.image_id, "image_digest": self.image_digest,
-            "pip_freeze": self.pip_freeze, "parameters": self.parameters, "seed": self.seed,
-            "started_at": _iso(self.started_at), "finished_at": _iso(self.finished_at), "duration": self.duration,
-            "status": self.status, "phase": self.phase, "error": self.error, "log_tail": self.log_tail,
-            "notebooks": self.notebooks, "tests": self.tests, "packages": self.packages, "tag": self.tag,
-            "noted": self.noted, "artifacts": self.artifacts,
+            "run_id": self.id,
+            "project": self.project,
+            "source": self.source,
+            "target": self.target,
+            "kind": self.kind,
+            "trigger": self.trigger,
+            "tick": _iso(self.tick),
+            "commit": self.commit,
+            "gated_commit": self.gated_commit,
+            "base_commit": self.base_commit,
+            "rollback_of": self.rollback_of,
+            "image": self.image,
+            "image_id": self.image_id,
+            "image_digest": self.image_digest,
+            "pip_freeze": self.pip_freeze,
+            "parameters": self.parameters,
+            "seed": self.seed,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "duration": self.duration,
+            "status": self.status,
+            "phase": self.phase,
+            "error": self.error,
+            "log_tail": self.log_tail,
+            "notebooks": self.notebooks,
+            "tests": self.tests,
+            "packages": self.packages,
+            "tag": self.tag,
+            "noted": self.noted,
+            "artifacts": self.artifacts,
         }
 
 
@@ -147,14 +168,30 @@ class ReviewRun(Base):
 
     def as_record(self):
         return {
-            "run_id": self.id, "project": self.project, "mr_iid": self.mr_iid, "source_branch": self.source_branch,
-            "target_branch": self.target_branch, "commit": self.commit, "base_commit": self.base_commit,
-            "trigger": self.trigger, "image": self.image, "image_id": self.image_id,
-            "image_digest": self.image_digest, "parameters": self.parameters, "seed": self.seed,
-            "queued_at": _iso(self.queued_at), "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at), "duration": self.duration, "status": self.status,
-            "notebooks": self.notebooks, "skipped": self.skipped, "packages": self.packages, "error": self.error,
-            "log_tail": self.log_tail, "note_id": self.note_id,
+            "run_id": self.id,
+            "project": self.project,
+            "mr_iid": self.mr_iid,
+            "source_branch": self.source_branch,
+            "target_branch": self.target_branch,
+            "commit": self.commit,
+            "base_commit": self.base_commit,
+            "trigger": self.trigger,
+            "image": self.image,
+            "image_id": self.image_id,
+            "image_digest": self.image_digest,
+            "parameters": self.parameters,
+            "seed": self.seed,
+            "queued_at": _iso(self.queued_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "duration": self.duration,
+            "status": self.status,
+            "notebooks": self.notebooks,
+            "skipped": self.skipped,
+            "packages": self.packages,
+            "error": self.error,
+            "log_tail": self.log_tail,
+            "note_id": self.note_id,
         }
 
 
@@ -241,8 +278,9 @@ class Store:
             return list(s.scalars(q))
 
     def promoted(self, project, target, commit):
-        q = select(Run).where(Run.project == project, Run.target == target, Run.commit == commit,
-                              Run.status == "promoted")
+        q = select(Run).where(
+            Run.project == project, Run.target == target, Run.commit == commit, Run.status == "promoted"
+        )
         with self.session() as s:
             return s.scalars(q).first()
 

@@ -30,8 +30,12 @@ API_TIMEOUT = 60
 MAX_NOTES = 1000
 MAX_CHANGED = 1000
 MAX_SCRIPT_BYTES = 1024 * 1024
-IDENTITY = {"GIT_AUTHOR_NAME": "jupyterhub-ds promotion", "GIT_AUTHOR_EMAIL": "promotion@jupyterhub-ds.invalid",
-            "GIT_COMMITTER_NAME": "jupyterhub-ds promotion", "GIT_COMMITTER_EMAIL": "promotion@jupyterhub-ds.invalid"}
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "jupyterhub-ds promotion",
+    "GIT_AUTHOR_EMAIL": "promotion@jupyterhub-ds.invalid",
+    "GIT_COMMITTER_NAME": "jupyterhub-ds promotion",
+    "GIT_COMMITTER_EMAIL": "promotion@jupyterhub-ds.invalid",
+}
 
 
 class GitError(RuntimeError):
@@ -59,13 +63,22 @@ class RemoteProject:
         """``git --git-dir <cache> <args>``; ``network``: it talks to GitLab (gets the token)."""
         try:
             proc = await git_command.run_async(
-                ("--git-dir", str(self.repo), *args), input=input, timeout=timeout, env=IDENTITY,
-                token=self.token if network else None, gitlab_url=self.gitlab_url)
+                ("--git-dir", str(self.repo), *args),
+                input=input,
+                timeout=timeout,
+                env=IDENTITY,
+                token=self.token if network else None,
+                gitlab_url=self.gitlab_url,
+            )
         except git_command.GitTimeout:
-            raise GitError(f"git {args[0]} for {self.path} did not finish within {timeout}s; is GitLab reachable?") from None
+            raise GitError(
+                f"git {args[0]} for {self.path} did not finish within {timeout}s; is GitLab reachable?"
+            ) from None
         if check and proc.returncode != 0:
-            raise GitError(f"git {git_command.scrub(' '.join(args), self.token)} for {self.path} failed "
-                           f"(exit {proc.returncode}): {git_command.scrub(proc.stderr.decode(errors='replace').strip(), self.token)}")
+            raise GitError(
+                f"git {git_command.scrub(' '.join(args), self.token)} for {self.path} failed "
+                f"(exit {proc.returncode}): {git_command.scrub(proc.stderr.decode(errors='replace').strip(), self.token)}"
+            )
         if not check:
             return proc.returncode
         return proc.stdout if args[0] == "archive" else proc.stdout.decode(errors="replace")
@@ -75,7 +88,9 @@ class RemoteProject:
             self.repo.parent.mkdir(parents=True, exist_ok=True)
             proc = await git_command.run_async(("init", "-q", "--bare", str(self.repo)), timeout=60)
             if proc.returncode != 0:
-                raise GitError(f"git init of the cache {self.repo} failed: {git_command.message(proc.stderr.decode(errors='replace'))}")
+                raise GitError(
+                    f"git init of the cache {self.repo} failed: {git_command.message(proc.stderr.decode(errors='replace'))}"
+                )
 
     async def fetch(self, *branches):
         """Fetch the branches into ``refs/remotes/origin/*``; return {branch: sha or None}."""
@@ -94,8 +109,9 @@ class RemoteProject:
             return
         async with self._fetching:
             if not await self._has(sha):
-                await self.git("fetch", "--no-tags", "-q", self.url, "+refs/heads/*:refs/remotes/origin/*",
-                               network=True)
+                await self.git(
+                    "fetch", "--no-tags", "-q", self.url, "+refs/heads/*:refs/remotes/origin/*", network=True
+                )
         if not await self._has(sha):
             raise GitError(f"commit {sha[:12]} is not on any branch of {self.path} any more")
 
@@ -109,7 +125,7 @@ class RemoteProject:
         found = {}
         for line in out.splitlines():
             sha, ref = line.split("\t", 1)
-            found[ref[len("refs/heads/"):]] = sha
+            found[ref[len("refs/heads/") :]] = sha
         return {b: found.get(b) for b in branches}
 
     async def is_ancestor(self, ancestor, descendant):
@@ -162,8 +178,9 @@ class RemoteProject:
     def _gitlab_project(self):
         if self._project is None:
             if self._gl is None:
-                self._gl = gitlab_client.client(self.gitlab_url, self.token, timeout=API_TIMEOUT,
-                                                retry_transient_errors=True)
+                self._gl = gitlab_client.client(
+                    self.gitlab_url, self.token, timeout=API_TIMEOUT, retry_transient_errors=True
+                )
             self._project = self._gl.projects.get(self.path, lazy=True)
         return self._project
 
@@ -190,16 +207,19 @@ class RemoteProject:
 
     async def merged_requests(self, target_branch=None):
         """Merged MRs (into ``target_branch``, or any), as dicts, newest first."""
+
         def listing():
             filters = {"target_branch": target_branch} if target_branch else {}
-            mrs = self._gitlab_project().mergerequests.list(state="merged", order_by="updated_at", get_all=True,
-                                                            **filters)
+            mrs = self._gitlab_project().mergerequests.list(
+                state="merged", order_by="updated_at", get_all=True, **filters
+            )
             return [m.attributes for m in mrs]
 
         return await self.api(listing)
 
     async def note_once(self, mr_iid, marker, body):
         """Add ``body`` to MR ``mr_iid`` unless a note containing ``marker`` is there already."""
+
         def note():
             mr = self._gitlab_project().mergerequests.get(mr_iid, lazy=True)
             if any(marker in (n.body or "") for n in mr.notes.list(get_all=True)):
@@ -228,10 +248,12 @@ class RemoteProject:
     async def open_merge_requests(self, updated_after=None, limit=100):
         """Open merge requests updated since ``updated_after``, least recently updated first: one
         page of at most ``limit`` (the next look goes on from the last one)."""
+
         def listing():
             filters = {"updated_after": updated_after} if updated_after else {}
-            mrs = self._gitlab_project().mergerequests.list(state="opened", order_by="updated_at", sort="asc",
-                                                            per_page=limit, get_all=False, **filters)
+            mrs = self._gitlab_project().mergerequests.list(
+                state="opened", order_by="updated_at", sort="asc", per_page=limit, get_all=False, **filters
+            )
             return [m.attributes for m in mrs]
 
         return await self.api(listing)
@@ -301,8 +323,10 @@ class RemoteProject:
                 if e.response_code == 404:
                     return 0
                 raise
-            if getattr(member, "state", "active") != "active" or \
-                    getattr(member, "membership_state", "active") != "active":
+            if (
+                getattr(member, "state", "active") != "active"
+                or getattr(member, "membership_state", "active") != "active"
+            ):
                 return 0
             return int(member.access_level)
 

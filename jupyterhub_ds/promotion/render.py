@@ -33,13 +33,20 @@ TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block footer -%}</html>{%- endblock footer -%}
 """
 
-ALLOWED_TAGS = frozenset("""a abbr acronym b blockquote br caption cite code col colgroup dd del details dfn div dl
+ALLOWED_TAGS = frozenset(
+    """a abbr acronym b blockquote br caption cite code col colgroup dd del details dfn div dl
 dt em figcaption figure h1 h2 h3 h4 h5 h6 hr i img ins kbd li mark ol p pre q s samp small span strike strong sub
-summary sup table tbody td tfoot th thead tr tt u ul var""".split())
+summary sup table tbody td tfoot th thead tr tt u ul var""".split()
+)
 GLOBAL_ATTRIBUTES = frozenset({"class", "id", "title", "style", "align"})
 TAG_ATTRIBUTES = {
-    "a": {"href"}, "img": {"src", "alt", "width", "height"}, "td": {"colspan", "rowspan"},
-    "th": {"colspan", "rowspan", "scope"}, "ol": {"start"}, "table": {"border"}, "col": {"span"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "ol": {"start"},
+    "table": {"border"},
+    "col": {"span"},
     "colgroup": {"span"},
 }
 IMAGE_DATA = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$")
@@ -76,9 +83,14 @@ def clean_html(element):
     from bleach.css_sanitizer import ALLOWED_CSS_PROPERTIES, CSSSanitizer
 
     text = element.decode() if isinstance(element, bytes) else str(element)
-    return bleach.clean(text, tags=ALLOWED_TAGS, attributes=_allowed_attribute,
-                        protocols={"http", "https", "mailto", "data"}, strip_comments=True,
-                        css_sanitizer=CSSSanitizer(allowed_css_properties=ALLOWED_CSS_PROPERTIES))
+    return bleach.clean(
+        text,
+        tags=ALLOWED_TAGS,
+        attributes=_allowed_attribute,
+        protocols={"http", "https", "mailto", "data"},
+        strip_comments=True,
+        css_sanitizer=CSSSanitizer(allowed_css_properties=ALLOWED_CSS_PROPERTIES),
+    )
 
 
 def render_notebook(data: bytes, title: str) -> str:
@@ -89,8 +101,10 @@ def render_notebook(data: bytes, title: str) -> str:
     from nbconvert import HTMLExporter
 
     if len(data) > MAX_NOTEBOOK_BYTES:
-        raise RenderError(f"the executed notebook is {len(data) // (1024 * 1024)} MiB, more than the "
-                          f"{MAX_NOTEBOOK_BYTES // (1024 * 1024)} MiB shown as HTML; make its outputs smaller")
+        raise RenderError(
+            f"the executed notebook is {len(data) // (1024 * 1024)} MiB, more than the "
+            f"{MAX_NOTEBOOK_BYTES // (1024 * 1024)} MiB shown as HTML; make its outputs smaller"
+        )
     try:
         nb = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception as e:  # not JSON, not a notebook, not UTF-8
@@ -100,15 +114,22 @@ def render_notebook(data: bytes, title: str) -> str:
         for output in cell.get("outputs", []):
             for mimetype in SCRIPTED:  # shown by the next representation (HTML, an image, text) instead
                 output.get("data", {}).pop(mimetype, None)
-    exporter = HTMLExporter(template_name="lab", template_file=TEMPLATE_NAME,
-                            extra_loaders=[DictLoader({TEMPLATE_NAME: TEMPLATE})], sanitize_html=True,
-                            embed_images=True, exclude_anchor_links=True, filters={"clean_html": clean_html},
-                            log=NBCONVERT_LOG)
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=TEMPLATE_NAME,
+        extra_loaders=[DictLoader({TEMPLATE_NAME: TEMPLATE})],
+        sanitize_html=True,
+        embed_images=True,
+        exclude_anchor_links=True,
+        filters={"clean_html": clean_html},
+        log=NBCONVERT_LOG,
+    )
     try:
         html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     except Exception as e:  # a malformed output nbconvert cannot handle
         raise RenderError(f"nbconvert could not render the executed notebook ({type(e).__name__}: {e})") from None
     if SCRIPT.search(html):
-        raise RenderError("the rendered notebook still held a <script> element, so it is not kept (a bug in the "
-                          "rendering: report it)")
+        raise RenderError(
+            "the rendered notebook still held a <script> element, so it is not kept (a bug in the rendering: report it)"
+        )
     return html

@@ -112,8 +112,9 @@ def gitlab_status(run):
     if status == "passed":
         if not notebooks:
             return "success", "no notebook changed: nothing to run"
-        return "success", _short(f"{len(notebooks)} notebook{'s' if len(notebooks) != 1 else ''} ran in a clean "
-                                 "container", MAX_DESCRIPTION)
+        return "success", _short(
+            f"{len(notebooks)} notebook{'s' if len(notebooks) != 1 else ''} ran in a clean container", MAX_DESCRIPTION
+        )
     reason = run.get("error") or first_failure(notebooks, run.get("packages") or {}) or "failed"
     return "failed", _short(reason, MAX_DESCRIPTION)
 
@@ -144,9 +145,14 @@ def note_text(run, run_url, notebook_url):
     which the next run finds it to edit it."""
     notebooks, packages = run.get("notebooks") or [], run.get("packages") or {}
     passed = run["status"] == "passed"
-    lines = [NOTE_MARKER, f"### Clean run {'passed' if passed else 'failed'}", "",
-             f"Commit {code_span(run['commit'][:12])} of {code_span(run.get('source_branch') or '?')} in "
-             f"{code_span(run.get('image') or '?')} (seed {run.get('seed', 0)}) — [run details]({run_url})", ""]
+    lines = [
+        NOTE_MARKER,
+        f"### Clean run {'passed' if passed else 'failed'}",
+        "",
+        f"Commit {code_span(run['commit'][:12])} of {code_span(run.get('source_branch') or '?')} in "
+        f"{code_span(run.get('image') or '?')} (seed {run.get('seed', 0)}) — [run details]({run_url})",
+        "",
+    ]
     if not notebooks and not run.get("error"):
         lines.append("No notebook changed in this merge request: nothing to run.")
     for index, nb in enumerate(notebooks):
@@ -171,8 +177,10 @@ def note_text(run, run_url, notebook_url):
         lines += ["", f"The run failed: {code_span(run['error'])}"]
     if packages.get("status", "ok") != "ok":
         lines += ["", "Packages: " + "; ".join(code_span(p, 200) for p in packages.get("problems") or [])]
-    lines += ["", "<sub>The jupyterhub-ds promotion service updates this note at every run of this merge "
-                  "request.</sub>"]
+    lines += [
+        "",
+        "<sub>The jupyterhub-ds promotion service updates this note at every run of this merge request.</sub>",
+    ]
     return "\n".join(lines)
 
 
@@ -200,5 +208,7 @@ def review_gate(merged, verdicts):
             problems.append(f"{name}: its review run failed ({_short(run.get('error') or 'see the run', 200)})")
     if not problems:
         return ""
-    return ("merged work did not pass its review run (require_review_run): " + "; ".join(problems) + ". Nothing was "
-            "promoted; fix and merge again, or ask an admin to start the missing review runs (api/review-runs)")
+    return (
+        "merged work did not pass its review run (require_review_run): " + "; ".join(problems) + ". Nothing was "
+        "promoted; fix and merge again, or ask an admin to start the missing review runs (api/review-runs)"
+    )

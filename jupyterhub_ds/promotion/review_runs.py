@@ -70,40 +70,77 @@ class ReviewRuns(LoggingConfigurable):
     """The review runs of every configured project; made by the service, configured as
     ``c.ReviewRuns.*``."""
 
-    concurrency = Integer(2, help="""Review runs at once, in all projects (each is a clean-run
-        container with the project's limits).""").tag(config=True)
+    concurrency = Integer(
+        2,
+        help="""Review runs at once, in all projects (each is a clean-run
+        container with the project's limits).""",
+    ).tag(config=True)
 
     per_project = Integer(1, help="Review runs of one project at once.").tag(config=True)
 
-    queue_limit = Integer(100, help="""Runs that may wait; when it is reached, new merge-request
-        commits are not queued (the next poll offers them again).""").tag(config=True)
+    queue_limit = Integer(
+        100,
+        help="""Runs that may wait; when it is reached, new merge-request
+        commits are not queued (the next poll offers them again).""",
+    ).tag(config=True)
 
-    poll_interval = Float(15.0, help="""Seconds between looks at the open merge requests of the
-        configured projects (one GitLab request per project); 0: never (only admins start runs).""").tag(
-        config=True)
+    poll_interval = Float(
+        15.0,
+        help="""Seconds between looks at the open merge requests of the
+        configured projects (one GitLab request per project); 0: never (only admins start runs).""",
+    ).tag(config=True)
 
-    poll_lookback = Float(600.0, help="""At start, how far back (seconds) merge requests count as
-        updated: older ones get a run when they are next updated, or when an admin asks.""").tag(config=True)
+    poll_lookback = Float(
+        600.0,
+        help="""At start, how far back (seconds) merge requests count as
+        updated: older ones get a run when they are next updated, or when an admin asks.""",
+    ).tag(config=True)
 
     poll_page = Integer(100, help="Merge requests read per project and poll (one page).").tag(config=True)
 
-    max_notebooks = Integer(20, help="""Changed notebooks one review run executes; more are named in
-        the note as not run.""").tag(config=True)
+    max_notebooks = Integer(
+        20,
+        help="""Changed notebooks one review run executes; more are named in
+        the note as not run.""",
+    ).tag(config=True)
 
-    run_timeout = Float(1800.0, help="""Seconds a review run's container may take before it is killed
-        (cells are bounded by each project's cell_timeout too).""").tag(config=True)
+    run_timeout = Float(
+        1800.0,
+        help="""Seconds a review run's container may take before it is killed
+        (cells are bounded by each project's cell_timeout too).""",
+    ).tag(config=True)
 
     status_name = Unicode(decide.STATUS_NAME, help="Name of the commit status on GitLab.").tag(config=True)
 
-    reader_access_level = Integer(20, help="""Least GitLab access level in the project (directly,
+    reader_access_level = Integer(
+        20,
+        help="""Least GitLab access level in the project (directly,
         through a group or inherited) that may see a run's pages: 20 Reporter, who can read the
-        code of a private project.""").tag(config=True)
+        code of a private project.""",
+    ).tag(config=True)
 
-    reader_cache_seconds = Float(60.0, help="""Seconds GitLab's answer on who may read a project is
-        reused (a member removed in GitLab loses access to the pages within this time).""").tag(config=True)
+    reader_cache_seconds = Float(
+        60.0,
+        help="""Seconds GitLab's answer on who may read a project is
+        reused (a member removed in GitLab loses access to the pages within this time).""",
+    ).tag(config=True)
 
-    def __init__(self, settings, store, promoter, remote_for, artifacts_dir, *, public_url="", audit=None,
-                 metrics=None, executor=None, stopping=None, track=None, **kwargs):
+    def __init__(
+        self,
+        settings,
+        store,
+        promoter,
+        remote_for,
+        artifacts_dir,
+        *,
+        public_url="",
+        audit=None,
+        metrics=None,
+        executor=None,
+        stopping=None,
+        track=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.settings = settings
         self.store = store
@@ -152,7 +189,8 @@ class ReviewRuns(LoggingConfigurable):
             since = self._since.get(project.path) or now - timedelta(seconds=self.poll_lookback)
             try:
                 mrs = await self.remote_for(project.path).open_merge_requests(
-                    updated_after=(since - POLL_MARGIN).isoformat(), limit=self.poll_page)
+                    updated_after=(since - POLL_MARGIN).isoformat(), limit=self.poll_page
+                )
             except Exception as e:  # GitLab down: the next poll looks again from the same time
                 self.log.warning("could not list the merge requests of %s: %s", project.path, e)
                 continue
@@ -190,15 +228,31 @@ class ReviewRuns(LoggingConfigurable):
                 return done
             cancel = decide.to_cancel(runs, sha)
             if len(self.store.review_queue(limit=self.queue_limit + 1)) - len(cancel) >= self.queue_limit:
-                raise QueueFull(f"{self.queue_limit} review runs wait already (ReviewRuns.queue_limit); "
-                                f"{project.path}!{iid} at {sha[:12]} is offered again at the next poll")
+                raise QueueFull(
+                    f"{self.queue_limit} review runs wait already (ReviewRuns.queue_limit); "
+                    f"{project.path}!{iid} at {sha[:12]} is offered again at the next poll"
+                )
             for run_id in cancel:  # recorded before anything awaits: no dispatcher starts them now
-                self.store.update_review(run_id, status="canceled", finished_at=utcnow(),
-                                         error=f"a newer commit {sha[:12]} replaced it")
-            run = ReviewRun(id=new_run_id(), project=project.path, mr_iid=iid, commit=sha, trigger=trigger,
-                            source_branch=mr.get("source_branch") or "", target_branch=mr.get("target_branch") or "",
-                            image=project.image, parameters=dict(project.parameters), seed=project.seed,
-                            queued_at=utcnow(), status="queued", notebooks=[], skipped=[], packages={})
+                self.store.update_review(
+                    run_id, status="canceled", finished_at=utcnow(), error=f"a newer commit {sha[:12]} replaced it"
+                )
+            run = ReviewRun(
+                id=new_run_id(),
+                project=project.path,
+                mr_iid=iid,
+                commit=sha,
+                trigger=trigger,
+                source_branch=mr.get("source_branch") or "",
+                target_branch=mr.get("target_branch") or "",
+                image=project.image,
+                parameters=dict(project.parameters),
+                seed=project.seed,
+                queued_at=utcnow(),
+                status="queued",
+                notebooks=[],
+                skipped=[],
+                packages={},
+            )
             run.artifacts = str(self.artifacts_dir / f"review-{run.id}")
             for run_id in cancel:
                 self.audit("review.run.canceled", run_id=run_id, project=project.path, mr=iid, replaced_by=sha)
@@ -249,8 +303,15 @@ class ReviewRuns(LoggingConfigurable):
             self._running.pop(run_id, None)
         try:
             run = self.store.update_review(run_id, finished_at=utcnow(), **fields)
-            self.audit("review.run.finished", run_id=run.id, project=run.project, mr=run.mr_iid, commit=run.commit,
-                       status=run.status, error=run.error)
+            self.audit(
+                "review.run.finished",
+                run_id=run.id,
+                project=run.project,
+                mr=run.mr_iid,
+                commit=run.commit,
+                status=run.status,
+                error=run.error,
+            )
             if self.metrics is not None:
                 self.metrics.review_finished(run)
             await self._post_status(run)
@@ -275,18 +336,32 @@ class ReviewRuns(LoggingConfigurable):
         if not chosen:
             return {"status": "passed", "notebooks": []}
         source_tar = await remote.archive(run.commit)
-        job = CleanRunJob(run_id=run.id, image=project.image, notebooks=chosen, parameters=dict(project.parameters),
-                          seed=project.seed, cell_timeout=project.cell_timeout, network=project.network,
-                          limits=dict(project.limits), run_timeout=self.run_timeout,
-                          artifacts_dir=Path(run.artifacts), default_limits=self.promoter.run_limits,
-                          volumes=tuple(project.volumes), run_tests=False)
+        job = CleanRunJob(
+            run_id=run.id,
+            image=project.image,
+            notebooks=chosen,
+            parameters=dict(project.parameters),
+            seed=project.seed,
+            cell_timeout=project.cell_timeout,
+            network=project.network,
+            limits=dict(project.limits),
+            run_timeout=self.run_timeout,
+            artifacts_dir=Path(run.artifacts),
+            default_limits=self.promoter.run_limits,
+            volumes=tuple(project.volumes),
+            run_tests=False,
+        )
         loop = asyncio.get_running_loop()
         try:  # (the clean run kills its container at run_timeout; this is the bound on the thread)
             outcome = await asyncio.wait_for(
-                loop.run_in_executor(self.executor, self.promoter.clean_run, job, source_tar), self.run_timeout + 300)
+                loop.run_in_executor(self.executor, self.promoter.clean_run, job, source_tar), self.run_timeout + 300
+            )
         except asyncio.TimeoutError:
-            return {"status": "failed", "error": f"the review run did not finish within {self.run_timeout + 300:.0f}s; "
-                                                 "raise ReviewRuns.run_timeout or speed up the notebooks"}
+            return {
+                "status": "failed",
+                "error": f"the review run did not finish within {self.run_timeout + 300:.0f}s; "
+                "raise ReviewRuns.run_timeout or speed up the notebooks",
+            }
         denied = DEFAULT_DENIED_LICENSES if project.denied_licenses is None else project.denied_licenses
         packages = check_packages(outcome.installed, outcome.imports, project.allowed_packages, denied)
         notebooks = [dict(nb) for nb in outcome.notebooks]
@@ -294,9 +369,15 @@ class ReviewRuns(LoggingConfigurable):
             await self._render(run, index, nb)
         passed = not outcome.error and bool(notebooks) and decide.review_passed(notebooks, packages)
         error = outcome.error or ("" if passed else decide.first_failure(notebooks, packages))
-        return {"status": "passed" if passed else "failed", "notebooks": notebooks, "packages": packages,
-                "error": error, "log_tail": outcome.log_tail, "image_id": outcome.image_id,
-                "image_digest": outcome.image_digest}
+        return {
+            "status": "passed" if passed else "failed",
+            "notebooks": notebooks,
+            "packages": packages,
+            "error": error,
+            "log_tail": outcome.log_tail,
+            "image_id": outcome.image_id,
+            "image_digest": outcome.image_digest,
+        }
 
     def html_path(self, run, index):
         return Path(run.artifacts) / "html" / f"{index}.html"
@@ -327,21 +408,29 @@ class ReviewRuns(LoggingConfigurable):
         state, description = decide.gitlab_status(run.as_record())
         target = self.run_url(run.id) if self.public_url.startswith(("http://", "https://")) else None
         try:
-            await self.remote_for(run.project).set_status(run.commit, state, name=self.status_name,
-                                                          ref=run.source_branch or None, target_url=target,
-                                                          description=description)
+            await self.remote_for(run.project).set_status(
+                run.commit,
+                state,
+                name=self.status_name,
+                ref=run.source_branch or None,
+                target_url=target,
+                description=description,
+            )
         except Exception as e:  # GitLab refused or is down: the run goes on, the next state may land
             self.log.warning("commit status %s of %s@%s not set: %s", state, run.project, run.commit[:12], e)
 
     async def _write_note(self, run):
         if run.status not in ("passed", "failed"):
             return
-        earlier = next((r.note_id for r in self.store.review_runs(project=run.project, mr_iid=run.mr_iid, limit=50)
-                        if r.note_id), None)
+        earlier = next(
+            (r.note_id for r in self.store.review_runs(project=run.project, mr_iid=run.mr_iid, limit=50) if r.note_id),
+            None,
+        )
         body = decide.note_text(run.as_record(), self.run_url(run.id), lambda i: self.notebook_url(run.id, i))
         try:
-            note_id = await self.remote_for(run.project).upsert_note(run.mr_iid, decide.NOTE_MARKER, body,
-                                                                     known_id=earlier)
+            note_id = await self.remote_for(run.project).upsert_note(
+                run.mr_iid, decide.NOTE_MARKER, body, known_id=earlier
+            )
         except Exception as e:  # the next run writes it
             self.log.warning("note on %s!%s not written: %s", run.project, run.mr_iid, e)
             return

@@ -86,7 +86,5 @@ def seconds_until_next(lanes, now, tz, paused=False, cap=3600):
     """How long the service may sleep before the next lane could be due (at most ``cap``)."""
     if paused:
         return cap
-    waits = [
-        (next_tick(lane.schedule, now, tz) - _aware_utc(now)).total_seconds() for lane in lanes if not lane.paused
-    ]
+    waits = [(next_tick(lane.schedule, now, tz) - _aware_utc(now)).total_seconds() for lane in lanes if not lane.paused]
     return max(0.0, min([cap, *waits]))

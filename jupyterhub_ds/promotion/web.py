@@ -40,8 +40,10 @@ _jinja = Environment(autoescape=select_autoescape(default=True, default_for_stri
 _page = _jinja.from_string(PAGE)
 _review_page = _jinja.from_string(REVIEW_RUN_PAGE)
 # a review run's pages: what the notebooks wrote is shown, nothing of it may run or reach out
-REVIEW_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
-              "form-action 'none'; frame-ancestors 'none'; sandbox")
+REVIEW_CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'; sandbox"
+)
 
 
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
@@ -63,10 +65,14 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     def require_admin(self):
         user = self.current_user
         if not self.is_admin(user):
-            self.service.audit("promotion.refused", user=user.get("name"), action=self.request.path,
-                               reason="not an admin")
-            raise web.HTTPError(403, f"{user.get('name')} may not trigger promotions or rollbacks: "
-                                     "only hub admins (or members of PromotionService.admin_groups) may")
+            self.service.audit(
+                "promotion.refused", user=user.get("name"), action=self.request.path, reason="not an admin"
+            )
+            raise web.HTTPError(
+                403,
+                f"{user.get('name')} may not trigger promotions or rollbacks: "
+                "only hub admins (or members of PromotionService.admin_groups) may",
+            )
         return user
 
     def write_error(self, status_code, **kwargs):
@@ -104,24 +110,37 @@ class PageHandler(BaseHandler):
         user = self.current_user
         visible = self.visible(user)
         self.set_header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
-        self.finish(_page.render(
-            user=user, admin=self.is_admin(user), xsrf=self.xsrf_token.decode(),
-            lanes=[v for v in self.service.lane_views() if v["project"] in visible],
-            runs=[r.as_record() for r in self.service.store.runs(limit=self.service.page_runs)
-                  if r.project in visible],
-            review_runs=[r.as_record() for r in self.service.store.review_runs(limit=self.service.page_runs)
-                         if r.project in visible],
-            prefix=self.service.prefix, paused=self.service.settings.paused,
-            message=self.get_argument("message", ""),
-        ))
+        self.finish(
+            _page.render(
+                user=user,
+                admin=self.is_admin(user),
+                xsrf=self.xsrf_token.decode(),
+                lanes=[v for v in self.service.lane_views() if v["project"] in visible],
+                runs=[
+                    r.as_record() for r in self.service.store.runs(limit=self.service.page_runs) if r.project in visible
+                ],
+                review_runs=[
+                    r.as_record()
+                    for r in self.service.store.review_runs(limit=self.service.page_runs)
+                    if r.project in visible
+                ],
+                prefix=self.service.prefix,
+                paused=self.service.settings.paused,
+                message=self.get_argument("message", ""),
+            )
+        )
 
 
 class LanesHandler(BaseHandler):
     @web.authenticated
     def get(self):
         visible = self.visible(self.current_user)
-        self.send_json({"paused": self.service.settings.paused,
-                        "lanes": [v for v in self.service.lane_views() if v["project"] in visible]})
+        self.send_json(
+            {
+                "paused": self.service.settings.paused,
+                "lanes": [v for v in self.service.lane_views() if v["project"] in visible],
+            }
+        )
 
 
 class RunsHandler(BaseHandler):
@@ -137,8 +156,9 @@ class RunsHandler(BaseHandler):
         if not raw.isdigit() or not 0 < int(raw) <= 500:
             raise web.HTTPError(400, f"limit={raw!r}: give a whole number from 1 to 500")
         limit = int(raw)
-        runs = self.service.store.runs(project=self.get_argument("project", None),
-                                       target=self.get_argument("target", None), limit=limit)
+        runs = self.service.store.runs(
+            project=self.get_argument("project", None), target=self.get_argument("target", None), limit=limit
+        )
         self.send_json({"runs": [r.as_record() for r in runs if r.project in visible]})
 
 
@@ -168,10 +188,11 @@ class RunNowHandler(ActionHandler):
     def start(self, user):
         project = self.service.settings.project(self.arg("project"))
         lane = project.lane(self.arg("source"))
-        self.service.audit("promotion.run_now", user=user, project=project.path, source=lane.source,
-                           target=lane.target)
-        return (self.service.promoter.run_lane(project.path, lane.source, trigger=f"run now by {user}"),
-                f"run of {project.path} {lane.source} -> {lane.target} started")
+        self.service.audit("promotion.run_now", user=user, project=project.path, source=lane.source, target=lane.target)
+        return (
+            self.service.promoter.run_lane(project.path, lane.source, trigger=f"run now by {user}"),
+            f"run of {project.path} {lane.source} -> {lane.target} started",
+        )
 
 
 class RollbackHandler(ActionHandler):
@@ -181,10 +202,18 @@ class RollbackHandler(ActionHandler):
         record = self.service.store.get(run_id)
         if record is None or record.project != project.path or record.status != "promoted":
             raise LookupError(f"run {run_id!r} is not a successful promotion of {project.path}")
-        self.service.audit("promotion.rollback", user=user, project=project.path, run_id=run_id,
-                           target=record.target, commit=record.commit)
-        return (self.service.promoter.rollback(project.path, run_id, trigger=f"rollback by {user}"),
-                f"rollback of {record.target} to {record.commit[:12]} started (clean run first)")
+        self.service.audit(
+            "promotion.rollback",
+            user=user,
+            project=project.path,
+            run_id=run_id,
+            target=record.target,
+            commit=record.commit,
+        )
+        return (
+            self.service.promoter.rollback(project.path, run_id, trigger=f"rollback by {user}"),
+            f"rollback of {record.target} to {record.commit[:12]} started (clean run first)",
+        )
 
 
 class ReviewReader(BaseHandler):
@@ -196,13 +225,22 @@ class ReviewReader(BaseHandler):
             allowed = await self.service.review_runs.may_read(name, project)
         except Exception as e:  # GitLab down or refusing the service's token: say so, show nothing
             self.service.log.warning("could not ask GitLab whether %s may read %s: %s", name, project, e)
-            raise web.HTTPError(502, f"GitLab did not say whether {name} may read {project} ({type(e).__name__}); "
-                                     "try again in a minute") from None
+            raise web.HTTPError(
+                502, f"GitLab did not say whether {name} may read {project} ({type(e).__name__}); try again in a minute"
+            ) from None
         if not allowed:
-            self.service.audit("review.refused", user=name, project=project, action=self.request.path,
-                               reason="cannot read the project on GitLab")
-            raise web.HTTPError(403, f"{name} cannot read {project} on GitLab (Reporter or above), so not its review "
-                                     "runs either; ask a maintainer of the project for access")
+            self.service.audit(
+                "review.refused",
+                user=name,
+                project=project,
+                action=self.request.path,
+                reason="cannot read the project on GitLab",
+            )
+            raise web.HTTPError(
+                403,
+                f"{name} cannot read {project} on GitLab (Reporter or above), so not its review "
+                "runs either; ask a maintainer of the project for access",
+            )
 
     async def reviewed_run(self, run_id):
         run = self.service.store.get_review(run_id)
@@ -224,10 +262,15 @@ class ReviewRunPage(ReviewReader):
     async def get(self, run_id):
         run = await self.reviewed_run(run_id)
         record, prefix = run.as_record(), self.service.prefix
-        self.send_page(_review_page.render(
-            run=record, user=self.current_user, prefix=prefix,
-            mr_url=f"{self.service.gitlab_url}/{run.project}/-/merge_requests/{run.mr_iid}",
-            notebook_urls=[f"{prefix}review-runs/{run.id}/notebooks/{i}" for i in range(len(record["notebooks"]))]))
+        self.send_page(
+            _review_page.render(
+                run=record,
+                user=self.current_user,
+                prefix=prefix,
+                mr_url=f"{self.service.gitlab_url}/{run.project}/-/merge_requests/{run.mr_iid}",
+                notebook_urls=[f"{prefix}review-runs/{run.id}/notebooks/{i}" for i in range(len(record["notebooks"]))],
+            )
+        )
 
 
 class ReviewNotebookPage(ReviewReader):
@@ -241,8 +284,9 @@ class ReviewNotebookPage(ReviewReader):
         try:
             html = path.read_bytes()
         except OSError:
-            raise web.HTTPError(404, f"the executed notebook {index} of review run {run_id} is gone from "
-                                     "the service's artifacts folder") from None
+            raise web.HTTPError(
+                404, f"the executed notebook {index} of review run {run_id} is gone from the service's artifacts folder"
+            ) from None
         self.send_page(html)
 
 
@@ -278,8 +322,10 @@ class ReviewRunsHandler(ReviewReader):
             raise web.HTTPError(404, str(e)) from None
         except QueueFull as e:
             raise web.HTTPError(503, str(e)) from None
-        self.send_json({"run": run, "message": f"review run of {project}!{iid} at {run['commit'][:12]} is "
-                                               f"{run['status']}"}, status=202)
+        self.send_json(
+            {"run": run, "message": f"review run of {project}!{iid} at {run['commit'][:12]} is {run['status']}"},
+            status=202,
+        )
 
 
 class MetricsHandler(BaseHandler):
@@ -293,8 +339,11 @@ class MetricsHandler(BaseHandler):
         if not service.settings.metrics_enabled:
             raise web.HTTPError(404, "metrics are disabled (metrics.enabled: false)")
         if service.settings.metrics_require_auth and self.current_user is None:
-            raise web.HTTPError(403, "the promotion metrics need a hub token with the read:metrics scope "
-                                     "(Authorization: token <token>), as /hub/metrics does")
+            raise web.HTTPError(
+                403,
+                "the promotion metrics need a hub token with the read:metrics scope "
+                "(Authorization: token <token>), as /hub/metrics does",
+            )
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(generate_latest(service.metrics.registry))
 
@@ -338,8 +387,15 @@ def visible_projects(user, projects, admin):
 
 def lane_view(project, lane, settings, now, busy):
     return {
-        "project": project.path, "source": lane.source, "target": lane.target, "schedule": lane.schedule,
-        "paused": lane.paused or settings.paused, "busy": busy,
-        "next_tick": None if lane.paused or settings.paused else next_tick(lane.schedule, now, settings.timezone).isoformat(),
-        "image": project.image, "notebooks": list(project.notebooks),
+        "project": project.path,
+        "source": lane.source,
+        "target": lane.target,
+        "schedule": lane.schedule,
+        "paused": lane.paused or settings.paused,
+        "busy": busy,
+        "next_tick": None
+        if lane.paused or settings.paused
+        else next_tick(lane.schedule, now, settings.timezone).isoformat(),
+        "image": project.image,
+        "notebooks": list(project.notebooks),
     }

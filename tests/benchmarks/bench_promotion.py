@@ -53,16 +53,42 @@ def tree_tar(text):
 
 def time_raw(image, workdir):
     started = time.monotonic()
-    subprocess.run(["docker", "run", "--rm", "--network", "none", "-v", f"{workdir}:/nb:ro", image,
-                    "jupyter", "execute", "--output", "/tmp/out.ipynb", "/nb/bench.ipynb"],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            f"{workdir}:/nb:ro",
+            image,
+            "jupyter",
+            "execute",
+            "--output",
+            "/tmp/out.ipynb",
+            "/nb/bench.ipynb",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return time.monotonic() - started
 
 
 def time_clean_run(client, image, source_tar, artifacts, i):
-    job = CleanRunJob(run_id=f"bench{i:04d}", image=image, notebooks=["bench.ipynb"], parameters={"n": 10000}, seed=1,
-                  cell_timeout=60, network=False, limits={"cpu_limit": 2.0, "mem_limit": 2 * 1024**3, "pids_limit": 512},
-                  run_timeout=600, artifacts_dir=artifacts / str(i))
+    job = CleanRunJob(
+        run_id=f"bench{i:04d}",
+        image=image,
+        notebooks=["bench.ipynb"],
+        parameters={"n": 10000},
+        seed=1,
+        cell_timeout=60,
+        network=False,
+        limits={"cpu_limit": 2.0, "mem_limit": 2 * 1024**3, "pids_limit": 512},
+        run_timeout=600,
+        artifacts_dir=artifacts / str(i),
+    )
     started = time.monotonic()
     outcome = execute(client, job, source_tar)
     elapsed = time.monotonic() - started

@@ -50,7 +50,9 @@ def big_notebook(cells=CELLS, output_bytes=3600):
             nb.cells.append(nbformat.v4.new_markdown_cell(f"## Step {i}\n\nExplains what cell {i + 1} does."))
             continue
         cell = nbformat.v4.new_code_cell(f"x{i} = compute({i})\nresult_{i} = x{i} * 2\nprint(result_{i})")
-        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=(f"{i} " * output_bytes)[:output_bytes] + "\n")]
+        cell.outputs = [
+            nbformat.v4.new_output("stream", name="stdout", text=(f"{i} " * output_bytes)[:output_bytes] + "\n")
+        ]
         cell.execution_count = i
         nb.cells.append(cell)
     return nb
@@ -100,14 +102,23 @@ def make_service(root: Path, server, state: Path, saves=None):
     settings = ReviewConfig(
         token_source=lambda: PAT,
         identity_source=lambda: {"username": "alice", "name": "Alice Analyst", "email": "alice@example.com"},
-        username="alice", gitlab_url=server.url, git_credential_helper=HELPER, state_dir=str(state),
+        username="alice",
+        gitlab_url=server.url,
+        git_credential_helper=HELPER,
+        state_dir=str(state),
         policy={"target_branch": "base", "max_file_size": 50_000_000, "max_submission_size": 100_000_000},
     )
     log = logging.getLogger("bench")
     # what the extension app owns in a server; the benchmark process ends with them
     executor = ThreadPoolExecutor(16)
-    return ReviewService(settings, str(root), log, saves, executor=executor,
-                         worker=SummaryWorker(log=log, standby=settings.summary_standby, executor=executor))
+    return ReviewService(
+        settings,
+        str(root),
+        log,
+        saves,
+        executor=executor,
+        worker=SummaryWorker(log=log, standby=settings.summary_standby, executor=executor),
+    )
 
 
 def bench_submit(server, work: Path, rounds: int):
@@ -134,8 +145,10 @@ def bench_submit(server, work: Path, rounds: int):
     ipynb = ours_wc / "analysis/big.ipynb"
     ipynb.parent.mkdir(parents=True, exist_ok=True)
     save(nb)
-    print(f"notebook: {CELLS} cells, {ipynb.stat().st_size / 1e6:.1f} MB (.ipynb), "
-          f"{ipynb.with_suffix('.py').stat().st_size / 1e3:.0f} KB (.py:percent); {len(EDITED)} cells edited per round")
+    print(
+        f"notebook: {CELLS} cells, {ipynb.stat().st_size / 1e6:.1f} MB (.ipynb), "
+        f"{ipynb.with_suffix('.py').stat().st_size / 1e3:.0f} KB (.py:percent); {len(EDITED)} cells edited per round"
+    )
     # the base both sides start from: the script committed on branch "base"
     run_git("add", "-f", "analysis/big.py", cwd=ours_wc)
     run_git("commit", "-qm", "base", cwd=ours_wc)
@@ -147,8 +160,9 @@ def bench_submit(server, work: Path, rounds: int):
     service = make_service(root, server, work / "state", saves)
     loop = asyncio.new_event_loop()
     # warm both paths once (worker process start, imports, first MR creation)
-    loop.run_until_complete(service.worker.summarise(path="w", script_path="w.py", target="base", base_script="",
-                                                     new_script="", timeout=10))
+    loop.run_until_complete(
+        service.worker.summarise(path="w", script_path="w.py", target="base", base_script="", new_script="", timeout=10)
+    )
     ours, after_check, checks, raw, fallbacks = [], [], [], [], 0
     for r in range(rounds + 1):
         # the button: a save, "check" when the dialog opens, the user reading it and typing a
@@ -187,15 +201,19 @@ def bench_submit(server, work: Path, rounds: int):
         after_check.append(t_after_check)
         checks.append(t_check)
         raw.append(t_raw)
-        print(f"  round {r}: button {t_after_check:.3f} s (check when the dialog opened {t_check:.3f} s), "
-              f"REST API with no check {t_ours:.3f} s (MR !{res['mr']['iid']}, "
-              f"{'created' if res['created'] else 'updated'}), raw {t_raw:.3f} s")
+        print(
+            f"  round {r}: button {t_after_check:.3f} s (check when the dialog opened {t_check:.3f} s), "
+            f"REST API with no check {t_ours:.3f} s (MR !{res['mr']['iid']}, "
+            f"{'created' if res['created'] else 'updated'}), raw {t_raw:.3f} s"
+        )
     loop.run_until_complete(asyncio.sleep(0.2))  # let the last submit's clean-up finish
     loop.close()
     o, c, k, w = (statistics.median(x) for x in (ours, after_check, checks, raw))
-    print(f"submit, median of {rounds}: raw git+MR {w:.3f} s; the button {c:.3f} s, ratio {c / w:.2f} (goal <= 1.5); "
-          f"the REST API with no check {o:.3f} s, ratio {o / w:.2f} (goal <= 1.5); the dialog's check when it "
-          f"opens {k:.3f} s; summary fallback used in {fallbacks} of {2 * (rounds + 1)} submits")
+    print(
+        f"submit, median of {rounds}: raw git+MR {w:.3f} s; the button {c:.3f} s, ratio {c / w:.2f} (goal <= 1.5); "
+        f"the REST API with no check {o:.3f} s, ratio {o / w:.2f} (goal <= 1.5); the dialog's check when it "
+        f"opens {k:.3f} s; summary fallback used in {fallbacks} of {2 * (rounds + 1)} submits"
+    )
     return c / w, o / w
 
 
@@ -223,20 +241,31 @@ def bench_worst_summary(work: Path):
     worker = SummaryWorker()
     loop = asyncio.new_event_loop()
     # a server's worker is warm by the time of a submit (started when the dialog opens)
-    loop.run_until_complete(worker.summarise(path="w", script_path="w.py", target="main", base_script="",
-                                             new_script="", timeout=30))
+    loop.run_until_complete(
+        worker.summarise(path="w", script_path="w.py", target="main", base_script="", new_script="", timeout=30)
+    )
     times, used = [], []
     for _ in range(3):
         t0 = time.perf_counter()
-        text, fallback = loop.run_until_complete(worker.summarise(
-            timeout=ReviewConfig().summary_timeout, path="analysis/big.ipynb", script_path="analysis/big.py", target="main",
-            base_script=base_script, new_script=new_script, script_diff=script_diff))
+        text, fallback = loop.run_until_complete(
+            worker.summarise(
+                timeout=ReviewConfig().summary_timeout,
+                path="analysis/big.ipynb",
+                script_path="analysis/big.py",
+                target="main",
+                base_script=base_script,
+                new_script=new_script,
+                script_diff=script_diff,
+            )
+        )
         times.append(time.perf_counter() - t0)
         used.append(fallback)
     loop.close()
-    print(f"worst-case summary (all {CELLS} cells changed): max {max(times):.2f} s over 3 runs "
-          f"(goal <= 1 s, the cell-level summary), fallback used in {sum(used)} of 3, "
-          f"{len(text) / 1e3:.0f} KB of Markdown")
+    print(
+        f"worst-case summary (all {CELLS} cells changed): max {max(times):.2f} s over 3 runs "
+        f"(goal <= 1 s, the cell-level summary), fallback used in {sum(used)} of 3, "
+        f"{len(text) / 1e3:.0f} KB of Markdown"
+    )
     return max(times), any(used)
 
 
@@ -264,19 +293,25 @@ def bench_pairing(work: Path, repeats: int = 21):
         return time.perf_counter() - t0
 
     for i in range(repeats + 1):
-        times = (timed(cm.save, copy.deepcopy(model), "a.ipynb"), timed(cm_unpaired.save, copy.deepcopy(model), "a.ipynb"),
-                 timed(jupytext.write, nb, str(repo / "c.py"), fmt="py:percent"), timed(write_pair, nb, repo / "b.ipynb"))
+        times = (
+            timed(cm.save, copy.deepcopy(model), "a.ipynb"),
+            timed(cm_unpaired.save, copy.deepcopy(model), "a.ipynb"),
+            timed(jupytext.write, nb, str(repo / "c.py"), fmt="py:percent"),
+            timed(write_pair, nb, repo / "b.ipynb"),
+        )
         if i:
             for series, t in zip((paired, unpaired, script, plain), times, strict=True):
                 series.append(t)
     assert (repo / "a.py").exists() and not (outside / "a.py").exists(), "pairing applied where it should not"
     p, u, j, w = (statistics.median(x) for x in (paired, unpaired, script, plain))
     ratio = (p - u) / j
-    print(f"pairing save of the 1000-cell notebook, median of {repeats}: contents manager with our pairing (ipynb + py) "
-          f"{p:.3f} s, the same manager outside a repo (ipynb only) {u:.3f} s -> pairing adds {p - u:.3f} s; a plain "
-          f"jupytext write of the script {j:.3f} s -> ratio {ratio:.2f} (goal <= 1.2). For reference: plain jupytext "
-          f"writes of both files {w:.3f} s; the paired save takes {p / w:.2f}x that, as it also pays what every "
-          f"Jupyter save does (trust signature, atomic write, model)")
+    print(
+        f"pairing save of the 1000-cell notebook, median of {repeats}: contents manager with our pairing (ipynb + py) "
+        f"{p:.3f} s, the same manager outside a repo (ipynb only) {u:.3f} s -> pairing adds {p - u:.3f} s; a plain "
+        f"jupytext write of the script {j:.3f} s -> ratio {ratio:.2f} (goal <= 1.2). For reference: plain jupytext "
+        f"writes of both files {w:.3f} s; the paired save takes {p / w:.2f}x that, as it also pays what every "
+        f"Jupyter save does (trust signature, atomic write, model)"
+    )
     return ratio
 
 
@@ -299,11 +334,13 @@ def main(argv=None):
     def verdict(ok):
         return "yes" if ok else "NO"
 
-    print(f"\nsummary: submit ratio {button:.2f} with the button, {api:.2f} through the REST API with no check "
-          f"(<= 1.5: {verdict(button <= 1.5)}, {verdict(api <= 1.5)}); worst-case summary {worst:.2f} s "
-          f"{'with' if worst_fallback else 'without'} the fallback (<= 1 s without: "
-          f"{verdict(worst <= 1 and not worst_fallback)}); pairing save ratio {pairing:.2f} "
-          f"(<= 1.2: {verdict(pairing <= 1.2)})")
+    print(
+        f"\nsummary: submit ratio {button:.2f} with the button, {api:.2f} through the REST API with no check "
+        f"(<= 1.5: {verdict(button <= 1.5)}, {verdict(api <= 1.5)}); worst-case summary {worst:.2f} s "
+        f"{'with' if worst_fallback else 'without'} the fallback (<= 1 s without: "
+        f"{verdict(worst <= 1 and not worst_fallback)}); pairing save ratio {pairing:.2f} "
+        f"(<= 1.2: {verdict(pairing <= 1.2)})"
+    )
 
 
 if __name__ == "__main__":

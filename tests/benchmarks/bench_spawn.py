@@ -65,8 +65,9 @@ def seed(users: int) -> dict:
     project = next(p for p in s["projects"] if p["path"] == "data-science/notebooks")
     for i in range(users):
         name = user_name(i)
-        s["users"].append({"username": name, "name": f"User {i}", "email": f"{name}@example.com",
-                           "password": password(name)})
+        s["users"].append(
+            {"username": name, "name": f"User {i}", "email": f"{name}@example.com", "password": password(name)}
+        )
         analysts["members"].append({"username": name, "access_level": 30})
         project["members"].append({"username": name, "access_level": 30})
     return s
@@ -235,8 +236,12 @@ class Bench:
         url = f"{self.sb.hub.url}/user/{name}/api/status"
         while time.monotonic() < deadline and not spawn.error:
             try:
-                if self.http.get(url, headers={"Authorization": f"token {token}"}, timeout=30,
-                                 allow_redirects=False).status_code == 200:
+                if (
+                    self.http.get(
+                        url, headers={"Authorization": f"token {token}"}, timeout=30, allow_redirects=False
+                    ).status_code
+                    == 200
+                ):
                     spawn.latency = time.time() - t0
                     break
             except requests.RequestException:
@@ -260,9 +265,15 @@ class Bench:
         refresh = (max(e for _, e in calls) - t0) if calls else 0.0
         if None in (create, start, up, took, route):
             return {}
-        return {"GitLab refresh before spawn": refresh, "hub, until the container is created": create - t0 - refresh,
-                "container create -> start": start - create, "server start in the container": up - start,
-                "hub sees the server up": took - up, "proxy route": route - took, "first answer through the proxy": t_end - route}
+        return {
+            "GitLab refresh before spawn": refresh,
+            "hub, until the container is created": create - t0 - refresh,
+            "container create -> start": start - create,
+            "server start in the container": up - start,
+            "hub sees the server up": took - up,
+            "proxy route": route - took,
+            "first answer through the proxy": t_end - route,
+        }
 
     def stop(self, name):
         r = self.sb.hub.api("DELETE", f"/users/{name}/server", timeout=120)
@@ -292,11 +303,39 @@ class Bench:
         deadline = time.monotonic() + SPAWN_TIMEOUT
         mem = SMALL["mem_limit"].lower()
         run = subprocess.run(
-            ["docker", "run", "-d", "--name", name, "--network", self.sb.network, "--cpus", str(SMALL["cpu_limit"]),
-             "--memory", mem, "--memory-swap", mem, "--pids-limit", str(SMALL["pids_limit"]), "--user", "1000",
-             "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true", self.image,
-             "jupyter", "server", "--ip=0.0.0.0", "--port=8888", f"--IdentityProvider.token={BARE_TOKEN}"],
-            capture_output=True, text=True, timeout=SPAWN_TIMEOUT)
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--network",
+                self.sb.network,
+                "--cpus",
+                str(SMALL["cpu_limit"]),
+                "--memory",
+                mem,
+                "--memory-swap",
+                mem,
+                "--pids-limit",
+                str(SMALL["pids_limit"]),
+                "--user",
+                "1000",
+                "--cap-drop",
+                "ALL",
+                "--security-opt",
+                "no-new-privileges:true",
+                self.image,
+                "jupyter",
+                "server",
+                "--ip=0.0.0.0",
+                "--port=8888",
+                f"--IdentityProvider.token={BARE_TOKEN}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=SPAWN_TIMEOUT,
+        )
         if run.returncode != 0:
             spawn.error = run.stderr.strip()[-300:]
             return spawn
@@ -316,9 +355,12 @@ class Bench:
             create, start = self.events.wait(name, "create"), self.events.wait(name, "start")
             up = server_running_at(container)
             if None not in (create, start, up):
-                spawn.phases = {"docker CLI, until the container is created": create - t0,
-                                "container create -> start": start - create, "server start in the container": up - start,
-                                "first answer": t0 + spawn.latency - up}
+                spawn.phases = {
+                    "docker CLI, until the container is created": create - t0,
+                    "container create -> start": start - create,
+                    "server start in the container": up - start,
+                    "first answer": t0 + spawn.latency - up,
+                }
         return spawn
 
     def bare_remove(self, i):
@@ -373,14 +415,16 @@ def part_latency(bench: Bench, rounds: int):
         if b.phases:
             bare_phases.append(b.phases)
     ratio = statistics.median(hub) / statistics.median(bare)
-    print(f"spawn latency over {rounds} rounds: hub {spread(hub)}; bare docker run {spread(bare)}; "
-          f"ratio of medians {ratio:.2f} (goal <= 1.2), of p95s {pct(hub, 95) / pct(bare, 95):.2f}")
+    print(
+        f"spawn latency over {rounds} rounds: hub {spread(hub)}; bare docker run {spread(bare)}; "
+        f"ratio of medians {ratio:.2f} (goal <= 1.2), of p95s {pct(hub, 95) / pct(bare, 95):.2f}"
+    )
     print("where a hub spawn's time goes (median of the rounds, seconds):")
-    for key in (hub_phases[0] if hub_phases else {}):
+    for key in hub_phases[0] if hub_phases else {}:
         print(f"  {key:<40} {statistics.median(p[key] for p in hub_phases):6.3f}")
     print(f"  (the GitLab refresh ran before {refreshes} of {len(hub_phases)} spawns)")
     print("where a bare run's time goes (median, seconds):")
-    for key in (bare_phases[0] if bare_phases else {}):
+    for key in bare_phases[0] if bare_phases else {}:
         print(f"  {key:<40} {statistics.median(p[key] for p in bare_phases):6.3f}")
     return ratio, hub, bare
 
@@ -417,13 +461,19 @@ def part_concurrency(bench: Bench, n: int):
     silence, after = max((s.longest_silence, s.silent_after) for s in spawns)
     events = statistics.median(len(s.events) for s in spawns)
     hub_started = [t - s.t0 for s in spawns if (t := bench.events.wait(bench.sb.container_name(s.name), "start", 0))]
-    print(f"until the container started: hub p50 {pct(hub_started, 50):.1f} s, p95 {pct(hub_started, 95):.1f} s; "
-          f"bare p50 {pct(bare_started, 50):.1f} s, p95 {pct(bare_started, 95):.1f} s")
-    print(f"hub: {len(hub)} of {n} ready, p50 {pct(hub, 50):.1f} s, p95 {pct(hub, 95):.1f} s; "
-          f"bare: {len(bare)} of {n} answered, p50 {pct(bare, 50):.1f} s, p95 {pct(bare, 95):.1f} s; "
-          f"p95 ratio {pct(hub, 95) / pct(bare, 95):.2f} (goal <= 1.2)")
-    print(f"spawn page: {events:.0f} progress events per spawn (median); the longest any spawn page went "
-          f"without one: {silence:.1f} s (after \"{after}\")")
+    print(
+        f"until the container started: hub p50 {pct(hub_started, 50):.1f} s, p95 {pct(hub_started, 95):.1f} s; "
+        f"bare p50 {pct(bare_started, 50):.1f} s, p95 {pct(bare_started, 95):.1f} s"
+    )
+    print(
+        f"hub: {len(hub)} of {n} ready, p50 {pct(hub, 50):.1f} s, p95 {pct(hub, 95):.1f} s; "
+        f"bare: {len(bare)} of {n} answered, p50 {pct(bare, 50):.1f} s, p95 {pct(bare, 95):.1f} s; "
+        f"p95 ratio {pct(hub, 95) / pct(bare, 95):.2f} (goal <= 1.2)"
+    )
+    print(
+        f"spawn page: {events:.0f} progress events per spawn (median); the longest any spawn page went "
+        f'without one: {silence:.1f} s (after "{after}")'
+    )
     for line in failed + bare_failed:
         print(f"  FAILED {line}")
     return pct(hub, 95) / pct(bare, 95), failed + bare_failed, names
@@ -435,8 +485,10 @@ def part_login_storm(bench: Bench, m: int, first: int):
     errors = [f"{n}: {e}" for n, _, _, e in results if e]
     logins = [t for _, t, _, _ in results if t is not None]
     pages = [p for _, _, p, _ in results if p is not None]
-    print(f"login: p50 {pct(logins, 50):.2f} s, p95 {pct(logins, 95):.2f} s; spawn page after it: "
-          f"p50 {pct(pages, 50):.2f} s, p95 {pct(pages, 95):.2f} s (goal: p95 <= 1 s); {len(errors)} failed")
+    print(
+        f"login: p50 {pct(logins, 50):.2f} s, p95 {pct(logins, 95):.2f} s; spawn page after it: "
+        f"p50 {pct(pages, 50):.2f} s, p95 {pct(pages, 95):.2f} s (goal: p95 <= 1 s); {len(errors)} failed"
+    )
     for e in errors:
         print(f"  FAILED {e}")
     return max(pct(logins, 95), pct(pages, 95)), errors
@@ -460,11 +512,14 @@ def part_memory(bench: Bench, users: int, running: int, logged_in: set):
     took = time.perf_counter() - t0
     paged = {"Accept": "application/jupyterhub-pagination+json"}
     total = bench.sb.hub.api("GET", "/users", params={"limit": 1}, headers=paged).json()["_pagination"]["total"]
-    active = bench.sb.hub.api("GET", "/users", params={"limit": 1, "state": "active"},
-                              headers=paged).json()["_pagination"]["total"]
+    active = bench.sb.hub.api("GET", "/users", params={"limit": 1, "state": "active"}, headers=paged).json()[
+        "_pagination"
+    ]["total"]
     rss = hub_rss(bench.sb)
-    print(f"logged in {len(todo)} more users in {took:.0f} s; the hub has {total} users, {active} with a running "
-          f"server; hub RSS {rss / 2**20:.0f} MB (goal <= 300 MB)")
+    print(
+        f"logged in {len(todo)} more users in {took:.0f} s; the hub has {total} users, {active} with a running "
+        f"server; hub RSS {rss / 2**20:.0f} MB (goal <= 300 MB)"
+    )
     return rss
 
 
@@ -475,22 +530,38 @@ def main(argv=None):
     parser.add_argument("--logins", type=int, default=50, help="logins at once (default: %(default)s)")
     parser.add_argument("--users", type=int, default=1000, help="users logged in for the memory figure")
     parser.add_argument("--image", default=IMAGE, help="single-user image (default: %(default)s)")
-    parser.add_argument("--hub-config", default="", metavar="PYTHON",
-                        help="Python appended to the hub's config, e.g. to measure a setting's worth: "
-                             "'c.ProfileDockerSpawner.docker_threads = 1'")
-    parser.add_argument("--parts", default="latency,storm,concurrency,memory",
-                        help="which parts to run, comma-separated (default: %(default)s)")
-    parser.add_argument("--quick", action="store_true",
-                        help="what CI runs: 1 round, 3 spawns at once, 10 logins at once, 50 users")
+    parser.add_argument(
+        "--hub-config",
+        default="",
+        metavar="PYTHON",
+        help="Python appended to the hub's config, e.g. to measure a setting's worth: "
+        "'c.ProfileDockerSpawner.docker_threads = 1'",
+    )
+    parser.add_argument(
+        "--parts",
+        default="latency,storm,concurrency,memory",
+        help="which parts to run, comma-separated (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="what CI runs: 1 round, 3 spawns at once, 10 logins at once, 50 users"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.concurrent, args.logins, args.users = 1, 3, 10, 50
     args.users = max(args.users, args.concurrent + args.logins)
     parts = set(args.parts.split(","))
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="bench-spawn-") as tmp, \
-            sandbox_stack(Path(tmp), seed=seed(args.users), refresh_age=300, image=args.image, yaml_changes=bench_yaml,
-                          hub_config_extra="\n" + args.hub_config + "\n") as sb:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-spawn-") as tmp,
+        sandbox_stack(
+            Path(tmp),
+            seed=seed(args.users),
+            refresh_age=300,
+            image=args.image,
+            yaml_changes=bench_yaml,
+            hub_config_extra="\n" + args.hub_config + "\n",
+        ) as sb,
+    ):
         events = DockerEvents(sb.docker)
         try:
             bench = Bench(sb, events, args.image)
@@ -525,8 +596,10 @@ def summary_line(results, args, leaked):
         parts.append(f"spawn ratio {ratio:.2f} (<= 1.2: {verdict(ratio <= 1.2)})")
     if "concurrency" in results:
         ratio, errors = results["concurrency"]
-        parts.append(f"{args.concurrent} at once: p95 ratio {ratio:.2f} (<= 1.2: {verdict(ratio <= 1.2)}), "
-                     f"{len(errors)} failed, {len(leaked)} containers left")
+        parts.append(
+            f"{args.concurrent} at once: p95 ratio {ratio:.2f} (<= 1.2: {verdict(ratio <= 1.2)}), "
+            f"{len(errors)} failed, {len(leaked)} containers left"
+        )
     if "storm" in results:
         p95, errors = results["storm"]
         parts.append(f"login storm p95 {p95:.2f} s (<= 1 s: {verdict(p95 <= 1)}), {len(errors)} failed")

@@ -31,13 +31,13 @@ pytestmark = pytest.mark.e2e
 
 PASSWORDS = {"alice": "demo-alice-pass", "bob": "demo-bob-pass"}
 PROJECT = "data-science/notebooks"
-CODE = '''import pandas as pd
+CODE = """import pandas as pd
 import matplotlib.pyplot as plt
 
 customers = pd.read_csv("/home/jovyan/shared/churn.csv")
 customers.plot.scatter(x="tenure_months", y="monthly_charges", c="churned", colormap="coolwarm")
 plt.title(f"{len(customers)} customers")
-plt.show()'''
+plt.show()"""
 
 
 def shot(page, name):
@@ -53,10 +53,28 @@ def demo(tmp_path_factory):
     work = tmp_path_factory.mktemp("demo")
     name = f"jdstest-demo-{secrets.token_hex(3)}"  # the demo's own network, containers and volumes
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.demo", "--hub-port", str(hub_port), "--hub-api-port", str(api_port),
-         "--gitlab-port", str(gitlab_port), "--promotion-port", str(promotion_port), "--work-dir", str(work),
-         "--name", name],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tests.demo",
+            "--hub-port",
+            str(hub_port),
+            "--hub-api-port",
+            str(api_port),
+            "--gitlab-port",
+            str(gitlab_port),
+            "--promotion-port",
+            str(promotion_port),
+            "--work-dir",
+            str(work),
+            "--name",
+            name,
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     banner, deadline = [], time.monotonic() + 120
     while time.monotonic() < deadline:
         line = proc.stdout.readline()

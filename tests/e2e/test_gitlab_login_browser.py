@@ -29,8 +29,10 @@ def gitlab_seed(hub_port):
 
 @pytest.fixture
 def gitlab_hub(hub_factory, gitlab_server, hub_port):
-    return hub_factory(port=hub_port, config=gitlab_hub_config(
-        gitlab_server.url, hub_port, APP, allowed_groups=["data-science/analysts"]))
+    return hub_factory(
+        port=hub_port,
+        config=gitlab_hub_config(gitlab_server.url, hub_port, APP, allowed_groups=["data-science/analysts"]),
+    )
 
 
 def test_sign_in_with_gitlab_consent_and_land_on_hub_home(browser_page, gitlab_hub, gitlab_server):

@@ -99,7 +99,9 @@ def test_spinner_while_running_then_409_from_a_second_tab_and_502_when_gitlab_ha
     dialog = _open_checked(page, server, path)
     submit = dialog.locator(".jp-jhds-SubmitButton")
 
-    with page.expect_response(re.compile(r"/jupyterhub-ds/review/submit"), timeout=GIT_TIMEOUT * 1000 + 30_000) as first:
+    with page.expect_response(
+        re.compile(r"/jupyterhub-ds/review/submit"), timeout=GIT_TIMEOUT * 1000 + 30_000
+    ) as first:
         submit.click()
         # while git push hangs: the button is disabled and the spinner turns
         expect(submit).to_be_disabled()
@@ -159,6 +161,7 @@ def test_notebook_changed_on_disk_after_the_check_is_refused_with_the_gate_list(
     expect(secrets_gate.locator(".jp-jhds-GateMessages")).to_contain_text("changed.ipynb")
     expect(dialog.locator(".jp-jhds-SubmitButton")).to_be_disabled()  # check again after fixing
     expect(dialog.locator(".jp-jhds-CheckButton")).to_be_enabled()
+
     def git_out(*args):
         return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
 

@@ -34,12 +34,21 @@ def wait_for(check, timeout, what):
 
 
 def notebook_json(source, outputs=()):
-    cell = {"cell_type": "code", "execution_count": 1 if outputs else None, "metadata": {},
-            "outputs": list(outputs), "source": source}
-    return json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Churn"}, cell],
-                       "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                   "language": "python"}},
-                       "nbformat": 4, "nbformat_minor": 5})
+    cell = {
+        "cell_type": "code",
+        "execution_count": 1 if outputs else None,
+        "metadata": {},
+        "outputs": list(outputs),
+        "source": source,
+    }
+    return json.dumps(
+        {
+            "cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Churn"}, cell],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
 
 
 def put_file(sandbox, user, path, text):
@@ -62,8 +71,12 @@ def test_submit_for_review_from_jupyterlab_in_the_sandbox(browser_page, sandbox)
     # the project was cloned into ~/projects when the server started
     wait_for(lambda: sandbox.exec("alice", f"test -f {CLONE}/eda.py")[0] == 0, 60, "the workspace clone")
     put_file(sandbox, "alice", f"{CLONE}/churn.ipynb", notebook_json("rate = 0.1\nprint(rate)"))
-    put_file(sandbox, "alice", f"{CLONE}/leaky.ipynb", notebook_json(
-        "print(token)", [{"output_type": "stream", "name": "stdout", "text": f"{LEAKY_TOKEN}\n"}]))
+    put_file(
+        sandbox,
+        "alice",
+        f"{CLONE}/leaky.ipynb",
+        notebook_json("print(token)", [{"output_type": "stream", "name": "stdout", "text": f"{LEAKY_TOKEN}\n"}]),
+    )
 
     page.goto(f"{sandbox.hub.url}/user/alice/lab/tree/projects/{PROJECT}/churn.ipynb?reset")
     expect(page.locator(TOOLBAR_BUTTON)).to_be_visible(timeout=60_000)

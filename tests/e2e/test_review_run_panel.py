@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 PROJECT = "data-science/notebooks"
 CLONE = f"/home/jovyan/projects/{PROJECT}"
 ADMIN_PAT = "glpat-sandbox-admin-token-0001"  # the sandbox seed's GitLab admin: the service's token
-PLOT = r'''import struct, zlib
+PLOT = r"""import struct, zlib
 from IPython.display import Image, display
 
 def png(width, height, colour):
@@ -34,7 +34,7 @@ def png(width, height, colour):
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
-display(Image(data=png(30, 12, (40, 90, 200))))'''
+display(Image(data=png(30, 12, (40, 90, 200))))"""
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +48,19 @@ def sandbox_yaml_changes(tmp_path_factory):
     port = free_port()
 
     def change(config):
-        config["promotion"] = {"database_url": f"sqlite:///{database}", "port": port, "projects": [{
-            "path": PROJECT, "image": f"{SINGLEUSER_REPO}:{__version__}", "profile": "small", "notebooks": ["eda.py"],
-            "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}]}]}
+        config["promotion"] = {
+            "database_url": f"sqlite:///{database}",
+            "port": port,
+            "projects": [
+                {
+                    "path": PROJECT,
+                    "image": f"{SINGLEUSER_REPO}:{__version__}",
+                    "profile": "small",
+                    "notebooks": ["eda.py"],
+                    "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}],
+                }
+            ],
+        }
         return config
 
     return change
@@ -59,10 +69,13 @@ def sandbox_yaml_changes(tmp_path_factory):
 @pytest.fixture(scope="module")
 def sandbox_config_d():
     # the admin's escape hatch: look for updated merge requests every 2 s instead of 15
-    return {"50-review-runs.py": (
-        "for service in c.JupyterHub.services:\n"
-        "    if service['name'] == 'promotion':\n"
-        "        service['command'] = [*service['command'], '--ReviewRuns.poll_interval=2']\n")}
+    return {
+        "50-review-runs.py": (
+            "for service in c.JupyterHub.services:\n"
+            "    if service['name'] == 'promotion':\n"
+            "        service['command'] = [*service['command'], '--ReviewRuns.poll_interval=2']\n"
+        )
+    }
 
 
 def test_the_reviews_panel_shows_the_clean_run_and_opens_the_executed_notebook(browser_page, sandbox):
@@ -96,14 +109,16 @@ def test_the_reviews_panel_shows_the_clean_run_and_opens_the_executed_notebook(b
     statuses = sandbox.gitlab.client(ADMIN_PAT).projects.get(PROJECT, lazy=True).commits.get(commit, lazy=True).statuses
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and (
-            not run.count() or run.get_attribute("data-run-state") not in ("success", "failed")):
+        not run.count() or run.get_attribute("data-run-state") not in ("success", "failed")
+    ):
         time.sleep(2)
         with page.expect_response(re.compile(r"/jupyterhub-ds/review/status")) as answer:
             panel.locator(".jp-jhds-RefreshButton").click()
         finished = [s for s in statuses.list(name="jupyterhub-ds/run") if s.status in ("success", "failed")]
         assert not finished or "run" in answer.value.json()["submissions"][0], (
             "GitLab has the run but review/status does not say so: the single-user image predates review runs; "
-            "rebuild it (jupyterhub-ds images build)")
+            "rebuild it (jupyterhub-ds images build)"
+        )
     expect(run).to_have_attribute("data-run-state", "success")
     expect(run.locator(".jp-jhds-RunState")).to_have_text("Clean run: passed")
     link = run.locator("a.jp-jhds-RunLink")

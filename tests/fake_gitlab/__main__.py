@@ -88,8 +88,9 @@ class RedactTokens(logging.Filter):
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="[fake_gitlab %(levelname).1s %(asctime)s] %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="[fake_gitlab %(levelname).1s %(asctime)s] %(message)s"
+    )
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactTokens())
     return asyncio.run(serve(parse_args(argv)))

@@ -14,8 +14,13 @@ from .tokens import KNOWN_SCOPES
 
 
 def app_json(app: Application, reveal: bool = False) -> dict:
-    data = {"id": app.id, "application_id": app.uid, "application_name": app.name,
-            "callback_url": "\n".join(app.redirect_uris), "confidential": app.confidential}
+    data = {
+        "id": app.id,
+        "application_id": app.uid,
+        "application_name": app.name,
+        "callback_url": "\n".join(app.redirect_uris),
+        "confidential": app.confidential,
+    }
     if reveal:
         data["secret"] = app.secret
     return data
@@ -38,9 +43,16 @@ class ApplicationsHandler(ApiHandler):
         scopes = str(self.param("scopes", required=True)).replace(",", " ").split()
         if not set(scopes) <= set(KNOWN_SCOPES):
             raise ApiError(400, {"message": {"scopes": ["doesn't match configured on the server."]}})
-        app = Application(self.store.next_id(), name, secrets.token_hex(32), "gloas-" + secrets.token_hex(32),
-                          [u for u in str(redirect).split() if u], scopes,
-                          trusted=self.flag("trusted"), confidential=self.flag("confidential", True))
+        app = Application(
+            self.store.next_id(),
+            name,
+            secrets.token_hex(32),
+            "gloas-" + secrets.token_hex(32),
+            [u for u in str(redirect).split() if u],
+            scopes,
+            trusted=self.flag("trusted"),
+            confidential=self.flag("confidential", True),
+        )
         self.store.applications[app.uid] = app
         self.send_json(app_json(app, reveal=True), 201)
 

@@ -11,12 +11,23 @@ from .pagination import paginate
 
 def commit_json(c: dict, base: str, project: Project) -> dict:
     message = c["message"]
-    return {"id": c["id"], "short_id": c["id"][:8], "created_at": c["committed_date"],
-            "parent_ids": c["parent_ids"], "title": message.split("\n", 1)[0], "message": message,
-            "author_name": c["author_name"], "author_email": c["author_email"],
-            "authored_date": c["authored_date"], "committer_name": c["committer_name"],
-            "committer_email": c["committer_email"], "committed_date": c["committed_date"],
-            "trailers": {}, "extended_trailers": {}, "web_url": f"{base}/{project.full_path}/-/commit/{c['id']}"}
+    return {
+        "id": c["id"],
+        "short_id": c["id"][:8],
+        "created_at": c["committed_date"],
+        "parent_ids": c["parent_ids"],
+        "title": message.split("\n", 1)[0],
+        "message": message,
+        "author_name": c["author_name"],
+        "author_email": c["author_email"],
+        "authored_date": c["authored_date"],
+        "committer_name": c["committer_name"],
+        "committer_email": c["committer_email"],
+        "committed_date": c["committed_date"],
+        "trailers": {},
+        "extended_trailers": {},
+        "web_url": f"{base}/{project.full_path}/-/commit/{c['id']}",
+    }
 
 
 async def commits_by_sha(handler: ApiHandler, project: Project, shas) -> dict[str, dict]:
@@ -32,19 +43,27 @@ async def branches_json(handler: ApiHandler, project: Project, me: User, pairs: 
     default_sha = await repos.resolve(project.id, project.default_branch)
     merged = set()
     if default_sha:
-        out = await repos.git(project.id, "for-each-ref", "--format=%(refname)", f"--merged={default_sha}", "refs/heads")
-        merged = {line[len("refs/heads/"):] for line in out.decode().splitlines()}
+        out = await repos.git(
+            project.id, "for-each-ref", "--format=%(refname)", f"--merged={default_sha}", "refs/heads"
+        )
+        merged = {line[len("refs/heads/") :] for line in out.decode().splitlines()}
     commits = await commits_by_sha(handler, project, [sha for _, sha in pairs])
     result = []
     for name, sha in pairs:
         rule = project.protected.get(name)
-        result.append({
-            "name": name, "merged": name in merged and name != project.default_branch,
-            "protected": rule is not None, "default": name == project.default_branch,
-            "developers_can_push": rule is None or rule.push_access_level == DEVELOPER,
-            "developers_can_merge": rule is None or rule.merge_access_level == DEVELOPER,
-            "can_push": store.can_push(project, me, name)[0],
-            "web_url": f"{handler.ctx.base_url}/{project.full_path}/-/tree/{name}", "commit": commits.get(sha)})
+        result.append(
+            {
+                "name": name,
+                "merged": name in merged and name != project.default_branch,
+                "protected": rule is not None,
+                "default": name == project.default_branch,
+                "developers_can_push": rule is None or rule.push_access_level == DEVELOPER,
+                "developers_can_merge": rule is None or rule.merge_access_level == DEVELOPER,
+                "can_push": store.can_push(project, me, name)[0],
+                "web_url": f"{handler.ctx.base_url}/{project.full_path}/-/tree/{name}",
+                "commit": commits.get(sha),
+            }
+        )
     return result
 
 
@@ -115,15 +134,28 @@ class BranchHandler(ApiHandler):
 
 
 def levels(level: int, id_: int) -> list[dict]:
-    return [{"id": id_, "access_level": level, "access_level_description": ACCESS_NAMES.get(level, str(level)),
-             "deploy_key_id": None, "user_id": None, "group_id": None}]
+    return [
+        {
+            "id": id_,
+            "access_level": level,
+            "access_level_description": ACCESS_NAMES.get(level, str(level)),
+            "deploy_key_id": None,
+            "user_id": None,
+            "group_id": None,
+        }
+    ]
 
 
 def protected_json(rule: ProtectedBranch) -> dict:
-    return {"id": rule.id, "name": rule.name, "push_access_levels": levels(rule.push_access_level, rule.id * 10 + 1),
-            "merge_access_levels": levels(rule.merge_access_level, rule.id * 10 + 2),
-            "unprotect_access_levels": levels(rule.unprotect_access_level, rule.id * 10 + 3),
-            "allow_force_push": rule.allow_force_push, "code_owner_approval_required": False}
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "push_access_levels": levels(rule.push_access_level, rule.id * 10 + 1),
+        "merge_access_levels": levels(rule.merge_access_level, rule.id * 10 + 2),
+        "unprotect_access_levels": levels(rule.unprotect_access_level, rule.id * 10 + 3),
+        "allow_force_push": rule.allow_force_push,
+        "code_owner_approval_required": False,
+    }
 
 
 class ProtectedBranchesHandler(ApiHandler):
@@ -170,6 +202,9 @@ class ProtectedBranchHandler(ApiHandler):
 
 def routes() -> list:
     p = r"/api/v4/projects/([^/]+)"
-    return [(p + r"/repository/branches", BranchesHandler), (p + r"/repository/branches/(.+)", BranchHandler),
-            (p + r"/protected_branches", ProtectedBranchesHandler),
-            (p + r"/protected_branches/(.+)", ProtectedBranchHandler)]
+    return [
+        (p + r"/repository/branches", BranchesHandler),
+        (p + r"/repository/branches/(.+)", BranchHandler),
+        (p + r"/protected_branches", ProtectedBranchesHandler),
+        (p + r"/protected_branches/(.+)", ProtectedBranchHandler),
+    ]

@@ -51,8 +51,15 @@ class CommitsHandler(ApiHandler):
         self.send_json(commit_json(commit, self.ctx.base_url, project), 201)
 
 
-async def write_commit(handler: ApiHandler, project: Project, me: User, branch: str, start_branch: str | None,
-                       actions: list[dict], message: str) -> str:
+async def write_commit(
+    handler: ApiHandler,
+    project: Project,
+    me: User,
+    branch: str,
+    start_branch: str | None,
+    actions: list[dict],
+    message: str,
+) -> str:
     """Commit ``actions`` on ``branch`` (created from ``start_branch`` if new) as ``me``."""
     allowed, reason = handler.store.can_push(project, me, branch)
     if not allowed:
@@ -100,8 +107,14 @@ class CommitHandler(ApiHandler):
             a, d, _ = (line.split("\t", 2) + ["", ""])[:3]
             adds += int(a) if a.isdigit() else 0
             dels += int(d) if d.isdigit() else 0
-        data.update({"stats": {"additions": adds, "deletions": dels, "total": adds + dels},
-                     "status": None, "last_pipeline": None, "project_id": project.id})
+        data.update(
+            {
+                "stats": {"additions": adds, "deletions": dels, "total": adds + dels},
+                "status": None,
+                "last_pipeline": None,
+                "project_id": project.id,
+            }
+        )
         self.send_json(data)
 
 
@@ -117,10 +130,16 @@ class CompareHandler(ApiHandler):
         base = a if self.flag("straight") else (await repos.merge_base(project.id, a, b) or a)
         commits = await repos.log(project.id, [f"{a}..{b}"], extra=["--reverse"])
         commits = [commit_json(c, self.ctx.base_url, project) for c in commits]
-        self.send_json({"commit": commits[-1] if commits else None, "commits": commits,
-                        "diffs": await repos.diffs(project.id, base, b), "compare_timeout": False,
-                        "compare_same_ref": source == target,
-                        "web_url": f"{self.ctx.base_url}/{project.full_path}/-/compare/{a}...{b}"})
+        self.send_json(
+            {
+                "commit": commits[-1] if commits else None,
+                "commits": commits,
+                "diffs": await repos.diffs(project.id, base, b),
+                "compare_timeout": False,
+                "compare_same_ref": source == target,
+                "web_url": f"{self.ctx.base_url}/{project.full_path}/-/compare/{a}...{b}",
+            }
+        )
 
 
 class FileHandler(ApiHandler):
@@ -142,18 +161,32 @@ class FileHandler(ApiHandler):
             self.set_header("Content-Type", "text/plain; charset=utf-8")
             return self.finish(content)
         last = await repos.log(project.id, [sha], paths=[path], limit=1)
-        self.send_json({"file_name": path.rsplit("/", 1)[-1], "file_path": path, "size": len(content),
-                        "encoding": "base64", "content": base64.b64encode(content).decode(),
-                        "content_sha256": hashlib.sha256(content).hexdigest(), "ref": self.param("ref", project.default_branch),
-                        "blob_id": blob_id, "commit_id": sha, "last_commit_id": last[0]["id"] if last else sha})
+        self.send_json(
+            {
+                "file_name": path.rsplit("/", 1)[-1],
+                "file_path": path,
+                "size": len(content),
+                "encoding": "base64",
+                "content": base64.b64encode(content).decode(),
+                "content_sha256": hashlib.sha256(content).hexdigest(),
+                "ref": self.param("ref", project.default_branch),
+                "blob_id": blob_id,
+                "commit_id": sha,
+                "last_commit_id": last[0]["id"] if last else sha,
+            }
+        )
 
     async def _write(self, ref, path, kind):
         me = self.authenticate()
         project = self.project(ref, me)
         branch = self.param("branch", required=True)
         message = self.param("commit_message", required=True)
-        action = {"action": kind, "file_path": path, "content": self.param("content", ""),
-                  "encoding": self.param("encoding", "text")}
+        action = {
+            "action": kind,
+            "file_path": path,
+            "content": self.param("content", ""),
+            "encoding": self.param("encoding", "text"),
+        }
         await write_commit(self, project, me, branch, self.param("start_branch"), [action], message)
         self.send_json({"file_path": path, "branch": branch}, 201 if kind == "create" else 200)
 
@@ -165,12 +198,20 @@ class FileHandler(ApiHandler):
 
 
 def tag_json(tag: dict, commit: dict, protected: bool = False) -> dict:
-    return {"name": tag["name"], "message": tag["message"], "target": tag["target"], "commit": commit,
-            "release": None, "protected": protected, "created_at": tag["created_at"]}
+    return {
+        "name": tag["name"],
+        "message": tag["message"],
+        "target": tag["target"],
+        "commit": commit,
+        "release": None,
+        "protected": protected,
+        "created_at": tag["created_at"],
+    }
 
 
 async def tags_json(handler: ApiHandler, project: Project, tags: list[dict]) -> list[dict]:
     from .api_branches import commits_by_sha
+
     commits = await commits_by_sha(handler, project, [t["commit_sha"] for t in tags])
     return [tag_json(t, commits.get(t["commit_sha"])) for t in tags]
 
@@ -229,6 +270,11 @@ class TagHandler(ApiHandler):
 
 def routes() -> list:
     p = r"/api/v4/projects/([^/]+)/repository"
-    return [(p + r"/commits", CommitsHandler), (p + r"/commits/([^/]+)(/diff)?", CommitHandler),
-            (p + r"/compare", CompareHandler), (p + r"/files/([^/]+?)(/raw)?", FileHandler),
-            (p + r"/tags", TagsHandler), (p + r"/tags/(.+)", TagHandler)]
+    return [
+        (p + r"/commits", CommitsHandler),
+        (p + r"/commits/([^/]+)(/diff)?", CommitHandler),
+        (p + r"/compare", CompareHandler),
+        (p + r"/files/([^/]+?)(/raw)?", FileHandler),
+        (p + r"/tags", TagsHandler),
+        (p + r"/tags/(.+)", TagHandler),
+    ]

@@ -8,20 +8,33 @@ from .pagination import paginate
 
 
 def group_json(group: Group, base_url: str) -> dict:
-    return {"id": group.id, "web_url": f"{base_url}/groups/{group.full_path}", "name": group.name,
-            "path": group.path, "description": "", "visibility": "private", "full_name": group.name,
-            "full_path": group.full_path, "created_at": group.created_at, "parent_id": group.parent_id,
-            "avatar_url": None, "share_with_group_lock": False, "require_two_factor_authentication": False,
-            "project_creation_level": "developer", "subgroup_creation_level": "maintainer",
-            "lfs_enabled": True, "request_access_enabled": False, "default_branch": None}
+    return {
+        "id": group.id,
+        "web_url": f"{base_url}/groups/{group.full_path}",
+        "name": group.name,
+        "path": group.path,
+        "description": "",
+        "visibility": "private",
+        "full_name": group.name,
+        "full_path": group.full_path,
+        "created_at": group.created_at,
+        "parent_id": group.parent_id,
+        "avatar_url": None,
+        "share_with_group_lock": False,
+        "require_two_factor_authentication": False,
+        "project_creation_level": "developer",
+        "subgroup_creation_level": "maintainer",
+        "lfs_enabled": True,
+        "request_access_enabled": False,
+        "default_branch": None,
+    }
 
 
 class GroupsHandler(ApiHandler):
     def get(self):
         me = self.authenticate()
         store = self.store
-        groups = [g for g in sorted(store.groups.values(), key=lambda g: g.full_path)
-                  if store.can_see_group(g, me)]
+        groups = [g for g in sorted(store.groups.values(), key=lambda g: g.full_path) if store.can_see_group(g, me)]
         min_level = self.int_param("min_access_level")
         if min_level is not None:
             # GitLab (GroupsFinder#groups_with_min_access_level): the groups the user is a *direct*
@@ -48,8 +61,12 @@ class GroupHandler(ApiHandler):
         group = visible_group(self, ref, me)
         data = group_json(group, self.ctx.base_url)
         from .api_projects import project_json  # cycle-free: projects import nothing from here
-        data["projects"] = [project_json(self, p, me) for p in self.store.projects.values()
-                            if p.namespace == group.full_path and self.store.can_see_project(p, me)]
+
+        data["projects"] = [
+            project_json(self, p, me)
+            for p in self.store.projects.values()
+            if p.namespace == group.full_path and self.store.can_see_project(p, me)
+        ]
         self.send_json(data)
 
 
@@ -66,14 +83,24 @@ class GroupProjectsHandler(ApiHandler):
         me = self.authenticate()
         group = visible_group(self, ref, me)
         from .api_projects import project_json
-        inside = [p for p in sorted(self.store.projects.values(), key=lambda p: p.id)
-                  if (p.namespace == group.full_path or (self.flag("include_subgroups")
-                      and p.namespace.startswith(group.full_path + "/")))
-                  and self.store.can_see_project(p, me)]
+
+        inside = [
+            p
+            for p in sorted(self.store.projects.values(), key=lambda p: p.id)
+            if (
+                p.namespace == group.full_path
+                or (self.flag("include_subgroups") and p.namespace.startswith(group.full_path + "/"))
+            )
+            and self.store.can_see_project(p, me)
+        ]
         self.send_json([project_json(self, p, me) for p in paginate(self, inside)])
 
 
 def routes() -> list:
     p = r"/api/v4/groups"
-    return [(p, GroupsHandler), (p + r"/([^/]+)", GroupHandler), (p + r"/([^/]+)/subgroups", SubgroupsHandler),
-            (p + r"/([^/]+)/projects", GroupProjectsHandler)]
+    return [
+        (p, GroupsHandler),
+        (p + r"/([^/]+)", GroupHandler),
+        (p + r"/([^/]+)/subgroups", SubgroupsHandler),
+        (p + r"/([^/]+)/projects", GroupProjectsHandler),
+    ]

@@ -19,17 +19,19 @@ class MembersHandler(ApiHandler):
     def _target(self, kind: str, ref: str, me):
         if kind == "groups":
             group = visible_group(self, ref, me)
-            return group, group.members, lambda: self.store.group_members_all(group), \
-                self.store.group_access(group, me)
+            return group, group.members, lambda: self.store.group_members_all(group), self.store.group_access(group, me)
         project = self.project(ref, me)
-        return project, project.members, lambda: self.store.project_members_all(project), \
-            self.store.project_access(project, me)
+        return (
+            project,
+            project.members,
+            lambda: self.store.project_members_all(project),
+            self.store.project_access(project, me),
+        )
 
     def _member(self, uid: int, level: int) -> dict:
         user = self.store.users[uid]
         data = user_basic(user, self.ctx.base_url)
-        data.update({"access_level": level, "created_at": now_iso(), "expires_at": None,
-                     "membership_state": "active"})
+        data.update({"access_level": level, "created_at": now_iso(), "expires_at": None, "membership_state": "active"})
         return data
 
     def get(self, kind, ref, all_, uid):

@@ -19,45 +19,93 @@ def find_mr(project: Project, iid: str) -> MergeRequest:
     return mr
 
 
-async def mr_json(handler: ApiHandler, project: Project, mr: MergeRequest, me: User, simple: bool = False,
-                  branches: dict | None = None) -> dict:
+async def mr_json(
+    handler: ApiHandler,
+    project: Project,
+    mr: MergeRequest,
+    me: User,
+    simple: bool = False,
+    branches: dict | None = None,
+) -> dict:
     base, store = handler.ctx.base_url, handler.store
     web_url = f"{base}/{project.full_path}/-/merge_requests/{mr.iid}"
-    data = {"id": mr.id, "iid": mr.iid, "project_id": project.id, "title": mr.title,
-            "description": mr.description, "state": mr.state, "created_at": mr.created_at,
-            "updated_at": mr.updated_at, "web_url": web_url}
+    data = {
+        "id": mr.id,
+        "iid": mr.iid,
+        "project_id": project.id,
+        "title": mr.title,
+        "description": mr.description,
+        "state": mr.state,
+        "created_at": mr.created_at,
+        "updated_at": mr.updated_at,
+        "web_url": web_url,
+    }
     if simple:
         return data
     f = await facts(handler.ctx.repos, project, mr, branches)
     person = lambda uid: user_basic(store.users[uid], base) if uid in store.users else None  # noqa: E731
     status = detailed_status(mr, f)
-    data.update({
-        "merged_by": person(mr.merged_by_id), "merge_user": person(mr.merged_by_id), "merged_at": mr.merged_at,
-        "closed_by": person(mr.closed_by_id), "closed_at": mr.closed_at, "target_branch": mr.target_branch,
-        "source_branch": mr.source_branch, "user_notes_count": sum(1 for n in mr.notes if not n.system),
-        "upvotes": 0, "downvotes": 0, "author": person(mr.author_id),
-        "assignees": [person(u) for u in mr.assignee_ids], "assignee": person(mr.assignee_ids[0]) if mr.assignee_ids else None,
-        "reviewers": [person(u) for u in mr.reviewer_ids], "source_project_id": project.id,
-        "target_project_id": project.id, "labels": list(mr.labels), "draft": mr.draft,
-        "work_in_progress": mr.draft, "milestone": None, "merge_when_pipeline_succeeds": False,
-        "merge_status": "cannot_be_merged" if f.has_conflicts else "can_be_merged",
-        "detailed_merge_status": status, "sha": f.head_sha, "merge_commit_sha": mr.merge_commit_sha,
-        "squash_commit_sha": mr.squash_commit_sha, "discussion_locked": None,
-        "should_remove_source_branch": mr.remove_source_branch or None,
-        "force_remove_source_branch": mr.remove_source_branch, "prepared_at": mr.created_at,
-        "reference": f"!{mr.iid}", "references": {"short": f"!{mr.iid}", "relative": f"!{mr.iid}",
-                                                  "full": f"{project.full_path}!{mr.iid}"},
-        "time_stats": {"time_estimate": 0, "total_time_spent": 0, "human_time_estimate": None,
-                       "human_total_time_spent": None},
-        "squash": mr.squash, "squash_on_merge": mr.squash,
-        "task_completion_status": {"count": 0, "completed_count": 0}, "has_conflicts": f.has_conflicts,
-        "blocking_discussions_resolved": True, "approvals_before_merge": None, "subscribed": True,
-        "changes_count": str(f.changes_count), "latest_build_started_at": None, "latest_build_finished_at": None,
-        "first_deployed_to_production_at": None, "pipeline": None, "head_pipeline": None,
-        "diff_refs": {"base_sha": f.base_sha, "head_sha": f.head_sha, "start_sha": f.target_sha},
-        "merge_error": None, "first_contribution": False, "diverged_commits_count": 0,
-        "rebase_in_progress": False, "user": {"can_merge": store.can_merge(project, me, mr.target_branch)},
-    })
+    data.update(
+        {
+            "merged_by": person(mr.merged_by_id),
+            "merge_user": person(mr.merged_by_id),
+            "merged_at": mr.merged_at,
+            "closed_by": person(mr.closed_by_id),
+            "closed_at": mr.closed_at,
+            "target_branch": mr.target_branch,
+            "source_branch": mr.source_branch,
+            "user_notes_count": sum(1 for n in mr.notes if not n.system),
+            "upvotes": 0,
+            "downvotes": 0,
+            "author": person(mr.author_id),
+            "assignees": [person(u) for u in mr.assignee_ids],
+            "assignee": person(mr.assignee_ids[0]) if mr.assignee_ids else None,
+            "reviewers": [person(u) for u in mr.reviewer_ids],
+            "source_project_id": project.id,
+            "target_project_id": project.id,
+            "labels": list(mr.labels),
+            "draft": mr.draft,
+            "work_in_progress": mr.draft,
+            "milestone": None,
+            "merge_when_pipeline_succeeds": False,
+            "merge_status": "cannot_be_merged" if f.has_conflicts else "can_be_merged",
+            "detailed_merge_status": status,
+            "sha": f.head_sha,
+            "merge_commit_sha": mr.merge_commit_sha,
+            "squash_commit_sha": mr.squash_commit_sha,
+            "discussion_locked": None,
+            "should_remove_source_branch": mr.remove_source_branch or None,
+            "force_remove_source_branch": mr.remove_source_branch,
+            "prepared_at": mr.created_at,
+            "reference": f"!{mr.iid}",
+            "references": {"short": f"!{mr.iid}", "relative": f"!{mr.iid}", "full": f"{project.full_path}!{mr.iid}"},
+            "time_stats": {
+                "time_estimate": 0,
+                "total_time_spent": 0,
+                "human_time_estimate": None,
+                "human_total_time_spent": None,
+            },
+            "squash": mr.squash,
+            "squash_on_merge": mr.squash,
+            "task_completion_status": {"count": 0, "completed_count": 0},
+            "has_conflicts": f.has_conflicts,
+            "blocking_discussions_resolved": True,
+            "approvals_before_merge": None,
+            "subscribed": True,
+            "changes_count": str(f.changes_count),
+            "latest_build_started_at": None,
+            "latest_build_finished_at": None,
+            "first_deployed_to_production_at": None,
+            "pipeline": None,
+            "head_pipeline": None,
+            "diff_refs": {"base_sha": f.base_sha, "head_sha": f.head_sha, "start_sha": f.target_sha},
+            "merge_error": None,
+            "first_contribution": False,
+            "diverged_commits_count": 0,
+            "rebase_in_progress": False,
+            "user": {"can_merge": store.can_merge(project, me, mr.target_branch)},
+        }
+    )
     return data
 
 
@@ -71,8 +119,14 @@ def iso_time(value: str, name: str) -> datetime.datetime:
 
 
 def duplicate_of(project: Project, source: str, target: str, exclude: int | None = None) -> MergeRequest | None:
-    return next((m for m in project.merge_requests if m.state == "opened" and m.source_branch == source
-                 and m.target_branch == target and m.id != exclude), None)
+    return next(
+        (
+            m
+            for m in project.merge_requests
+            if m.state == "opened" and m.source_branch == source and m.target_branch == target and m.id != exclude
+        ),
+        None,
+    )
 
 
 class MergeRequestsHandler(ApiHandler):
@@ -102,8 +156,12 @@ class MergeRequestsHandler(ApiHandler):
             mrs = [m for m in mrs if int(self.param("reviewer_id")) in m.reviewer_ids]
         if self.param("assignee_id"):
             mrs = [m for m in mrs if int(self.param("assignee_id")) in m.assignee_ids]
-        for name, keep in (("updated_after", lambda t, at: t >= at), ("updated_before", lambda t, at: t <= at),
-                           ("created_after", lambda t, at: t >= at), ("created_before", lambda t, at: t <= at)):
+        for name, keep in (
+            ("updated_after", lambda t, at: t >= at),
+            ("updated_before", lambda t, at: t <= at),
+            ("created_after", lambda t, at: t >= at),
+            ("created_before", lambda t, at: t <= at),
+        ):
             if self.param(name):
                 at = iso_time(self.param(name), name)
                 field_name = name.split("_")[0] + "_at"
@@ -136,20 +194,34 @@ class MergeRequestsHandler(ApiHandler):
         if source == target:
             raise ApiError(422, {"message": ["You can't use same project/branch for source and target"]})
         branches = await self.ctx.repos.branches(project.id)
-        missing = [f'{kind} branch "{name}" does not exist' for kind, name in
-                   (("Source", source), ("Target", target)) if name not in branches]
+        missing = [
+            f'{kind} branch "{name}" does not exist'
+            for kind, name in (("Source", source), ("Target", target))
+            if name not in branches
+        ]
         if missing:
             raise ApiError(409, {"message": missing})
         duplicate = duplicate_of(project, source, target)
         if duplicate is not None:
-            raise ApiError(409, {"message": [
-                f"Another open merge request already exists for this source branch: !{duplicate.iid}"]})
-        mr = MergeRequest(self.store.next_id(), 1 + max((m.iid for m in project.merge_requests), default=0),
-                          project.id, self.param("title"), self.param("description", ""), source, target, me.id,
-                          labels=self.list_param("labels") or [],
-                          assignee_ids=self._ids("assignee_ids", "assignee_id"),
-                          reviewer_ids=self._ids("reviewer_ids"),
-                          remove_source_branch=self.flag("remove_source_branch"), squash=self.flag("squash"))
+            raise ApiError(
+                409,
+                {"message": [f"Another open merge request already exists for this source branch: !{duplicate.iid}"]},
+            )
+        mr = MergeRequest(
+            self.store.next_id(),
+            1 + max((m.iid for m in project.merge_requests), default=0),
+            project.id,
+            self.param("title"),
+            self.param("description", ""),
+            source,
+            target,
+            me.id,
+            labels=self.list_param("labels") or [],
+            assignee_ids=self._ids("assignee_ids", "assignee_id"),
+            reviewer_ids=self._ids("reviewer_ids"),
+            remove_source_branch=self.flag("remove_source_branch"),
+            squash=self.flag("squash"),
+        )
         project.merge_requests.append(mr)
         self.send_json(await mr_json(self, project, mr, me), 201)
 
@@ -215,10 +287,17 @@ class MergeHandler(ApiHandler):
         if not self.store.can_merge(project, me, mr.target_branch):
             raise ApiError(401, {"message": "401 Unauthorized"})
         try:
-            await merge(self.ctx.repos, project, mr, me, sha=self.param("sha"),
-                        message=self.param("merge_commit_message"), squash=self.flag("squash", mr.squash),
-                        squash_message=self.param("squash_commit_message"),
-                        remove_source=self.flag("should_remove_source_branch"))
+            await merge(
+                self.ctx.repos,
+                project,
+                mr,
+                me,
+                sha=self.param("sha"),
+                message=self.param("merge_commit_message"),
+                squash=self.flag("squash", mr.squash),
+                squash_message=self.param("squash_commit_message"),
+                remove_source=self.flag("should_remove_source_branch"),
+            )
         except MergeRefused as refused:
             raise ApiError(refused.status, {"message": refused.message}) from None
         add_note(self.store, mr, me, "merged", system=True)

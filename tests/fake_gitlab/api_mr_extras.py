@@ -14,31 +14,65 @@ UNAUTHORIZED = {"message": "401 Unauthorized"}
 
 def note_json(handler: ApiHandler, project: Project, mr: MergeRequest, note: Note) -> dict:
     author = handler.store.users[note.author_id]
-    return {"id": note.id, "type": None, "body": note.body, "attachment": None,
-            "author": user_basic(author, handler.ctx.base_url), "created_at": note.created_at,
-            "updated_at": note.created_at, "system": note.system, "noteable_id": mr.id,
-            "noteable_type": "MergeRequest", "noteable_iid": mr.iid, "project_id": project.id,
-            "resolvable": False, "confidential": False, "internal": False, "imported": False,
-            "imported_from": "none", "commands_changes": {}}
+    return {
+        "id": note.id,
+        "type": None,
+        "body": note.body,
+        "attachment": None,
+        "author": user_basic(author, handler.ctx.base_url),
+        "created_at": note.created_at,
+        "updated_at": note.created_at,
+        "system": note.system,
+        "noteable_id": mr.id,
+        "noteable_type": "MergeRequest",
+        "noteable_iid": mr.iid,
+        "project_id": project.id,
+        "resolvable": False,
+        "confidential": False,
+        "internal": False,
+        "imported": False,
+        "imported_from": "none",
+        "commands_changes": {},
+    }
 
 
 def approvals_json(handler: ApiHandler, project: Project, mr: MergeRequest, me: User) -> dict:
     base = handler.ctx.base_url
-    return {"id": mr.id, "iid": mr.iid, "project_id": project.id, "title": mr.title,
-            "description": mr.description, "state": mr.state, "created_at": mr.created_at,
-            "updated_at": mr.updated_at, "merge_status": "can_be_merged", "approved": bool(mr.approved_by),
-            "approvals_required": 0, "approvals_left": 0, "require_password_to_approve": False,
-            "approved_by": [{"user": user_basic(handler.store.users[u], base)} for u in mr.approved_by],
-            "suggested_approvers": [], "approvers": [], "approver_groups": [],
-            "user_has_approved": me.id in mr.approved_by, "user_can_approve": can_approve(handler, project, mr, me),
-            "approval_rules_left": [], "has_approval_rules": False,
-            "merge_request_approvers_available": False, "multiple_approval_rules_available": False,
-            "invalid_approvers_rules": []}
+    return {
+        "id": mr.id,
+        "iid": mr.iid,
+        "project_id": project.id,
+        "title": mr.title,
+        "description": mr.description,
+        "state": mr.state,
+        "created_at": mr.created_at,
+        "updated_at": mr.updated_at,
+        "merge_status": "can_be_merged",
+        "approved": bool(mr.approved_by),
+        "approvals_required": 0,
+        "approvals_left": 0,
+        "require_password_to_approve": False,
+        "approved_by": [{"user": user_basic(handler.store.users[u], base)} for u in mr.approved_by],
+        "suggested_approvers": [],
+        "approvers": [],
+        "approver_groups": [],
+        "user_has_approved": me.id in mr.approved_by,
+        "user_can_approve": can_approve(handler, project, mr, me),
+        "approval_rules_left": [],
+        "has_approval_rules": False,
+        "merge_request_approvers_available": False,
+        "multiple_approval_rules_available": False,
+        "invalid_approvers_rules": [],
+    }
 
 
 def can_approve(handler: ApiHandler, project: Project, mr: MergeRequest, me: User) -> bool:
-    return (mr.state == "opened" and me.id != mr.author_id and me.id not in mr.approved_by
-            and handler.store.project_access(project, me) >= DEVELOPER)
+    return (
+        mr.state == "opened"
+        and me.id != mr.author_id
+        and me.id not in mr.approved_by
+        and handler.store.project_access(project, me) >= DEVELOPER
+    )
 
 
 class ApprovalsHandler(ApiHandler):
@@ -160,16 +194,23 @@ class CommitMergeRequestsHandler(ApiHandler):
         for mr in project.merge_requests:
             f = await facts(repos, project, mr, branches)
             if resolved in (mr.merge_commit_sha, mr.squash_commit_sha, f.head_sha) or (
-                    f.head_sha and f.base_sha and resolved != f.base_sha
-                    and await repos.is_ancestor(project.id, resolved, f.head_sha)
-                    and not await repos.is_ancestor(project.id, resolved, f.base_sha)):
+                f.head_sha
+                and f.base_sha
+                and resolved != f.base_sha
+                and await repos.is_ancestor(project.id, resolved, f.head_sha)
+                and not await repos.is_ancestor(project.id, resolved, f.base_sha)
+            ):
                 found.append(mr)
         self.send_json([await mr_json(self, project, m, me, branches=branches) for m in paginate(self, found)])
 
 
 def routes() -> list:
     p = r"/api/v4/projects/([^/]+)/merge_requests/(\d+)"
-    return [(p + r"/approvals", ApprovalsHandler), (p + r"/(approve|unapprove)", ApproveHandler),
-            (p + r"/notes", NotesHandler), (p + r"/notes/(\d+)", NoteHandler),
-            (p + r"/(commits|changes|diffs|participants)", MrRepoHandler),
-            (r"/api/v4/projects/([^/]+)/repository/commits/([^/]+)/merge_requests", CommitMergeRequestsHandler)]
+    return [
+        (p + r"/approvals", ApprovalsHandler),
+        (p + r"/(approve|unapprove)", ApproveHandler),
+        (p + r"/notes", NotesHandler),
+        (p + r"/notes/(\d+)", NoteHandler),
+        (p + r"/(commits|changes|diffs|participants)", MrRepoHandler),
+        (r"/api/v4/projects/([^/]+)/repository/commits/([^/]+)/merge_requests", CommitMergeRequestsHandler),
+    ]

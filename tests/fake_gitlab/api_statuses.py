@@ -22,8 +22,10 @@ EVENTS = {
     "run": ({"pending"}, "running"),
     "success": ({"created", "waiting_for_resource", "preparing", "pending", "running"}, "success"),
     "drop": ({"created", "waiting_for_resource", "preparing", "pending", "running", "manual", "scheduled"}, "failed"),
-    "cancel": ({"created", "waiting_for_resource", "preparing", "pending", "running", "manual", "scheduled"},
-               "canceled"),
+    "cancel": (
+        {"created", "waiting_for_resource", "preparing", "pending", "running", "manual", "scheduled"},
+        "canceled",
+    ),
 }
 # what a posted state fires: (event, raises when the state does not allow it)
 STATE_EVENTS = {
@@ -43,8 +45,13 @@ def fire(status: CommitStatus, state: str) -> None:
         if status.status not in leaves:
             if not strict:
                 continue
-            raise ApiError(400, {"message": f"Cannot transition status via :{event} from :{status.status} "
-                                            f'(Reason(s): Status cannot transition via "{event}")'})
+            raise ApiError(
+                400,
+                {
+                    "message": f"Cannot transition status via :{event} from :{status.status} "
+                    f'(Reason(s): Status cannot transition via "{event}")'
+                },
+            )
         status.status = reaches
         if reaches == "running":
             status.started_at = now_iso()
@@ -53,11 +60,22 @@ def fire(status: CommitStatus, state: str) -> None:
 
 
 def status_json(handler: ApiHandler, status: CommitStatus) -> dict:
-    return {"id": status.id, "sha": status.sha, "ref": status.ref, "status": status.status, "name": status.name,
-            "target_url": status.target_url, "description": status.description, "created_at": status.created_at,
-            "started_at": status.started_at, "finished_at": status.finished_at, "allow_failure": False,
-            "coverage": status.coverage, "pipeline_id": status.pipeline_id,
-            "author": user_basic(handler.store.users[status.author_id], handler.ctx.base_url)}
+    return {
+        "id": status.id,
+        "sha": status.sha,
+        "ref": status.ref,
+        "status": status.status,
+        "name": status.name,
+        "target_url": status.target_url,
+        "description": status.description,
+        "created_at": status.created_at,
+        "started_at": status.started_at,
+        "finished_at": status.finished_at,
+        "allow_failure": False,
+        "coverage": status.coverage,
+        "pipeline_id": status.pipeline_id,
+        "author": user_basic(handler.store.users[status.author_id], handler.ctx.base_url),
+    }
 
 
 def valid_target_url(url: str) -> bool:
@@ -84,8 +102,9 @@ class StatusPostHandler(ApiHandler):
         ref = self.param("ref") or pipeline_ref or next(iter(await repos.branches_containing(project.id, commit)), None)
         if ref is None:
             raise not_found("References for commit")
-        if ref in project.protected and not (self.store.can_push(project, me, ref)[0]
-                                             or self.store.can_merge(project, me, ref)):
+        if ref in project.protected and not (
+            self.store.can_push(project, me, ref)[0] or self.store.can_merge(project, me, ref)
+        ):
             raise forbidden()  # :update_pipeline of a protected ref
         name = self.param("name") or self.param("context") or "default"
         target_url = self.param("target_url")
@@ -95,8 +114,18 @@ class StatusPostHandler(ApiHandler):
             if len(str(target_url)) > 255:
                 raise ApiError(400, {"message": {"target_url": ["is too long (maximum is 255 characters)"]}})
         pipeline_id = project.pipelines.setdefault((commit, ref), self.store.next_id())
-        status = next((s for s in project.statuses if s.pipeline_id == pipeline_id and s.name == name
-                       and s.ref == ref and s.status in ("running", "pending") and not s.retried), None)
+        status = next(
+            (
+                s
+                for s in project.statuses
+                if s.pipeline_id == pipeline_id
+                and s.name == name
+                and s.ref == ref
+                and s.status in ("running", "pending")
+                and not s.retried
+            ),
+            None,
+        )
         new = status is None
         if new:
             status = CommitStatus(self.store.next_id(), commit, ref, name, pipeline_id, me.id)
@@ -150,5 +179,7 @@ class StatusListHandler(ApiHandler):
 
 
 def routes() -> list:
-    return [(r"/api/v4/projects/([^/]+)/statuses/([^/]+)", StatusPostHandler),
-            (r"/api/v4/projects/([^/]+)/repository/commits/([^/]+)/statuses", StatusListHandler)]
+    return [
+        (r"/api/v4/projects/([^/]+)/statuses/([^/]+)", StatusPostHandler),
+        (r"/api/v4/projects/([^/]+)/repository/commits/([^/]+)/statuses", StatusListHandler),
+    ]

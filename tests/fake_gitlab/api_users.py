@@ -8,19 +8,46 @@ from .pagination import paginate
 from .tokens import KNOWN_SCOPES
 
 USER_READ = ("api", "read_api", "read_user")
-VERSION = {"version": "17.5.0-ee", "revision": "5e8c4f1a2b3", "kas": {"enabled": False, "externalUrl": None,
-           "externalK8sProxyUrl": None, "version": None}, "enterprise": True}
+VERSION = {
+    "version": "17.5.0-ee",
+    "revision": "5e8c4f1a2b3",
+    "kas": {"enabled": False, "externalUrl": None, "externalK8sProxyUrl": None, "version": None},
+    "enterprise": True,
+}
 
 
 def user_full(user: User, base_url: str) -> dict:
     data = user_basic(user, base_url)
-    data.update({"created_at": user.created_at, "bio": "", "location": "", "public_email": user.email,
-                 "skype": "", "linkedin": "", "twitter": "", "website_url": "", "organization": "",
-                 "job_title": "", "bot": False, "email": user.email, "is_admin": user.is_admin,
-                 "can_create_group": True, "can_create_project": True, "two_factor_enabled": False,
-                 "external": False, "private_profile": False, "identities": [], "theme_id": 1,
-                 "color_scheme_id": 1, "projects_limit": 100000, "confirmed_at": user.created_at,
-                 "last_sign_in_at": None, "current_sign_in_at": None, "namespace_id": user.id})
+    data.update(
+        {
+            "created_at": user.created_at,
+            "bio": "",
+            "location": "",
+            "public_email": user.email,
+            "skype": "",
+            "linkedin": "",
+            "twitter": "",
+            "website_url": "",
+            "organization": "",
+            "job_title": "",
+            "bot": False,
+            "email": user.email,
+            "is_admin": user.is_admin,
+            "can_create_group": True,
+            "can_create_project": True,
+            "two_factor_enabled": False,
+            "external": False,
+            "private_profile": False,
+            "identities": [],
+            "theme_id": 1,
+            "color_scheme_id": 1,
+            "projects_limit": 100000,
+            "confirmed_at": user.created_at,
+            "last_sign_in_at": None,
+            "current_sign_in_at": None,
+            "namespace_id": user.id,
+        }
+    )
     return data
 
 
@@ -128,9 +155,16 @@ class PersonalAccessTokensHandler(ApiHandler):
 
 
 def pat_json(token, user_id: int, reveal: bool = False) -> dict:
-    data = {"id": token.id, "name": token.name, "revoked": token.revoked, "created_at": None,
-            "scopes": token.scopes, "user_id": user_id, "active": not token.revoked and not token.expired(),
-            "expires_at": None}
+    data = {
+        "id": token.id,
+        "name": token.name,
+        "revoked": token.revoked,
+        "created_at": None,
+        "scopes": token.scopes,
+        "user_id": user_id,
+        "active": not token.revoked and not token.expired(),
+        "expires_at": None,
+    }
     if reveal:
         data["token"] = token.value
     return data
@@ -138,8 +172,12 @@ def pat_json(token, user_id: int, reveal: bool = False) -> dict:
 
 def routes() -> list:
     p = r"/api/v4"
-    return [(p + r"/version", VersionHandler), (p + r"/metadata", VersionHandler),
-            (p + r"/user", CurrentUserHandler), (p + r"/users", UsersHandler),
-            (p + r"/users/([^/]+)", DeleteUserHandler),
-            (p + r"/users/([0-9]+)/(block|unblock)", UserStateHandler),
-            (p + r"/users/([^/]+)/personal_access_tokens", PersonalAccessTokensHandler)]
+    return [
+        (p + r"/version", VersionHandler),
+        (p + r"/metadata", VersionHandler),
+        (p + r"/user", CurrentUserHandler),
+        (p + r"/users", UsersHandler),
+        (p + r"/users/([^/]+)", DeleteUserHandler),
+        (p + r"/users/([0-9]+)/(block|unblock)", UserStateHandler),
+        (p + r"/users/([^/]+)/personal_access_tokens", PersonalAccessTokensHandler),
+    ]

@@ -36,10 +36,29 @@ def log_request(handler: web.RequestHandler) -> None:
 
 def make_app(ctx: Context) -> web.Application:
     routes = []
-    for module in (oauth, session, api_applications, api_users, api_groups, api_members, api_projects,
-                   api_branches, api_commits, api_merge_requests, api_mr_extras, api_statuses, git_http):
+    for module in (
+        oauth,
+        session,
+        api_applications,
+        api_users,
+        api_groups,
+        api_members,
+        api_projects,
+        api_branches,
+        api_commits,
+        api_merge_requests,
+        api_mr_extras,
+        api_statuses,
+        git_http,
+    ):
         routes += module.routes()
     routes.append((r"/api/v4/.*", NotFoundApi))
     routes += web_pages.routes()
-    return web.Application(routes, ctx=ctx, cookie_secret=secrets.token_hex(32), xsrf_cookies=True,
-                           log_function=log_request, compress_response=False)
+    return web.Application(
+        routes,
+        ctx=ctx,
+        cookie_secret=secrets.token_hex(32),
+        xsrf_cookies=True,
+        log_function=log_request,
+        compress_response=False,
+    )

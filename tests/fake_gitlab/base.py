@@ -200,5 +200,12 @@ class NotFoundApi(ApiHandler):
 
 
 def user_basic(user: User, base_url: str) -> dict:
-    return {"id": user.id, "username": user.username, "name": user.name, "state": user.state,
-            "locked": False, "avatar_url": None, "web_url": f"{base_url}/{user.username}"}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "name": user.name,
+        "state": user.state,
+        "locked": False,
+        "avatar_url": None,
+        "web_url": f"{base_url}/{user.username}",
+    }

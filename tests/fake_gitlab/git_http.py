@@ -82,14 +82,20 @@ class GitHttpHandler(web.RequestHandler):
         denied = [b for b in project.protected if not store.can_push(project, user, b)[0]]
         force_ok = [b for b, rule in project.protected.items() if rule.allow_force_push]
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(repos.root),
-            "GIT_PROJECT_ROOT": str(repos.root), "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": f"/{project.id}.git/{service}", "REQUEST_METHOD": self.request.method,
-            "QUERY_STRING": self.request.query, "REMOTE_USER": user.username,
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(repos.root),
+            "GIT_PROJECT_ROOT": str(repos.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH_INFO": f"/{project.id}.git/{service}",
+            "REQUEST_METHOD": self.request.method,
+            "QUERY_STRING": self.request.query,
+            "REMOTE_USER": user.username,
             "REMOTE_ADDR": self.request.remote_ip or "127.0.0.1",
             "CONTENT_TYPE": self.request.headers.get("Content-Type", ""),
-            "GL_DENIED_BRANCHES": "\n".join(denied), "GL_PROTECTED_BRANCHES": "\n".join(project.protected),
-            "GL_FORCE_PUSH_BRANCHES": "\n".join(force_ok), "GL_DEFAULT_BRANCH": project.default_branch,
+            "GL_DENIED_BRANCHES": "\n".join(denied),
+            "GL_PROTECTED_BRANCHES": "\n".join(project.protected),
+            "GL_FORCE_PUSH_BRANCHES": "\n".join(force_ok),
+            "GL_DEFAULT_BRANCH": project.default_branch,
             "GL_PROJECT_URL": f"{self.ctx.base_url}/{project.full_path}",
         }
         body = self.request.body or b""
@@ -101,8 +107,13 @@ class GitHttpHandler(web.RequestHandler):
             env["GIT_PROTOCOL"] = self.request.headers["Git-Protocol"]
         before = await repos.branches(project.id) if service == "git-receive-pack" else None
         proc = await asyncio.create_subprocess_exec(
-            "git", "http-backend", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env)
+            "git",
+            "http-backend",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
         try:
             out, err = await asyncio.wait_for(proc.communicate(body), CGI_TIMEOUT)
         except asyncio.TimeoutError:
@@ -114,7 +125,9 @@ class GitHttpHandler(web.RequestHandler):
         if err.strip():
             log.info("git http-backend (%s %s): %s", project.full_path, service, err.decode(errors="replace").strip())
         sep = out.find(b"\r\n\r\n")
-        head, payload = (out[:sep], out[sep + 4:]) if sep >= 0 else out.split(b"\n\n", 1) if b"\n\n" in out else (out, b"")
+        head, payload = (
+            (out[:sep], out[sep + 4 :]) if sep >= 0 else out.split(b"\n\n", 1) if b"\n\n" in out else (out, b"")
+        )
         self.set_status(200)
         for line in head.decode("latin-1").splitlines():
             name, _, value = line.partition(":")

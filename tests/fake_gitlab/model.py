@@ -12,8 +12,15 @@ import itertools
 from dataclasses import dataclass, field
 
 GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER, ADMIN = 10, 20, 30, 40, 50, 60
-ACCESS_NAMES = {0: "No access", 10: "Guest", 20: "Reporter", 30: "Developers + Maintainers",
-                40: "Maintainers", 50: "Owner", 60: "Admin"}
+ACCESS_NAMES = {
+    0: "No access",
+    10: "Guest",
+    20: "Reporter",
+    30: "Developers + Maintainers",
+    40: "Maintainers",
+    50: "Owner",
+    60: "Admin",
+}
 
 
 def now_iso() -> str:
@@ -238,8 +245,9 @@ class Store:
         """``GET /groups?min_access_level=``: direct memberships with at least ``level``, and
         every descendant of them (self_and_descendants), sorted by full path."""
         direct = [g for g in self.groups.values() if g.members.get(user.id, 0) >= level]
-        return sorted((g for g in self.groups.values() if any(d in self.ancestors(g) for d in direct)),
-                      key=lambda g: g.full_path)
+        return sorted(
+            (g for g in self.groups.values() if any(d in self.ancestors(g) for d in direct)), key=lambda g: g.full_path
+        )
 
     def can_see_project(self, project: Project, user: User) -> bool:
         return project.visibility != "private" or self.project_access(project, user) >= GUEST
@@ -251,9 +259,12 @@ class Store:
         for g in self.groups.values():
             if group in self.ancestors(g) and g.members.get(user.id):
                 return True
-        return any(p.members.get(user.id) and self.group_by_ref(p.namespace) is not None
-                   and group in self.ancestors(self.group_by_ref(p.namespace))
-                   for p in self.projects.values())
+        return any(
+            p.members.get(user.id)
+            and self.group_by_ref(p.namespace) is not None
+            and group in self.ancestors(self.group_by_ref(p.namespace))
+            for p in self.projects.values()
+        )
 
     def can_push(self, project: Project, user: User, branch: str) -> tuple[bool, str]:
         """May ``user`` update ``branch``? Returns (allowed, reason shown to git/API clients)."""

@@ -79,9 +79,18 @@ def default_message(project: Project, mr: MergeRequest) -> str:
     return text + f"\n\nSee merge request {project.full_path}!{mr.iid}"
 
 
-async def merge(repos, project: Project, mr: MergeRequest, user: User, *, sha: str | None = None,
-                message: str | None = None, squash: bool = False, squash_message: str | None = None,
-                remove_source: bool = False) -> None:
+async def merge(
+    repos,
+    project: Project,
+    mr: MergeRequest,
+    user: User,
+    *,
+    sha: str | None = None,
+    message: str | None = None,
+    squash: bool = False,
+    squash_message: str | None = None,
+    remove_source: bool = False,
+) -> None:
     """Merge ``mr`` into its target branch for real, or raise MergeRefused (405/409/422)."""
     if mr.state != "opened" or mr.draft:
         raise MergeRefused(405, "405 Method Not Allowed")
@@ -96,8 +105,9 @@ async def merge(repos, project: Project, mr: MergeRequest, user: User, *, sha: s
         squash_sha = None
         if squash:
             tree = (await repos.git(project.id, "rev-parse", f"{head}^{{tree}}")).decode().strip()
-            squash_sha = await repos.commit_tree(project.id, tree, [base], squash_message or mr.title,
-                                                 user.name, user.email)
+            squash_sha = await repos.commit_tree(
+                project.id, tree, [base], squash_message or mr.title, user.name, user.email
+            )
             head_for_merge = squash_sha
         else:
             head_for_merge = head
@@ -109,8 +119,14 @@ async def merge(repos, project: Project, mr: MergeRequest, user: User, *, sha: s
             tree = await repos.merge_tree(project.id, target, head_for_merge)
             if tree is None:
                 raise MergeRefused(422, "Branch cannot be merged")
-            merge_sha = await repos.commit_tree(project.id, tree, [target, head_for_merge],
-                                                message or default_message(project, mr), user.name, user.email)
+            merge_sha = await repos.commit_tree(
+                project.id,
+                tree,
+                [target, head_for_merge],
+                message or default_message(project, mr),
+                user.name,
+                user.email,
+            )
             new_target = merge_sha
         await repos.update_ref(project.id, f"refs/heads/{mr.target_branch}", new_target, target)
         if (remove_source or mr.remove_source_branch) and mr.source_branch not in project.protected:

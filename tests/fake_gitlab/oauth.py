@@ -22,10 +22,14 @@ from .session import WebHandler
 from .tokens import TokenStore, basic_credentials
 
 CODE_LIFETIME = 600
-INVALID_GRANT = ("The provided authorization grant is invalid, expired, revoked, does not match the "
-                 "redirection URI used in the authorization request, or was issued to another client.")
-INVALID_CLIENT = ("Client authentication failed due to unknown client, no client authentication included, "
-                  "or unsupported authentication method.")
+INVALID_GRANT = (
+    "The provided authorization grant is invalid, expired, revoked, does not match the "
+    "redirection URI used in the authorization request, or was issued to another client."
+)
+INVALID_CLIENT = (
+    "Client authentication failed due to unknown client, no client authentication included, "
+    "or unsupported authentication method."
+)
 DENIED = "The resource owner or authorization server denied the request."
 
 
@@ -68,21 +72,42 @@ class AuthorizeHandler(WebHandler):
             return None
         state = self.get_argument("state", None)
         if self.get_argument("response_type", "") != "code":
-            self.redirect(with_query(redirect_uri, {
-                "error": "unsupported_response_type", "state": state,
-                "error_description": "The authorization server does not support this response type."}))
+            self.redirect(
+                with_query(
+                    redirect_uri,
+                    {
+                        "error": "unsupported_response_type",
+                        "state": state,
+                        "error_description": "The authorization server does not support this response type.",
+                    },
+                )
+            )
             return None
         scopes = self.get_argument("scope", "").replace("+", " ").split() or list(app.scopes)
         if not set(scopes) <= set(app.scopes):
-            self.redirect(with_query(redirect_uri, {
-                "error": "invalid_scope", "state": state,
-                "error_description": "The requested scope is invalid, unknown, or malformed."}))
+            self.redirect(
+                with_query(
+                    redirect_uri,
+                    {
+                        "error": "invalid_scope",
+                        "state": state,
+                        "error_description": "The requested scope is invalid, unknown, or malformed.",
+                    },
+                )
+            )
             return None
         method = self.get_argument("code_challenge_method", None)
         if self.get_argument("code_challenge", None) and method not in (None, "S256", "plain"):
-            self.redirect(with_query(redirect_uri, {
-                "error": "invalid_request", "state": state,
-                "error_description": "The code challenge method must be plain or S256."}))
+            self.redirect(
+                with_query(
+                    redirect_uri,
+                    {
+                        "error": "invalid_request",
+                        "state": state,
+                        "error_description": "The code challenge method must be plain or S256.",
+                    },
+                )
+            )
             return None
         return app, redirect_uri, scopes
 
@@ -98,18 +123,29 @@ class AuthorizeHandler(WebHandler):
             return self._approve(app, redirect_uri, scopes, user.id)
         hidden = "".join(
             f'<input type="hidden" name="{name}" value="{html.escape(self.get_argument(name, ""))}">'
-            for name in ("client_id", "redirect_uri", "state", "response_type", "code_challenge",
-                         "code_challenge_method", "nonce"))
+            for name in (
+                "client_id",
+                "redirect_uri",
+                "state",
+                "response_type",
+                "code_challenge",
+                "code_challenge_method",
+                "nonce",
+            )
+        )
         hidden += f'<input type="hidden" name="scope" value="{html.escape(" ".join(scopes))}">'
         scope_list = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in scopes)
-        self.page(f"Authorize {app.name} to use your account?", f"""
+        self.page(
+            f"Authorize {app.name} to use your account?",
+            f"""
 <p>An application called <strong>{html.escape(app.name)}</strong> is requesting access to your GitLab
 account <strong>{html.escape(user.username)}</strong>. This application will be able to:</p><ul>{scope_list}</ul>
 <p>It will redirect to <code>{html.escape(redirect_uri)}</code>.</p>
 <form method="post" action="/oauth/authorize" style="display:inline">{self.xsrf_form_html()}{hidden}
 <button type="submit" data-testid="authorization-button">Authorize</button></form>
 <form method="post" action="/oauth/authorize" style="display:inline">{self.xsrf_form_html()}{hidden}
-<input type="hidden" name="_method" value="delete"><button type="submit">Deny</button></form>""")
+<input type="hidden" name="_method" value="delete"><button type="submit">Deny</button></form>""",
+        )
 
     def post(self):
         checked = self._request()
@@ -120,16 +156,27 @@ account <strong>{html.escape(user.username)}</strong>. This application will be 
         if user is None:
             return
         if self.get_argument("_method", "") == "delete":
-            return self.redirect(with_query(redirect_uri, {
-                "error": "access_denied", "error_description": DENIED, "state": self.get_argument("state", None)}))
+            return self.redirect(
+                with_query(
+                    redirect_uri,
+                    {"error": "access_denied", "error_description": DENIED, "state": self.get_argument("state", None)},
+                )
+            )
         self._approve(app, redirect_uri, scopes, user.id)
 
     def _approve(self, app: Application, redirect_uri: str, scopes: list[str], user_id: int):
         code = secrets.token_hex(32)
         challenge = self.get_argument("code_challenge", None) or None
-        self.ctx.grants[code] = Grant(code, app.uid, user_id, redirect_uri, scopes, challenge,
-                                      self.get_argument("code_challenge_method", None) or ("plain" if challenge else None),
-                                      time.time())
+        self.ctx.grants[code] = Grant(
+            code,
+            app.uid,
+            user_id,
+            redirect_uri,
+            scopes,
+            challenge,
+            self.get_argument("code_challenge_method", None) or ("plain" if challenge else None),
+            time.time(),
+        )
         self.redirect(with_query(redirect_uri, {"code": code, "state": self.get_argument("state", None)}))
 
 
@@ -153,16 +200,22 @@ class OAuthJson(web.RequestHandler):
         self.finish(json.dumps(body))
 
     def error(self, error: str, description: str, status: int = 400):
-        headers = {"WWW-Authenticate": f'Bearer realm="Doorkeeper", error="{error}", '
-                                       f'error_description="{description}"'} if status == 401 else None
+        headers = (
+            {"WWW-Authenticate": f'Bearer realm="Doorkeeper", error="{error}", error_description="{description}"'}
+            if status == 401
+            else None
+        )
         self.reply({"error": error, "error_description": description}, status, headers)
 
     def client(self) -> Application | None:
         """The authenticated client (HTTP Basic or body fields), or None."""
         auth = self.request.headers.get("Authorization", "")
         creds = basic_credentials(auth) if auth[:6].lower() == "basic " else None
-        uid, secret = (urllib.parse.unquote(creds[0]), urllib.parse.unquote(creds[1])) if creds else (
-            self.get_argument("client_id", ""), self.get_argument("client_secret", ""))
+        uid, secret = (
+            (urllib.parse.unquote(creds[0]), urllib.parse.unquote(creds[1]))
+            if creds
+            else (self.get_argument("client_id", ""), self.get_argument("client_secret", ""))
+        )
         app = self.ctx.store.applications.get(uid)
         if app is None or not secrets.compare_digest(app.secret, secret):
             return None
@@ -175,8 +228,9 @@ class TokenHandler(OAuthJson):
         if not grant_type:
             return self.error("invalid_request", "Missing required parameter: grant_type.")
         if grant_type not in ("authorization_code", "refresh_token", "password"):
-            return self.error("unsupported_grant_type",
-                              "The authorization grant type is not supported by the authorization server.")
+            return self.error(
+                "unsupported_grant_type", "The authorization grant type is not supported by the authorization server."
+            )
         app = self.client()
         if app is None:
             return self.error("invalid_client", INVALID_CLIENT, 401)
@@ -186,9 +240,13 @@ class TokenHandler(OAuthJson):
             if not code:
                 return self.error("invalid_request", "Missing required parameter: code.")
             grant = self.ctx.grants.get(code)
-            if (grant is None or grant.used or grant.app_uid != app.uid
-                    or time.time() > grant.created + CODE_LIFETIME
-                    or grant.redirect_uri != self.get_argument("redirect_uri", "")):
+            if (
+                grant is None
+                or grant.used
+                or grant.app_uid != app.uid
+                or time.time() > grant.created + CODE_LIFETIME
+                or grant.redirect_uri != self.get_argument("redirect_uri", "")
+            ):
                 return self.error("invalid_grant", INVALID_GRANT)
             if grant.challenge:
                 verifier = self.get_argument("code_verifier", "")
@@ -212,8 +270,16 @@ class TokenHandler(OAuthJson):
                 return self.error("invalid_grant", INVALID_GRANT)
             user_id, scopes = user.id, self.get_argument("scope", "api").split()
         access, refresh = tokens.issue_oauth(user_id, scopes, app.uid)
-        self.reply({"access_token": access.value, "token_type": "Bearer", "expires_in": access.expires_in,
-                    "refresh_token": refresh.value, "scope": " ".join(scopes), "created_at": int(access.created_at)})
+        self.reply(
+            {
+                "access_token": access.value,
+                "token_type": "Bearer",
+                "expires_in": access.expires_in,
+                "refresh_token": refresh.value,
+                "scope": " ".join(scopes),
+                "created_at": int(access.created_at),
+            }
+        )
 
 
 class TokenInfoHandler(OAuthJson):
@@ -228,9 +294,17 @@ class TokenInfoHandler(OAuthJson):
         if token.expired():
             return self.error("invalid_token", "The access token expired", 401)
         remaining = token.remaining()
-        self.reply({"resource_owner_id": token.user_id, "scope": token.scopes, "expires_in": remaining,
-                    "application": {"uid": token.app_uid}, "created_at": int(token.created_at),
-                    "scopes": token.scopes, "expires_in_seconds": remaining})
+        self.reply(
+            {
+                "resource_owner_id": token.user_id,
+                "scope": token.scopes,
+                "expires_in": remaining,
+                "application": {"uid": token.app_uid},
+                "created_at": int(token.created_at),
+                "scopes": token.scopes,
+                "expires_in_seconds": remaining,
+            }
+        )
 
 
 class RevokeHandler(OAuthJson):
@@ -254,26 +328,40 @@ class UserInfoHandler(OAuthJson):
         if token is None or token.kind == "refresh" or token.revoked or token.expired():
             return self.error("invalid_token", "The access token is invalid", 401)
         if "openid" not in token.scopes:
-            return self.error("insufficient_scope", "The request requires higher privileges than provided "
-                              "by the access token.", 403)
+            return self.error(
+                "insufficient_scope", "The request requires higher privileges than provided by the access token.", 403
+            )
         store = self.ctx.store
         user = store.users[token.user_id]
         # GitLab's claims: "groups" are the groups the user is a member of "either directly or
         # through an ancestor group"; the role claims list direct memberships with that role
         # (groups_direct is in the ID token only, which the stand-in does not issue)
         groups = sorted(g.full_path for g in store.groups.values() if store.group_members_all(g).get(user.id))
-        claims = {"sub": str(user.id), "name": user.name, "nickname": user.username,
-                  "preferred_username": user.username, "email": user.email, "email_verified": True,
-                  "profile": f"{self.ctx.base_url}/{user.username}", "picture": None, "groups": groups}
+        claims = {
+            "sub": str(user.id),
+            "name": user.name,
+            "nickname": user.username,
+            "preferred_username": user.username,
+            "email": user.email,
+            "email_verified": True,
+            "profile": f"{self.ctx.base_url}/{user.username}",
+            "picture": None,
+            "groups": groups,
+        }
         for role, level in (("owner", 50), ("maintainer", 40), ("developer", 30)):
             claims[f"https://gitlab.org/claims/groups/{role}"] = sorted(
-                g.full_path for g in store.groups.values() if g.members.get(user.id) == level)
+                g.full_path for g in store.groups.values() if g.members.get(user.id) == level
+            )
         self.reply(claims)
 
     post = get
 
 
 def routes() -> list:
-    return [(r"/oauth/authorize", AuthorizeHandler), (r"/oauth/token", TokenHandler),
-            (r"/oauth/token/info", TokenInfoHandler), (r"/oauth/revoke", RevokeHandler),
-            (r"/oauth/userinfo", UserInfoHandler)]
+    return [
+        (r"/oauth/authorize", AuthorizeHandler),
+        (r"/oauth/token", TokenHandler),
+        (r"/oauth/token/info", TokenInfoHandler),
+        (r"/oauth/revoke", RevokeHandler),
+        (r"/oauth/userinfo", UserInfoHandler),
+    ]

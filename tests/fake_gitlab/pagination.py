@@ -14,6 +14,7 @@ def page_numbers(params: dict) -> tuple[int, int]:
             return int(params.get(name) or default)
         except (TypeError, ValueError):
             return default
+
     page = max(1, as_int("page", 1))
     per_page = min(MAX_PER_PAGE, max(1, as_int("per_page", DEFAULT_PER_PAGE)))
     return page, per_page
@@ -45,4 +46,4 @@ def paginate(handler, items: list) -> list:
     handler.set_header("X-Prev-Page", str(page - 1) if page > 1 else "")
     handler.set_header("X-Total", str(total))
     handler.set_header("X-Total-Pages", str(pages))
-    return items[(page - 1) * per_page: page * per_page]
+    return items[(page - 1) * per_page : page * per_page]

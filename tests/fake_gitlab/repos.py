@@ -62,17 +62,26 @@ class GitError(Exception):
 
 
 def identity_env(name: str, email: str) -> dict:
-    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
 
 
-async def run_git(git_dir: Path | None, *args: str, input: bytes | None = None, env: dict | None = None,
-                  ok_codes=(0,)) -> tuple[int, bytes]:
+async def run_git(
+    git_dir: Path | None, *args: str, input: bytes | None = None, env: dict | None = None, ok_codes=(0,)
+) -> tuple[int, bytes]:
     cmd = ["git"] + ([f"--git-dir={git_dir}"] if git_dir else []) + list(args)
     full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
     proc = await asyncio.create_subprocess_exec(
-        *cmd, stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=full_env)
+        *cmd,
+        stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=full_env,
+    )
     try:
         out, err = await asyncio.wait_for(proc.communicate(input), GIT_TIMEOUT)
     except asyncio.TimeoutError:
@@ -91,9 +100,19 @@ def parse_log(raw: bytes) -> list[dict]:
         if not record:
             continue
         sha, parents, an, ae, ad, cn, ce, cd, message = record.split("\x1f", 8)
-        commits.append({"id": sha, "parent_ids": parents.split(), "author_name": an, "author_email": ae,
-                        "authored_date": ad, "committer_name": cn, "committer_email": ce,
-                        "committed_date": cd, "message": message})
+        commits.append(
+            {
+                "id": sha,
+                "parent_ids": parents.split(),
+                "author_name": an,
+                "author_email": ae,
+                "authored_date": ad,
+                "committer_name": cn,
+                "committer_email": ce,
+                "committed_date": cd,
+                "message": message,
+            }
+        )
     return commits
 
 
@@ -129,8 +148,14 @@ class Repos:
         if not ref or ref.startswith("-"):
             return None
         for candidate in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
-            code, out = await run_git(self.path(project_id), "rev-parse", "--verify", "--quiet",
-                                      f"{candidate}^{{commit}}", ok_codes=(0, 1, 128))
+            code, out = await run_git(
+                self.path(project_id),
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                f"{candidate}^{{commit}}",
+                ok_codes=(0, 1, 128),
+            )
             if code == 0:
                 return out.decode().strip()
         return None
@@ -138,7 +163,7 @@ class Repos:
     async def branches(self, project_id: int) -> dict[str, str]:
         out = await self.git(project_id, "for-each-ref", "--format=%(refname)%00%(objectname)", "refs/heads")
         pairs = (line.split("\0") for line in out.decode().splitlines() if line)
-        return {ref[len("refs/heads/"):]: sha for ref, sha in pairs}
+        return {ref[len("refs/heads/") :]: sha for ref, sha in pairs}
 
     async def tags(self, project_id: int) -> list[dict]:
         fmt = "%(refname)%1f%(objecttype)%1f%(objectname)%1f%(*objectname)%1f%(taggerdate:iso-strict)%1f%(contents)%1e"
@@ -150,13 +175,25 @@ class Repos:
                 continue
             ref, kind, obj, peeled, date, contents = record.split("\x1f", 5)
             annotated = kind == "tag"
-            tags.append({"name": ref[len("refs/tags/"):], "target": obj, "commit_sha": peeled if annotated else obj,
-                         "message": contents.rstrip("\n") if annotated else None,
-                         "created_at": date if annotated else None})
+            tags.append(
+                {
+                    "name": ref[len("refs/tags/") :],
+                    "target": obj,
+                    "commit_sha": peeled if annotated else obj,
+                    "message": contents.rstrip("\n") if annotated else None,
+                    "created_at": date if annotated else None,
+                }
+            )
         return tags
 
-    async def log(self, project_id: int, rev_range: list[str], paths: list[str] | None = None,
-                  limit: int | None = None, extra: list[str] | None = None) -> list[dict]:
+    async def log(
+        self,
+        project_id: int,
+        rev_range: list[str],
+        paths: list[str] | None = None,
+        limit: int | None = None,
+        extra: list[str] | None = None,
+    ) -> list[dict]:
         args = ["log", f"--format={LOG_FORMAT}", "--date-order"] + (extra or [])
         if limit:
             args.append(f"-n{limit}")
@@ -177,9 +214,10 @@ class Repos:
 
     async def branches_containing(self, project_id: int, sha: str) -> list[str]:
         """Branch names whose history contains ``sha``, sorted by name."""
-        out = await self.git(project_id, "for-each-ref", "--contains", sha, "--sort=refname",
-                             "--format=%(refname)", "refs/heads")
-        return [ref[len("refs/heads/"):] for ref in out.decode().splitlines() if ref]
+        out = await self.git(
+            project_id, "for-each-ref", "--contains", sha, "--sort=refname", "--format=%(refname)", "refs/heads"
+        )
+        return [ref[len("refs/heads/") :] for ref in out.decode().splitlines() if ref]
 
     async def count(self, project_id: int, rev_range: str) -> int:
         return int((await self.git(project_id, "rev-list", "--count", rev_range)).decode().strip())
@@ -197,14 +235,24 @@ class Repos:
             else:
                 old = new = fields[i + 1]
                 i += 2
-            entries.append({"old_path": old, "new_path": new, "a_mode": meta[0], "b_mode": meta[1],
-                            "new_file": status == "A", "renamed_file": status[0] == "R",
-                            "deleted_file": status == "D", "generated_file": False})
+            entries.append(
+                {
+                    "old_path": old,
+                    "new_path": new,
+                    "a_mode": meta[0],
+                    "b_mode": meta[1],
+                    "new_file": status == "A",
+                    "renamed_file": status[0] == "R",
+                    "deleted_file": status == "D",
+                    "generated_file": False,
+                }
+            )
         patch = (await self.git(project_id, "diff", "-M", "--no-color", "--no-ext-diff", base, head)).decode(
-            "utf-8", "replace")
+            "utf-8", "replace"
+        )
         chunks = ["diff --git " + c for c in patch.split("\ndiff --git ")] if patch else []
         if chunks:
-            chunks[0] = chunks[0][len("diff --git "):]
+            chunks[0] = chunks[0][len("diff --git ") :]
         for entry, chunk in zip(entries, chunks, strict=False):
             lines = chunk.split("\n")
             start = next((n for n, line in enumerate(lines) if line.startswith("@@")), len(lines))
@@ -220,8 +268,9 @@ class Repos:
     async def delete_ref(self, project_id: int, ref: str) -> None:
         await self.git(project_id, "update-ref", "-d", ref)
 
-    async def commit_files(self, project_id: int, parent: str | None, actions: list[dict], message: str,
-                           name: str, email: str) -> str:
+    async def commit_files(
+        self, project_id: int, parent: str | None, actions: list[dict], message: str, name: str, email: str
+    ) -> str:
         """A new commit on top of ``parent`` applying ``actions`` (create/update/delete with
         file_path/content), built with plumbing in a temporary index; returns its sha."""
         path = self.path(project_id)
@@ -236,30 +285,40 @@ class Repos:
                 content = action.get("content", "")
                 data = content.encode() if isinstance(content, str) else content
                 _, blob = await run_git(path, "hash-object", "-w", "--stdin", input=data)
-                await run_git(path, "update-index", "--add", "--cacheinfo",
-                              f"100644,{blob.decode().strip()},{action['file_path']}", env=env)
+                await run_git(
+                    path,
+                    "update-index",
+                    "--add",
+                    "--cacheinfo",
+                    f"100644,{blob.decode().strip()},{action['file_path']}",
+                    env=env,
+                )
             _, tree = await run_git(path, "write-tree", env=env)
         parents = ["-p", parent] if parent else []
-        _, sha = await run_git(path, "commit-tree", tree.decode().strip(), *parents, "-m", message,
-                               env=identity_env(name, email))
+        _, sha = await run_git(
+            path, "commit-tree", tree.decode().strip(), *parents, "-m", message, env=identity_env(name, email)
+        )
         return sha.decode().strip()
 
     async def merge_tree(self, project_id: int, target: str, source: str) -> str | None:
         """The tree of merging ``source`` into ``target``, or None when they conflict."""
-        code, out = await run_git(self.path(project_id), "merge-tree", "--write-tree", "--no-messages",
-                                  target, source, ok_codes=(0, 1))
+        code, out = await run_git(
+            self.path(project_id), "merge-tree", "--write-tree", "--no-messages", target, source, ok_codes=(0, 1)
+        )
         return out.decode().split("\n", 1)[0].strip() if code == 0 else None
 
-    async def commit_tree(self, project_id: int, tree: str, parents: list[str], message: str,
-                          name: str, email: str) -> str:
+    async def commit_tree(
+        self, project_id: int, tree: str, parents: list[str], message: str, name: str, email: str
+    ) -> str:
         args = ["commit-tree", tree]
         for p in parents:
             args += ["-p", p]
         out = await self.git(project_id, *args, "-m", message, env=identity_env(name, email))
         return out.decode().strip()
 
-    async def create_tag(self, project_id: int, name: str, sha: str, message: str | None,
-                         tagger: tuple[str, str]) -> None:
+    async def create_tag(
+        self, project_id: int, name: str, sha: str, message: str | None, tagger: tuple[str, str]
+    ) -> None:
         if message:
             await self.git(project_id, "tag", "-a", name, sha, "-m", message, env=identity_env(*tagger))
         else:

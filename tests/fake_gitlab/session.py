@@ -42,13 +42,21 @@ class WebHandler(web.RequestHandler):
     def page(self, title: str, body: str, status: int = 200) -> None:
         """Send a full HTML page; ``body`` must already be escaped by the caller."""
         user = self.current_user
-        who = (f'{html.escape(user.username)} · <form method="post" action="/users/sign_out" style="display:inline">'
-               f'{self.xsrf_form_html()}<button>Sign out</button></form>') if user else '<a href="/users/sign_in">Sign in</a>'
+        who = (
+            (
+                f'{html.escape(user.username)} · <form method="post" action="/users/sign_out" style="display:inline">'
+                f"{self.xsrf_form_html()}<button>Sign out</button></form>"
+            )
+            if user
+            else '<a href="/users/sign_in">Sign in</a>'
+        )
         self.set_status(status)
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)} · GitLab</title>"
-                    f"<style>{STYLE}</style></head><body><header><a href='/'>GitLab stand-in</a> — {who}</header>"
-                    f"<main><h1>{html.escape(title)}</h1>{body}</main></body></html>")
+        self.finish(
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)} · GitLab</title>"
+            f"<style>{STYLE}</style></head><body><header><a href='/'>GitLab stand-in</a> — {who}</header>"
+            f"<main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
+        )
 
     def require_login(self) -> User | None:
         """The session user, or None after redirecting the browser to the sign-in page."""
@@ -69,7 +77,9 @@ class SignInHandler(WebHandler):
     def get(self, error: str = ""):
         target = safe_target(self.get_argument("redirect_to", None))
         err = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
-        self.page("Sign in", f"""{err}
+        self.page(
+            "Sign in",
+            f"""{err}
 <form method="post" action="/users/sign_in" id="new_user">{self.xsrf_form_html()}
 <input type="hidden" name="redirect_to" value="{html.escape(target)}">
 <p><label for="user_login">Username or primary email</label><br>
@@ -77,14 +87,16 @@ class SignInHandler(WebHandler):
 <p><label for="user_password">Password</label><br>
 <input id="user_password" name="user[password]" type="password" autocomplete="current-password" required></p>
 <p><button type="submit" name="button" data-testid="sign-in-button">Sign in</button></p></form>""",
-                  status=401 if error else 200)
+            status=401 if error else 200,
+        )
 
     def post(self):
         login = self.get_argument("user[login]", "")
         password = self.get_argument("user[password]", "")
         store = self.ctx.store
         user = store.user_by_name(login) or next(
-            (u for u in store.users.values() if u.email.lower() == login.lower()), None)
+            (u for u in store.users.values() if u.email.lower() == login.lower()), None
+        )
         if user is None or user.password != password or user.state != "active":
             return self.get(error="Invalid login or password.")
         self.set_signed_cookie(COOKIE, str(user.id), httponly=True, samesite="Lax")

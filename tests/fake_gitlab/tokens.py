@@ -15,8 +15,20 @@ from dataclasses import dataclass, field
 READ_SCOPES = ("api", "read_api")
 REPO_READ_SCOPES = ("api", "read_repository", "write_repository")
 REPO_WRITE_SCOPES = ("api", "write_repository")
-KNOWN_SCOPES = ("api", "read_api", "read_user", "read_repository", "write_repository", "sudo",
-                "admin_mode", "openid", "profile", "email", "read_registry", "write_registry")
+KNOWN_SCOPES = (
+    "api",
+    "read_api",
+    "read_user",
+    "read_repository",
+    "write_repository",
+    "sudo",
+    "admin_mode",
+    "openid",
+    "profile",
+    "email",
+    "read_registry",
+    "write_registry",
+)
 
 BAD_TOKEN = "Bad Access Token."
 EXPIRED = "Token is expired. You can either do re-authorization or token refresh."
@@ -38,16 +50,20 @@ def unauthorized() -> AuthError:
 
 def invalid_token(description: str) -> AuthError:
     challenge = f'Bearer realm="Protected by OAuth 2.0", error="invalid_token", error_description="{description}"'
-    return AuthError(401, {"error": "invalid_token", "error_description": description},
-                     {"WWW-Authenticate": challenge})
+    return AuthError(401, {"error": "invalid_token", "error_description": description}, {"WWW-Authenticate": challenge})
 
 
 def insufficient_scope(scopes) -> AuthError:
     wanted = " ".join(scopes)
-    challenge = (f'Bearer realm="Protected by OAuth 2.0", error="insufficient_scope", '
-                 f'error_description="{INSUFFICIENT}", scope="{wanted}"')
-    return AuthError(403, {"error": "insufficient_scope", "error_description": INSUFFICIENT,
-                           "scope": wanted}, {"WWW-Authenticate": challenge})
+    challenge = (
+        f'Bearer realm="Protected by OAuth 2.0", error="insufficient_scope", '
+        f'error_description="{INSUFFICIENT}", scope="{wanted}"'
+    )
+    return AuthError(
+        403,
+        {"error": "insufficient_scope", "error_description": INSUFFICIENT, "scope": wanted},
+        {"WWW-Authenticate": challenge},
+    )
 
 
 @dataclass
@@ -87,16 +103,26 @@ class TokenStore:
         return token
 
     def issue_oauth(self, user_id: int, scopes: list[str], app_uid: str | None) -> tuple[Token, Token]:
-        access = self.add(Token(secrets.token_hex(32), "oauth", user_id, list(scopes),
-                                expires_in=self.expires_in, app_uid=app_uid))
+        access = self.add(
+            Token(secrets.token_hex(32), "oauth", user_id, list(scopes), expires_in=self.expires_in, app_uid=app_uid)
+        )
         refresh = self.add(Token(secrets.token_hex(32), "refresh", user_id, list(scopes), app_uid=app_uid))
         access.pair, refresh.pair = refresh.value, access.value
         return access, refresh
 
-    def issue_pat(self, user_id: int, name: str, scopes: list[str], value: str | None = None,
-                  expires_in: int | None = None) -> Token:
-        return self.add(Token(value or "glpat-" + secrets.token_urlsafe(20), "pat", user_id,
-                              list(scopes), name=name, expires_in=expires_in))
+    def issue_pat(
+        self, user_id: int, name: str, scopes: list[str], value: str | None = None, expires_in: int | None = None
+    ) -> Token:
+        return self.add(
+            Token(
+                value or "glpat-" + secrets.token_urlsafe(20),
+                "pat",
+                user_id,
+                list(scopes),
+                name=name,
+                expires_in=expires_in,
+            )
+        )
 
     def revoke(self, value: str) -> None:
         token = self.tokens.get(value)

@@ -27,10 +27,29 @@ NAME = f"jdstest-demo-{secrets.token_hex(3)}"  # this module's demos: their own 
 def start_demo(work, *extra):
     hub_port, api_port, gitlab_port, promotion_port = free_ports(4)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.demo", "--hub-port", str(hub_port), "--hub-api-port", str(api_port),
-         "--gitlab-port", str(gitlab_port), "--promotion-port", str(promotion_port), "--work-dir", str(work),
-         "--name", NAME, *extra],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tests.demo",
+            "--hub-port",
+            str(hub_port),
+            "--hub-api-port",
+            str(api_port),
+            "--gitlab-port",
+            str(gitlab_port),
+            "--promotion-port",
+            str(promotion_port),
+            "--work-dir",
+            str(work),
+            "--name",
+            NAME,
+            *extra,
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     banner = []
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

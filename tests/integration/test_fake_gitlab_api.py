@@ -16,15 +16,23 @@ def test_paginate_more_than_100_merge_requests(gitlab_server):
         project.branches.create({"branch": f"bulk/{n:03d}", "ref": "main"})
         project.mergerequests.create({"source_branch": f"bulk/{n:03d}", "target_branch": "main", "title": f"Bulk {n}"})
 
-    r = requests.get(f"{gitlab_server.url}/api/v4/projects/{project.id}/merge_requests", timeout=30,
-                     params={"per_page": 50, "page": 2, "state": "opened"},
-                     headers={"PRIVATE-TOKEN": gitlab_server.admin_token})
+    r = requests.get(
+        f"{gitlab_server.url}/api/v4/projects/{project.id}/merge_requests",
+        timeout=30,
+        params={"per_page": 50, "page": 2, "state": "opened"},
+        headers={"PRIVATE-TOKEN": gitlab_server.admin_token},
+    )
     assert r.status_code == 200 and len(r.json()) == 50
-    assert (r.headers["X-Total"], r.headers["X-Total-Pages"], r.headers["X-Page"], r.headers["X-Per-Page"]) == \
-        ("105", "3", "2", "50")
+    assert (r.headers["X-Total"], r.headers["X-Total-Pages"], r.headers["X-Page"], r.headers["X-Per-Page"]) == (
+        "105",
+        "3",
+        "2",
+        "50",
+    )
     assert (r.headers["X-Next-Page"], r.headers["X-Prev-Page"]) == ("3", "1")
-    links = {part.split('rel="')[1].rstrip('"'): part.split(">")[0].lstrip("<")
-             for part in r.headers["Link"].split(", ")}
+    links = {
+        part.split('rel="')[1].rstrip('"'): part.split(">")[0].lstrip("<") for part in r.headers["Link"].split(", ")
+    }
     assert set(links) == {"prev", "next", "first", "last"}
     assert links["next"].startswith(f"{gitlab_server.url}/api/v4/projects/{project.id}/merge_requests?")
     assert "page=3" in links["next"] and "state=opened" in links["next"] and "per_page=50" in links["next"]
@@ -32,9 +40,13 @@ def test_paginate_more_than_100_merge_requests(gitlab_server):
     seen = [mr.iid for mr in project.mergerequests.list(iterator=True, per_page=20, state="opened")]
     assert len(seen) == count and sorted(seen) == list(range(1, count + 1))
     assert seen[0] == count  # newest first, like GitLab
-    last = requests.get(f"{gitlab_server.url}/api/v4/projects/{project.id}/merge_requests", timeout=30,
-                        params={"per_page": 100, "page": 2}, headers={"PRIVATE-TOKEN": gitlab_server.admin_token})
-    assert len(last.json()) == 5 and last.headers["X-Next-Page"] == "" and "rel=\"next\"" not in last.headers["Link"]
+    last = requests.get(
+        f"{gitlab_server.url}/api/v4/projects/{project.id}/merge_requests",
+        timeout=30,
+        params={"per_page": 100, "page": 2},
+        headers={"PRIVATE-TOKEN": gitlab_server.admin_token},
+    )
+    assert len(last.json()) == 5 and last.headers["X-Next-Page"] == "" and 'rel="next"' not in last.headers["Link"]
     simple = project.mergerequests.list(view="simple", per_page=3, get_all=False)
     assert len(simple) == 3 and "sha" not in simple[0].attributes
     bulk_branches = project.branches.list(search="bulk/", get_all=True)
@@ -70,8 +82,9 @@ def test_nested_group_membership_double_encoded_and_inherited(gitlab_server):
     assert direct_only.status_code == 404
     outsider = requests.get(f"{base}/data-science%252Fanalysts/members/all/{carol_id}", headers=headers, timeout=10)
     assert outsider.status_code == 404
-    groups = requests.get(gitlab_server.url + "/api/v4/groups", params={"min_access_level": 30},
-                          headers=headers, timeout=10).json()
+    groups = requests.get(
+        gitlab_server.url + "/api/v4/groups", params={"min_access_level": 30}, headers=headers, timeout=10
+    ).json()
     assert [g["full_path"] for g in groups] == ["data-science/analysts"]
     assert groups[0]["parent_id"] is not None
 
@@ -101,9 +114,14 @@ def test_project_by_encoded_path_and_branch_with_slash(gitlab_server):
     project = gl.projects.get(PROJECT)
     assert gl.projects.get(project.id).path_with_namespace == PROJECT
     project.branches.create({"branch": "feature/a/b", "ref": "main"})
-    r = requests.get(f"{gitlab_server.url}/api/v4/projects/data-science%2Fnotebooks/repository/branches/feature%2Fa%2Fb",
-                     headers={"PRIVATE-TOKEN": gitlab_server.admin_token}, timeout=10)
-    assert r.status_code == 200 and r.json()["name"] == "feature/a/b" and r.json()["commit"]["title"] == "Initial commit"
+    r = requests.get(
+        f"{gitlab_server.url}/api/v4/projects/data-science%2Fnotebooks/repository/branches/feature%2Fa%2Fb",
+        headers={"PRIVATE-TOKEN": gitlab_server.admin_token},
+        timeout=10,
+    )
+    assert (
+        r.status_code == 200 and r.json()["name"] == "feature/a/b" and r.json()["commit"]["title"] == "Initial commit"
+    )
     project.branches.delete("feature/a/b")
     assert "feature/a/b" not in [b.name for b in project.branches.list(get_all=True)]
     f = project.files.get("analysis/churn.py", ref="main")

@@ -50,9 +50,15 @@ def test_branch_push_mr_approve_merge_notes_and_tags(gitlab_server, alice, bob, 
     assert "review/alice/churn" in push.stderr
     assert project.branches.get("review/alice/churn").commit["id"] == sha
 
-    mr = project.mergerequests.create({"source_branch": "review/alice/churn", "target_branch": "main",
-                                       "title": "Improve churn analysis", "description": "Cell 3 changed.",
-                                       "labels": "notebooks,review"})
+    mr = project.mergerequests.create(
+        {
+            "source_branch": "review/alice/churn",
+            "target_branch": "main",
+            "title": "Improve churn analysis",
+            "description": "Cell 3 changed.",
+            "labels": "notebooks,review",
+        }
+    )
     assert (mr.iid, mr.state, mr.sha, mr.detailed_merge_status) == (1, "opened", sha, "mergeable")
     assert mr.changes_count == "1" and mr.labels == ["notebooks", "review"]
     assert mr.diff_refs["head_sha"] == sha and mr.web_url.endswith(f"/{PROJECT}/-/merge_requests/1")
@@ -60,8 +66,7 @@ def test_branch_push_mr_approve_merge_notes_and_tags(gitlab_server, alice, bob, 
 
     # A second open MR for the same source branch is refused like GitLab does.
     with pytest.raises(gitlab.GitlabCreateError) as dup:
-        project.mergerequests.create({"source_branch": "review/alice/churn", "target_branch": "main",
-                                      "title": "again"})
+        project.mergerequests.create({"source_branch": "review/alice/churn", "target_branch": "main", "title": "again"})
     assert dup.value.response_code == 409
     assert "Another open merge request already exists for this source branch: !1" in str(dup.value.error_message)
 
@@ -170,13 +175,19 @@ def test_merge_conflict_gives_422_and_draft_gives_405(gitlab_server, alice, bob)
     project = gl.projects.get(PROJECT)
     for name, text in (("left", "left\n"), ("right", "right\n")):
         project.branches.create({"branch": name, "ref": "main"})
-        project.commits.create({"branch": name, "commit_message": f"{name} edit",
-                                "actions": [{"action": "update", "file_path": "README.md", "content": text}]})
+        project.commits.create(
+            {
+                "branch": name,
+                "commit_message": f"{name} edit",
+                "actions": [{"action": "update", "file_path": "README.md", "content": text}],
+            }
+        )
     left = project.mergerequests.create({"source_branch": "left", "target_branch": "main", "title": "Left"})
     right = project.mergerequests.create({"source_branch": "right", "target_branch": "main", "title": "Right"})
     draft_branch = project.branches.create({"branch": "wip", "ref": "main"})
-    draft = project.mergerequests.create({"source_branch": draft_branch.name, "target_branch": "main",
-                                          "title": "Draft: not ready"})
+    draft = project.mergerequests.create(
+        {"source_branch": draft_branch.name, "target_branch": "main", "title": "Draft: not ready"}
+    )
     assert draft.draft is True and draft.detailed_merge_status == "draft_status"
     bob_project = bob.projects.get(PROJECT)
     bob_project.mergerequests.get(left.iid).merge()
@@ -221,19 +232,30 @@ class TestFastForwardProject:
         assert project.merge_method == "ff"
         project.branches.create({"branch": "ff", "ref": "main"})
         for n in (1, 2):
-            project.commits.create({"branch": "ff", "commit_message": f"step {n}",
-                                    "actions": [{"action": "create", "file_path": f"s{n}.txt", "content": f"{n}\n"}]})
+            project.commits.create(
+                {
+                    "branch": "ff",
+                    "commit_message": f"step {n}",
+                    "actions": [{"action": "create", "file_path": f"s{n}.txt", "content": f"{n}\n"}],
+                }
+            )
         head = project.branches.get("ff").commit["id"]
-        mr = project.mergerequests.create({"source_branch": "ff", "target_branch": "main", "title": "FF",
-                                           "remove_source_branch": True})
+        mr = project.mergerequests.create(
+            {"source_branch": "ff", "target_branch": "main", "title": "FF", "remove_source_branch": True}
+        )
         mr.merge()
         assert project.branches.get("main").commit["id"] == head and mr.merge_commit_sha is None
         assert "ff" not in [b.name for b in project.branches.list(get_all=True)]  # removed after merge
 
         project.branches.create({"branch": "sq", "ref": "main"})
         for n in (3, 4):
-            project.commits.create({"branch": "sq", "commit_message": f"step {n}",
-                                    "actions": [{"action": "create", "file_path": f"s{n}.txt", "content": f"{n}\n"}]})
+            project.commits.create(
+                {
+                    "branch": "sq",
+                    "commit_message": f"step {n}",
+                    "actions": [{"action": "create", "file_path": f"s{n}.txt", "content": f"{n}\n"}],
+                }
+            )
         mr = project.mergerequests.create({"source_branch": "sq", "target_branch": "main", "title": "Squashed"})
         mr.merge(squash=True, squash_commit_message="Steps 3 and 4")
         main = project.branches.get("main").commit

@@ -13,8 +13,11 @@ import requests
 
 pytestmark = pytest.mark.integration
 
-APP = {"client_id": "jupyterhub-client-id", "client_secret": "jupyterhub-client-secret",
-       "redirect_uri": "http://127.0.0.1:8000/hub/oauth_callback"}
+APP = {
+    "client_id": "jupyterhub-client-id",
+    "client_secret": "jupyterhub-client-secret",
+    "redirect_uri": "http://127.0.0.1:8000/hub/oauth_callback",
+}
 
 
 def pkce_pair():
@@ -42,9 +45,17 @@ def sign_in(session: requests.Session, base: str, authorize_url: str, user="alic
 
 
 def authorize_url(base, challenge, state="st-123", scope="read_user api", client=APP):
-    return f"{base}/oauth/authorize?" + urllib.parse.urlencode({
-        "client_id": client["client_id"], "redirect_uri": client["redirect_uri"], "response_type": "code",
-        "state": state, "scope": scope, "code_challenge": challenge, "code_challenge_method": "S256"})
+    return f"{base}/oauth/authorize?" + urllib.parse.urlencode(
+        {
+            "client_id": client["client_id"],
+            "redirect_uri": client["redirect_uri"],
+            "response_type": "code",
+            "state": state,
+            "scope": scope,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
 
 
 def consent(session, base, page, deny=False):
@@ -66,8 +77,14 @@ def get_code(base, verifier_challenge, scope="read_user api"):
 
 
 def exchange(base, code, verifier, **overrides):
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": APP["redirect_uri"],
-            "client_id": APP["client_id"], "client_secret": APP["client_secret"], "code_verifier": verifier}
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": APP["redirect_uri"],
+        "client_id": APP["client_id"],
+        "client_secret": APP["client_secret"],
+        "code_verifier": verifier,
+    }
     data.update(overrides)
     return requests.post(f"{base}/oauth/token", data=data, timeout=10)
 
@@ -142,8 +159,9 @@ def test_bad_client_credentials_give_401_invalid_client(gitlab_server, secret, u
     if use_basic:
         r = requests.post(f"{base}/oauth/token", data=data, auth=(APP["client_id"], secret), timeout=10)
     else:
-        r = requests.post(f"{base}/oauth/token", data={**data, "client_id": APP["client_id"],
-                                                        "client_secret": secret}, timeout=10)
+        r = requests.post(
+            f"{base}/oauth/token", data={**data, "client_id": APP["client_id"], "client_secret": secret}, timeout=10
+        )
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
 
 
@@ -151,9 +169,17 @@ def test_client_may_authenticate_with_http_basic(gitlab_server):
     base = gitlab_server.url
     verifier, challenge = pkce_pair()
     code = get_code(base, (verifier, challenge))
-    r = requests.post(f"{base}/oauth/token", auth=(APP["client_id"], APP["client_secret"]), timeout=10,
-                      data={"grant_type": "authorization_code", "code": code,
-                            "redirect_uri": APP["redirect_uri"], "code_verifier": verifier})
+    r = requests.post(
+        f"{base}/oauth/token",
+        auth=(APP["client_id"], APP["client_secret"]),
+        timeout=10,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": APP["redirect_uri"],
+            "code_verifier": verifier,
+        },
+    )
     assert r.status_code == 200 and r.json()["access_token"]
 
 
@@ -161,19 +187,36 @@ def test_refresh_revokes_both_old_tokens(gitlab_server):
     base = gitlab_server.url
     verifier, challenge = pkce_pair()
     first = exchange(base, get_code(base, (verifier, challenge)), verifier).json()
-    r = requests.post(f"{base}/oauth/token", timeout=10, data={
-        "grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": APP["client_id"],
-        "client_secret": APP["client_secret"], "redirect_uri": APP["redirect_uri"]})
+    r = requests.post(
+        f"{base}/oauth/token",
+        timeout=10,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": first["refresh_token"],
+            "client_id": APP["client_id"],
+            "client_secret": APP["client_secret"],
+            "redirect_uri": APP["redirect_uri"],
+        },
+    )
     assert r.status_code == 200
     second = r.json()
     assert second["access_token"] != first["access_token"] and second["refresh_token"] != first["refresh_token"]
     old = requests.get(f"{base}/api/v4/user", headers={"Authorization": f"Bearer {first['access_token']}"}, timeout=10)
     assert old.status_code == 401
-    assert old.json() == {"error": "invalid_token",
-                          "error_description": "Token was revoked. You have to re-authorize from the user."}
-    again = requests.post(f"{base}/oauth/token", timeout=10, data={
-        "grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": APP["client_id"],
-        "client_secret": APP["client_secret"]})
+    assert old.json() == {
+        "error": "invalid_token",
+        "error_description": "Token was revoked. You have to re-authorize from the user.",
+    }
+    again = requests.post(
+        f"{base}/oauth/token",
+        timeout=10,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": first["refresh_token"],
+            "client_id": APP["client_id"],
+            "client_secret": APP["client_secret"],
+        },
+    )
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     new = requests.get(f"{base}/api/v4/user", headers={"Authorization": f"Bearer {second['access_token']}"}, timeout=10)
     assert new.status_code == 200
@@ -183,8 +226,11 @@ def test_revoke_endpoint_revokes_the_access_token(gitlab_server):
     base = gitlab_server.url
     verifier, challenge = pkce_pair()
     token = exchange(base, get_code(base, (verifier, challenge)), verifier).json()["access_token"]
-    r = requests.post(f"{base}/oauth/revoke", timeout=10, data={
-        "token": token, "client_id": APP["client_id"], "client_secret": APP["client_secret"]})
+    r = requests.post(
+        f"{base}/oauth/revoke",
+        timeout=10,
+        data={"token": token, "client_id": APP["client_id"], "client_secret": APP["client_secret"]},
+    )
     assert r.status_code == 200 and r.json() == {}
     info = requests.get(f"{base}/oauth/token/info", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert info.status_code == 401 and info.json()["error"] == "invalid_token"
@@ -200,8 +246,9 @@ def test_redirect_uri_must_match_exactly(gitlab_server):
 def test_scope_outside_the_application_is_refused(gitlab_server):
     base = gitlab_server.url
     trusted = {"client_id": "trusted-client-id", "redirect_uri": "http://127.0.0.1:8001/callback"}
-    r = requests.get(authorize_url(base, pkce_pair()[1], client=trusted, scope="write_repository"),
-                     allow_redirects=False, timeout=10)
+    r = requests.get(
+        authorize_url(base, pkce_pair()[1], client=trusted, scope="write_repository"), allow_redirects=False, timeout=10
+    )
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(r.headers["Location"]).query)
     assert r.status_code == 302 and query["error"] == ["invalid_scope"] and query["state"] == ["st-123"]
 
@@ -223,14 +270,27 @@ class TestShortLivedTokens:
         time.sleep(2.2)
         expired = requests.get(f"{base}/api/v4/user", headers=headers, timeout=10)
         assert expired.status_code == 401
-        assert expired.json() == {"error": "invalid_token", "error_description":
-                                  "Token is expired. You can either do re-authorization or token refresh."}
+        assert expired.json() == {
+            "error": "invalid_token",
+            "error_description": "Token is expired. You can either do re-authorization or token refresh.",
+        }
         assert expired.headers["WWW-Authenticate"].startswith("Bearer ")
-        renewed = requests.post(f"{base}/oauth/token", timeout=10, data={
-            "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
-            "client_id": APP["client_id"], "client_secret": APP["client_secret"]}).json()
-        assert requests.get(f"{base}/api/v4/user", headers={"Authorization": f"Bearer {renewed['access_token']}"},
-                            timeout=10).status_code == 200
+        renewed = requests.post(
+            f"{base}/oauth/token",
+            timeout=10,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                "client_id": APP["client_id"],
+                "client_secret": APP["client_secret"],
+            },
+        ).json()
+        assert (
+            requests.get(
+                f"{base}/api/v4/user", headers={"Authorization": f"Bearer {renewed['access_token']}"}, timeout=10
+            ).status_code
+            == 200
+        )
 
 
 def test_pkce_matches_the_gitlab_documentation_vector(gitlab_server):

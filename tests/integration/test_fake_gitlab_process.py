@@ -24,8 +24,13 @@ def free_port() -> int:
 
 
 def launch(*args):
-    return subprocess.Popen([sys.executable, "-m", "tests.fake_gitlab", "--host", "127.0.0.1", *args],
-                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_gitlab", "--host", "127.0.0.1", *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_demo_seed_external_url_and_clean_sigterm(tmp_path):
@@ -35,13 +40,17 @@ def test_demo_seed_external_url_and_clean_sigterm(tmp_path):
     try:
         assert proc.stdout.readline() == f"ready {external}\n"
         headers = {"PRIVATE-TOKEN": "glpat-demo-admin-token"}
-        project = requests.get(f"http://127.0.0.1:{port}/api/v4/projects/data-science%2Fnotebooks",
-                               headers=headers, timeout=10).json()
+        project = requests.get(
+            f"http://127.0.0.1:{port}/api/v4/projects/data-science%2Fnotebooks", headers=headers, timeout=10
+        ).json()
         assert project["http_url_to_repo"] == f"{external}/data-science/notebooks.git"
         groups = requests.get(f"http://127.0.0.1:{port}/api/v4/groups", headers=headers, timeout=10).json()
-        assert {"data-science", "data-science/analysts", "data-science/power-users", "ml-gpu"} <= {g["full_path"] for g in groups}
-        protected = requests.get(f"http://127.0.0.1:{port}/api/v4/projects/{project['id']}/protected_branches",
-                                 headers=headers, timeout=10).json()
+        assert {"data-science", "data-science/analysts", "data-science/power-users", "ml-gpu"} <= {
+            g["full_path"] for g in groups
+        }
+        protected = requests.get(
+            f"http://127.0.0.1:{port}/api/v4/projects/{project['id']}/protected_branches", headers=headers, timeout=10
+        ).json()
         assert [p["name"] for p in protected] == ["main", "staging", "production"]
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -64,11 +73,14 @@ def test_data_dir_keeps_bare_repositories(tmp_path):
     assert log.stdout == "Initial commit\n"
 
 
-@pytest.mark.parametrize("seed_text, message", [
-    ("users: []\nrepos: []\n", "unknown top-level keys ['repos']"),
-    ("groups:\n  - {path: a/b}\n", "parent group 'a' is not defined"),
-    ("users: []\nprojects:\n  - {path: nobody/p}\n", "namespace 'nobody' is neither a group nor a user"),
-])
+@pytest.mark.parametrize(
+    "seed_text, message",
+    [
+        ("users: []\nrepos: []\n", "unknown top-level keys ['repos']"),
+        ("groups:\n  - {path: a/b}\n", "parent group 'a' is not defined"),
+        ("users: []\nprojects:\n  - {path: nobody/p}\n", "namespace 'nobody' is neither a group nor a user"),
+    ],
+)
 def test_bad_seed_exits_2_with_a_message(tmp_path, seed_text, message):
     seed = tmp_path / "seed.yaml"
     seed.write_text(seed_text)
@@ -79,14 +91,31 @@ def test_bad_seed_exits_2_with_a_message(tmp_path, seed_text, message):
 
 def test_admin_registers_an_application_at_runtime(gitlab_server):
     admin = {"PRIVATE-TOKEN": gitlab_server.admin_token}
-    r = requests.post(f"{gitlab_server.url}/api/v4/applications", headers=admin, timeout=10, data={
-        "name": "Late hub", "redirect_uri": "http://127.0.0.1:9999/hub/oauth_callback", "scopes": "read_user api"})
+    r = requests.post(
+        f"{gitlab_server.url}/api/v4/applications",
+        headers=admin,
+        timeout=10,
+        data={
+            "name": "Late hub",
+            "redirect_uri": "http://127.0.0.1:9999/hub/oauth_callback",
+            "scopes": "read_user api",
+        },
+    )
     assert r.status_code == 201
     app = r.json()
     assert app["callback_url"] == "http://127.0.0.1:9999/hub/oauth_callback" and app["secret"]
-    grant = requests.post(f"{gitlab_server.url}/oauth/token", timeout=10, data={
-        "grant_type": "password", "username": "bob", "password": "bob-pass-1", "scope": "read_user",
-        "client_id": app["application_id"], "client_secret": app["secret"]})
+    grant = requests.post(
+        f"{gitlab_server.url}/oauth/token",
+        timeout=10,
+        data={
+            "grant_type": "password",
+            "username": "bob",
+            "password": "bob-pass-1",
+            "scope": "read_user",
+            "client_id": app["application_id"],
+            "client_secret": app["secret"],
+        },
+    )
     assert grant.status_code == 200 and grant.json()["scope"] == "read_user"
     not_admin = {"PRIVATE-TOKEN": gitlab_server.user_token("bob", ["api"])}
     assert requests.get(f"{gitlab_server.url}/api/v4/applications", headers=not_admin, timeout=10).status_code == 403

@@ -17,24 +17,39 @@ def review_branch(gitlab_server):
     """alice's review branch with one commit, and its open merge request."""
     alice = gitlab_server.client(gitlab_server.user_token("alice", ["api"])).projects.get(PROJECT)
     alice.branches.create({"branch": "review/alice/churn", "ref": "main"})
-    commit = alice.commits.create({"branch": "review/alice/churn", "commit_message": "v2",
-                                   "actions": [{"action": "update", "file_path": "analysis/churn.py",
-                                                "content": "print('v2')\n"}]})
+    commit = alice.commits.create(
+        {
+            "branch": "review/alice/churn",
+            "commit_message": "v2",
+            "actions": [{"action": "update", "file_path": "analysis/churn.py", "content": "print('v2')\n"}],
+        }
+    )
     mr = alice.mergerequests.create({"source_branch": "review/alice/churn", "target_branch": "main", "title": "v2"})
     return commit.id, mr
 
 
 def post(server, sha, token=None, **params):
-    return requests.post(f"{server.url}/api/v4/projects/{PROJECT.replace('/', '%2F')}/statuses/{sha}", data=params,
-                         headers={"PRIVATE-TOKEN": token or server.admin_token}, timeout=10)
+    return requests.post(
+        f"{server.url}/api/v4/projects/{PROJECT.replace('/', '%2F')}/statuses/{sha}",
+        data=params,
+        headers={"PRIVATE-TOKEN": token or server.admin_token},
+        timeout=10,
+    )
 
 
 def test_a_status_moves_pending_running_success_on_one_record(gitlab_server, review_branch):
     sha, _ = review_branch
     project = gitlab_server.client().projects.get(PROJECT, lazy=True)
     statuses = project.commits.get(sha, lazy=True).statuses
-    pending = statuses.create({"state": "pending", "name": NAME, "ref": "review/alice/churn",
-                               "target_url": "http://127.0.0.1:9/run/1", "description": "queued"})
+    pending = statuses.create(
+        {
+            "state": "pending",
+            "name": NAME,
+            "ref": "review/alice/churn",
+            "target_url": "http://127.0.0.1:9/run/1",
+            "description": "queued",
+        }
+    )
     assert (pending.status, pending.name, pending.sha, pending.ref) == ("pending", NAME, sha, "review/alice/churn")
     assert pending.pipeline_id and pending.author["username"] == "root" and pending.started_at is None
     running = statuses.create({"state": "running", "name": NAME, "ref": "review/alice/churn"})
@@ -59,12 +74,16 @@ def test_refused_transitions_and_parameters_are_gitlabs_400s(gitlab_server, revi
     sha, _ = review_branch
     assert post(gitlab_server, sha, state="pending", name=NAME).status_code == 201
     twice = post(gitlab_server, sha, state="pending", name=NAME)
-    assert twice.status_code == 400 and twice.json() == {"message": 'Cannot transition status via :enqueue from '
-                                                         ':pending (Reason(s): Status cannot transition via "enqueue")'}
+    assert twice.status_code == 400 and twice.json() == {
+        "message": "Cannot transition status via :enqueue from "
+        ':pending (Reason(s): Status cannot transition via "enqueue")'
+    }
     assert post(gitlab_server, sha, state="running", name=NAME).status_code == 201
     again = post(gitlab_server, sha, state="running", name=NAME)
-    assert again.json()["message"] == 'Cannot transition status via :run from :running (Reason(s): Status cannot ' \
-                                      'transition via "run")'
+    assert (
+        again.json()["message"] == "Cannot transition status via :run from :running (Reason(s): Status cannot "
+        'transition via "run")'
+    )
     back = post(gitlab_server, sha, state="pending", name=NAME)
     assert back.status_code == 400 and ":enqueue from :running" in back.json()["message"]
 
@@ -122,6 +141,11 @@ def test_notes_are_edited_in_place_and_pushes_update_the_merge_request(gitlab_se
     before = root.mergerequests.get(mr.iid).updated_at
     assert root.mergerequests.list(state="opened", updated_after=before, get_all=True)[0].iid == mr.iid
     assert root.mergerequests.list(state="opened", updated_after="2999-01-01T00:00:00Z", get_all=True) == []
-    alice.commits.create({"branch": "review/alice/churn", "commit_message": "v3",
-                          "actions": [{"action": "update", "file_path": "analysis/churn.py", "content": "print(3)\n"}]})
+    alice.commits.create(
+        {
+            "branch": "review/alice/churn",
+            "commit_message": "v3",
+            "actions": [{"action": "update", "file_path": "analysis/churn.py", "content": "print(3)\n"}],
+        }
+    )
     assert root.mergerequests.get(mr.iid).updated_at > before  # a push updates the merge request

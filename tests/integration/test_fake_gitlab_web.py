@@ -15,8 +15,12 @@ def browser_session(server, user, password):
     session = requests.Session()
     form = session.get(f"{server.url}/users/sign_in", timeout=10).text
     xsrf = html.unescape(re.search(r'name="_xsrf" value="([^"]+)"', form).group(1))
-    r = session.post(f"{server.url}/users/sign_in", timeout=10, allow_redirects=False,
-                     data={"_xsrf": xsrf, "user[login]": user, "user[password]": password, "redirect_to": "/"})
+    r = session.post(
+        f"{server.url}/users/sign_in",
+        timeout=10,
+        allow_redirects=False,
+        data={"_xsrf": xsrf, "user[login]": user, "user[password]": password, "redirect_to": "/"},
+    )
     assert r.status_code == 302
     return session
 
@@ -32,14 +36,25 @@ def test_mr_page_renders_markdown_safely_and_buttons_approve_and_merge(gitlab_se
     alice = gitlab_server.client(gitlab_server.user_token("alice", ["api"]))
     project = alice.projects.get(PROJECT)
     project.branches.create({"branch": "web-demo", "ref": "main"})
-    project.commits.create({"branch": "web-demo", "commit_message": "Tune model",
-                            "actions": [{"action": "update", "file_path": "analysis/churn.py",
-                                         "content": "print('tuned <model>')\n"}]})
-    mr = project.mergerequests.create({
-        "source_branch": "web-demo", "target_branch": "main", "title": "Tune <b>model</b>",
-        "description": "## Summary\n\n*Cell 2* changed.\n\n<script>alert('x')</script>\n\n[bad](javascript:alert(1))"})
+    project.commits.create(
+        {
+            "branch": "web-demo",
+            "commit_message": "Tune model",
+            "actions": [{"action": "update", "file_path": "analysis/churn.py", "content": "print('tuned <model>')\n"}],
+        }
+    )
+    mr = project.mergerequests.create(
+        {
+            "source_branch": "web-demo",
+            "target_branch": "main",
+            "title": "Tune <b>model</b>",
+            "description": "## Summary\n\n*Cell 2* changed.\n\n<script>alert('x')</script>\n\n[bad](javascript:alert(1))",
+        }
+    )
 
-    anonymous = requests.get(f"{gitlab_server.url}/{PROJECT}/-/merge_requests/{mr.iid}", allow_redirects=False, timeout=10)
+    anonymous = requests.get(
+        f"{gitlab_server.url}/{PROJECT}/-/merge_requests/{mr.iid}", allow_redirects=False, timeout=10
+    )
     assert anonymous.status_code == 302 and "/users/sign_in" in anonymous.headers["Location"]
 
     bob = browser_session(gitlab_server, "bob", "bob-pass-1")

@@ -39,8 +39,9 @@ def gitlab_seed(hub_port):
 
 
 def hub_config(gitlab_server, hub_port: int, refresh_age: int = 300) -> dict:
-    return gitlab_hub_config(gitlab_server.url, hub_port, APP, allowed_groups=[ALLOWED_GROUP],
-                             scopes=SCOPES, refresh_age=refresh_age)
+    return gitlab_hub_config(
+        gitlab_server.url, hub_port, APP, allowed_groups=[ALLOWED_GROUP], scopes=SCOPES, refresh_age=refresh_age
+    )
 
 
 @pytest.fixture
@@ -50,7 +51,8 @@ def gitlab_hub(request, hub_factory, gitlab_server, hub_port, database_backend):
     hub = hub_factory(port=hub_port, config=hub_config(gitlab_server, hub_port), config_text=db_text, env=db_env)
     if database_backend is not None:  # the hub's tables are in PostgreSQL, not in a SQLite file
         tables = request.getfixturevalue("postgres_server").psql(
-            "select tablename from pg_tables where schemaname = 'public'", database=database_backend.name)
+            "select tablename from pg_tables where schemaname = 'public'", database=database_backend.name
+        )
         assert "users" in tables.split() and not (hub.workdir / "jupyterhub.sqlite").exists()
     return hub
 
@@ -60,8 +62,7 @@ def hub_user(hub, name: str) -> requests.Response:
 
 
 def gitlab_user(gitlab_server, token: str) -> requests.Response:
-    return HTTP.get(f"{gitlab_server.url}/api/v4/user", headers={"Authorization": f"Bearer {token}"},
-                        timeout=10)
+    return HTTP.get(f"{gitlab_server.url}/api/v4/user", headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
 def assert_logged_in(hub, session: requests.Session, resp: requests.Response, username: str) -> None:
@@ -114,7 +115,9 @@ def test_member_removed_from_group_in_gitlab_is_refused_at_next_login(gitlab_hub
 
     removed = HTTP.delete(
         f"{gitlab_server.url}/api/v4/groups/{quote(ALLOWED_GROUP, safe='')}/members/{gitlab_server.user_id('alice')}",
-        headers={"PRIVATE-TOKEN": gitlab_server.admin_token}, timeout=10)
+        headers={"PRIVATE-TOKEN": gitlab_server.admin_token},
+        timeout=10,
+    )
     assert removed.status_code == 204, removed.text
 
     again = login_via_gitlab(gitlab_hub.url, "alice", PASSWORDS["alice"], session=new_session())
@@ -157,9 +160,16 @@ class TestRefresh:
         stale = gitlab_user(gitlab_server, old_token)
         assert stale.status_code == 401 and stale.json()["error"] == "invalid_token"
         # refresh revoked the old refresh token too: it cannot be used again
-        reuse = HTTP.post(f"{gitlab_server.url}/oauth/token", timeout=10, data={
-            "grant_type": "refresh_token", "refresh_token": old["refresh_token"],
-            "client_id": APP["uid"], "client_secret": APP["secret"]})
+        reuse = HTTP.post(
+            f"{gitlab_server.url}/oauth/token",
+            timeout=10,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": old["refresh_token"],
+                "client_id": APP["uid"],
+                "client_secret": APP["secret"],
+            },
+        )
         assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
         assert "Refreshing oauth access token for alice" in gitlab_hub.log_text()
 

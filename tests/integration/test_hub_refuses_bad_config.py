@@ -32,7 +32,9 @@ def hub_args():
     """Loopback and free ports, in case the hub would (wrongly) start."""
     proxy, hub, api = free_ports(3)
     return [
-        str(JUPYTERHUB), "-f", str(HUB_CONFIG),
+        str(JUPYTERHUB),
+        "-f",
+        str(HUB_CONFIG),
         f"--JupyterHub.bind_url=http://127.0.0.1:{proxy}",
         f"--JupyterHub.hub_bind_url=http://127.0.0.1:{hub}",
         "--JupyterHub.hub_connect_ip=127.0.0.1",
@@ -76,8 +78,13 @@ def test_hub_starts_with_the_demo_file_and_all_secrets(tmp_path):
     demo = ROOT / "hub_config" / "demo.yaml"
     args, proxy = hub_args()
     log = open(tmp_path / "hub.log", "w")
-    proc = subprocess.Popen(args, env=hub_env(demo, **SECRETS, JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN="bot-token"), cwd=tmp_path,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        args,
+        env=hub_env(demo, **SECRETS, JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN="bot-token"),
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         status = None

@@ -58,7 +58,9 @@ def test_user_is_uid_1000_with_home(singleuser_image, run_in_image):
 
 def test_no_docker_socket_and_no_docker_client(singleuser_image, run_in_image):
     proc = run_in_image(
-        singleuser_image, "sh", "-c",
+        singleuser_image,
+        "sh",
+        "-c",
         "for p in /var/run/docker.sock /run/docker.sock; do [ -e $p ] && echo socket:$p; done;"
         " command -v docker dockerd containerd && echo binary; "
         " python -c 'import docker' 2>/dev/null && echo docker-py; echo checked",
@@ -77,7 +79,8 @@ def test_pip_config_names_only_the_configured_index(docker_client, singleuser_im
     # What pip itself sees (files and environment) for a notebook user in the container.
     proc = run_in_image(singleuser_image, "pip", "config", "list")
     assert sorted(proc.stdout.split()) == [
-        "global.cert='/etc/ssl/certs/ca-certificates.crt'", f"global.index-url='{index}'",
+        "global.cert='/etc/ssl/certs/ca-certificates.crt'",
+        f"global.index-url='{index}'",
     ]
     env = _inspect(docker_client, singleuser_image)["Config"]["Env"]
     assert [e for e in env if e.startswith("PIP_")] == []
@@ -122,7 +125,9 @@ def server_container(docker_client, singleuser_image):
     container = docker_client.containers.run(
         singleuser_image,
         ["jupyter", "server", "--ip=0.0.0.0", "--port=8888", "--no-browser", f"--IdentityProvider.token={token}"],
-        detach=True, ports={"8888/tcp": ("127.0.0.1", None)}, labels={"org.jupyterhub-ds.test": "images"},
+        detach=True,
+        ports={"8888/tcp": ("127.0.0.1", None)},
+        labels={"org.jupyterhub-ds.test": "images"},
     )
     try:
         container.reload()
@@ -174,7 +179,10 @@ def test_installed_versions_follow_the_lock(docker_client, singleuser_image):
     from jupyterhub_ds.images import lock_path, source_tree
 
     lock = lock_path(source_tree()).read_text()
-    pins = {canonicalize_name(n): v for n, v in (ln.split("==") for ln in lock.splitlines() if ln and not ln.startswith("#"))}
+    pins = {
+        canonicalize_name(n): v
+        for n, v in (ln.split("==") for ln in lock.splitlines() if ln and not ln.startswith("#"))
+    }
     for name in ("jupyterhub", "jupyterlab", "jupytext", "nbdime", "gitpython", "python-gitlab"):
         assert name in pins
     labelled = dict(p.split("==") for p in _labels(docker_client, singleuser_image)[LABEL_PACKAGES].split(","))

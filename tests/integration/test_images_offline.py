@@ -63,9 +63,12 @@ def test_server_gets_no_news_url_and_never_checks_for_updates(image, run_in_imag
 
 def test_config_files_are_where_jupyter_reads_them(image, run_in_image):
     server = json.loads(run_in_image(image, "cat", "/etc/jupyter/jupyter_server_config.json").stdout)
-    assert server == {"LabApp": {
-        "news_url": None, "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate",
-    }}
+    assert server == {
+        "LabApp": {
+            "news_url": None,
+            "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate",
+        }
+    }
     overrides = json.loads(run_in_image(image, "cat", "/opt/venv/share/jupyter/lab/settings/overrides.json").stdout)
     assert overrides == {NOTIFICATION: {"fetchNews": "false", "checkForUpdates": False}}
 
@@ -77,7 +80,9 @@ def lab_server(docker_client, image):
     container = docker_client.containers.run(
         image,
         ["jupyter", "server", "--ip=0.0.0.0", "--port=8888", "--no-browser", f"--IdentityProvider.token={token}"],
-        detach=True, ports={"8888/tcp": ("127.0.0.1", None)}, labels={"org.jupyterhub-ds.test": "images-offline"},
+        detach=True,
+        ports={"8888/tcp": ("127.0.0.1", None)},
+        labels={"org.jupyterhub-ds.test": "images-offline"},
     )
     try:
         container.reload()
@@ -105,9 +110,11 @@ def test_running_lab_has_news_disabled_and_quiet_settings(lab_server):
     url, session = lab_server
     page = session.get(f"{url}/lab", timeout=30)
     assert page.status_code == 200
-    config = json.loads(html.unescape(
-        re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page.text, re.S)[1]
-    ))
+    config = json.loads(
+        html.unescape(
+            re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page.text, re.S)[1]
+        )
+    )
     assert config["news"] == {"disabled": True}
 
     news = session.get(f"{url}/lab/api/news", timeout=30)

@@ -51,8 +51,9 @@ def _label_pins(docker_client, ref):
 
 
 def test_the_scientific_stack_imports(scipy_image, run_in_image):
-    proc = run_in_image(scipy_image, "python", "-c",
-                        "import pandas, sklearn, scipy, matplotlib, seaborn, statsmodels, pyarrow")
+    proc = run_in_image(
+        scipy_image, "python", "-c", "import pandas, sklearn, scipy, matplotlib, seaborn, statsmodels, pyarrow"
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -76,8 +77,22 @@ print(json.dumps(done))
 
 def test_every_package_of_the_top_level_list_imports(scipy_image, run_in_image):
     wanted = _top_level()
-    assert {"numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "seaborn", "statsmodels", "pyarrow",
-            "ipywidgets", "papermill", "openpyxl", "sqlalchemy", "tqdm", "requests"} <= set(wanted)
+    assert {
+        "numpy",
+        "pandas",
+        "scipy",
+        "scikit-learn",
+        "matplotlib",
+        "seaborn",
+        "statsmodels",
+        "pyarrow",
+        "ipywidgets",
+        "papermill",
+        "openpyxl",
+        "sqlalchemy",
+        "tqdm",
+        "requests",
+    } <= set(wanted)
     proc = run_in_image(scipy_image, "env", "MPLBACKEND=Agg", "python", "-c", IMPORT_ALL, *wanted)
     assert proc.returncode == 0, proc.stderr[-3000:]
     imported = json.loads(proc.stdout)
@@ -150,8 +165,9 @@ def test_the_single_user_packages_are_unchanged(docker_client, singleuser_image,
     assert lock_packages(RECIPE / "requirements.lock") == sorted(set(single) | added - {"jupyterhub-ds"})
 
 
-def test_packages_come_only_from_the_single_user_images_index(docker_client, singleuser_image, scipy_image,
-                                                                run_in_image):
+def test_packages_come_only_from_the_single_user_images_index(
+    docker_client, singleuser_image, scipy_image, run_in_image
+):
     index = _labels(docker_client, singleuser_image)[LABEL_INDEX]
     assert _labels(docker_client, scipy_image)[LABEL_INDEX] == index
     conf = run_in_image(scipy_image, "pip", "config", "list").stdout
@@ -207,8 +223,9 @@ def test_a_lock_that_would_change_a_single_user_package_is_refused(docker_client
     proc = run_images_build("--source", str(frozen_source), timeout=300)
     assert proc.returncode == 1, proc.stdout[-3000:]
     error = proc.stderr.strip()
-    assert error.startswith(f"images build: error: {lock} pins jupyterlab==4.0.0 "
-                            f"(the single-user image has {jupyterlab})"), error
+    assert error.startswith(
+        f"images build: error: {lock} pins jupyterlab==4.0.0 (the single-user image has {jupyterlab})"
+    ), error
     assert "--update-lock=scipy" in error
     assert "[singleuser-scipy]" not in proc.stdout  # refused before building anything
     assert docker_client.api.inspect_image(scipy_image)["Id"] == before

@@ -55,20 +55,38 @@ def sandbox_yaml_changes(promotion_port):
     def change(config):
         config["hub"].update(admin_users=["bob"], single_origin_reason="the test hub answers on loopback only")
         config["audit"] = {"path": "audit.jsonl"}  # beside the admin YAML
-        config["promotion"] = {"port": promotion_port, "timezone": "UTC", "projects": [{
-            "path": PROJECT, "image": f"jupyterhub-ds/singleuser:{__version__}", "profile": "small",
-            "notebooks": ["eda.py"], "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}]}]}
+        config["promotion"] = {
+            "port": promotion_port,
+            "timezone": "UTC",
+            "projects": [
+                {
+                    "path": PROJECT,
+                    "image": f"jupyterhub-ds/singleuser:{__version__}",
+                    "profile": "small",
+                    "notebooks": ["eda.py"],
+                    "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}],
+                }
+            ],
+        }
         return config
 
     return change
 
 
 def notebook(source, outputs=()):
-    cell = {"cell_type": "code", "execution_count": 1 if outputs else None, "metadata": {}, "outputs": list(outputs),
-            "source": source}
-    return {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Churn"}, cell],
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-            "nbformat": 4, "nbformat_minor": 5}
+    cell = {
+        "cell_type": "code",
+        "execution_count": 1 if outputs else None,
+        "metadata": {},
+        "outputs": list(outputs),
+        "source": source,
+    }
+    return {
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Churn"}, cell],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
 
 
 def wait_for(check, timeout, what):
@@ -82,8 +100,11 @@ def wait_for(check, timeout, what):
 
 
 def samples(text):
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def metric(found, name, **labels):
@@ -91,8 +112,9 @@ def metric(found, name, **labels):
 
 
 def hub_metrics(sandbox):
-    r = requests.get(f"{sandbox.hub.url}/hub/metrics", headers={"Authorization": f"token {sandbox.hub.admin_token}"},
-                     timeout=30)
+    r = requests.get(
+        f"{sandbox.hub.url}/hub/metrics", headers={"Authorization": f"token {sandbox.hub.admin_token}"}, timeout=30
+    )
     assert r.status_code == 200, r.text[:500]
     return samples(r.text)
 
@@ -113,16 +135,23 @@ def test_login_spawn_submit_and_promotion_show_in_metrics_and_audit_trail(sandbo
 
     # --- a submit, and one the gates refuse (a token in an output) ---------------------------
     def save(path, nb):
-        r = requests.put(f"{server}api/contents/{path}", json={"type": "notebook", "format": "json", "content": nb},
-                         headers=auth, timeout=60)
+        r = requests.put(
+            f"{server}api/contents/{path}",
+            json={"type": "notebook", "format": "json", "content": nb},
+            headers=auth,
+            timeout=60,
+        )
         assert r.status_code in (200, 201), r.text[:500]
 
     def submit(path, title):
-        return requests.post(f"{server}jupyterhub-ds/review/submit", json={"path": path, "title": title},
-                             headers=auth, timeout=180)
+        return requests.post(
+            f"{server}jupyterhub-ds/review/submit", json={"path": path, "title": title}, headers=auth, timeout=180
+        )
 
-    save(f"{CLONE}/leaky.ipynb", notebook("print(token)", [{"output_type": "stream", "name": "stdout",
-                                                           "text": f"{LEAKY}\n"}]))
+    save(
+        f"{CLONE}/leaky.ipynb",
+        notebook("print(token)", [{"output_type": "stream", "name": "stdout", "text": f"{LEAKY}\n"}]),
+    )
     refused = submit(f"{CLONE}/leaky.ipynb", "leaky")
     assert refused.status_code == 422, refused.text[:500]
     save(f"{CLONE}/churn.ipynb", notebook("rate = 0.1\nprint(rate)"))
@@ -136,18 +165,37 @@ def test_login_spawn_submit_and_promotion_show_in_metrics_and_audit_trail(sandbo
     gl.mergerequests.get(mr["iid"]).merge()
     bob_token = sandbox.user_token("bob")
     service = f"{hub.url}/services/promotion/"
-    wait_for(lambda: requests.get(service + "api/lanes", headers={"Authorization": f"token {bob_token}"},
-                                  timeout=30).status_code == 200, 60, "the promotion service")
-    r = requests.post(service + "api/run-now?wait=1", json={"project": PROJECT, "source": "main"},
-                      headers={"Authorization": f"token {bob_token}"}, timeout=600)
+    wait_for(
+        lambda: (
+            requests.get(service + "api/lanes", headers={"Authorization": f"token {bob_token}"}, timeout=30).status_code
+            == 200
+        ),
+        60,
+        "the promotion service",
+    )
+    r = requests.post(
+        service + "api/run-now?wait=1",
+        json={"project": PROJECT, "source": "main"},
+        headers={"Authorization": f"token {bob_token}"},
+        timeout=600,
+    )
     assert r.status_code == 200, r.text[:1000]
     run = r.json()["run"]
     assert run["status"] == "promoted", run["error"] + "\n" + run["log_tail"]
 
     # --- /hub/metrics (a token with read:metrics) ----------------------------------------------
-    found = wait_for(lambda: (lambda m: m if metric(m, "jupyterhub_ds_review_submissions_total", outcome="submitted")
-                              and metric(m, "jupyterhub_ds_cpu_usage_cores", profile="small") is not None
-                              else None)(hub_metrics(sandbox)), 60, "the submit's and the stats' metrics")
+    found = wait_for(
+        lambda: (
+            lambda m: (
+                m
+                if metric(m, "jupyterhub_ds_review_submissions_total", outcome="submitted")
+                and metric(m, "jupyterhub_ds_cpu_usage_cores", profile="small") is not None
+                else None
+            )
+        )(hub_metrics(sandbox)),
+        60,
+        "the submit's and the stats' metrics",
+    )
     assert metric(found, "jupyterhub_ds_spawns_total", profile="small", outcome="success") == 1
     assert metric(found, "jupyterhub_ds_spawns_total", profile="small", outcome="failure") == 0
     assert metric(found, "jupyterhub_ds_spawns_total", profile="large", outcome="success") == 0  # every profile
@@ -166,8 +214,9 @@ def test_login_spawn_submit_and_promotion_show_in_metrics_and_audit_trail(sandbo
     assert metric(found, "jupyterhub_ds_review_mr_latency_seconds_count") == 1
     assert metric(found, "jupyterhub_ds_server_events_refused_total", reason="invalid") == 0
     assert requests.get(f"{hub.url}/hub/metrics", timeout=30).status_code == 403  # metrics.require_auth
-    promotion = samples(requests.get(service + "metrics", timeout=30,
-                                     headers={"Authorization": f"token {hub.admin_token}"}).text)
+    promotion = samples(
+        requests.get(service + "metrics", timeout=30, headers={"Authorization": f"token {hub.admin_token}"}).text
+    )
     lane = {"project": PROJECT, "lane": "main->staging"}
     assert metric(promotion, "jupyterhub_ds_promotion_runs_total", **lane, status="promoted") == 1
     assert metric(promotion, "jupyterhub_ds_promotion_consecutive_failures", **lane) == 0
@@ -175,12 +224,23 @@ def test_login_spawn_submit_and_promotion_show_in_metrics_and_audit_trail(sandbo
 
     # --- the audit file: each event, in order, no token, no notebook content -------------------
     alice.get(f"{hub.url}/hub/logout", timeout=30)
-    path, events = wait_for(lambda: (lambda p_e: p_e if any(e.get("action") == "logout" for e in p_e[1]) else None)(
-        audit_events(sandbox)), 30, "the logout event")
+    path, events = wait_for(
+        lambda: (lambda p_e: p_e if any(e.get("action") == "logout" for e in p_e[1]) else None)(audit_events(sandbox)),
+        30,
+        "the logout event",
+    )
     steps = [(e.get("action"), e.get("user") or e.get("username")) for e in events]
-    expected = [("login", "alice"), ("groups.changed", "alice"), ("start", "alice"), ("server.spawn", "alice"),
-                ("review.refused", "alice"), ("review.submit", "alice"), ("promotion.run.started", None),
-                ("promotion.run.promoted", None), ("logout", "alice")]
+    expected = [
+        ("login", "alice"),
+        ("groups.changed", "alice"),
+        ("start", "alice"),
+        ("server.spawn", "alice"),
+        ("review.refused", "alice"),
+        ("review.submit", "alice"),
+        ("promotion.run.started", None),
+        ("promotion.run.promoted", None),
+        ("logout", "alice"),
+    ]
     positions = [steps.index(step) for step in expected]
     assert positions == sorted(positions), steps
     spawn = next(e for e in events if e.get("action") == "server.spawn")
@@ -197,17 +257,28 @@ def test_login_spawn_submit_and_promotion_show_in_metrics_and_audit_trail(sandbo
     text = path.read_text()
     state = hub.api("GET", "/users/alice").json()["auth_state"]
     rc, server_token = sandbox.exec("alice", "printenv JUPYTERHUB_API_TOKEN")
-    secrets = {"hub admin token": hub.admin_token, "alice's token": alice_token, "bob's token": bob_token,
-               "server token": server_token.strip(), "GitLab access token": state["access_token"],
-               "GitLab refresh token": state["refresh_token"], "crypt key": hub.crypt_key,
-               "promotion token": PROMOTION_TOKEN, "leaked token": LEAKY,
-               "OAuth client secret": sandbox.hub.extra_env["GITLAB_CLIENT_SECRET"]}
+    secrets = {
+        "hub admin token": hub.admin_token,
+        "alice's token": alice_token,
+        "bob's token": bob_token,
+        "server token": server_token.strip(),
+        "GitLab access token": state["access_token"],
+        "GitLab refresh token": state["refresh_token"],
+        "crypt key": hub.crypt_key,
+        "promotion token": PROMOTION_TOKEN,
+        "leaked token": LEAKY,
+        "OAuth client secret": sandbox.hub.extra_env["GITLAB_CLIENT_SECRET"],
+    }
     assert rc == 0 and all(len(v) >= 16 for v in secrets.values())
     assert [k for k, v in secrets.items() if v in text] == []
     assert "rate = 0.1" not in text and "print(token)" not in text
     # the reader: alice's review events only
-    proc = subprocess.run([sys.executable, "-m", "jupyterhub_ds", "audit", "--path", str(path), "--user", "alice",
-                           "--action", "review"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyterhub_ds", "audit", "--path", str(path), "--user", "alice", "--action", "review"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert [json.loads(line)["action"] for line in proc.stdout.splitlines()] == ["review.refused", "review.submit"]
     assert password("alice") not in text
@@ -215,9 +286,22 @@ def test_login_spawn_submit_and_promotion_show_in_metrics_and_audit_trail(sandbo
 
 def doctor(sandbox):
     env = {**os.environ, "JUPYTERHUB_CRYPT_KEY": sandbox.hub.crypt_key}  # the hub's environment
-    return subprocess.run([sys.executable, "-m", "jupyterhub_ds", "doctor", "--config", str(sandbox.yaml_path),
-                           "--proxy-api-url", f"http://127.0.0.1:{sandbox.hub.proxy_api_port}"],
-                          capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyterhub_ds",
+            "doctor",
+            "--config",
+            str(sandbox.yaml_path),
+            "--proxy-api-url",
+            f"http://127.0.0.1:{sandbox.hub.proxy_api_port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def test_doctor_passes_on_this_deployment(sandbox):
@@ -228,11 +312,19 @@ def test_doctor_passes_on_this_deployment(sandbox):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert not [line for line in lines if line.startswith("FAIL")]
-    for expected in (f"PASS  user container {sandbox.container_name('alice')} (alice, small):",
-                     f"PASS  user network {sandbox.network}:", "PASS  reach hub API:", "PASS  no proxy API:",
-                     "PASS  no promotion service port:", "PASS  TLS: local only", "PASS  crypt key:",
-                     "PASS  subdomains: one origin for every server, accepted: the test hub answers on loopback only",
-                     "PASS  image jupyterhub-ds/singleuser:latest:", "PASS  audit trail:", "PASS  dockerd:"):
+    for expected in (
+        f"PASS  user container {sandbox.container_name('alice')} (alice, small):",
+        f"PASS  user network {sandbox.network}:",
+        "PASS  reach hub API:",
+        "PASS  no proxy API:",
+        "PASS  no promotion service port:",
+        "PASS  TLS: local only",
+        "PASS  crypt key:",
+        "PASS  subdomains: one origin for every server, accepted: the test hub answers on loopback only",
+        "PASS  image jupyterhub-ds/singleuser:latest:",
+        "PASS  audit trail:",
+        "PASS  dockerd:",
+    ):
         assert any(line.startswith(expected) for line in lines), (expected, proc.stdout)
     assert sandbox.docker.containers.list(all=True, filters={"label": "org.jupyterhub-ds.doctor"}) == []
 
@@ -250,8 +342,10 @@ def test_doctor_fails_naming_no_new_privileges_when_the_admin_yaml_turns_it_off(
         proc = doctor(sandbox)
         assert proc.returncode == 1, proc.stdout + proc.stderr
         [failed] = [line for line in proc.stdout.splitlines() if line.startswith("FAIL")]
-        assert failed.startswith(f"FAIL  user container {sandbox.container_name('alice')} (alice, small): lacks "
-                                 "no-new-privileges (hardening.no_new_privileges)"), failed
+        assert failed.startswith(
+            f"FAIL  user container {sandbox.container_name('alice')} (alice, small): lacks "
+            "no-new-privileges (hardening.no_new_privileges)"
+        ), failed
         assert "1 failed (user container" in proc.stderr
     finally:
         if sandbox.containers("alice"):

@@ -23,10 +23,14 @@ pytestmark = pytest.mark.integration
 
 BASE = "jupyterhub-ds/singleuser:latest"
 TEST_LABEL = "org.jupyterhub-ds.test"
-UNLISTED = "unlisted-tool 1.0 is not on the package allow-list (packages.allowed, packages.allowed_lock); remove it " \
-           "from the image or allow it there"
-COPYLEFT = "copyleft-lib 2.0 is licensed 'AGPL-3.0-or-later', which matches the refused licence 'AGPL'; remove it " \
-           "from the image or take 'AGPL' out of denied_licenses"
+UNLISTED = (
+    "unlisted-tool 1.0 is not on the package allow-list (packages.allowed, packages.allowed_lock); remove it "
+    "from the image or allow it there"
+)
+COPYLEFT = (
+    "copyleft-lib 2.0 is licensed 'AGPL-3.0-or-later', which matches the refused licence 'AGPL'; remove it "
+    "from the image or take 'AGPL' out of denied_licenses"
+)
 
 
 def dist_info(name, version, licence):
@@ -48,28 +52,50 @@ def governed_image(tmp_path_factory):
 
     client = docker.from_env(timeout=120)
     base = client.images.get(BASE)
-    site = client.containers.run(BASE, ["python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                 entrypoint="", network_mode="none", remove=True).decode().strip()
+    site = (
+        client.containers.run(
+            BASE,
+            ["python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            entrypoint="",
+            network_mode="none",
+            remove=True,
+        )
+        .decode()
+        .strip()
+    )
     tag = f"jupyterhub-ds-test/governed:{secrets.token_hex(4)}"
     container = client.containers.create(BASE, ["true"], entrypoint="", labels={TEST_LABEL: "package-check"})
     try:
         for name, version, licence in (("unlisted-tool", "1.0", "MIT"), ("copyleft-lib", "2.0", "AGPL-3.0-or-later")):
             assert container.put_archive(site, dist_info(name, version, licence))
-        image = container.commit(repository=tag.split(":")[0], tag=tag.split(":")[1],
-                                 changes=[f"LABEL {TEST_LABEL}=package-check"])
+        image = container.commit(
+            repository=tag.split(":")[0], tag=tag.split(":")[1], changes=[f"LABEL {TEST_LABEL}=package-check"]
+        )
     finally:
         container.remove(force=True)
     folder = tmp_path_factory.mktemp("admin")
     (folder / "image.lock").write_text(base.labels[LABEL_PACKAGES].replace(",", "\n") + "\n")
     admin = folder / "jupyterhub_ds.yaml"
-    admin.write_text(yaml.safe_dump({
-        "gitlab": {"url": "https://gitlab.example.com", "client_id": "x"},
-        "auth": {"allowed_groups": ["data-science"]},
-        "profiles": [{"slug": "small"}],
-        "packages": {"allowed_lock": "image.lock", "allowed": ["copyleft-lib>=2"]},
-        "promotion": {"projects": [{"path": PROJECT, "image": tag, "notebooks": ["notebooks/train.py"],
-                                    "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}]}]},
-    }))
+    admin.write_text(
+        yaml.safe_dump(
+            {
+                "gitlab": {"url": "https://gitlab.example.com", "client_id": "x"},
+                "auth": {"allowed_groups": ["data-science"]},
+                "profiles": [{"slug": "small"}],
+                "packages": {"allowed_lock": "image.lock", "allowed": ["copyleft-lib>=2"]},
+                "promotion": {
+                    "projects": [
+                        {
+                            "path": PROJECT,
+                            "image": tag,
+                            "notebooks": ["notebooks/train.py"],
+                            "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}],
+                        }
+                    ]
+                },
+            }
+        )
+    )
     try:
         yield tag, admin
     finally:
@@ -77,8 +103,9 @@ def governed_image(tmp_path_factory):
 
 
 def packages_check(*args):
-    return subprocess.run([sys.executable, "-m", "jupyterhub_ds", "packages", "check", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "jupyterhub_ds", "packages", "check", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_packages_check_lists_the_image_and_refuses_what_is_outside_the_policy(governed_image, docker_client):
@@ -88,7 +115,9 @@ def test_packages_check_lists_the_image_and_refuses_what_is_outside_the_policy(g
     assert f"refused: {UNLISTED}" in proc.stdout.splitlines()
     assert f"refused: {COPYLEFT}" in proc.stdout.splitlines()
     assert len([line for line in proc.stdout.splitlines() if line.startswith("refused: ")]) == 2
-    listed = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines()[2:] if not line.startswith("refused")}
+    listed = {
+        line.split()[0]: line.split()[1] for line in proc.stdout.splitlines()[2:] if not line.startswith("refused")
+    }
     assert listed["copyleft-lib"] == "2.0" and listed["jupyterhub-ds"] and "numpy" not in listed
     assert "holds 2 thing(s) outside the package policy" in proc.stderr
     # the image it was made from is within the same policy; no container is left behind
@@ -101,18 +130,20 @@ def gitlab_seed():
     return promo_seed()
 
 
-def test_a_promotion_clean_run_on_that_image_refuses_it_with_the_same_messages(governed_image, gitlab_server,
-                                                                                tmp_path):
+def test_a_promotion_clean_run_on_that_image_refuses_it_with_the_same_messages(governed_image, gitlab_server, tmp_path):
     tag, admin = governed_image
     lanes = create_lanes(gitlab_server)
     merge_change(gitlab_server, {"notebooks/train.py": "# %%\nprint('v2')\n"}, "Train v2")
     staging = lanes.branches.get("staging").commit["id"]
     # the policy as the hub hands it to the service (the admin YAML through load_config)
-    c = load_config(admin, {"GITLAB_CLIENT_SECRET": "s", "JUPYTERHUB_CRYPT_KEY": "00" * 32,
-                            "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": "t"})
+    c = load_config(
+        admin,
+        {"GITLAB_CLIENT_SECRET": "s", "JUPYTERHUB_CRYPT_KEY": "00" * 32, "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": "t"},
+    )
     [project] = json.loads(c.JupyterHub.services[0]["environment"]["JUPYTERHUB_DS_PROMOTION_CONFIG"])["projects"]
-    config = settings(gitlab_server, notebooks=["notebooks/train.py"], image=tag,
-                      package_policy=project["package_policy"])
+    config = settings(
+        gitlab_server, notebooks=["notebooks/train.py"], image=tag, package_policy=project["package_policy"]
+    )
 
     proc = run_once(gitlab_server, config, tmp_path, "--run-now", f"{PROJECT}:main")
     assert proc.returncode == 1, proc.stderr[-3000:]

@@ -59,7 +59,9 @@ def test_sigkill_at_each_phase_then_restart_promotes_exactly_once(gitlab_server,
 
     killed = run_once(gitlab_server, settings(gitlab_server), tmp_path, "--run-now", f"{PROJECT}:main", crash_at=point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    phase = sqlite3.connect(tmp_path / "promotion.sqlite").execute("select phase, status from promotion_runs").fetchall()
+    phase = (
+        sqlite3.connect(tmp_path / "promotion.sqlite").execute("select phase, status from promotion_runs").fetchall()
+    )
     assert phase and phase[0][1] == "running", phase
     moved = lanes.branches.get("staging").commit["id"] == main_head
     assert moved == (point in ("after:push", "before:tag", "after:tag", "before:note")), (phase, killed.stderr[-2000:])
@@ -70,13 +72,20 @@ def test_sigkill_at_each_phase_then_restart_promotes_exactly_once(gitlab_server,
     assert_promoted_exactly_once(gitlab_server, lanes, tmp_path, docker_client, mr.iid, main_head)
 
 
-def test_sigkill_while_the_clean_run_container_runs_leaves_nothing_half_done(gitlab_server, lanes, tmp_path, docker_client):
+def test_sigkill_while_the_clean_run_container_runs_leaves_nothing_half_done(
+    gitlab_server, lanes, tmp_path, docker_client
+):
     slow = "# %%\nimport time\ntime.sleep(8)\nprint('slow but fine')\n"
     mr = merge_change(gitlab_server, {"notebooks/train.py": slow}, "Slow train")
     main_head = lanes.branches.get("main").commit["id"]
     env = service_env(gitlab_server, settings(gitlab_server))
-    proc = subprocess.Popen([sys.executable, "-m", "jupyterhub_ds.promotion", "--once", "--run-now", f"{PROJECT}:main"],
-                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub_ds.promotion", "--once", "--run-now", f"{PROJECT}:main"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while not run_containers(docker_client) and time.monotonic() < deadline and proc.poll() is None:
@@ -97,13 +106,16 @@ def test_sigkill_while_the_clean_run_container_runs_leaves_nothing_half_done(git
     assert_promoted_exactly_once(gitlab_server, lanes, tmp_path, docker_client, mr.iid, main_head)
 
 
-def test_push_refused_by_gitlab_keeps_the_run_open_until_the_next_tick_finishes_it(gitlab_server, lanes, tmp_path,
-                                                                                    docker_client):
+def test_push_refused_by_gitlab_keeps_the_run_open_until_the_next_tick_finishes_it(
+    gitlab_server, lanes, tmp_path, docker_client
+):
     mr = merge_change(gitlab_server, {"notebooks/train.py": "# %%\nprint('v4')\n"}, "Train v4")
     main_head = lanes.branches.get("main").commit["id"]
     developer = gitlab_server.user_token("alice", ["api"])  # may push, but not to protected staging
 
-    stalled = run_once(gitlab_server, settings(gitlab_server), tmp_path, "--run-now", f"{PROJECT}:main", token=developer)
+    stalled = run_once(
+        gitlab_server, settings(gitlab_server), tmp_path, "--run-now", f"{PROJECT}:main", token=developer
+    )
     assert stalled.returncode == 1
     [run] = stalled.runs
     assert (run["status"], run["phase"]) == ("running", "pushing"), run["error"]

@@ -41,10 +41,14 @@ def promotion_tags(project, lane="staging"):
     return [t for t in project.tags.list(get_all=True) if t.name.startswith(f"promote/{lane}/")]
 
 
-def test_merged_mr_is_gated_and_staging_fast_forwarded_with_tag_note_and_record(gitlab_server, lanes, tmp_path,
-                                                                                  docker_client):
-    mr = merge_change(gitlab_server, {"notebooks/train.py": "# %%\nimport json\nprint('v2', json.load(open('prepared.json'))['sample'])\n"},
-                      "Train v2")
+def test_merged_mr_is_gated_and_staging_fast_forwarded_with_tag_note_and_record(
+    gitlab_server, lanes, tmp_path, docker_client
+):
+    mr = merge_change(
+        gitlab_server,
+        {"notebooks/train.py": "# %%\nimport json\nprint('v2', json.load(open('prepared.json'))['sample'])\n"},
+        "Train v2",
+    )
     main_head = lanes.branches.get("main").commit["id"]
     assert mr.state == "merged" and lanes.branches.get("staging").commit["id"] != main_head
 
@@ -68,8 +72,9 @@ def test_merged_mr_is_gated_and_staging_fast_forwarded_with_tag_note_and_record(
 
     # The record in the store: image digest, packages, parameters, seed, per-notebook timings.
     db = sqlite3.connect(tmp_path / "promotion.sqlite")
-    row = db.execute("select image_id, image_digest, pip_freeze, parameters, seed, status, notebooks "
-                     "from promotion_runs").fetchone()
+    row = db.execute(
+        "select image_id, image_digest, pip_freeze, parameters, seed, status, notebooks from promotion_runs"
+    ).fetchone()
     image_id, digest, freeze, parameters, seed, status, notebooks = row
     assert image_id == docker_client.images.get(IMAGE).id
     assert digest.startswith("sha256:") or "@sha256:" in digest
@@ -111,14 +116,16 @@ def test_raising_notebook_moves_nothing_and_records_the_failing_cell(gitlab_serv
     assert promotion_tags(lanes) == [] and run_containers(docker_client) == []
 
 
-def test_notebook_sleeping_past_cell_timeout_fails_and_its_container_is_removed(gitlab_server, lanes, tmp_path,
-                                                                                docker_client):
+def test_notebook_sleeping_past_cell_timeout_fails_and_its_container_is_removed(
+    gitlab_server, lanes, tmp_path, docker_client
+):
     before = heads(lanes)
     slow = notebook("import time\ntime.sleep(120)", parameters="sample = 1.0")
     merge_change(gitlab_server, {"notebooks/prepare.ipynb": slow}, "Slow prepare")
 
-    proc = run_once(gitlab_server, settings(gitlab_server, cell_timeout=3), tmp_path, "--run-now", f"{PROJECT}:main",
-                    timeout=180)
+    proc = run_once(
+        gitlab_server, settings(gitlab_server, cell_timeout=3), tmp_path, "--run-now", f"{PROJECT}:main", timeout=180
+    )
     assert proc.returncode == 1
     [run] = proc.runs
     [prepare, _] = run["notebooks"]
@@ -135,30 +142,48 @@ def test_gate_past_run_timeout_is_killed_recorded_and_removed(gitlab_server, lan
     merge_change(gitlab_server, {"notebooks/prepare.ipynb": slow}, "Very slow prepare")
 
     started = time.monotonic()
-    proc = run_once(gitlab_server, settings(gitlab_server, cell_timeout=600), tmp_path, "--run-now", f"{PROJECT}:main",
-                    "--PromotionService.run_timeout=10", timeout=180)
+    proc = run_once(
+        gitlab_server,
+        settings(gitlab_server, cell_timeout=600),
+        tmp_path,
+        "--run-now",
+        f"{PROJECT}:main",
+        "--PromotionService.run_timeout=10",
+        timeout=180,
+    )
     assert time.monotonic() - started < 100
     assert proc.returncode == 1
     [run] = proc.runs
-    assert run["status"] == "failed" and "did not finish within run_timeout=10s; the container was killed" in run["error"]
+    assert (
+        run["status"] == "failed" and "did not finish within run_timeout=10s; the container was killed" in run["error"]
+    )
     assert heads(lanes)["staging"] == before["staging"] and promotion_tags(lanes) == []
     assert run_containers(docker_client) == []
 
 
 def test_import_outside_the_allow_list_fails_the_gate(gitlab_server, lanes, tmp_path, docker_client):
     before = heads(lanes)
-    uses_yaml = notebook("import json, yaml\njson.dump({'rows': [1]}, open('prepared.json', 'w'))",
-                         "print(yaml.safe_dump({'a': 1}))", parameters="sample = 1.0")
+    uses_yaml = notebook(
+        "import json, yaml\njson.dump({'rows': [1]}, open('prepared.json', 'w'))",
+        "print(yaml.safe_dump({'a': 1}))",
+        parameters="sample = 1.0",
+    )
     merge_change(gitlab_server, {"notebooks/prepare.ipynb": uses_yaml}, "Prepare with yaml")
 
-    proc = run_once(gitlab_server, settings(gitlab_server, allowed_packages=["numpy", "pandas"]), tmp_path,
-                    "--run-now", f"{PROJECT}:main")
+    proc = run_once(
+        gitlab_server,
+        settings(gitlab_server, allowed_packages=["numpy", "pandas"]),
+        tmp_path,
+        "--run-now",
+        f"{PROJECT}:main",
+    )
     assert proc.returncode == 1
     [run] = proc.runs
     assert all(n["status"] == "ok" for n in run["notebooks"])  # it ran fine, but is not allowed
     assert run["packages"]["problems"] == [
         "notebooks/prepare.ipynb imports yaml (distribution PyYAML), which is not on the allow-list; "
-        "add it to allowed_packages or drop the import"]
+        "add it to allowed_packages or drop the import"
+    ]
     assert run["error"].startswith("packages: notebooks/prepare.ipynb imports yaml")
     assert heads(lanes)["staging"] == before["staging"] and promotion_tags(lanes) == []
 
@@ -175,6 +200,8 @@ def test_project_tests_run_with_pytest_or_fail_naming_it(gitlab_server, lanes, t
         assert proc.returncode == 0 and run["tests"]["status"] == "ok" and "1 passed" in run["tests"]["output"]
         return
     assert proc.returncode == 1 and run["tests"]["status"] == "failed"
-    assert run["error"] == ("project tests: the project has tests but pytest is not installed in the image; "
-                            "add pytest to the project's image")
+    assert run["error"] == (
+        "project tests: the project has tests but pytest is not installed in the image; "
+        "add pytest to the project's image"
+    )
     assert heads(lanes)["staging"] == before["staging"] and promotion_tags(lanes) == []

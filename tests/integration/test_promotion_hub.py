@@ -41,10 +41,18 @@ def promotion_hub(request, gitlab_server, docker_client, singleuser_image, hub_f
         store = request.getfixturevalue("postgres_server").database(f"{database_backend.name}_promotion")
         promotion_settings["database_url"] = store.url()
         service_env["JUPYTERHUB_DS_PROMOTION_DB_PASSWORD"] = store.password
-    hub = start_promotion_hub(hub_factory, promotion_settings, gitlab_server.admin_token,
-                              users=(ADMIN, USER, OUTSIDER), admins=(ADMIN,), groups={"data-science": [USER]},
-                              service_args=("--ReviewRuns.poll_interval=0",), service_env=service_env,
-                              hub_config_text=db_text, hub_env=db_env)
+    hub = start_promotion_hub(
+        hub_factory,
+        promotion_settings,
+        gitlab_server.admin_token,
+        users=(ADMIN, USER, OUTSIDER),
+        admins=(ADMIN,),
+        groups={"data-science": [USER]},
+        service_args=("--ReviewRuns.poll_interval=0",),
+        service_env=service_env,
+        hub_config_text=db_text,
+        hub_env=db_env,
+    )
     hub.store = store
     assert hub.api("GET", f"users/{ADMIN}").json()["admin"] is True
     return hub
@@ -64,7 +72,9 @@ def test_non_admin_reads_history_but_run_now_and_rollback_are_403(promotion_hub,
     assert page.status_code == 200 and "(read-only)" in page.text and "Run now" not in page.text
     lanes_view = call(promotion_hub, USER, "GET", "api/lanes").json()["lanes"]
     assert [(v["source"], v["target"], v["schedule"]) for v in lanes_view] == [
-        ("main", "staging", "0 2 * * *"), ("staging", "production", "0 4 * * 1")]
+        ("main", "staging", "0 2 * * *"),
+        ("staging", "production", "0 4 * * 1"),
+    ]
     assert call(promotion_hub, USER, "GET", "api/runs").json() == {"runs": []}
     assert lanes.branches.get("staging").commit["id"] == staging_before
     # someone outside the project's namespace does not see its lanes at all
@@ -101,10 +111,16 @@ def test_admin_runs_now_then_rolls_production_back_to_a_record(request, promotio
     page = call(promotion_hub, ADMIN, "GET", "")
     assert "Run now" in page.text and "Roll back production to this record" in page.text
 
-    r = call(promotion_hub, ADMIN, "POST", "api/rollback?wait=1", json={"project": PROJECT, "run_id": first_prod["run_id"]})
+    r = call(
+        promotion_hub, ADMIN, "POST", "api/rollback?wait=1", json={"project": PROJECT, "run_id": first_prod["run_id"]}
+    )
     assert r.status_code == 200, r.text
     rollback = r.json()["run"]
-    assert (rollback["kind"], rollback["status"], rollback["rollback_of"]) == ("rollback", "promoted", first_prod["run_id"])
+    assert (rollback["kind"], rollback["status"], rollback["rollback_of"]) == (
+        "rollback",
+        "promoted",
+        first_prod["run_id"],
+    )
     assert rollback["trigger"] == f"rollback by {ADMIN}" and rollback["gated_commit"] == first_prod["commit"]
     # Production moved forward (never forced) to a commit whose files are the recorded commit's.
     head = lanes.commits.get(lanes.branches.get("production").commit["id"])
@@ -115,15 +131,25 @@ def test_admin_runs_now_then_rolls_production_back_to_a_record(request, promotio
     runs = call(promotion_hub, USER, "GET", "api/runs").json()["runs"]
     assert [r["status"] for r in runs] == ["promoted"] * 5
     if promotion_hub.store is not None:  # the records are in PostgreSQL
-        assert request.getfixturevalue("postgres_server").psql(
-            "select count(*) from promotion_runs", database=promotion_hub.store.name).strip() == "5"
+        assert (
+            request.getfixturevalue("postgres_server")
+            .psql("select count(*) from promotion_runs", database=promotion_hub.store.name)
+            .strip()
+            == "5"
+        )
     assert call(promotion_hub, OUTSIDER, "GET", "api/runs").json() == {"runs": []}
     assert call(promotion_hub, OUTSIDER, "GET", f"api/runs/{runs[0]['run_id']}").status_code == 404
     # metrics.require_auth (the default): a token with read:metrics, as for /hub/metrics
     assert requests.get(promotion_hub.service_url + "metrics", timeout=30).status_code == 403
-    metrics = requests.get(promotion_hub.service_url + "metrics", timeout=30,
-                           headers={"Authorization": f"token {promotion_hub.admin_token}"}).text
-    assert f'jupyterhub_ds_promotion_runs_total{{lane="staging->production",project="{PROJECT}",status="promoted"}} 3.0' in metrics
+    metrics = requests.get(
+        promotion_hub.service_url + "metrics",
+        timeout=30,
+        headers={"Authorization": f"token {promotion_hub.admin_token}"},
+    ).text
+    assert (
+        f'jupyterhub_ds_promotion_runs_total{{lane="staging->production",project="{PROJECT}",status="promoted"}} 3.0'
+        in metrics
+    )
     assert "jupyterhub_ds_promotion_last_success_timestamp_seconds" in metrics
 
 
@@ -131,7 +157,11 @@ def browser_login(hub, name):
     """Sign in at /hub/login like a browser, then open the service page (hub OAuth, cookies)."""
     session = new_session()
     resp = session.get(f"{hub.url}/hub/login", params={"next": "/services/promotion/"}, timeout=30)
-    [form] = [f for f in parse_forms(resp.text, resp.url) if "password" in f.fields or any(k == "password" for _, k in f.inputs)]
+    [form] = [
+        f
+        for f in parse_forms(resp.text, resp.url)
+        if "password" in f.fields or any(k == "password" for _, k in f.inputs)
+    ]
     resp = submit(session, form, {"username": name, "password": HUB_PASSWORD})
     assert resp.status_code == 200 and resp.url == hub.service_url, page_text(resp)
     page = session.get(hub.service_url, timeout=30)
@@ -146,8 +176,11 @@ def test_page_forms_need_the_xsrf_token_and_an_admin(promotion_hub, gitlab_serve
     assert "(read-only)" in page.text and "Run now" not in page.text
     xsrf = session.cookies.get("_xsrf", path="/services/promotion/")
     assert xsrf
-    refused = session.post(promotion_hub.service_url + "api/run-now", timeout=30,
-                           data={"_xsrf": xsrf, "project": PROJECT, "source": "main"})
+    refused = session.post(
+        promotion_hub.service_url + "api/run-now",
+        timeout=30,
+        data={"_xsrf": xsrf, "project": PROJECT, "source": "main"},
+    )
     assert refused.status_code == 403 and "uma may not trigger" in refused.json()["message"]
 
     # ada's page has the buttons; her form posts work, a post without the xsrf token does not.
@@ -158,5 +191,7 @@ def test_page_forms_need_the_xsrf_token_and_an_admin(promotion_hub, gitlab_serve
     assert forged.status_code == 403
     done = submit(session, form)  # main == staging already: the run finds nothing to promote
     assert done.status_code == 200 and done.url.startswith(promotion_hub.service_url + "?message=")
-    assert "run of data-science/churn-model main -&gt; staging started" in done.text or \
-        "run of data-science/churn-model main -> staging started" in done.text
+    assert (
+        "run of data-science/churn-model main -&gt; staging started" in done.text
+        or "run of data-science/churn-model main -> staging started" in done.text
+    )

@@ -29,8 +29,9 @@ def gitlab_seed():
     return promo_seed()
 
 
-def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(gitlab_server, docker_client,
-                                                                            singleuser_image, tmp_path):
+def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(
+    gitlab_server, docker_client, singleuser_image, tmp_path
+):
     project = create_lanes(gitlab_server)
     merge_change(gitlab_server, {"notebooks/train.py": "# %%\nprint('scheduled')\n"}, "Scheduled change")
     main_head = project.branches.get("main").commit["id"]
@@ -41,11 +42,15 @@ def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(git
         {"from": "staging", "to": "production", "schedule": "* * * * *", "paused": True},
     ]
     port = free_port()
-    env = {**service_env(gitlab_server, config), "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
-           "JUPYTERHUB_SERVICE_PREFIX": "/services/promotion/"}
+    env = {
+        **service_env(gitlab_server, config),
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+        "JUPYTERHUB_SERVICE_PREFIX": "/services/promotion/",
+    }
     log = open(tmp_path / "service.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "jupyterhub_ds.promotion"], cwd=tmp_path, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub_ds.promotion"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 150  # the next minute boundary, plus the clean run
         while time.monotonic() < deadline and project.branches.get("staging").commit["id"] != main_head:
@@ -54,11 +59,14 @@ def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(git
         assert project.branches.get("staging").commit["id"] == main_head, (tmp_path / "service.log").read_text()[-3000:]
         # Wait for the run to finish (tag, note), then past one more minute boundary.
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not [t for t in project.tags.list(get_all=True)
-                                                    if t.name.startswith("promote/staging/")]:
+        while time.monotonic() < deadline and not [
+            t for t in project.tags.list(get_all=True) if t.name.startswith("promote/staging/")
+        ]:
             time.sleep(1)
         # the run counts as finished once its notes are written too, just after the tag
-        promoted_line = f'jupyterhub_ds_promotion_runs_total{{lane="main->staging",project="{PROJECT}",status="promoted"}} 1.0'
+        promoted_line = (
+            f'jupyterhub_ds_promotion_runs_total{{lane="main->staging",project="{PROJECT}",status="promoted"}} 1.0'
+        )
         deadline = time.monotonic() + 30
         while True:
             metrics = requests.get(f"http://127.0.0.1:{port}/services/promotion/metrics", timeout=10).text
@@ -74,9 +82,12 @@ def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(git
         log.close()
     assert code == 0
     text = (tmp_path / "service.log").read_text()
-    events = [json.loads(line.split("] ", 1)[1]) for line in text.splitlines() if "jupyterhub_ds.promotion.audit]" in line]
+    events = [
+        json.loads(line.split("] ", 1)[1]) for line in text.splitlines() if "jupyterhub_ds.promotion.audit]" in line
+    ]
     promoted = [e for e in events if e["event"] == "promotion.run.promoted"]
     assert [(e["target"], e["commit"]) for e in promoted] == [("staging", main_head)]
     assert [e["trigger"] for e in events if e["event"] == "promotion.tick"] == ["schedule"] * len(
-        [e for e in events if e["event"] == "promotion.tick"])
+        [e for e in events if e["event"] == "promotion.tick"]
+    )
     assert run_containers(docker_client) == []

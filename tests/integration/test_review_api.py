@@ -36,6 +36,8 @@ def on_server_loop(test):
     run.__name__, run.__doc__, run.__signature__ = test.__name__, test.__doc__, inspect.signature(test)
     run.pytestmark = getattr(test, "pytestmark", [])
     return run
+
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 PROJECT = "data-science/notebooks"
@@ -52,12 +54,19 @@ def notebook(*cells, outputs=None):
         if kind == "code":
             cell.update(outputs=(outputs or {}).get(i, []), execution_count=1 if (outputs or {}).get(i) else None)
         out.append(cell)
-    return {"cells": out, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-            "nbformat": 4, "nbformat_minor": 4}
+    return {
+        "cells": out,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 4,
+    }
 
 
-BASIC = notebook(("markdown", "# Churn analysis"), ("code", "import pandas as pd\nimport numpy as np"),
-                 ("code", "df = pd.DataFrame({'a': [1, 2]})\ndf.describe()"))
+BASIC = notebook(
+    ("markdown", "# Churn analysis"),
+    ("code", "import pandas as pd\nimport numpy as np"),
+    ("code", "df = pd.DataFrame({'a': [1, 2]})\ndf.describe()"),
+)
 
 
 ALICE_PAT = "glpat-alice-review-tests-0123456789"
@@ -85,9 +94,15 @@ def helper(alice_token):
 
 @pytest.fixture
 def policy():
-    return {"commit_notebooks": False, "branch_prefix": "review", "target_branch": "main",
-            "max_file_size": 200_000, "max_submission_size": 300_000,
-            "secret_patterns": [r"corp-secret-[0-9]{6}"], "allowed_packages": ["numpy", "pandas", "scikit-learn"]}
+    return {
+        "commit_notebooks": False,
+        "branch_prefix": "review",
+        "target_branch": "main",
+        "max_file_size": 200_000,
+        "max_submission_size": 300_000,
+        "secret_patterns": [r"corp-secret-[0-9]{6}"],
+        "allowed_packages": ["numpy", "pandas", "scikit-learn"],
+    }
 
 
 @pytest.fixture
@@ -108,13 +123,18 @@ def reported():
 @pytest.fixture
 def jp_server_config(gitlab_server, alice_token, helper, policy, tmp_path, working_copy, reported):
     return {
-        "ServerApp": {"jpserver_extensions": {"jupyterhub_ds.review": True, "jupyterlab_jupytext": True, "nbdime": True}},
+        "ServerApp": {
+            "jpserver_extensions": {"jupyterhub_ds.review": True, "jupyterlab_jupytext": True, "nbdime": True}
+        },
         "ReviewConfig": {
             "token_source": lambda: alice_token,
             "identity_source": lambda: {"username": "alice", "name": "Alice Analyst", "email": "alice@example.com"},
             # no git_credential_helper: git gets token_source's token through the built-in pipe
-            "username": "alice", "gitlab_url": gitlab_server.url,
-            "policy": policy, "state_dir": str(tmp_path / "state"), "clone_on_start": False,
+            "username": "alice",
+            "gitlab_url": gitlab_server.url,
+            "policy": policy,
+            "state_dir": str(tmp_path / "state"),
+            "clone_on_start": False,
             "event_reporter": reported.append,
         },
     }
@@ -143,8 +163,13 @@ async def api(jp_fetch, method, endpoint, body=None, **params):
 
 async def save(jp_fetch, path, nb):
     """Save through the contents API, as JupyterLab does (jupytext's contents manager pairs it)."""
-    r = await jp_fetch("api", "contents", *path.split("/"), method="PUT",
-                       body=json.dumps({"type": "notebook", "format": "json", "content": nb}))
+    r = await jp_fetch(
+        "api",
+        "contents",
+        *path.split("/"),
+        method="PUT",
+        body=json.dumps({"type": "notebook", "format": "json", "content": nb}),
+    )
     assert r.code in (200, 201)
 
 
@@ -158,18 +183,27 @@ def open_mrs(server):
 
 
 @on_server_loop
-async def test_happy_path_pairs_commits_pushes_and_opens_one_mr_with_cell_summary(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+async def test_happy_path_pairs_commits_pushes_and_opens_one_mr_with_cell_summary(
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server
+):
     await save(jp_fetch, NB, BASIC)
     assert (working_copy / "analysis/eda.py").read_text().count("# %%") == 3  # paired on save
     code, check = await api(jp_fetch, "POST", "review/check", {"path": NB})
     assert code == 200 and check["ok"], check
-    assert check["repo"] == {"root": WC, "project": PROJECT, "branch": BRANCH, "current_branch": "main",
-                             "target_branch": "main"}
+    assert check["repo"] == {
+        "root": WC,
+        "project": PROJECT,
+        "branch": BRANCH,
+        "current_branch": "main",
+        "target_branch": "main",
+    }
     assert [g["gate"] for g in check["gates"]] == ["paired", "no_outputs", "secrets", "size", "syntax", "packages"]
     status_before = run_git("status", "--porcelain", cwd=working_copy).stdout
     head_before = run_git("rev-parse", "HEAD", cwd=working_copy).stdout
 
-    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA", "description": "First cut."})
+    code, res = await api(
+        jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA", "description": "First cut."}
+    )
     assert code == 200, res
     assert res["created"] is True and res["branch"] == BRANCH and res["mr"]["state"] == "opened"
     assert res["mr"]["web_url"].endswith(f"/{PROJECT}/-/merge_requests/{res['mr']['iid']}")
@@ -189,20 +223,31 @@ async def test_happy_path_pairs_commits_pushes_and_opens_one_mr_with_cell_summar
     assert "analysis/eda.ipynb" not in status_before and "jupytext.toml" not in status_before
     code, status = await api(jp_fetch, "GET", "review/status")
     assert code == 200 and status["submissions"] == [
-        {"path": NB, "branch": BRANCH, "mr": {**res["mr"], "approved": False, "approvals": 0, "merged": False}}]
+        {"path": NB, "branch": BRANCH, "mr": {**res["mr"], "approved": False, "approvals": 0, "merged": False}}
+    ]
     # the promotion service's review run of the head commit shows in the status, with its link
     gitlab_server.client().projects.get(PROJECT).commits.get(res["commit"], lazy=True).statuses.create(
-        {"state": "running", "name": "jupyterhub-ds/run", "target_url": "http://127.0.0.1:9/services/promotion/r",
-         "description": "running the changed notebooks in a clean container", "ref": BRANCH})
+        {
+            "state": "running",
+            "name": "jupyterhub-ds/run",
+            "target_url": "http://127.0.0.1:9/services/promotion/r",
+            "description": "running the changed notebooks in a clean container",
+            "ref": BRANCH,
+        }
+    )
     code, status = await api(jp_fetch, "GET", "review/status")
     assert status["submissions"][0]["run"] == {
-        "state": "running", "sha": res["commit"], "target_url": "http://127.0.0.1:9/services/promotion/r",
-        "description": "running the changed notebooks in a clean container"}
+        "state": "running",
+        "sha": res["commit"],
+        "target_url": "http://127.0.0.1:9/services/promotion/r",
+        "description": "running the changed notebooks in a clean container",
+    }
 
 
 @on_server_loop
-async def test_resubmit_updates_the_same_branch_and_mr_and_status_follows_approval_and_merge(jp_asyncio_loop,
-        jp_fetch, working_copy, gitlab_server):
+async def test_resubmit_updates_the_same_branch_and_mr_and_status_follows_approval_and_merge(
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server
+):
     await save(jp_fetch, NB, BASIC)
     code, first = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
     assert code == 200, first
@@ -234,8 +279,9 @@ async def test_resubmit_updates_the_same_branch_and_mr_and_status_follows_approv
 @on_server_loop
 async def test_twenty_concurrent_submits_make_exactly_one_mr(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
     await save(jp_fetch, NB, BASIC)
-    results = await asyncio.gather(*(api(jp_fetch, "POST", "review/submit", {"path": NB, "title": f"Click {i}"})
-                                     for i in range(20)))
+    results = await asyncio.gather(
+        *(api(jp_fetch, "POST", "review/submit", {"path": NB, "title": f"Click {i}"}) for i in range(20))
+    )
     codes = sorted(code for code, _ in results)
     assert codes.count(200) >= 1 and set(codes) <= {200, 409}, results
     busy = [body["message"] for code, body in results if code == 409]
@@ -245,13 +291,21 @@ async def test_twenty_concurrent_submits_make_exactly_one_mr(jp_asyncio_loop, jp
 
 
 GATE_CASES = {
-    "paired": (lambda wc: (wc / "analysis/eda.py").write_text("# %%\nprint('edited by hand')\n"),
-               "analysis/eda.ipynb cell 1 differs from analysis/eda.py"),
-    "secrets": (None, "analysis/eda.ipynb cell 2: output contains what looks like a GitLab token (glpat-…); "
-                      "clear the output and remove the token from the code, then submit again"),
+    "paired": (
+        lambda wc: (wc / "analysis/eda.py").write_text("# %%\nprint('edited by hand')\n"),
+        "analysis/eda.ipynb cell 1 differs from analysis/eda.py",
+    ),
+    "secrets": (
+        None,
+        "analysis/eda.ipynb cell 2: output contains what looks like a GitLab token (glpat-…); "
+        "clear the output and remove the token from the code, then submit again",
+    ),
     "size": (None, "analysis/eda.ipynb is"),
     "syntax": (None, re.compile(r"analysis/eda\.py line \d+ \(cell 2 of eda\.ipynb\): invalid syntax; fix the code")),
-    "packages": (None, "analysis/eda.ipynb cell 2: imports 'yaml' (package pyyaml), which is not on the allowed package list"),
+    "packages": (
+        None,
+        "analysis/eda.ipynb cell 2: imports 'yaml' (package pyyaml), which is not on the allowed package list",
+    ),
 }
 
 
@@ -271,7 +325,9 @@ def gate_notebook(gate):
 
 @pytest.mark.parametrize("gate", sorted(GATE_CASES))
 @on_server_loop
-async def test_each_gate_refuses_with_its_message_and_nothing_is_pushed(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, gate):
+async def test_each_gate_refuses_with_its_message_and_nothing_is_pushed(
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, gate
+):
     await save(jp_fetch, NB, gate_notebook(gate))
     tamper, expected = GATE_CASES[gate]
     if tamper:
@@ -288,8 +344,9 @@ async def test_each_gate_refuses_with_its_message_and_nothing_is_pushed(jp_async
 
 @pytest.mark.parametrize("strip", [False])
 @on_server_loop
-async def test_no_outputs_gate_refuses_committed_outputs_when_stripping_is_off(jp_asyncio_loop,
-        jp_fetch, jp_serverapp, working_copy, gitlab_server, policy, strip):
+async def test_no_outputs_gate_refuses_committed_outputs_when_stripping_is_off(
+    jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server, policy, strip
+):
     settings = jp_serverapp.web_app.settings["jupyterhub_ds_review"].settings
     settings.strip_outputs = strip
     settings.policy = {**policy, "commit_notebooks": True}
@@ -299,13 +356,17 @@ async def test_no_outputs_gate_refuses_committed_outputs_when_stripping_is_off(j
     assert code == 422
     failed = [g for g in res["gates"] if not g["ok"]]
     assert [g["gate"] for g in failed] == ["no_outputs"]
-    assert failed[0]["messages"] == ["analysis/eda.ipynb cell 2: outputs would be committed; clear them "
-                                     "(Edit > Clear Outputs of All Cells), save, then submit again"]
+    assert failed[0]["messages"] == [
+        "analysis/eda.ipynb cell 2: outputs would be committed; clear them "
+        "(Edit > Clear Outputs of All Cells), save, then submit again"
+    ]
     assert remote_branches(gitlab_server) == ["main"]
 
 
 @on_server_loop
-async def test_commit_notebooks_commits_the_notebook_without_outputs(jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server, policy):
+async def test_commit_notebooks_commits_the_notebook_without_outputs(
+    jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server, policy
+):
     jp_serverapp.web_app.settings["jupyterhub_ds_review"].settings.policy = {**policy, "commit_notebooks": True}
     out = [{"output_type": "execute_result", "data": {"text/plain": "3"}, "metadata": {}, "execution_count": 1}]
     await save(jp_fetch, NB, notebook(("markdown", "# t"), ("code", "1 + 2"), outputs={1: out}))
@@ -318,16 +379,21 @@ async def test_commit_notebooks_commits_the_notebook_without_outputs(jp_asyncio_
     assert "".join(local[0]["data"]["text/plain"]) == "3"  # the user's notebook keeps its outputs
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("projects/data-science/notebooks/../../../etc/passwd.ipynb", "paths with '..' are refused"),
-    ("/etc/passwd.ipynb", "absolute paths are refused"),
-    ("projects/data-science/notebooks/linked.ipynb", "symlink to a file outside its git working copy"),
-    ("outside.ipynb", "is not inside a git working copy"),
-    ("projects/data-science/notebooks/README.md", "is not a notebook"),
-    ("projects/data-science/notebooks/missing.ipynb", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("projects/data-science/notebooks/../../../etc/passwd.ipynb", "paths with '..' are refused"),
+        ("/etc/passwd.ipynb", "absolute paths are refused"),
+        ("projects/data-science/notebooks/linked.ipynb", "symlink to a file outside its git working copy"),
+        ("outside.ipynb", "is not inside a git working copy"),
+        ("projects/data-science/notebooks/README.md", "is not a notebook"),
+        ("projects/data-science/notebooks/missing.ipynb", "does not exist"),
+    ],
+)
 @on_server_loop
-async def test_paths_outside_the_working_copy_are_refused(jp_asyncio_loop, jp_fetch, jp_root_dir, working_copy, gitlab_server, path, expected):
+async def test_paths_outside_the_working_copy_are_refused(
+    jp_asyncio_loop, jp_fetch, jp_root_dir, working_copy, gitlab_server, path, expected
+):
     outside = jp_root_dir / "outside.ipynb"
     outside.write_text(json.dumps(BASIC))
     os.symlink(outside, working_copy / "linked.ipynb")
@@ -338,16 +404,23 @@ async def test_paths_outside_the_working_copy_are_refused(jp_asyncio_loop, jp_fe
 
 
 @on_server_loop
-async def test_html_in_the_title_is_escaped_on_the_merge_request_pages(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+async def test_html_in_the_title_is_escaped_on_the_merge_request_pages(
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server
+):
     await save(jp_fetch, NB, BASIC)
     title = "<script>alert('x')</script> <b>bold</b>"
-    code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": title, "description": "<img src=x onerror=alert(1)>"})
+    code, res = await api(
+        jp_fetch, "POST", "review/submit", {"path": NB, "title": title, "description": "<img src=x onerror=alert(1)>"}
+    )
     assert code == 200 and res["mr"]["title"] == title
     session = requests.Session()
     form = session.get(f"{gitlab_server.url}/users/sign_in", timeout=10).text
     xsrf = html.unescape(re.search(r'name="_xsrf" value="([^"]+)"', form).group(1))
-    session.post(f"{gitlab_server.url}/users/sign_in", timeout=10,
-                 data={"_xsrf": xsrf, "user[login]": "bob", "user[password]": "bob-pass-1", "redirect_to": "/"})
+    session.post(
+        f"{gitlab_server.url}/users/sign_in",
+        timeout=10,
+        data={"_xsrf": xsrf, "user[login]": "bob", "user[password]": "bob-pass-1", "redirect_to": "/"},
+    )
     for page in (f"/{PROJECT}", f"/{PROJECT}/-/merge_requests/{res['mr']['iid']}"):
         text = session.get(gitlab_server.url + page, timeout=10).text
         assert "&lt;script&gt;alert(" in text, page
@@ -356,7 +429,8 @@ async def test_html_in_the_title_is_escaped_on_the_merge_request_pages(jp_asynci
 
 @on_server_loop
 async def test_gitlab_down_gives_502_keeps_the_notebook_and_retry_after_restart_makes_one_mr(
-        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, tmp_path):
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, tmp_path
+):
     await save(jp_fetch, NB, BASIC)
     stop_process(gitlab_server.process)
     code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
@@ -377,15 +451,24 @@ def helper_that_stops_gitlab_after_push(alice_token, gitlab_server, tmp_path):
     """git calls the helper with 'store' once its credentials worked: after the fetch (1) and
     early in the push (2); at 2 it stops the stand-in, in the middle of the push."""
     count = tmp_path / "store-count"
-    return (f"!f() {{ if [ \"$1\" = get ]; then printf 'username=oauth2\\npassword=%s\\n' {alice_token}; "
-            f"elif [ \"$1\" = store ]; then echo x >> {count}; "
-            f"if [ $(wc -l < {count}) -eq 2 ]; then kill {gitlab_server.process.pid}; sleep 1; fi; fi; }}; f")
+    return (
+        f"!f() {{ if [ \"$1\" = get ]; then printf 'username=oauth2\\npassword=%s\\n' {alice_token}; "
+        f'elif [ "$1" = store ]; then echo x >> {count}; '
+        f"if [ $(wc -l < {count}) -eq 2 ]; then kill {gitlab_server.process.pid}; sleep 1; fi; fi; }}; f"
+    )
 
 
 @on_server_loop
 async def test_gitlab_stopped_mid_push_gives_502_and_retry_after_restart_makes_one_mr(
-        jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server, tmp_path, helper,
-        helper_that_stops_gitlab_after_push):
+    jp_asyncio_loop,
+    jp_fetch,
+    jp_serverapp,
+    working_copy,
+    gitlab_server,
+    tmp_path,
+    helper,
+    helper_that_stops_gitlab_after_push,
+):
     await save(jp_fetch, NB, BASIC)
     settings = jp_serverapp.web_app.settings["jupyterhub_ds_review"].settings
     settings.git_credential_helper = helper_that_stops_gitlab_after_push
@@ -406,7 +489,8 @@ async def test_gitlab_stopped_mid_push_gives_502_and_retry_after_restart_makes_o
 
 @on_server_loop
 async def test_expired_token_after_the_push_gives_502_and_retry_finds_the_branch_and_creates_the_mr(
-        jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server, alice_token, helper):
+    jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server, alice_token, helper
+):
     await save(jp_fetch, NB, BASIC)
     settings = jp_serverapp.web_app.settings["jupyterhub_ds_review"].settings
     settings.git_credential_helper = helper  # git still has good credentials
@@ -433,9 +517,24 @@ def restart_on(server, tmp_path):
     seed_path = tmp_path / "gitlab" / "seed.json"
     log_path = tmp_path / "gitlab-restarted.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.fake_gitlab", "--host", "127.0.0.1", "--port", str(port),
-                                 "--seed", str(seed_path), "--data-dir", str(server.data_dir)],
-                                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.fake_gitlab",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--seed",
+                str(seed_path),
+                "--data-dir",
+                str(server.data_dir),
+            ],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
     line = proc.stdout.readline()
     assert line.startswith(b"ready "), (line, log_path.read_text())
     return GitLabServer(line.decode().split()[1], server.seed, server.admin_token, server.data_dir, proc, log_path)
@@ -450,12 +549,19 @@ def edit(nb, cell, source):
 def reviewer_pushes_a_note(server):
     """bob commits analysis/NOTES.md onto alice's review branch; -> his commit."""
     bob = server.client(server.user_token("bob", ["api"])).projects.get(PROJECT)
-    return bob.commits.create({"branch": BRANCH, "commit_message": "reviewer note",
-                               "actions": [{"action": "create", "file_path": "analysis/NOTES.md", "content": "ok\n"}]})
+    return bob.commits.create(
+        {
+            "branch": BRANCH,
+            "commit_message": "reviewer note",
+            "actions": [{"action": "create", "file_path": "analysis/NOTES.md", "content": "ok\n"}],
+        }
+    )
 
 
 @on_server_loop
-async def test_review_branch_moved_on_gitlab_is_carried_on_and_stays_one_mr(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+async def test_review_branch_moved_on_gitlab_is_carried_on_and_stays_one_mr(
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server
+):
     await save(jp_fetch, NB, BASIC)
     code, first = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "Churn EDA"})
     assert code == 200, first
@@ -472,7 +578,9 @@ async def test_review_branch_moved_on_gitlab_is_carried_on_and_stays_one_mr(jp_a
 
 
 @on_server_loop
-async def test_after_the_mr_is_merged_a_new_submit_starts_a_new_mr_from_the_target(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+async def test_after_the_mr_is_merged_a_new_submit_starts_a_new_mr_from_the_target(
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server
+):
     await save(jp_fetch, NB, BASIC)
     code, first = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "v1"})
     assert code == 200, first
@@ -491,7 +599,8 @@ async def test_after_the_mr_is_merged_a_new_submit_starts_a_new_mr_from_the_targ
 
 @on_server_loop
 async def test_a_review_branch_moved_after_the_dialogs_check_is_caught_by_the_lease(
-        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, caplog):
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, caplog
+):
     """The check (the dialog opening) fetches; the submit starts from that fetch, so a branch moved
     between the two must still be carried on, never overwritten."""
     await save(jp_fetch, NB, BASIC)
@@ -522,7 +631,8 @@ def merge_keeping_the_branch(server, iid):
 
 @on_server_loop
 async def test_a_target_that_moved_since_the_last_fetch_is_checked_before_the_mr_is_updated(
-        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, caplog):
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, caplog
+):
     """A submit pushes from what the working copy knew, while it fetches: here the review branch
     was merged (and kept) meanwhile, so the commit is built again on the new target."""
     await save(jp_fetch, NB, BASIC)
@@ -543,7 +653,8 @@ async def test_a_target_that_moved_since_the_last_fetch_is_checked_before_the_mr
 
 @on_server_loop
 async def test_nothing_new_on_the_moved_target_puts_the_review_branch_back(
-        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, caplog):
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, caplog
+):
     await save(jp_fetch, NB, BASIC)
     code, first = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "v1"})
     assert code == 200, first
@@ -551,8 +662,13 @@ async def test_nothing_new_on_the_moved_target_puts_the_review_branch_back(
     # the user's next version reaches main another way before they submit it
     await save(jp_fetch, NB, edit(BASIC, 2, "df = pd.DataFrame({'a': [1, 2]})\ndf.tail()"))
     script = (working_copy / "analysis/eda.py").read_text()
-    bob.commits.create({"branch": "main", "commit_message": "same as alice's",
-                        "actions": [{"action": "update", "file_path": "analysis/eda.py", "content": script}]})
+    bob.commits.create(
+        {
+            "branch": "main",
+            "commit_message": "same as alice's",
+            "actions": [{"action": "update", "file_path": "analysis/eda.py", "content": script}],
+        }
+    )
     caplog.set_level("INFO")
     code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "v2"})
     assert code == 400 and res["message"].startswith("nothing to submit: analysis/eda.py is the same as on 'main'"), res
@@ -568,8 +684,15 @@ async def test_nothing_changed_is_refused_with_a_hint(jp_asyncio_loop, jp_fetch,
     await save(jp_fetch, NB, BASIC)
     run_git("add", "-f", "analysis/eda.py", cwd=working_copy)
     run_git("commit", "-qm", "script on main", cwd=working_copy)
-    run_git("-c", f"credential.helper=!f() {{ printf 'username=oauth2\\npassword={ALICE_PAT}\\n'; }}; f",
-            "push", "-q", "origin", "HEAD:refs/heads/main-copy", cwd=working_copy)
+    run_git(
+        "-c",
+        f"credential.helper=!f() {{ printf 'username=oauth2\\npassword={ALICE_PAT}\\n'; }}; f",
+        "push",
+        "-q",
+        "origin",
+        "HEAD:refs/heads/main-copy",
+        cwd=working_copy,
+    )
     code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t", "target_branch": "main-copy"})
     assert code == 400, res
     assert res["message"].startswith("nothing to submit: analysis/eda.py is the same as on 'main-copy'")
@@ -578,11 +701,14 @@ async def test_nothing_changed_is_refused_with_a_hint(jp_asyncio_loop, jp_fetch,
     assert remote_branches(gitlab_server) == ["main", "main-copy"]
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ({"path": NB, "title": "x" * 300}, '"title" must be text of at most 255 characters'),
-    ({"path": NB, "title": "t", "target_branch": "../main"}, "is not a valid branch name"),
-    ({"path": NB, "title": "t", "description": 5}, '"description" must be text'),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({"path": NB, "title": "x" * 300}, '"title" must be text of at most 255 characters'),
+        ({"path": NB, "title": "t", "target_branch": "../main"}, "is not a valid branch name"),
+        ({"path": NB, "title": "t", "description": 5}, '"description" must be text'),
+    ],
+)
 @on_server_loop
 async def test_bad_submit_input_is_400(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, body, fragment):
     code, res = await api(jp_fetch, "POST", "review/submit", body)
@@ -590,11 +716,15 @@ async def test_bad_submit_input_is_400(jp_asyncio_loop, jp_fetch, working_copy, 
 
 
 @on_server_loop
-async def test_push_refused_by_gitlab_is_502_with_the_reason(jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server):
+async def test_push_refused_by_gitlab_is_502_with_the_reason(
+    jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server
+):
     await save(jp_fetch, NB, BASIC)
     dave = gitlab_server.user_token("dave", ["api"])  # Reporter: may read, may not push
     settings = jp_serverapp.web_app.settings["jupyterhub_ds_review"].settings
-    settings.git_credential_helper = f"!f() {{ test \"$1\" = get && printf 'username=oauth2\\npassword=%s\\n' {dave}; }}; f"
+    settings.git_credential_helper = (
+        f"!f() {{ test \"$1\" = get && printf 'username=oauth2\\npassword=%s\\n' {dave}; }}; f"
+    )
     code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
     assert code == 502 and res["message"].startswith("GitLab "), res
     assert dave not in res["message"] and remote_branches(gitlab_server) == ["main"]
@@ -609,7 +739,9 @@ async def test_a_working_copy_not_from_gitlab_is_refused(jp_asyncio_loop, jp_fet
 
 
 @on_server_loop
-async def test_nbdime_server_extension_still_answers_next_to_ours(jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+async def test_nbdime_server_extension_still_answers_next_to_ours(
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server
+):
     await save(jp_fetch, NB, BASIC)
     r = await jp_fetch("nbdime", "api", "diff", method="POST", body=json.dumps({"base": NB, "remote": NB}))
     assert r.code == 200 and "diff" in json.loads(r.body)
@@ -619,7 +751,8 @@ async def test_nbdime_server_extension_still_answers_next_to_ours(jp_asyncio_loo
 
 @on_server_loop
 async def test_status_with_gitlab_down_is_502_and_lists_nothing_before_a_submit(
-        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server
+):
     code, status = await api(jp_fetch, "GET", "review/status")
     assert code == 200 and status == {"submissions": []}
     await save(jp_fetch, NB, BASIC)
@@ -632,7 +765,8 @@ async def test_status_with_gitlab_down_is_502_and_lists_nothing_before_a_submit(
 
 @on_server_loop
 async def test_a_repo_cloned_while_the_server_runs_is_paired_from_the_next_save(
-        jp_asyncio_loop, jp_fetch, jp_root_dir, gitlab_server, alice_token):
+    jp_asyncio_loop, jp_fetch, jp_root_dir, gitlab_server, alice_token
+):
     later = jp_root_dir / "projects" / "data-science" / "later"
     run_git("clone", "--quiet", gitlab_server.repo_url(PROJECT, alice_token), str(later))
     path = "projects/data-science/later/eda.ipynb"
@@ -651,26 +785,32 @@ async def test_a_200_mb_notebook_is_refused_without_being_read(jp_asyncio_loop, 
     code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
     assert code == 422 and "(size)" in res["message"]
     size = next(g for g in res["gates"] if g["gate"] == "size")
-    assert size["messages"] == ["analysis/eda.ipynb is 200.0 MB, above the limit of 195.3 KB per file; clear large "
-                                "outputs (Edit > Clear Outputs of All Cells), save, then submit again"]
+    assert size["messages"] == [
+        "analysis/eda.ipynb is 200.0 MB, above the limit of 195.3 KB per file; clear large "
+        "outputs (Edit > Clear Outputs of All Cells), save, then submit again"
+    ]
     assert remote_branches(gitlab_server) == ["main"]
 
 
 @pytest.mark.parametrize("policy", [{"max_file_size": "10M"}])
 @on_server_loop
 async def test_a_bad_policy_from_the_hub_refuses_submits_with_the_key_and_the_server_runs(
-        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, policy):
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, policy
+):
     await save(jp_fetch, NB, BASIC)
     code, res = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
-    assert code == 500 and res["message"].startswith("the review policy set by the hub is invalid (review policy "
-                                                     "max_file_size='10M' must be a positive number of bytes)")
+    assert code == 500 and res["message"].startswith(
+        "the review policy set by the hub is invalid (review policy "
+        "max_file_size='10M' must be a positive number of bytes)"
+    )
     code, info = await api(jp_fetch, "GET", "info")
     assert code == 200 and remote_branches(gitlab_server) == ["main"]
 
 
 @on_server_loop
 async def test_the_contents_manager_save_hook_knows_the_pair_until_a_file_changes(
-        jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server):
+    jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy, gitlab_server
+):
     saves = jp_serverapp.web_app.settings["jupyterhub_ds_review"].saves
     await save(jp_fetch, NB, BASIC)
     notebook = (working_copy / "analysis/eda.ipynb").resolve()
@@ -683,7 +823,8 @@ async def test_the_contents_manager_save_hook_knows_the_pair_until_a_file_change
 
 @on_server_loop
 async def test_a_broken_working_copy_is_400_and_the_notebook_can_be_submitted_after_repair(
-        jp_asyncio_loop, jp_fetch, working_copy, gitlab_server):
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server
+):
     await save(jp_fetch, NB, BASIC)
     head = (working_copy / ".git/HEAD").read_text()
     (working_copy / ".git/HEAD").write_text("garbage\n")
@@ -695,8 +836,9 @@ async def test_a_broken_working_copy_is_400_and_the_notebook_can_be_submitted_af
 
 
 @on_server_loop
-async def test_the_summary_worker_starts_at_the_first_review_request_not_with_the_server(jp_asyncio_loop, jp_fetch,
-                                                                                        jp_serverapp, working_copy):
+async def test_the_summary_worker_starts_at_the_first_review_request_not_with_the_server(
+    jp_asyncio_loop, jp_fetch, jp_serverapp, working_copy
+):
     """A server's start stays short (a team starting at once pays for every extra process): the
     summary worker is started by the first review request, and is ready for the submit."""
     (review,) = jp_serverapp.extension_manager.extension_apps["jupyterhub_ds.review"]
@@ -711,8 +853,9 @@ async def test_the_summary_worker_starts_at_the_first_review_request_not_with_th
 
 
 @on_server_loop
-async def test_each_submit_outcome_is_handed_to_the_hubs_audit_trail(jp_asyncio_loop, jp_fetch, working_copy,
-                                                                      gitlab_server, reported):
+async def test_each_submit_outcome_is_handed_to_the_hubs_audit_trail(
+    jp_asyncio_loop, jp_fetch, working_copy, gitlab_server, reported
+):
     await save(jp_fetch, NB, gate_notebook("secrets"))
     code, refused = await api(jp_fetch, "POST", "review/submit", {"path": NB, "title": "t"})
     assert code == 422
@@ -725,10 +868,20 @@ async def test_each_submit_outcome_is_handed_to_the_hubs_audit_trail(jp_asyncio_
         await asyncio.sleep(0.1)
     refusal, submit = reported
     assert {k: v for k, v in refusal.items() if k != "latency_seconds"} == {
-        "action": "review.refused", "gates": ["secrets"], "status": 422, "paths": [NB, NB[:-len(".ipynb")] + ".py"]}
+        "action": "review.refused",
+        "gates": ["secrets"],
+        "status": 422,
+        "paths": [NB, NB[: -len(".ipynb")] + ".py"],
+    }
     assert {k: v for k, v in submit.items() if k != "latency_seconds"} == {
-        "action": "review.submit", "paths": [NB, NB[:-len(".ipynb")] + ".py"], "branch": BRANCH, "project": PROJECT,
-        "mr_iid": res["mr"]["iid"], "mr_url": res["mr"]["web_url"], "created": True}
+        "action": "review.submit",
+        "paths": [NB, NB[: -len(".ipynb")] + ".py"],
+        "branch": BRANCH,
+        "project": PROJECT,
+        "mr_iid": res["mr"]["iid"],
+        "mr_url": res["mr"]["web_url"],
+        "created": True,
+    }
     assert 0 < submit["latency_seconds"] < 60
     # what the hub will write: the review event schema's fields, no notebook content
     assert "import pandas" not in json.dumps(reported)

@@ -94,20 +94,29 @@ def test_review_commit_keeps_the_rest_of_the_tree_and_is_valid_for_git(repos):
     commit = g.build_commit(target, files, "Review\n", AUTHOR)
     g.push(commit, "review/alice/a", None)
     listed = run_git("ls-tree", "-r", "--name-only", "review/alice/a", cwd=bare).stdout.split()
-    assert listed == sorted(["a-c/z.py", "a.b", "a.py", "a/b.py", "nb/deep/er/x.py", "nb/deep/keep.txt",
-                             "nb/new.py", "nb/old.py"], key=lambda p: p.encode())
+    assert listed == sorted(
+        ["a-c/z.py", "a.b", "a.py", "a/b.py", "nb/deep/er/x.py", "nb/deep/keep.txt", "nb/new.py", "nb/old.py"],
+        key=lambda p: p.encode(),
+    )
     assert run_git("show", "review/alice/a:nb/old.py", cwd=bare).stdout == "nb/old.py\n"
     assert run_git("show", "review/alice/a:a.py", cwd=bare).stdout == "x = 9\n"
     # git's own checks: tree entries sorted, modes and names valid, every object present
     assert run_git("fsck", "--strict", "--no-dangling", cwd=bare, check=False).returncode == 0
     assert run_git("diff", "--name-only", target, commit, cwd=wc).stdout.split() == [
-        "a.py", "a/b.py", "nb/deep/er/x.py", "nb/new.py"]
+        "a.py",
+        "a/b.py",
+        "nb/deep/er/x.py",
+        "nb/new.py",
+    ]
 
 
 def test_tracking_refs_are_what_the_last_fetch_or_push_left(repos):
     _, wc = repos
     g = Git.open(wc, protocols="file")
-    assert g.tracking_refs("main", "review/alice/a") == (run_git("rev-parse", "origin/main", cwd=wc).stdout.strip(), None)
+    assert g.tracking_refs("main", "review/alice/a") == (
+        run_git("rev-parse", "origin/main", cwd=wc).stdout.strip(),
+        None,
+    )
     target, _ = g.fetch_review_refs("main", "review/alice/a")
     commit = g.build_commit(target, {"a.py": b"x = 3\n"}, "one", AUTHOR)
     g.push(commit, "review/alice/a", None)  # git records the pushed branch as origin/review/alice/a
@@ -139,5 +148,7 @@ def test_a_remote_that_never_answers_is_unreachable_after_the_timeout_and_the_me
         silent.close()
     assert (e.value.kind, e.value.message) == ("unreachable", "git fetch got no answer within 2 s")
     shown = git_error(e.value, "http://gitlab.example").message
-    assert shown == ("GitLab (http://gitlab.example) is not reachable for git; your notebook is unchanged, try again "
-                     "in a minute (git fetch got no answer within 2 s)")
+    assert shown == (
+        "GitLab (http://gitlab.example) is not reachable for git; your notebook is unchanged, try again "
+        "in a minute (git fetch got no answer within 2 s)"
+    )

@@ -20,8 +20,13 @@ def alice(gitlab_server):
     token = gitlab_server.user_token("alice", ["api"])
     project = gitlab_server.client(token).projects.get(PROJECT)
     project.branches.create({"branch": BRANCH, "ref": "main"})
-    project.commits.create({"branch": BRANCH, "commit_message": "x",
-                            "actions": [{"action": "create", "file_path": "x.py", "content": "x = 1\n"}]})
+    project.commits.create(
+        {
+            "branch": BRANCH,
+            "commit_message": "x",
+            "actions": [{"action": "create", "file_path": "x.py", "content": "x = 1\n"}],
+        }
+    )
     return gitlab_mr.MergeRequests(client(gitlab_server.url, token, timeout=10), PROJECT)
 
 
@@ -57,7 +62,11 @@ def test_gitlabs_409_for_an_mr_made_meanwhile_updates_that_mr(alice, gitlab_serv
 def test_status_reports_approvals_and_merge(alice, gitlab_server):
     mr, _ = alice.ensure(BRANCH, "main", "t", "")
     assert alice.status(mr["iid"]) == ({**mr, "approved": False, "approvals": 0, "merged": False}, None)
-    bob = gitlab_server.client(gitlab_server.user_token("bob", ["api"])).projects.get(PROJECT).mergerequests.get(mr["iid"])
+    bob = (
+        gitlab_server.client(gitlab_server.user_token("bob", ["api"]))
+        .projects.get(PROJECT)
+        .mergerequests.get(mr["iid"])
+    )
     bob.approve()
     assert alice.status(mr["iid"])[0]["approvals"] == 1 and alice.status(mr["iid"])[0]["approved"] is True
     bob.merge()
@@ -72,7 +81,11 @@ def test_status_carries_the_review_run_of_the_head_commit(alice, gitlab_server):
     statuses.create({"state": "pending", "name": "jupyterhub-ds/run", "target_url": "http://hub/run/1"})
     statuses.create({"state": "running", "name": "other"})
     assert alice.status(mr["iid"], "jupyterhub-ds/run")[1] == {
-        "state": "pending", "sha": sha, "target_url": "http://hub/run/1", "description": ""}
+        "state": "pending",
+        "sha": sha,
+        "target_url": "http://hub/run/1",
+        "description": "",
+    }
     statuses.create({"state": "failed", "name": "jupyterhub-ds/run", "description": "a.py cell 2: KeyError: 'x'"})
     run = alice.status(mr["iid"], "jupyterhub-ds/run")[1]
     assert (run["state"], run["description"]) == ("failed", "a.py cell 2: KeyError: 'x'")

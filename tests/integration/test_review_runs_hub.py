@@ -73,20 +73,40 @@ def review_hub(gitlab_server, hub_factory, docker_client, tmp_path):
     (data / "churn.csv").write_text("customer_id,churned\n1,1\n2,0\n3,0\n4,1\n")
     data.chmod(0o755)
     database = f"sqlite:///{tmp_path / 'promotion.sqlite'}"
-    config = {"database_url": database, "gitlab_url": gitlab_server.url,
-              "metrics_require_auth": False, "projects": [{
-                  "path": PROJECT, "image": IMAGE, "notebooks": ["analysis/churn.py"], "parameters": {"rate": 0.25},
-                  "seed": 42, "cell_timeout": 60, "network": False,
-                  "limits": {"cpu_limit": 1.0, "mem_limit": 1024**3, "pids_limit": 256, "gpus": None},
-                  "volumes": [{"source": str(data), "target": "/data"}],
-                  "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}]}]}
-    hub = start_promotion_hub(hub_factory, config, gitlab_server.admin_token, users=("alice", "carol"),
-                              service_args=("--ReviewRuns.poll_interval=1", "--ReviewRuns.per_project=1"))
+    config = {
+        "database_url": database,
+        "gitlab_url": gitlab_server.url,
+        "metrics_require_auth": False,
+        "projects": [
+            {
+                "path": PROJECT,
+                "image": IMAGE,
+                "notebooks": ["analysis/churn.py"],
+                "parameters": {"rate": 0.25},
+                "seed": 42,
+                "cell_timeout": 60,
+                "network": False,
+                "limits": {"cpu_limit": 1.0, "mem_limit": 1024**3, "pids_limit": 256, "gpus": None},
+                "volumes": [{"source": str(data), "target": "/data"}],
+                "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}],
+            }
+        ],
+    }
+    hub = start_promotion_hub(
+        hub_factory,
+        config,
+        gitlab_server.admin_token,
+        users=("alice", "carol"),
+        service_args=("--ReviewRuns.poll_interval=1", "--ReviewRuns.per_project=1"),
+    )
     yield hub
     hub.stop()  # the service stops with the hub
     runs = [r.id for r in Store(database).review_runs(limit=100)]
-    left = [c.name for c in docker_client.containers.list(all=True, filters={"label": RUN_LABEL})
-            if c.labels.get(RUN_LABEL) in runs]
+    left = [
+        c.name
+        for c in docker_client.containers.list(all=True, filters={"label": RUN_LABEL})
+        if c.labels.get(RUN_LABEL) in runs
+    ]
     assert left == [], "a review run left its container behind"
 
 
@@ -108,14 +128,16 @@ class Submitter:
         if name not in self.mrs:
             self.project.branches.create({"branch": branch, "ref": "main"})
         known = self.files.setdefault(name, set())
-        actions = [{"action": "update" if path in known else "create", "file_path": path, "content": text}
-                   for path, text in files.items()]
+        actions = [
+            {"action": "update" if path in known else "create", "file_path": path, "content": text}
+            for path, text in files.items()
+        ]
         known.update(files)
-        commit = self.project.commits.create({"branch": branch, "commit_message": f"Submit {name}",
-                                              "actions": actions})
+        commit = self.project.commits.create({"branch": branch, "commit_message": f"Submit {name}", "actions": actions})
         if name not in self.mrs:
             self.mrs[name] = self.project.mergerequests.create(
-                {"source_branch": branch, "target_branch": "main", "title": name, "remove_source_branch": True})
+                {"source_branch": branch, "target_branch": "main", "title": name, "remove_source_branch": True}
+            )
         return commit.id
 
     def status(self, sha):
@@ -188,7 +210,10 @@ def test_a_notebook_that_raises_fails_with_its_cell_and_error_in_the_note(review
     assert "### Clean run failed" in note.body
     assert "- `analysis/raises.py`: **failed** at cell 2" in note.body
     assert "`analysis/raises.py` cell 2 failed with `ValueError: rate 0.2 is out of range`:" in note.body
-    assert textwrap.dedent("""\
+    assert (
+        textwrap.dedent("""\
         ```python
         raise ValueError(f'rate {rate} is out of range')
-        ```""") in note.body
+        ```""")
+        in note.body
+    )

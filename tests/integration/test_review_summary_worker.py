@@ -32,8 +32,17 @@ def worker():
 
 
 def summarise(worker, base, new, timeout, diff=None):
-    return asyncio.run(worker.summarise(timeout=timeout, path="n.ipynb", script_path="n.py", target="main",
-                                        base_script=base, new_script=new, script_diff=diff))
+    return asyncio.run(
+        worker.summarise(
+            timeout=timeout,
+            path="n.ipynb",
+            script_path="n.py",
+            target="main",
+            base_script=base,
+            new_script=new,
+            script_diff=diff,
+        )
+    )
 
 
 def test_worker_processes_run_below_the_server_so_the_users_kernel_comes_first(worker):

@@ -38,10 +38,17 @@ def jp_server_config(gitlab_server, alice_token, helper, tmp_path, jp_root_dir, 
     return {
         "ServerApp": {"jpserver_extensions": {"jupyterhub_ds.review": True}},
         "ReviewConfig": {
-            "token_source": lambda: alice_token, "username": "alice", "gitlab_url": gitlab_server.url,
-            "git_credential_helper": helper, "state_dir": str(tmp_path / "state"), "workspace_dir": "work",
-            "workspace": [{"project": PROJECT, "ref": "main"}, {"project": "data-science/does-not-exist", "ref": "main"},
-                          {"project": "../../etc", "ref": "main"}],
+            "token_source": lambda: alice_token,
+            "username": "alice",
+            "gitlab_url": gitlab_server.url,
+            "git_credential_helper": helper,
+            "state_dir": str(tmp_path / "state"),
+            "workspace_dir": "work",
+            "workspace": [
+                {"project": PROJECT, "ref": "main"},
+                {"project": "data-science/does-not-exist", "ref": "main"},
+                {"project": "../../etc", "ref": "main"},
+            ],
         },
     }
 
@@ -82,7 +89,8 @@ async def test_server_start_clones_assigned_projects_and_reports_failures(jp_asy
 @pytest.mark.parametrize("existing_clone", [True])
 @on_server_loop
 async def test_server_start_fetches_an_existing_clone_without_touching_local_changes(
-        jp_asyncio_loop, jp_fetch, jp_root_dir, existing_clone):
+    jp_asyncio_loop, jp_fetch, jp_root_dir, existing_clone
+):
     status = await wait_done(jp_fetch)
     assert next(p for p in status["projects"] if p["project"] == PROJECT)["state"] == "fetched"
     clone = jp_root_dir / "work" / PROJECT

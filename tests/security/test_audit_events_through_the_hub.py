@@ -70,8 +70,14 @@ def test_a_server_can_report_only_its_own_users_events_as_the_hub_stamps_them(sa
     assert rc == 0, out
     seen = json.loads(out)
     assert seen["as_bob"] in (403, 404)  # as JupyterHub answers for a user the token may not act for
-    assert (seen["user_named"], seen["extra_field"], seen["other_action"], seen["made_up_gate"], seen["long_path"],
-            seen["not_json"]) == (400,) * 6
+    assert (
+        seen["user_named"],
+        seen["extra_field"],
+        seen["other_action"],
+        seen["made_up_gate"],
+        seen["long_path"],
+        seen["not_json"],
+    ) == (400,) * 6
     assert seen["too_large"] == 413 and seen["no_scope"] in (403, 404)
     assert seen["valid"] == [204] * (PER_MINUTE - REFUSED) + [429] * (REFUSED + 2)
 
@@ -81,8 +87,9 @@ def test_a_server_can_report_only_its_own_users_events_as_the_hub_stamps_them(sa
     assert all(e["user"] == "alice" and e["action"] == "review.submit" and e["__timestamp__"] for e in reported)
     assert not [e for e in events if e.get("user") == "bob" and e.get("action", "").startswith("review")]
     assert "glpat-" not in json.dumps(events)
-    metrics = requests.get(f"{sandbox.hub.url}/hub/metrics", timeout=30,
-                           headers={"Authorization": f"token {sandbox.hub.admin_token}"}).text
+    metrics = requests.get(
+        f"{sandbox.hub.url}/hub/metrics", timeout=30, headers={"Authorization": f"token {sandbox.hub.admin_token}"}
+    ).text
     assert f'jupyterhub_ds_server_events_refused_total{{reason="rate_limited"}} {REFUSED + 2}.0' in metrics
     assert 'jupyterhub_ds_server_events_refused_total{reason="invalid"} 6.0' in metrics
     # the file is on the hub's host: nothing of it is in the container

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 SECOND_IMAGE = "jupyterhub-ds/singleuser:security-test-second"
 
-ADMIN_HOOKS = '''
+ADMIN_HOOKS = """
 # an admin's own settings in jupyterhub_config.d: a hook of theirs, and extra host config
 def admin_hook(spawner, user_options):
     spawner.mem_limit = "8G"            # the profile's limit must still hold
@@ -30,7 +30,7 @@ def admin_hook(spawner, user_options):
         spawner.extra_host_config = {"cap_add": ["SYS_ADMIN"], "pids_limit": 0}
 
 c.Spawner.apply_user_options = admin_hook
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +42,17 @@ def sandbox_config_d():
 def sandbox_yaml_changes(sandbox_second_image):
     def change(config):
         config["images"]["allowed"] = [IMAGE, SECOND_IMAGE]
-        config["profiles"].append({"slug": "choice", "images": [IMAGE, SECOND_IMAGE], "cpu_limit": 1,
-                                   "mem_limit": "1G", "allowed_groups": ["data-science/analysts"]})
+        config["profiles"].append(
+            {
+                "slug": "choice",
+                "images": [IMAGE, SECOND_IMAGE],
+                "cpu_limit": 1,
+                "mem_limit": "1G",
+                "allowed_groups": ["data-science/analysts"],
+            }
+        )
         return config
+
     return change
 
 

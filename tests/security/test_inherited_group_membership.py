@@ -28,8 +28,14 @@ from jupyterhub_ds.spawner.profiles import allowed_profiles, workspace_for
 from tests.fixtures.hub_login import login_via_gitlab
 from tests.fixtures.sandbox import password
 
-TREE = ["data-science", "data-science/admins", "data-science/power-users", "data-science/analysts",
-        "data-science/analysts/emea", "ml-gpu"]
+TREE = [
+    "data-science",
+    "data-science/admins",
+    "data-science/power-users",
+    "data-science/analysts",
+    "data-science/analysts/emea",
+    "ml-gpu",
+]
 ADMIN_RULES = [GroupRule("data-science/admins"), GroupRule("platform", 50)]
 PROFILES = [
     {"slug": "small", "allowed_groups": ["data-science"], "images": ["i"]},
@@ -43,12 +49,18 @@ def gitlab_answers(direct: dict) -> Memberships:
     """What the authenticator learns from GitLab for a user placed in ``direct`` ({group: level}),
     computed the way GitLab answers: /groups?min_access_level lists direct memberships at that
     level and all their descendants; members/:user_id answers 200 for direct members only."""
-    rules = [*ADMIN_RULES, *(GroupRule.parse(g) for p in PROFILES for g in p["allowed_groups"]),
-             *(GroupRule.parse(g) for p in PROJECTS for g in p["groups"])]
+    rules = [
+        *ADMIN_RULES,
+        *(GroupRule.parse(g) for p in PROFILES for g in p["allowed_groups"]),
+        *(GroupRule.parse(g) for p in PROJECTS for g in p["groups"]),
+    ]
 
     def listed(level):
-        return frozenset(g for g in TREE + ["platform"]
-                         if any(lvl >= level and (g == d or g.startswith(d + "/")) for d, lvl in direct.items()))
+        return frozenset(
+            g
+            for g in TREE + ["platform"]
+            if any(lvl >= level and (g == d or g.startswith(d + "/")) for d, lvl in direct.items())
+        )
 
     by_level = {lvl: listed(lvl) for lvl in levels_needed(rules)}
     m = Memberships(by_level, frozenset(certainly_direct(by_level[GUEST])))
@@ -74,22 +86,44 @@ def decide(direct):
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("who, direct, login, admin, profiles, projects", [
-    ("Guest of the parent group", {"data-science": 10}, True, False, ["small"], []),
-    ("Owner of the parent group", {"data-science": 50}, True, False, ["small", "large"], []),
-    ("placed in data-science/admins", {"data-science/admins": 30}, True, True, ["small"], []),
-    ("Guest of the parent and placed in admins", {"data-science": 10, "data-science/admins": 10}, True, True,
-     ["small"], []),
-    ("placed in power-users only", {"data-science/power-users": 30}, True, False, ["small", "large"], []),
-    ("placed in a sub-subgroup of analysts", {"data-science/analysts/emea": 30}, True, False, ["small"],
-     ["data-science/churn"]),
-    ("Maintainer of the parent: large by the role entry", {"data-science": 40}, True, False, ["small", "large"], []),
-    ("Developer of the parent: no role entry applies", {"data-science": 30}, True, False, ["small"], []),
-    ("Owner of platform: admin by the role entry", {"platform": 50}, False, True, [], []),
-    ("Maintainer of platform", {"platform": 40}, False, False, [], []),
-    ("only in ml-gpu", {"ml-gpu": 30}, True, False, ["gpu"], []),
-    ("in no group", {}, False, False, [], []),
-])
+@pytest.mark.parametrize(
+    "who, direct, login, admin, profiles, projects",
+    [
+        ("Guest of the parent group", {"data-science": 10}, True, False, ["small"], []),
+        ("Owner of the parent group", {"data-science": 50}, True, False, ["small", "large"], []),
+        ("placed in data-science/admins", {"data-science/admins": 30}, True, True, ["small"], []),
+        (
+            "Guest of the parent and placed in admins",
+            {"data-science": 10, "data-science/admins": 10},
+            True,
+            True,
+            ["small"],
+            [],
+        ),
+        ("placed in power-users only", {"data-science/power-users": 30}, True, False, ["small", "large"], []),
+        (
+            "placed in a sub-subgroup of analysts",
+            {"data-science/analysts/emea": 30},
+            True,
+            False,
+            ["small"],
+            ["data-science/churn"],
+        ),
+        (
+            "Maintainer of the parent: large by the role entry",
+            {"data-science": 40},
+            True,
+            False,
+            ["small", "large"],
+            [],
+        ),
+        ("Developer of the parent: no role entry applies", {"data-science": 30}, True, False, ["small"], []),
+        ("Owner of platform: admin by the role entry", {"platform": 50}, False, True, [], []),
+        ("Maintainer of platform", {"platform": 40}, False, False, [], []),
+        ("only in ml-gpu", {"ml-gpu": 30}, True, False, ["gpu"], []),
+        ("in no group", {}, False, False, [], []),
+    ],
+)
 def test_group_privileges_follow_placement_not_inheritance(who, direct, login, admin, profiles, projects):
     assert decide(direct) == {"login": login, "admin": admin, "profiles": profiles, "projects": projects}, who
 
@@ -97,26 +131,49 @@ def test_group_privileges_follow_placement_not_inheritance(who, direct, login, a
 # ---- the same with the real hub and the GitLab stand-in -----------------------------------------------
 
 PEOPLE = {  # username -> {group: access level}
-    "gus": {"data-science": 10},              # a Guest of the parent group
+    "gus": {"data-science": 10},  # a Guest of the parent group
     "pam": {"data-science/power-users": 30},  # placed in a subgroup only
     "ada": {"data-science/admins": 30},
-    "max": {"data-science": 40},              # Maintainer of the parent
+    "max": {"data-science": 40},  # Maintainer of the parent
     "carol": {},
 }
 
 
 @pytest.fixture(scope="module")
 def sandbox_seed_data():
-    users = [{"username": "root", "name": "Admin", "email": "root@example.com", "password": password("root"),
-              "is_admin": True, "personal_access_tokens": [{"name": "admin", "token": "glpat-sec-admin-0001",
-                                                              "scopes": ["api"]}]}]
+    users = [
+        {
+            "username": "root",
+            "name": "Admin",
+            "email": "root@example.com",
+            "password": password("root"),
+            "is_admin": True,
+            "personal_access_tokens": [{"name": "admin", "token": "glpat-sec-admin-0001", "scopes": ["api"]}],
+        }
+    ]
     users += [{"username": u, "name": u.title(), "email": f"{u}@example.com", "password": password(u)} for u in PEOPLE]
-    groups = [{"path": g, "name": g.rsplit("/", 1)[-1],
-               "members": [{"username": u, "access_level": lvl[g]} for u, lvl in PEOPLE.items() if g in lvl]}
-              for g in TREE]
-    return {"users": users, "groups": groups, "projects": [], "applications": [{
-        "name": "JupyterHub", "uid": "jupyterhub-ds-sec", "secret": secrets.token_hex(16), "redirect_uris": [],
-        "scopes": ["read_user", "api", "read_repository", "write_repository"]}]}
+    groups = [
+        {
+            "path": g,
+            "name": g.rsplit("/", 1)[-1],
+            "members": [{"username": u, "access_level": lvl[g]} for u, lvl in PEOPLE.items() if g in lvl],
+        }
+        for g in TREE
+    ]
+    return {
+        "users": users,
+        "groups": groups,
+        "projects": [],
+        "applications": [
+            {
+                "name": "JupyterHub",
+                "uid": "jupyterhub-ds-sec",
+                "secret": secrets.token_hex(16),
+                "redirect_uris": [],
+                "scopes": ["read_user", "api", "read_repository", "write_repository"],
+            }
+        ],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -126,11 +183,19 @@ def sandbox_yaml_changes():
         config["auth"].update(allowed_groups=["data-science"], admin_groups=["data-science/admins"])
         config["profiles"] = [
             {"slug": "small", "default": True, "cpu_limit": 1, "mem_limit": "512M", "allowed_groups": ["data-science"]},
-            {"slug": "large", "cpu_limit": 1, "mem_limit": "1G",
-             "allowed_groups": ["data-science/power-users", {"group": "data-science", "min_access_level": "maintainer"}]},
+            {
+                "slug": "large",
+                "cpu_limit": 1,
+                "mem_limit": "1G",
+                "allowed_groups": [
+                    "data-science/power-users",
+                    {"group": "data-science", "min_access_level": "maintainer"},
+                ],
+            },
         ]
         config["workspace"] = {"projects": []}
         return config
+
     return change
 
 

@@ -59,13 +59,17 @@ def test_check_config_names_an_https_hub_without_subdomains(tmp_path):
     admin.write_text(
         "hub: {public_url: 'https://hub.example.com/'}\n"
         "gitlab: {url: 'https://gitlab.example.com', client_id: app}\n"
-        "auth: {allowed_groups: [ds]}\nprofiles: [{slug: s}]\n")
+        "auth: {allowed_groups: [ds]}\nprofiles: [{slug: s}]\n"
+    )
     lines, config = check_file(admin)
     assert lines == []
     [named] = [line for line in unsafe_lines(admin, config) if "hub.public_url" in line]
     assert "unsafe: no hub.subdomain_host" in named and "mint their hub token" in named
-    admin.write_text(admin.read_text().replace("public_url: 'https://hub.example.com/'",
-                                               "public_url: 'https://hub.example.com/', "
-                                               "subdomain_host: 'https://hub.example.com'"))
+    admin.write_text(
+        admin.read_text().replace(
+            "public_url: 'https://hub.example.com/'",
+            "public_url: 'https://hub.example.com/', subdomain_host: 'https://hub.example.com'",
+        )
+    )
     lines, config = check_file(admin)
     assert lines == [] and not [line for line in unsafe_lines(admin, config) if "subdomain" in line]

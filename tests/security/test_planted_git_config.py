@@ -56,7 +56,7 @@ class Proxy(http.server.ThreadingHTTPServer):
 def plant(repo: Path, gitlab_url: str, proxy_url: str, marker: Path) -> None:
     """What another user would leave in a working copy: hooks and config that run their program."""
     evil = repo.parent / "evil.sh"
-    evil.write_text(f"#!/bin/sh\necho \"$0 $* token=$JUPYTERHUB_API_TOKEN\" >> {marker}\n")
+    evil.write_text(f'#!/bin/sh\necho "$0 $* token=$JUPYTERHUB_API_TOKEN" >> {marker}\n')
     evil.chmod(0o755)
     hooks = repo / ".git" / "hooks"
     for hook in ("reference-transaction", "pre-push", "post-checkout", "post-commit", "pre-auto-gc"):
@@ -64,11 +64,19 @@ def plant(repo: Path, gitlab_url: str, proxy_url: str, marker: Path) -> None:
         (hooks / hook).chmod(0o755)
     (repo / ".git" / "objects" / "info" / "alternates").write_text(str(repo / ".git" / "objects") + "\n")
     for key, value in [
-        ("core.hooksPath", str(hooks)), ("core.fsmonitor", str(evil)), ("core.askPass", str(evil)),
-        ("credential.helper", f"!{evil}"), (f"credential.{gitlab_url}.helper", f"!{evil}"),
-        ("http.proxy", proxy_url), ("remote.origin.proxy", proxy_url), (f"http.{gitlab_url}/.proxy", proxy_url),
-        ("commit.gpgSign", "true"), ("gpg.program", str(evil)), ("core.alternateRefsCommand", str(evil)),
-        ("core.sshCommand", str(evil)), ("alias.fetch", f"!{evil}"),
+        ("core.hooksPath", str(hooks)),
+        ("core.fsmonitor", str(evil)),
+        ("core.askPass", str(evil)),
+        ("credential.helper", f"!{evil}"),
+        (f"credential.{gitlab_url}.helper", f"!{evil}"),
+        ("http.proxy", proxy_url),
+        ("remote.origin.proxy", proxy_url),
+        (f"http.{gitlab_url}/.proxy", proxy_url),
+        ("commit.gpgSign", "true"),
+        ("gpg.program", str(evil)),
+        ("core.alternateRefsCommand", str(evil)),
+        ("core.sshCommand", str(evil)),
+        ("alias.fetch", f"!{evil}"),
     ]:
         run_git("config", key, value, cwd=repo)
 
@@ -108,8 +116,13 @@ def test_a_planted_hook_and_proxy_never_run_or_receive_anything_during_a_review(
 @pytest.mark.integration
 async def test_the_workspace_fetch_runs_nothing_planted(planted, gitlab_server, tmp_path):
     repo, token, proxy, marker = planted
-    ws = Workspace(projects=[{"project": PROJECT, "ref": "main"}], root_dir=tmp_path / "home", directory="projects",
-                   gitlab_url=gitlab_server.url, token_source=lambda: token)
+    ws = Workspace(
+        projects=[{"project": PROJECT, "ref": "main"}],
+        root_dir=tmp_path / "home",
+        directory="projects",
+        gitlab_url=gitlab_server.url,
+        token_source=lambda: token,
+    )
     await ws.run()
     assert ws.status()["projects"][0]["state"] == "fetched", ws.status()
     assert not marker.exists() and proxy.seen == []
@@ -122,8 +135,12 @@ def test_git_processes_get_no_secret_in_their_environment(tmp_path, monkeypatch)
     monkeypatch.setenv("SOME_SERVICE_PASSWORD", HUB_SECRET)
     run_git("init", "-q", str(tmp_path / "wc"))
     # an alias that prints what a program started by git would see
-    shown = git_command.run(["-c", "alias.showenv=!env", "showenv"], cwd=tmp_path / "wc", token="gl-token-xyz",
-                            gitlab_url="http://gitlab.example")
+    shown = git_command.run(
+        ["-c", "alias.showenv=!env", "showenv"],
+        cwd=tmp_path / "wc",
+        token="gl-token-xyz",
+        gitlab_url="http://gitlab.example",
+    )
     assert shown.returncode == 0, shown.stderr
     assert HUB_SECRET.encode() not in shown.stdout and b"gl-token-xyz" not in shown.stdout
     assert b"GIT_ALLOW_PROTOCOL=http:https" in shown.stdout and b"NO_PROXY=*" in shown.stdout
@@ -151,6 +168,7 @@ def sandbox_yaml_changes(tmp_path_factory):
         # an admin chose a writable shared folder (check-config names it as unsafe)
         config["volumes"]["shared"].append({"source": str(folder), "target": SHARED, "mode": "rw"})
         return config
+
     return change
 
 
@@ -165,7 +183,7 @@ def test_a_repository_planted_in_a_shared_folder_is_refused_and_runs_nothing(san
         f"printf '#!/bin/sh\\nenv > {SHARED}/STOLEN\\n' > {SHARED}/evil.sh && chmod +x {SHARED}/evil.sh && "
         f"for h in reference-transaction pre-push; do cp {SHARED}/evil.sh .git/hooks/$h; done && "
         f"git config core.fsmonitor {SHARED}/evil.sh && "
-        "printf '{\"cells\": [], \"metadata\": {}, \"nbformat\": 4, \"nbformat_minor\": 5}' > analysis.ipynb"
+        'printf \'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\' > analysis.ipynb'
     )
     rc, out = sandbox.exec("hank", plant_script)
     assert rc == 0, out
@@ -174,8 +192,10 @@ def test_a_repository_planted_in_a_shared_folder_is_refused_and_runs_nothing(san
     sandbox.start_server("alice", {"profile": "small"})
     token = sandbox.user_token("alice")
     base = f"{sandbox.hub.url}/user/alice/jupyterhub-ds/review"
-    for endpoint, body in (("check", {"path": "teamspace/evil/analysis.ipynb"}),
-                           ("submit", {"path": "teamspace/evil/analysis.ipynb", "title": "t"})):
+    for endpoint, body in (
+        ("check", {"path": "teamspace/evil/analysis.ipynb"}),
+        ("submit", {"path": "teamspace/evil/analysis.ipynb", "title": "t"}),
+    ):
         r = requests.post(f"{base}/{endpoint}", json=body, headers={"Authorization": f"token {token}"}, timeout=60)
         assert r.status_code == 400, r.text
         assert "is not in your workspace folder ~/projects" in r.json()["message"]

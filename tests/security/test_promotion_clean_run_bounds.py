@@ -27,7 +27,7 @@ from tests.integration.test_promotion_hub import ADMIN, USER, call, promotion_hu
 
 pytestmark = pytest.mark.integration
 
-CGROUP = '''
+CGROUP = """
 def limit(v2, v1):
     import os
     for path in (v2, v1):
@@ -38,7 +38,7 @@ limits = {"memory": limit("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/me
           "cpu": limit("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us")}
 print(limits)
 assert all(v not in (None, "max", "-1") for v in limits.values()), f"unlimited: {limits}"
-'''
+"""
 
 
 @pytest.fixture
@@ -51,10 +51,14 @@ def lanes(gitlab_server, docker_client, singleuser_image):
     return create_lanes(gitlab_server)
 
 
-def test_a_clean_run_without_profile_limits_still_runs_limited_and_its_tag_carries_no_log(gitlab_server, lanes,
-                                                                                          tmp_path):
-    merge_change(gitlab_server, {"notebooks/prepare.ipynb": notebook(CGROUP, "sample = 1"),
-                                 "notebooks/train.py": "# %%\nprint('trained')\n"}, "Limits probe")
+def test_a_clean_run_without_profile_limits_still_runs_limited_and_its_tag_carries_no_log(
+    gitlab_server, lanes, tmp_path
+):
+    merge_change(
+        gitlab_server,
+        {"notebooks/prepare.ipynb": notebook(CGROUP, "sample = 1"), "notebooks/train.py": "# %%\nprint('trained')\n"},
+        "Limits probe",
+    )
     config = settings(gitlab_server, limits={})  # what profile: null gives the service
     proc = run_once(gitlab_server, config, tmp_path, "--run-now", f"{PROJECT}:main")
     [run] = proc.runs

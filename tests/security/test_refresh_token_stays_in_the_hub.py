@@ -88,8 +88,12 @@ def test_a_push_with_a_token_near_its_expiry_succeeds(sandbox):
     # the stored token is now about 30 s from its expiry: a push (the terminal's git and its
     # credential helper) gets a fresh one from the hub, valid long enough
     time.sleep(max(0.0, LIFETIME - 30 - (time.monotonic() - started)))
-    rc, out = git_in(sandbox, "frank", "git checkout -qb review/frank/near-expiry && echo 1 > near.txt && "
-                                        "git add near.txt && git commit -qm near && git push -q origin HEAD 2>&1")
+    rc, out = git_in(
+        sandbox,
+        "frank",
+        "git checkout -qb review/frank/near-expiry && echo 1 > near.txt && "
+        "git add near.txt && git commit -qm near && git push -q origin HEAD 2>&1",
+    )
     assert rc == 0, out
     fresh = sandbox.hub.api("GET", "/users/frank").json()["auth_state"]
     assert fresh["access_token"] != login_token
@@ -97,6 +101,7 @@ def test_a_push_with_a_token_near_its_expiry_succeeds(sandbox):
     time.sleep(max(0.0, LIFETIME + 2 - (time.monotonic() - started)))
     rc, out = git_in(sandbox, "frank", "echo 2 > near.txt && git commit -qam again && git push -q origin HEAD 2>&1")
     assert rc == 0, out
-    branch = sandbox.gitlab.client(sandbox.gitlab.admin_token).projects.get(PROJECT).branches.get(
-        "review/frank/near-expiry")
+    branch = (
+        sandbox.gitlab.client(sandbox.gitlab.admin_token).projects.get(PROJECT).branches.get("review/frank/near-expiry")
+    )
     assert branch.commit["title"] == "again"

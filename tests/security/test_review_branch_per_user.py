@@ -27,8 +27,15 @@ pytestmark = pytest.mark.integration
 PROJECT = "data-science/notebooks"
 NB = f"projects/{PROJECT}/analysis/eda.ipynb"
 EXECUTOR = ThreadPoolExecutor(4, thread_name_prefix="test-review")
-POLICY = {"commit_notebooks": False, "branch_prefix": "review", "target_branch": "main", "max_file_size": 200_000,
-          "max_submission_size": 300_000, "secret_patterns": [], "allowed_packages": None}
+POLICY = {
+    "commit_notebooks": False,
+    "branch_prefix": "review",
+    "target_branch": "main",
+    "max_file_size": 200_000,
+    "max_submission_size": 300_000,
+    "secret_patterns": [],
+    "allowed_packages": None,
+}
 
 
 @pytest.fixture
@@ -36,8 +43,14 @@ def gitlab_seed():
     seed = copy.deepcopy(DEFAULT_SEED)
     project = next(p for p in seed["projects"] if p["path"] == PROJECT)
     for name in ("alice_", "alice.."):
-        seed["users"].append({"username": name, "name": f"Look-alike {name}", "email": f"{name.strip('.')}x@example.com",
-                              "password": "pw-0123456789"})
+        seed["users"].append(
+            {
+                "username": name,
+                "name": f"Look-alike {name}",
+                "email": f"{name.strip('.')}x@example.com",
+                "password": "pw-0123456789",
+            }
+        )
         project.setdefault("members", []).append({"username": name, "access_level": 30})
     return seed
 
@@ -54,12 +67,22 @@ def service_for(gitlab_server, tmp_path, username):
     (wc / "analysis").mkdir(exist_ok=True)
     nbformat.write(nb, wc / "analysis" / "eda.ipynb")
     (wc / "analysis" / "eda.py").write_text(jupytext.writes(nb, fmt="py:percent"))
-    settings = ReviewConfig(token_source=lambda: token, username=username, gitlab_url=gitlab_server.url,
-                            policy=POLICY, state_dir=str(tmp_path / f"state-{username}"), clone_on_start=False,
-                            identity_source=lambda: {"username": username, "name": username,
-                                                     "email": f"{username.strip('.')}@example.com"})
-    return ReviewService(settings, str(root), logging.getLogger("test"), executor=EXECUTOR,
-                         worker=SummaryWorker(log=logging.getLogger("test"), standby=False))
+    settings = ReviewConfig(
+        token_source=lambda: token,
+        username=username,
+        gitlab_url=gitlab_server.url,
+        policy=POLICY,
+        state_dir=str(tmp_path / f"state-{username}"),
+        clone_on_start=False,
+        identity_source=lambda: {"username": username, "name": username, "email": f"{username.strip('.')}@example.com"},
+    )
+    return ReviewService(
+        settings,
+        str(root),
+        logging.getLogger("test"),
+        executor=EXECUTOR,
+        worker=SummaryWorker(log=logging.getLogger("test"), standby=False),
+    )
 
 
 async def test_look_alike_users_get_their_own_branch_and_merge_request(gitlab_server, tmp_path):
@@ -80,8 +103,14 @@ async def test_a_merge_request_someone_else_opened_on_my_branch_is_never_updated
     # bob (Maintainer) pushes to alice's review branch and opens his merge request from it
     bob = gitlab_server.client(gitlab_server.user_token("bob", ["api"])).projects.get(PROJECT)
     bob.branches.create({"branch": "review/alice/analysis-eda", "ref": "main"})
-    theirs = bob.mergerequests.create({"source_branch": "review/alice/analysis-eda", "target_branch": "main",
-                                       "title": "Bob's change", "description": "bob's words"})
+    theirs = bob.mergerequests.create(
+        {
+            "source_branch": "review/alice/analysis-eda",
+            "target_branch": "main",
+            "title": "Bob's change",
+            "description": "bob's words",
+        }
+    )
     with pytest.raises(ReviewError) as refused:
         await alice.submit(NB, "Alice's EDA", "alice's words")
     assert refused.value.status == 502

@@ -31,8 +31,10 @@ pytestmark = pytest.mark.integration
 PROJECT = "data-science/notebooks"
 RUN = "0123456789abcdef"
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
-       "frame-ancestors 'none'; sandbox")
+CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'; sandbox"
+)
 # alice: Developer and dave: Reporter of the project; bob: Maintainer of its group data-science (inherited);
 # gus: Guest; carol: no membership; ghost: no GitLab user; ada: hub admin only
 READERS, REFUSED = ("alice", "dave", "bob"), ("gus", "carol", "ghost", "ada")
@@ -51,23 +53,59 @@ def gitlab_seed():
 def review_hub(gitlab_server, hub_factory, tmp_path):
     database = f"sqlite:///{tmp_path / 'promotion.sqlite'}"
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("plot()", outputs=[
-        nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}),
-        nbformat.v4.new_output("display_data", data={"text/html": "<b>rate</b><script>fetch('/hub/api/user')</script>"})])]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "plot()",
+            outputs=[
+                nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}),
+                nbformat.v4.new_output(
+                    "display_data", data={"text/html": "<b>rate</b><script>fetch('/hub/api/user')</script>"}
+                ),
+            ],
+        )
+    ]
     artifacts = tmp_path / "artifacts" / f"review-{RUN}"
     (artifacts / "html").mkdir(parents=True)
     (artifacts / "html" / "0.html").write_text(render_notebook(nbformat.writes(nb).encode(), "plot.py"))
-    Store(database).add(ReviewRun(
-        id=RUN, project=PROJECT, mr_iid=1, commit="c" * 40, source_branch="review/alice/plot", target_branch="main",
-        queued_at=utcnow(), started_at=utcnow(), finished_at=utcnow(), status="passed", artifacts=str(artifacts),
-        notebooks=[{"path": "plot.py", "status": "ok", "duration": 1.5, "html": True}], skipped=[], packages={}))
-    config = {"database_url": database, "projects": [{
-        "path": PROJECT, "image": "jupyterhub-ds/singleuser:0.1.0", "notebooks": ["analysis/churn.py"],
-        "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}]}], "gitlab_url": gitlab_server.url,
-        "metrics_require_auth": False}
-    return start_promotion_hub(hub_factory, config, gitlab_server.admin_token, users=READERS + REFUSED,
-                               admins=("ada",), service_args=("--ReviewRuns.poll_interval=0",
-                                                              "--ReviewRuns.reader_cache_seconds=0"))
+    Store(database).add(
+        ReviewRun(
+            id=RUN,
+            project=PROJECT,
+            mr_iid=1,
+            commit="c" * 40,
+            source_branch="review/alice/plot",
+            target_branch="main",
+            queued_at=utcnow(),
+            started_at=utcnow(),
+            finished_at=utcnow(),
+            status="passed",
+            artifacts=str(artifacts),
+            notebooks=[{"path": "plot.py", "status": "ok", "duration": 1.5, "html": True}],
+            skipped=[],
+            packages={},
+        )
+    )
+    config = {
+        "database_url": database,
+        "projects": [
+            {
+                "path": PROJECT,
+                "image": "jupyterhub-ds/singleuser:0.1.0",
+                "notebooks": ["analysis/churn.py"],
+                "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}],
+            }
+        ],
+        "gitlab_url": gitlab_server.url,
+        "metrics_require_auth": False,
+    }
+    return start_promotion_hub(
+        hub_factory,
+        config,
+        gitlab_server.admin_token,
+        users=READERS + REFUSED,
+        admins=("ada",),
+        service_args=("--ReviewRuns.poll_interval=0", "--ReviewRuns.reader_cache_seconds=0"),
+    )
 
 
 def test_only_people_who_can_read_the_project_on_gitlab_see_a_review_run(review_hub, gitlab_server):
@@ -79,8 +117,12 @@ def test_only_people_who_can_read_the_project_on_gitlab_see_a_review_run(review_
         assert notebook.status_code == 200 and f"data:image/png;base64,{PNG}" in notebook.text
         assert call(review_hub, user, "GET", f"api/review-runs?project={PROJECT}").json()["runs"][0]["run_id"] == RUN
     for user in REFUSED:
-        for path in (f"review-runs/{RUN}", f"review-runs/{RUN}/notebooks/0", f"api/review-runs/{RUN}",
-                     f"api/review-runs?project={PROJECT}"):
+        for path in (
+            f"review-runs/{RUN}",
+            f"review-runs/{RUN}/notebooks/0",
+            f"api/review-runs/{RUN}",
+            f"api/review-runs?project={PROJECT}",
+        ):
             refused = call(review_hub, user, "GET", path)
             assert refused.status_code == 403, (user, path, refused.text)
             assert f"{user} cannot read {PROJECT} on GitLab" in refused.json()["message"]

@@ -57,21 +57,31 @@ def assert_shut_out(sandbox, name, session, token):
 def test_a_user_blocked_in_gitlab_is_refused_everywhere_and_their_server_stopped(sandbox):
     session, token = in_use(sandbox, "alice")
     gitlab_admin = {"PRIVATE-TOKEN": sandbox.gitlab.admin_token}
-    r = requests.post(f"{sandbox.gitlab.url}/api/v4/users/{sandbox.gitlab.user_id('alice')}/block",
-                      headers=gitlab_admin, timeout=30)
+    r = requests.post(
+        f"{sandbox.gitlab.url}/api/v4/users/{sandbox.gitlab.user_id('alice')}/block", headers=gitlab_admin, timeout=30
+    )
     assert r.status_code == 201, r.text
     # the stored access token stops working (GitLab: 403 "blocked"); make the hub refresh now
     state = sandbox.hub.api("GET", "/users/alice").json()["auth_state"]
-    assert requests.get(f"{sandbox.gitlab.url}/api/v4/user", timeout=30,
-                        headers={"Authorization": f"Bearer {state['access_token']}"}).status_code == 403
+    assert (
+        requests.get(
+            f"{sandbox.gitlab.url}/api/v4/user",
+            timeout=30,
+            headers={"Authorization": f"Bearer {state['access_token']}"},
+        ).status_code
+        == 403
+    )
     time.sleep(REFRESH_AGE + 1)
     assert_shut_out(sandbox, "alice", session, token)
 
 
 def test_a_user_deleted_in_gitlab_is_refused_everywhere_and_their_server_stopped(sandbox):
     session, token = in_use(sandbox, "bob")
-    r = requests.delete(f"{sandbox.gitlab.url}/api/v4/users/{sandbox.gitlab.user_id('bob')}",
-                        headers={"PRIVATE-TOKEN": sandbox.gitlab.admin_token}, timeout=30)
+    r = requests.delete(
+        f"{sandbox.gitlab.url}/api/v4/users/{sandbox.gitlab.user_id('bob')}",
+        headers={"PRIVATE-TOKEN": sandbox.gitlab.admin_token},
+        timeout=30,
+    )
     assert r.status_code == 204, r.text
     time.sleep(REFRESH_AGE + 1)
     assert_shut_out(sandbox, "bob", session, token)

@@ -19,8 +19,11 @@ EXAMPLE = HUB_CONFIG.with_name("jupyterhub_ds.yaml")
 
 @pytest.mark.integration
 def test_the_hub_refuses_to_start_without_an_admin_yaml(tmp_path):
-    env = {k: v for k, v in hub_env(EXAMPLE, GITLAB_CLIENT_SECRET="s", JUPYTERHUB_CRYPT_KEY="ab" * 32).items()
-           if k != "JUPYTERHUB_DS_CONFIG"}
+    env = {
+        k: v
+        for k, v in hub_env(EXAMPLE, GITLAB_CLIENT_SECRET="s", JUPYTERHUB_CRYPT_KEY="ab" * 32).items()
+        if k != "JUPYTERHUB_DS_CONFIG"
+    }
     args, _ = hub_args()
     proc = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stderr[-2000:]

@@ -26,6 +26,7 @@ def sandbox_yaml_changes(open_network):
     def change(config):
         config["network"]["name"] = open_network  # exists, inter-container traffic on (Docker's default)
         return config
+
     return change
 
 

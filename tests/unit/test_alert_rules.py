@@ -27,8 +27,11 @@ SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), 
 def promtool():
     found = shutil.which("promtool") or ROOT / ".work" / "prometheus" / "usr" / "bin" / "promtool"
     if not Path(found).exists():
-        pytest.fail("promtool not found: ./dev.sh test installs it (from Debian's prometheus package into "
-                    ".work/prometheus), or apt-get install prometheus", pytrace=False)
+        pytest.fail(
+            "promtool not found: ./dev.sh test installs it (from Debian's prometheus package into "
+            ".work/prometheus), or apt-get install prometheus",
+            pytrace=False,
+        )
     return str(found)
 
 

@@ -33,8 +33,11 @@ def test_every_schema_is_a_versioned_jupyter_event_schema_that_refuses_unknown_f
 def test_emit_writes_one_line_per_event_with_time_schema_and_version(tmp_path):
     path = tmp_path / "audit.jsonl"
     eventlog = audit.event_logger(path)
-    audit.emit(eventlog, audit.AUTH, {"action": "login", "user": "alice", "groups": ["data-science"], "admin": False,
-                                      "reason": None})
+    audit.emit(
+        eventlog,
+        audit.AUTH,
+        {"action": "login", "user": "alice", "groups": ["data-science"], "admin": False, "reason": None},
+    )
     audit.emit(eventlog, audit.AUTH, {"action": "not-an-action", "user": "alice"})  # logged, not written, not raised
     [line] = path.read_text().splitlines()
     event = json.loads(line)
@@ -66,14 +69,26 @@ def test_two_processes_append_whole_lines_to_the_same_file(tmp_path):
 
 
 def event(action, user=None, when="2025-06-01T10:00:00.000000+00:00Z", schema=audit.AUTH, **facts):
-    return {"__timestamp__": when, "__schema__": schema, "__schema_version__": "1", "__metadata_version__": 1,
-            "action": action, **({"user": user} if user else {}), **facts}
+    return {
+        "__timestamp__": when,
+        "__schema__": schema,
+        "__schema_version__": "1",
+        "__metadata_version__": 1,
+        "action": action,
+        **({"user": user} if user else {}),
+        **facts,
+    }
 
 
 EVENTS = [
     event("login", "alice"),
-    event("start", when="2025-06-01T10:01:00+00:00Z", schema=audit.JUPYTERHUB_SERVER_ACTION, username="alice",
-          servername=""),
+    event(
+        "start",
+        when="2025-06-01T10:01:00+00:00Z",
+        schema=audit.JUPYTERHUB_SERVER_ACTION,
+        username="alice",
+        servername="",
+    ),
     event("server.spawn", "alice", when="2025-06-01T10:01:00+00:00Z", schema=audit.SERVER, profile="small"),
     event("admin.request", "alice", when="2025-06-02T09:00:00+00:00Z", schema=audit.ADMIN, actor="bob"),
     event("promotion.run.promoted", "bob", when="2025-06-03T02:00:00+00:00Z", schema=audit.PROMOTION),
@@ -112,7 +127,10 @@ def test_cli_prints_matching_events_oldest_first(tmp_path, capsys):
     path.write_text("\n".join(json.dumps(e) for e in EVENTS) + "\nnot json\n")
     assert main(["audit", "--path", str(path), "--user", "alice", "--action", "server"]) == 0
     out, err = capsys.readouterr()
-    assert [json.loads(line)["__schema__"] for line in out.splitlines()] == [audit.JUPYTERHUB_SERVER_ACTION, audit.SERVER]
+    assert [json.loads(line)["__schema__"] for line in out.splitlines()] == [
+        audit.JUPYTERHUB_SERVER_ACTION,
+        audit.SERVER,
+    ]
     assert "not a JSON event; skipped" in err and "2 event(s)" in err
     assert main(["audit", "--path", str(path), "--action", "login", "--text"]) == 0
     assert capsys.readouterr().out == "2025-06-01T10:00:00+00:00 login alice\n"
@@ -120,7 +138,9 @@ def test_cli_prints_matching_events_oldest_first(tmp_path, capsys):
 
 def test_cli_finds_the_file_through_the_admin_yaml_or_says_what_to_do(tmp_path, capsys):
     admin = tmp_path / "jupyterhub_ds.yaml"
-    base = "gitlab: {url: https://gitlab.example.com, client_id: x}\nauth: {allowed_groups: [g]}\nprofiles: [{slug: s}]\n"
+    base = (
+        "gitlab: {url: https://gitlab.example.com, client_id: x}\nauth: {allowed_groups: [g]}\nprofiles: [{slug: s}]\n"
+    )
     admin.write_text(base)
     assert main(["audit", "--config", str(admin)]) == 2
     assert "sets no audit.path" in capsys.readouterr().err

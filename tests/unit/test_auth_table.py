@@ -258,13 +258,16 @@ async def test_refresh_follows_group_changes(client, tmp_path):
     assert refreshed["groups"] == [] and user.auth_state["hub_groups"] == []
 
 
-@pytest.mark.parametrize("auth, checked_ago, reused", [
-    ("allowed_groups: [data-science]", 5, True),  # a spawn right after logging in
-    ("allowed_groups: [data-science]", 61, False),  # older than spawn_refresh_age (60)
-    ("allowed_groups: [data-science]\nspawn_refresh_age: 0", 1, False),  # every spawn checks
-    ("allowed_groups: [data-science]\nrefresh_age: 10\nspawn_refresh_age: 60", 11, False),  # never past refresh_age
-    ("allowed_groups: [data-science]\nrefresh_age: 10\nspawn_refresh_age: 60", 9, True),
-])
+@pytest.mark.parametrize(
+    "auth, checked_ago, reused",
+    [
+        ("allowed_groups: [data-science]", 5, True),  # a spawn right after logging in
+        ("allowed_groups: [data-science]", 61, False),  # older than spawn_refresh_age (60)
+        ("allowed_groups: [data-science]\nspawn_refresh_age: 0", 1, False),  # every spawn checks
+        ("allowed_groups: [data-science]\nrefresh_age: 10\nspawn_refresh_age: 60", 11, False),  # never past refresh_age
+        ("allowed_groups: [data-science]\nrefresh_age: 10\nspawn_refresh_age: 60", 9, True),
+    ],
+)
 async def test_a_spawn_relies_on_a_recent_check_only(client, tmp_path, auth, checked_ago, reused):
     """GitLab now refuses the user's tokens: a refresh that relies on the last check lets them
     spawn, one that checks revokes them (403, servers stopped)."""

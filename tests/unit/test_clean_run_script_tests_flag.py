@@ -17,10 +17,18 @@ def test_the_job_decides_whether_the_projects_tests_run(tmp_path, tests, expecte
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
     (src / "test_it.py").write_text("def test_one():\n    assert True\n")
-    job = {"notebooks": [], "parameters": {}, "seed": 0, "cell_timeout": 10, "src": str(src), "out": str(out),
-           "tests": tests}
+    job = {
+        "notebooks": [],
+        "parameters": {},
+        "seed": 0,
+        "cell_timeout": 10,
+        "src": str(src),
+        "out": str(out),
+        "tests": tests,
+    }
     (tmp_path / "job.json").write_text(json.dumps(job))
-    proc = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "job.json")], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), str(tmp_path / "job.json")], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "result.json").read_text())["tests"]["status"] == expected

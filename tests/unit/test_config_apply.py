@@ -45,8 +45,13 @@ def test_promotion_role_is_added_to_existing_roles_and_settings_carry_limits():
         promotion={
             "port": 12345,
             "projects": [
-                {"path": "a/b", "image": "img:1", "profile": "s", "notebooks": ["n.ipynb"],
-                 "lanes": [{"from": "main", "to": "prod", "schedule": "0 1 * * *"}]}
+                {
+                    "path": "a/b",
+                    "image": "img:1",
+                    "profile": "s",
+                    "notebooks": ["n.ipynb"],
+                    "lanes": [{"from": "main", "to": "prod", "schedule": "0 1 * * *"}],
+                }
             ],
         }
     )
@@ -77,8 +82,12 @@ def test_metrics(enabled, require_auth, authenticate):
 
 def test_gitlab_ca_bundle_and_api_url():
     section = defaults(
-        gitlab={"url": "https://gitlab.example.com/", "client_id": "id", "ca_bundle": "/etc/ssl/ca.pem",
-                "api_url": "https://api.gitlab.example.com/api/v4/"}
+        gitlab={
+            "url": "https://gitlab.example.com/",
+            "client_id": "id",
+            "ca_bundle": "/etc/ssl/ca.pem",
+            "api_url": "https://api.gitlab.example.com/api/v4/",
+        }
     )["gitlab"]
     c = Config()
     A.apply_gitlab(section, c, client_secret="s", callback_url="https://hub/hub/oauth_callback")

@@ -16,7 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 BAD = Path(__file__).parent / "config_cases" / "bad"
 CASES = sorted(BAD.glob("*.yaml"))
 CLI = ROOT / ".venv" / "bin" / "jupyterhub-ds"
-GOOD_ENV = {"GITLAB_CLIENT_SECRET": "x", "JUPYTERHUB_CRYPT_KEY": "00" * 32, "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": "t", "JUPYTERHUB_DB_PASSWORD": "p"}
+GOOD_ENV = {
+    "GITLAB_CLIENT_SECRET": "x",
+    "JUPYTERHUB_CRYPT_KEY": "00" * 32,
+    "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": "t",
+    "JUPYTERHUB_DB_PASSWORD": "p",
+}
 
 
 def expected_lines(case, name):
@@ -76,9 +81,13 @@ def test_cli_directory_is_a_clear_error(tmp_path):
 
 def test_cli_env_flag_names_missing_variables():
     rel = "hub_config/demo.yaml"
-    env = {k: v for k, v in __import__("os").environ.items() if k not in ("GITLAB_CLIENT_SECRET", "JUPYTERHUB_CRYPT_KEY")}
+    env = {
+        k: v for k, v in __import__("os").environ.items() if k not in ("GITLAB_CLIENT_SECRET", "JUPYTERHUB_CRYPT_KEY")
+    }
     env["JUPYTERHUB_CRYPT_KEY"] = "00" * 32
-    proc = subprocess.run([str(CLI), "check-config", rel, "--env"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(CLI), "check-config", rel, "--env"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 1
     assert proc.stdout.splitlines() == [
         "hub_config/demo.yaml: env GITLAB_CLIENT_SECRET: not set; export GITLAB_CLIENT_SECRET "
@@ -91,6 +100,12 @@ def test_cli_env_flag_names_missing_variables():
 def test_python_module_entry_is_the_same_cli():
     """`python -m jupyterhub_ds check-config` behaves like the console script."""
     rel = "tests/unit/config_cases/bad/spawner_kind_typo.yaml"
-    proc = subprocess.run([sys.executable, "-m", "jupyterhub_ds", "check-config", rel], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyterhub_ds", "check-config", rel],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert proc.stdout.splitlines() == expected_lines(BAD / "spawner_kind_typo.yaml", rel)

@@ -34,7 +34,10 @@ def test_good_files_have_no_problems_even_with_env(path):
 def test_cli_accepts_the_commented_example():
     proc = subprocess.run(
         [str(ROOT / ".venv/bin/jupyterhub-ds"), "check-config", "hub_config/jupyterhub_ds.yaml"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == "OK: hub_config/jupyterhub_ds.yaml (3 profiles, 2 promotion lanes)"
@@ -44,25 +47,57 @@ def test_demo_profiles_are_normalized():
     c = load_config(DEMO, ENV)
     assert c.ProfileSpawnerMixin.profiles == [
         {
-            "slug": "small", "display_name": "Small (2 CPU, 2 GB)", "description": "For everyday analysis",
-            "default": True, "images": ["jupyterhub-ds/singleuser-scipy:latest"], "cpu_limit": 2.0,
-            "mem_limit": 2 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
-            "gpus": 0, "volumes": {}, "environment": {},
-            "allowed_groups": ["data-science/analysts", "data-science/power-users"], "idle_timeout": None,
+            "slug": "small",
+            "display_name": "Small (2 CPU, 2 GB)",
+            "description": "For everyday analysis",
+            "default": True,
+            "images": ["jupyterhub-ds/singleuser-scipy:latest"],
+            "cpu_limit": 2.0,
+            "mem_limit": 2 * G,
+            "cpu_guarantee": None,
+            "mem_guarantee": None,
+            "pids_limit": None,
+            "gpus": 0,
+            "volumes": {},
+            "environment": {},
+            "allowed_groups": ["data-science/analysts", "data-science/power-users"],
+            "idle_timeout": None,
             "placement": [],
         },
         {
-            "slug": "large", "display_name": "Large (16 CPU, 64 GB)", "description": "For big data sets and training",
-            "default": False, "images": ["jupyterhub-ds/singleuser-scipy:latest", "jupyterhub-ds/singleuser:latest"],
-            "cpu_limit": 16.0, "mem_limit": 64 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
-            "gpus": 0, "volumes": {}, "environment": {}, "allowed_groups": ["data-science/power-users"], "idle_timeout": None,
+            "slug": "large",
+            "display_name": "Large (16 CPU, 64 GB)",
+            "description": "For big data sets and training",
+            "default": False,
+            "images": ["jupyterhub-ds/singleuser-scipy:latest", "jupyterhub-ds/singleuser:latest"],
+            "cpu_limit": 16.0,
+            "mem_limit": 64 * G,
+            "cpu_guarantee": None,
+            "mem_guarantee": None,
+            "pids_limit": None,
+            "gpus": 0,
+            "volumes": {},
+            "environment": {},
+            "allowed_groups": ["data-science/power-users"],
+            "idle_timeout": None,
             "placement": [],
         },
         {
-            "slug": "gpu", "display_name": "GPU", "description": "One GPU for deep learning",
-            "default": False, "images": ["jupyterhub-ds/singleuser-scipy:latest"], "cpu_limit": 8.0,
-            "mem_limit": 32 * G, "cpu_guarantee": None, "mem_guarantee": None, "pids_limit": None,
-            "gpus": 1, "volumes": {}, "environment": {}, "allowed_groups": ["ml-gpu"], "idle_timeout": None,
+            "slug": "gpu",
+            "display_name": "GPU",
+            "description": "One GPU for deep learning",
+            "default": False,
+            "images": ["jupyterhub-ds/singleuser-scipy:latest"],
+            "cpu_limit": 8.0,
+            "mem_limit": 32 * G,
+            "cpu_guarantee": None,
+            "mem_guarantee": None,
+            "pids_limit": None,
+            "gpus": 1,
+            "volumes": {},
+            "environment": {},
+            "allowed_groups": ["ml-gpu"],
+            "idle_timeout": None,
             "placement": [],
         },
     ]
@@ -84,7 +119,11 @@ def test_demo_authenticator_and_hub_settings():
     assert g.enable_pkce is True
     # oauthenticator's own group check (members/all of the group itself) stays off: our rules decide
     assert "allowed_gitlab_groups" not in g
-    assert c.DSGitLabOAuthenticator.allowed_group_rules == {"data-science/analysts", "data-science/power-users", "ml-gpu"}
+    assert c.DSGitLabOAuthenticator.allowed_group_rules == {
+        "data-science/analysts",
+        "data-science/power-users",
+        "ml-gpu",
+    }
     assert g.allow_all is False
     assert g.manage_groups is True
     assert c.Authenticator.enable_auth_state is True
@@ -93,13 +132,20 @@ def test_demo_authenticator_and_hub_settings():
     # hub groups are made of the rules that grant something: admin, profiles, workspace projects
     # (data-science: the namespace of the promoted project, whose run history its people see)
     assert c.DSGitLabOAuthenticator.privilege_group_rules == {
-        "data-science", "data-science/admins", "data-science/analysts", "data-science/power-users", "ml-gpu"}
+        "data-science",
+        "data-science/admins",
+        "data-science/analysts",
+        "data-science/power-users",
+        "ml-gpu",
+    }
     assert c.DSGitLabOAuthenticator.stop_server_on_revoke is True
     # servers get their user's GitLab token alone, never auth_state (the refresh token)
     scope = "custom:jupyterhub-ds:gitlab-token"
     events = "custom:jupyterhub-ds:audit"  # and report their user's review events to the audit trail
-    assert {"name": "user", "scopes": ["self", f"{scope}!user", f"{events}!user",
-                                       "access:services!service=promotion"]} in c.JupyterHub.load_roles
+    assert {
+        "name": "user",
+        "scopes": ["self", f"{scope}!user", f"{events}!user", "access:services!service=promotion"],
+    } in c.JupyterHub.load_roles
     assert scope in c.JupyterHub.custom_scopes and events in c.JupyterHub.custom_scopes
     assert not any("auth_state" in s for r in c.JupyterHub.load_roles for s in r["scopes"])
     assert [s["name"] for s in c.JupyterHub.services] == ["promotion"]  # flow 3 in the demo too
@@ -122,7 +168,10 @@ def test_example_sizes_images_volumes_and_environment():
     assert profiles["small"]["pids_limit"] == 1024
     assert profiles["small"]["idle_timeout"] == 3600
     assert profiles["small"]["environment"] == {"OMP_NUM_THREADS": "2"}
-    assert profiles["large"]["images"] == ["jupyterhub-ds/singleuser-scipy:latest", "jupyterhub-ds/singleuser-spark:latest"]
+    assert profiles["large"]["images"] == [
+        "jupyterhub-ds/singleuser-scipy:latest",
+        "jupyterhub-ds/singleuser-spark:latest",
+    ]
     assert profiles["gpu"]["mem_limit"] == 32 * G  # 32Gi
     assert profiles["gpu"]["volumes"] == {"/srv/models": {"bind": "/home/jovyan/models", "mode": "ro"}}
     assert [p["default"] for p in profiles.values()] == [True, False, False]
@@ -140,8 +189,15 @@ def test_example_spawner_network_workspace_review_metrics():
     assert c.GitLabOAuthenticator.admin_groups == {"data-science/admins", "platform:owner"}
     # the hardening section, every key at its safe default
     m = c.ProfileSpawnerMixin
-    assert (m.run_as_user, m.no_new_privileges, m.cap_add, m.default_pids_limit, m.allow_swap, m.read_only_rootfs,
-            m.runtime) == ("1000", True, [], 1024, False, False, "")
+    assert (
+        m.run_as_user,
+        m.no_new_privileges,
+        m.cap_add,
+        m.default_pids_limit,
+        m.allow_swap,
+        m.read_only_rootfs,
+        m.runtime,
+    ) == ("1000", True, [], 1024, False, False, "")
     assert c.DockerSpawner.network_name == "jupyterhub-ds"
     assert c.ProfileSpawnerMixin.isolate_containers is True
     assert (c.DockerSpawner.start_timeout, c.DockerSpawner.http_timeout) == (120, 60)
@@ -153,14 +209,18 @@ def test_example_spawner_network_workspace_review_metrics():
         {"project": "ml/vision", "groups": ["ml-gpu"], "ref": "main"},
     ]
     assert c.ProfileSpawnerMixin.review_policy == {
-        "commit_notebooks": False, "branch_prefix": "review", "target_branch": "main",
-        "max_file_size": 10 * 1024**2, "max_submission_size": 50 * 1024**2,
+        "commit_notebooks": False,
+        "branch_prefix": "review",
+        "target_branch": "main",
+        "max_file_size": 10 * 1024**2,
+        "max_submission_size": 50 * 1024**2,
         "secret_patterns": ["corp-[0-9a-f]{32}"],
         # allowed_packages_lock: what the data-science image's lock pins
         "allowed_packages": lock_packages(ROOT / "images" / "scipy" / "requirements.lock"),
     }
-    assert {"numpy", "pandas", "scikit-learn", "matplotlib", "seaborn"} <= set(c.ProfileSpawnerMixin.review_policy[
-        "allowed_packages"])
+    assert {"numpy", "pandas", "scikit-learn", "matplotlib", "seaborn"} <= set(
+        c.ProfileSpawnerMixin.review_policy["allowed_packages"]
+    )
     assert c.JupyterHub.authenticate_prometheus is True
 
 
@@ -191,8 +251,12 @@ def test_example_promotion_service_and_role():
     assert role["scopes"] == ["read:users:name", "read:users:groups", "read:groups:name"]
     # every user may open the service's pages (the history; actions are admin-only there)
     user_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
-    assert user_role["scopes"] == ["self", "custom:jupyterhub-ds:gitlab-token!user", "custom:jupyterhub-ds:audit!user",
-                                   "access:services!service=promotion"]
+    assert user_role["scopes"] == [
+        "self",
+        "custom:jupyterhub-ds:gitlab-token!user",
+        "custom:jupyterhub-ds:audit!user",
+        "access:services!service=promotion",
+    ]
 
 
 def test_minimal_file_gets_documented_defaults():

@@ -22,8 +22,18 @@ G, M = 1024**3, 1024**2
 @pytest.mark.parametrize(
     "text, expected",
     [
-        (1024, 1024), ("512M", 512 * M), ("2G", 2 * G), ("2Gi", 2 * G), ("2GiB", 2 * G), ("1.5G", int(1.5 * G)),
-        ("64g", 64 * G), ("100K", 102400), ("1T", 1024**4), ("300", 300), ("16 G", 16 * G), (None, None),
+        (1024, 1024),
+        ("512M", 512 * M),
+        ("2G", 2 * G),
+        ("2Gi", 2 * G),
+        ("2GiB", 2 * G),
+        ("1.5G", int(1.5 * G)),
+        ("64g", 64 * G),
+        ("100K", 102400),
+        ("1T", 1024**4),
+        ("300", 300),
+        ("16 G", 16 * G),
+        (None, None),
     ],
 )
 def test_parse_size(text, expected):
@@ -65,9 +75,19 @@ def test_every_object_refuses_unknown_keys_and_every_property_is_documented():
 @pytest.mark.parametrize(
     "key, secret",
     [
-        ("client_secret", True), ("crypt_key", True), ("api_token", True), ("token", True), ("password", True),
-        ("db_password", True), ("private_key", True), ("API_KEY", True), ("secret", True),
-        ("secret_patterns", False), ("client_id", False), ("require_auth", False), ("refresh_age", False),
+        ("client_secret", True),
+        ("crypt_key", True),
+        ("api_token", True),
+        ("token", True),
+        ("password", True),
+        ("db_password", True),
+        ("private_key", True),
+        ("API_KEY", True),
+        ("secret", True),
+        ("secret_patterns", False),
+        ("client_id", False),
+        ("require_auth", False),
+        ("refresh_age", False),
     ],
 )
 def test_secret_looking_keys(key, secret):
@@ -84,7 +104,9 @@ def _load_hub_config(monkeypatch, yaml_path, env):
 def test_jupyterhub_config_py_applies_yaml_then_escape_hatch(monkeypatch, tmp_path):
     yaml_path = tmp_path / "jupyterhub_ds.yaml"
     demo = (ROOT / "hub_config" / "demo.yaml").read_text()  # its package lock is relative to hub_config/
-    yaml_path.write_text(demo.replace("../images/scipy/requirements.lock", str(ROOT / "images/scipy/requirements.lock")))
+    yaml_path.write_text(
+        demo.replace("../images/scipy/requirements.lock", str(ROOT / "images/scipy/requirements.lock"))
+    )
     extra = tmp_path / "jupyterhub_config.d"
     extra.mkdir()
     (extra / "20-second.py").write_text("c.JupyterHub.log_level = c.JupyterHub.cookie_max_age_days\n")
@@ -109,25 +131,31 @@ def test_jupyterhub_config_py_refuses_with_the_check_config_lines(monkeypatch, t
     assert "refusing to start" in err
 
 
-@pytest.mark.parametrize("size, options, text", [
-    (2 * 1024**3, {}, "2 GB"),  # the spawn form's profile summary
-    (1536 * 1024**2, {}, "1.5 GB"),
-    (1000 * 1024**2, {}, "1000 MB"),
-    (5 * 1024**4, {}, "5 TB"),
-    (512, {}, "512 B"),
-    (1_213_456_789, {"decimal": True}, "1.21 GB"),  # image sizes, as `docker images` counts
-    (100_000_000, {"decimal": True}, "100 MB"),
-    (6000, {"decimals": 1, "bytes_unit": "bytes"}, "5.9 KB"),  # the review's size messages
-    (10, {"decimals": 1, "bytes_unit": "bytes"}, "10 bytes"),
-])
+@pytest.mark.parametrize(
+    "size, options, text",
+    [
+        (2 * 1024**3, {}, "2 GB"),  # the spawn form's profile summary
+        (1536 * 1024**2, {}, "1.5 GB"),
+        (1000 * 1024**2, {}, "1000 MB"),
+        (5 * 1024**4, {}, "5 TB"),
+        (512, {}, "512 B"),
+        (1_213_456_789, {"decimal": True}, "1.21 GB"),  # image sizes, as `docker images` counts
+        (100_000_000, {"decimal": True}, "100 MB"),
+        (6000, {"decimals": 1, "bytes_unit": "bytes"}, "5.9 KB"),  # the review's size messages
+        (10, {"decimals": 1, "bytes_unit": "bytes"}, "10 bytes"),
+    ],
+)
 def test_format_size_is_the_one_formatter(size, options, text):
     assert format_size(size, **options) == text
 
 
-@pytest.mark.parametrize("review_runs, named", [
-    (True, "may reach the network, and its review runs too: any Developer's notebook, before anyone reviewed it"),
-    (False, "the promotion runs of ds/churn may reach the network"),
-])
+@pytest.mark.parametrize(
+    "review_runs, named",
+    [
+        (True, "may reach the network, and its review runs too: any Developer's notebook, before anyone reviewed it"),
+        (False, "the promotion runs of ds/churn may reach the network"),
+    ],
+)
 def test_a_promotion_project_with_network_is_named_with_its_review_runs(tmp_path, review_runs, named):
     from jupyterhub_ds.config.loader import check_file, unsafe_lines
 
@@ -150,13 +178,26 @@ promotion:
     assert line.endswith(named)
 
 
-@pytest.mark.parametrize("url, kwargs, expected", [
-    ("sqlite:///srv/jupyterhub.sqlite", {}, {"connect_args": {"check_same_thread": False, "factory": WALConnection}}),
-    ("sqlite:///db.sqlite", {"connect_args": {"timeout": 30}, "pool_pre_ping": True},
-     {"connect_args": {"check_same_thread": False, "timeout": 30, "factory": WALConnection}, "pool_pre_ping": True}),
-    ("sqlite:///:memory:", {}, {}),
-    ("postgresql://hub@db/jupyterhub", {"pool_size": 5}, {"pool_size": 5}),
-])
+@pytest.mark.parametrize(
+    "url, kwargs, expected",
+    [
+        (
+            "sqlite:///srv/jupyterhub.sqlite",
+            {},
+            {"connect_args": {"check_same_thread": False, "factory": WALConnection}},
+        ),
+        (
+            "sqlite:///db.sqlite",
+            {"connect_args": {"timeout": 30}, "pool_pre_ping": True},
+            {
+                "connect_args": {"check_same_thread": False, "timeout": 30, "factory": WALConnection},
+                "pool_pre_ping": True,
+            },
+        ),
+        ("sqlite:///:memory:", {}, {}),
+        ("postgresql://hub@db/jupyterhub", {"pool_size": 5}, {"pool_size": 5}),
+    ],
+)
 def test_a_sqlite_hub_database_gets_write_ahead_log_connections(url, kwargs, expected):
     assert sqlite_wal_db_kwargs(url, kwargs) == expected
 

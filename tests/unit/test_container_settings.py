@@ -24,8 +24,14 @@ def test_hardening_defaults_drop_everything_and_forbid_privilege_gain():
 
 def test_profile_pids_guarantees_and_gpus():
     r = ResolvedProfile(
-        slug="gpu", display_name="GPU", image="img", mem_limit=8 * GiB, mem_guarantee=4 * GiB,
-        cpu_guarantee=1.5, pids_limit=256, gpus=2,
+        slug="gpu",
+        display_name="GPU",
+        image="img",
+        mem_limit=8 * GiB,
+        mem_guarantee=4 * GiB,
+        cpu_guarantee=1.5,
+        pids_limit=256,
+        gpus=2,
     )
     cfg = container.host_config(r, container.Hardening())
     assert cfg["pids_limit"] == 256
@@ -36,14 +42,17 @@ def test_profile_pids_guarantees_and_gpus():
 
 def test_admin_overrides_hardening():
     r = ResolvedProfile(slug="s", display_name="S", image="img", mem_limit=GiB)
-    h = container.Hardening(user="", no_new_privileges=False, cap_drop=(), cap_add=("SYS_PTRACE",),
-                            default_pids_limit=None, swap=True)
+    h = container.Hardening(
+        user="", no_new_privileges=False, cap_drop=(), cap_add=("SYS_PTRACE",), default_pids_limit=None, swap=True
+    )
     assert container.host_config(r, h) == {"cap_add": ["SYS_PTRACE"]}
     assert container.create_kwargs(h) == {}
 
 
 def test_volumes_home_shared_readonly_and_profile_volumes():
-    r = ResolvedProfile(slug="s", display_name="S", image="img", volumes={"scratch-{username}": {"bind": "/scratch", "mode": "rw"}})
+    r = ResolvedProfile(
+        slug="s", display_name="S", image="img", volumes={"scratch-{username}": {"bind": "/scratch", "mode": "rw"}}
+    )
     vols = container.volumes(
         r,
         home_volume_template="jupyterhub-ds-home-{username}",

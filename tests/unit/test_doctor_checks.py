@@ -13,20 +13,34 @@ from jupyterhub_ds.doctor import probe as P
 
 pytestmark = pytest.mark.unit
 
-CONFIG = with_defaults({
-    "hub": {"public_url": "http://127.0.0.1:8000/", "bind": "http://127.0.0.1:8000",
-            "hub_bind_url": "http://172.30.0.1:8081", "hub_connect_ip": "172.30.0.1"},
-    "gitlab": {"url": "https://gitlab.example.com", "client_id": "x"},
-    "profiles": [{"slug": "small", "images": ["ds/a:1", "ds/b:1"]}],
-    "images": {"default": "ds/a:1"},
-    "network": {"name": "users"},
-})
+CONFIG = with_defaults(
+    {
+        "hub": {
+            "public_url": "http://127.0.0.1:8000/",
+            "bind": "http://127.0.0.1:8000",
+            "hub_bind_url": "http://172.30.0.1:8081",
+            "hub_connect_ip": "172.30.0.1",
+        },
+        "gitlab": {"url": "https://gitlab.example.com", "client_id": "x"},
+        "profiles": [{"slug": "small", "images": ["ds/a:1", "ds/b:1"]}],
+        "images": {"default": "ds/a:1"},
+        "network": {"name": "users"},
+    }
+)
 
 HARDENED = {
     "Name": "/jupyter-alice",
     "Config": {"User": "1000", "Labels": {"org.jupyterhub-ds.user": "alice", "org.jupyterhub-ds.profile": "small"}},
-    "HostConfig": {"SecurityOpt": ["no-new-privileges:true"], "CapDrop": ["ALL"], "CapAdd": None, "Privileged": False,
-                   "NanoCpus": 1_000_000_000, "Memory": 2**30, "MemorySwap": 2**30, "PidsLimit": 1024},
+    "HostConfig": {
+        "SecurityOpt": ["no-new-privileges:true"],
+        "CapDrop": ["ALL"],
+        "CapAdd": None,
+        "Privileged": False,
+        "NanoCpus": 1_000_000_000,
+        "Memory": 2**30,
+        "MemorySwap": 2**30,
+        "PidsLimit": 1024,
+    },
     "Mounts": [{"Source": "/var/lib/docker/volumes/home-alice/_data"}],
     "NetworkSettings": {"Networks": {"users": {}}},
 }
@@ -54,7 +68,10 @@ def weakened(**changes):
         (weakened(HostConfig__MemorySwap=-1), "may swap beyond its memory limit"),
         (weakened(HostConfig__PidsLimit=0), "has no process limit"),
         (weakened() | {"Mounts": [{"Source": "/var/run/docker.sock"}]}, "has the Docker socket mounted"),
-        (weakened() | {"NetworkSettings": {"Networks": {"users": {}, "bridge": {}}}}, "is on the network(s) bridge, users"),
+        (
+            weakened() | {"NetworkSettings": {"Networks": {"users": {}, "bridge": {}}}},
+            "is on the network(s) bridge, users",
+        ),
     ],
 )
 def test_each_weakened_setting_of_a_user_container_fails_naming_it(inspect, problem):
@@ -75,8 +92,7 @@ def test_quota_limits_and_allowed_capabilities_pass():
 
 
 def test_images_must_be_there_and_labelled():
-    found = {"ds/a:1": {"org.jupyterhub-ds.version": "0.1.0", "org.jupyterhub-ds.packages": "a==1,b==2"},
-             "ds/b:1": {}}
+    found = {"ds/a:1": {"org.jupyterhub-ds.version": "0.1.0", "org.jupyterhub-ds.packages": "a==1,b==2"}, "ds/b:1": {}}
     checks = C.image_checks(CONFIG, found)
     assert [(c.name, c.status) for c in checks] == [("image ds/a:1", C.PASS), ("image ds/b:1", C.FAIL)]
     assert "2 packages recorded" in checks[0].detail and "lacks the label(s)" in checks[1].detail
@@ -85,7 +101,13 @@ def test_images_must_be_there_and_labelled():
 
 @pytest.mark.parametrize(
     "value, status",
-    [("", C.FAIL), ("ab" * 32, C.PASS), ("ab" * 16, C.FAIL), ("A" * 43 + "=", C.PASS), (f"{'ab' * 32};{'cd' * 32}", C.PASS)],
+    [
+        ("", C.FAIL),
+        ("ab" * 32, C.PASS),
+        ("ab" * 16, C.FAIL),
+        ("A" * 43 + "=", C.PASS),
+        (f"{'ab' * 32};{'cd' * 32}", C.PASS),
+    ],
 )
 def test_the_crypt_key_must_be_32_bytes(value, status):
     assert C.crypt_key_check({"JUPYTERHUB_CRYPT_KEY": value}).status == status

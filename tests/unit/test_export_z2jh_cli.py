@@ -46,9 +46,9 @@ def test_what_does_not_carry_over_is_printed_and_listed_atop_the_values(tmp_path
 def test_secrets_are_referenced_by_name_and_never_written(tmp_path, monkeypatch, capsys):
     admin = tmp_path / "admin.yaml"
     admin.write_text(
-        DEMO.read_text(encoding="utf-8").replace(
-            "db_url: sqlite:///jupyterhub.sqlite", "db_url: postgresql://hub@db.example.com/jupyterhub"
-        ).replace("../images/scipy/requirements.lock", str(REPO / "images/scipy/requirements.lock")),
+        DEMO.read_text(encoding="utf-8")
+        .replace("db_url: sqlite:///jupyterhub.sqlite", "db_url: postgresql://hub@db.example.com/jupyterhub")
+        .replace("../images/scipy/requirements.lock", str(REPO / "images/scipy/requirements.lock")),
         encoding="utf-8",
     )
     secret_values = {

@@ -39,8 +39,9 @@ def admin(request, monkeypatch):
     base_dir = (REPO / request.param).parent  # relative paths in the file (the package lock)
     values, _ = export(config, base_dir=base_dir)
     profiles = normalize_profiles(config["profiles"], config["images"]["default"])
-    return SimpleNamespace(config=config, values=values, hub=z2jh_chart.hub_config(values), profiles=profiles,
-                           base_dir=base_dir)
+    return SimpleNamespace(
+        config=config, values=values, hub=z2jh_chart.hub_config(values), profiles=profiles, base_dir=base_dir
+    )
 
 
 def group_cases(profiles):
@@ -120,9 +121,12 @@ async def test_choosing_a_profile_builds_the_pod_docker_would_run(admin):
             assert env["JUPYTERHUB_DS_PROFILE"] == docker.slug
             assert env["JUPYTERHUB_DS_GITLAB_URL"] == admin.config["gitlab"]["url"].rstrip("/")
             assert json.loads(env["JUPYTERHUB_DS_REVIEW_POLICY"]) == A.review_policy(
-                admin.config["review"], allowed_packages(admin.config, admin.base_dir))
+                admin.config["review"], allowed_packages(admin.config, admin.base_dir)
+            )
             timeout = [a for a in ctr.get("args", []) if "shutdown_no_activity_timeout" in a]
-            assert timeout == ([f"--ServerApp.shutdown_no_activity_timeout={docker.idle_timeout}"] if docker.idle_timeout else [])
+            assert timeout == (
+                [f"--ServerApp.shutdown_no_activity_timeout={docker.idle_timeout}"] if docker.idle_timeout else []
+            )
 
             docker_mounts = container.volumes(
                 docker,
@@ -185,8 +189,9 @@ async def test_each_server_gets_the_workspace_projects_of_its_owners_groups(admi
 async def test_the_hub_logs_in_and_scopes_server_tokens_as_on_docker(admin, monkeypatch):
     env = {"GITLAB_CLIENT_SECRET": "client-secret-from-the-secret", "JUPYTERHUB_CRYPT_KEY": "00" * 32}
     # the promotion service is not exported, so compare with a Docker hub without it
-    docker = build_config({**admin.config, "promotion": {**admin.config["promotion"], "projects": []}}, env,
-                          admin.base_dir)
+    docker = build_config(
+        {**admin.config, "promotion": {**admin.config["promotion"], "projects": []}}, env, admin.base_dir
+    )
     monkeypatch.setenv("GITLAB_CLIENT_SECRET", env["GITLAB_CLIENT_SECRET"])
     on_kube = DSGitLabOAuthenticator(config=admin.hub)
     on_docker = DSGitLabOAuthenticator(config=docker)

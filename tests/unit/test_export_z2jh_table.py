@@ -29,7 +29,9 @@ OVERRIDE = PROFILE + ("kubespawner_override",)
 GITLAB = ("hub", "config", "GitLabOAuthenticator")
 DS_AUTH = ("hub", "config", "DSGitLabOAuthenticator")
 PROMOTED = {
-    "path": "ds/model", "image": "reg.example.com/ds/nb:1.0", "notebooks": ["train.ipynb"],
+    "path": "ds/model",
+    "image": "reg.example.com/ds/nb:1.0",
+    "notebooks": ["train.ipynb"],
     "lanes": [{"from": "main", "to": "production", "schedule": "0 3 * * *"}],
 }
 
@@ -59,34 +61,64 @@ def reported(problems):
 
 
 MAPPED = [
-    ({("hub", "public_url"): "https://jupyter.example.org/"}, ("hub", "config", "JupyterHub", "public_url"),
-     "https://jupyter.example.org/"),
-    ({("hub", "public_url"): "https://jupyter.example.org/"}, GITLAB + ("oauth_callback_url",),
-     "https://jupyter.example.org/hub/oauth_callback"),
-    ({("hub", "base_url"): "/jupyter/", ("hub", "public_url"): "https://example.org/jupyter/"}, ("hub", "baseUrl"),
-     "/jupyter/"),
-    ({("hub", "db_url"): "postgresql://hub@db.example.com/jupyterhub"}, ("hub", "db"),
-     {"type": "postgres", "url": "postgresql://hub@db.example.com/jupyterhub"}),
+    (
+        {("hub", "public_url"): "https://jupyter.example.org/"},
+        ("hub", "config", "JupyterHub", "public_url"),
+        "https://jupyter.example.org/",
+    ),
+    (
+        {("hub", "public_url"): "https://jupyter.example.org/"},
+        GITLAB + ("oauth_callback_url",),
+        "https://jupyter.example.org/hub/oauth_callback",
+    ),
+    (
+        {("hub", "base_url"): "/jupyter/", ("hub", "public_url"): "https://example.org/jupyter/"},
+        ("hub", "baseUrl"),
+        "/jupyter/",
+    ),
+    (
+        {("hub", "db_url"): "postgresql://hub@db.example.com/jupyterhub"},
+        ("hub", "db"),
+        {"type": "postgres", "url": "postgresql://hub@db.example.com/jupyterhub"},
+    ),
     ({("hub", "db_url"): "sqlite:///jupyterhub.sqlite"}, ("hub", "db"), {"type": "sqlite-pvc"}),
     ({("hub", "admin_users"): ["alice"]}, GITLAB + ("admin_users",), ["alice"]),
     ({("gitlab", "url"): "https://git.example.org/"}, GITLAB + ("gitlab_url",), "https://git.example.org"),
-    ({("gitlab", "url"): "https://git.example.org/"}, ("singleuser", "extraEnv", "JUPYTERHUB_DS_GITLAB_URL"),
-     "https://git.example.org"),
+    (
+        {("gitlab", "url"): "https://git.example.org/"},
+        ("singleuser", "extraEnv", "JUPYTERHUB_DS_GITLAB_URL"),
+        "https://git.example.org",
+    ),
     ({("gitlab", "client_id"): "other-app"}, GITLAB + ("client_id",), "other-app"),
     ({("gitlab", "scopes"): ["read_user", "read_api"]}, GITLAB + ("scope",), ["read_user", "read_api"]),
     ({("gitlab", "api_url"): "https://api.example.org/v4"}, GITLAB + ("gitlab_api",), "https://api.example.org/v4"),
-    ({("gitlab", "callback_url"): "https://hub.example.org/hub/oauth_callback"}, GITLAB + ("oauth_callback_url",),
-     "https://hub.example.org/hub/oauth_callback"),
-    ({("gitlab", "ca_bundle"): "/etc/ssl/certs/corp.pem"}, GITLAB + ("http_request_kwargs",),
-     {"ca_certs": "/etc/ssl/certs/corp.pem"}),
-    ({("auth", "allowed_groups"): ["ds", {"group": "ml", "min_access_level": "developer"}]},
-     DS_AUTH + ("allowed_group_rules",), ["ds", "ml:developer"]),
+    (
+        {("gitlab", "callback_url"): "https://hub.example.org/hub/oauth_callback"},
+        GITLAB + ("oauth_callback_url",),
+        "https://hub.example.org/hub/oauth_callback",
+    ),
+    (
+        {("gitlab", "ca_bundle"): "/etc/ssl/certs/corp.pem"},
+        GITLAB + ("http_request_kwargs",),
+        {"ca_certs": "/etc/ssl/certs/corp.pem"},
+    ),
+    (
+        {("auth", "allowed_groups"): ["ds", {"group": "ml", "min_access_level": "developer"}]},
+        DS_AUTH + ("allowed_group_rules",),
+        ["ds", "ml:developer"],
+    ),
     ({("auth", "allowed_project_ids"): [42]}, GITLAB + ("allowed_project_ids",), [42]),
     ({("auth", "allowed_groups"): [], ("auth", "allow_all"): True}, GITLAB + ("allow_all",), True),
     ({("auth", "admin_groups"): ["ds/admins"]}, GITLAB + ("admin_groups",), ["ds/admins"]),
     # the hub groups a user is put in: every group rule that grants something
-    ({("auth", "admin_groups"): ["ds/admins"], ("profiles", 0, "allowed_groups"): [{"group": "ds", "min_access_level": "maintainer"}]},
-     DS_AUTH + ("privilege_group_rules",), ["ds/admins", "ds:maintainer"]),
+    (
+        {
+            ("auth", "admin_groups"): ["ds/admins"],
+            ("profiles", 0, "allowed_groups"): [{"group": "ds", "min_access_level": "maintainer"}],
+        },
+        DS_AUTH + ("privilege_group_rules",),
+        ["ds/admins", "ds:maintainer"],
+    ),
     ({("auth", "manage_groups"): False}, GITLAB + ("manage_groups",), False),
     ({("auth", "refresh_age"): 60}, ("hub", "config", "Authenticator", "auth_refresh_age"), 60),
     ({("auth", "stop_server_on_revoke"): False}, DS_AUTH + ("stop_server_on_revoke",), False),
@@ -94,61 +126,113 @@ MAPPED = [
     ({("profiles", 0, "description"): "Everyday"}, PROFILE + ("description",), "Everyday"),
     ({("profiles", 0, "default"): True}, PROFILE + ("default",), True),
     ({("profiles", 0, "image"): "reg.example.com/ds/nb:2"}, OVERRIDE + ("image",), "reg.example.com/ds/nb:2"),
-    ({("profiles", 0, "images"): ["ds/a:1", "ds/b:2"]},
-     PROFILE + ("profile_options", "image", "choices", "ds/b:2", "kubespawner_override"), {"image": "ds/b:2"}),
+    (
+        {("profiles", 0, "images"): ["ds/a:1", "ds/b:2"]},
+        PROFILE + ("profile_options", "image", "choices", "ds/b:2", "kubespawner_override"),
+        {"image": "ds/b:2"},
+    ),
     ({("profiles", 0, "cpu_limit"): 4}, OVERRIDE + ("cpu_limit",), 4.0),
     ({("profiles", 0, "mem_limit"): "1.5G"}, OVERRIDE + ("mem_limit",), "1536M"),
     ({("profiles", 0, "cpu_guarantee"): 0.25}, OVERRIDE + ("cpu_guarantee",), 0.25),
     ({("profiles", 0, "mem_guarantee"): "256M"}, OVERRIDE + ("mem_guarantee",), "256M"),
     ({("profiles", 0, "gpus"): 2}, OVERRIDE + ("extra_resource_limits",), {"nvidia.com/gpu": 2}),
-    ({("profiles", 0, "volumes"): [{"source": "team-data", "target": "/home/jovyan/team", "mode": "rw"}]},
-     OVERRIDE + ("volumes", "profile-0"), {"name": "profile-0", "persistentVolumeClaim": {"claimName": "team-data"}}),
-    ({("profiles", 0, "volumes"): [{"source": "/srv/models", "target": "/home/jovyan/models"}]},
-     OVERRIDE + ("volume_mounts", "profile-0"), {"name": "profile-0", "mountPath": "/home/jovyan/models", "readOnly": True}),
+    (
+        {("profiles", 0, "volumes"): [{"source": "team-data", "target": "/home/jovyan/team", "mode": "rw"}]},
+        OVERRIDE + ("volumes", "profile-0"),
+        {"name": "profile-0", "persistentVolumeClaim": {"claimName": "team-data"}},
+    ),
+    (
+        {("profiles", 0, "volumes"): [{"source": "/srv/models", "target": "/home/jovyan/models"}]},
+        OVERRIDE + ("volume_mounts", "profile-0"),
+        {"name": "profile-0", "mountPath": "/home/jovyan/models", "readOnly": True},
+    ),
     # KubeSpawner expands {username} in environment values; Docker does not, so braces are doubled
-    ({("profiles", 0, "environment"): {"MODE": "{fast}", "THREADS": 2}}, OVERRIDE + ("environment",),
-     {"MODE": "{{fast}}", "THREADS": "2", "JUPYTERHUB_DS_PROFILE": "s"}),
-    ({("profiles", 0, "allowed_groups"): ["ds/power", {"group": "ds", "min_access_level": "maintainer"}]},
-     PROFILE + ("allowed_groups",), ["ds/power", "ds:maintainer"]),
+    (
+        {("profiles", 0, "environment"): {"MODE": "{fast}", "THREADS": 2}},
+        OVERRIDE + ("environment",),
+        {"MODE": "{{fast}}", "THREADS": "2", "JUPYTERHUB_DS_PROFILE": "s"},
+    ),
+    (
+        {("profiles", 0, "allowed_groups"): ["ds/power", {"group": "ds", "min_access_level": "maintainer"}]},
+        PROFILE + ("allowed_groups",),
+        ["ds/power", "ds:maintainer"],
+    ),
     ({("profiles", 0, "idle_timeout"): 900}, OVERRIDE + ("args",), ["--ServerApp.shutdown_no_activity_timeout=900"]),
-    ({("images", "default"): "registry.example.com:5000/ds/singleuser:2.0"}, ("singleuser", "image"),
-     {"name": "registry.example.com:5000/ds/singleuser", "tag": "2.0", "pullPolicy": "IfNotPresent"}),
-    ({("volumes", "home_volume"): "home-{username}"}, ("singleuser", "storage", "dynamic", "pvcNameTemplate"),
-     "home-{username}"),
+    (
+        {("images", "default"): "registry.example.com:5000/ds/singleuser:2.0"},
+        ("singleuser", "image"),
+        {"name": "registry.example.com:5000/ds/singleuser", "tag": "2.0", "pullPolicy": "IfNotPresent"},
+    ),
+    (
+        {("volumes", "home_volume"): "home-{username}"},
+        ("singleuser", "storage", "dynamic", "pvcNameTemplate"),
+        "home-{username}",
+    ),
     ({("volumes", "home_mount"): "/home/user"}, ("singleuser", "storage", "homeMountPath"), "/home/user"),
-    ({("volumes", "shared"): [{"source": "/srv/data", "target": "/home/jovyan/data"}]},
-     ("singleuser", "storage", "extraVolumeMounts"),
-     [{"name": "shared-0", "mountPath": "/home/jovyan/data", "readOnly": True}]),
-    ({("volumes", "shared"): [{"source": "/srv/data", "target": "/home/jovyan/data"}]},
-     ("singleuser", "storage", "extraVolumes"), [{"name": "shared-0", "hostPath": {"path": "/srv/data"}}]),
-    ({("network", "containers_can_talk"): True}, ("singleuser", "networkPolicy", "ingress"),
-     [{"from": [{"podSelector": {"matchLabels": {"component": "singleuser-server"}}}]}]),
+    (
+        {("volumes", "shared"): [{"source": "/srv/data", "target": "/home/jovyan/data"}]},
+        ("singleuser", "storage", "extraVolumeMounts"),
+        [{"name": "shared-0", "mountPath": "/home/jovyan/data", "readOnly": True}],
+    ),
+    (
+        {("volumes", "shared"): [{"source": "/srv/data", "target": "/home/jovyan/data"}]},
+        ("singleuser", "storage", "extraVolumes"),
+        [{"name": "shared-0", "hostPath": {"path": "/srv/data"}}],
+    ),
+    (
+        {("network", "containers_can_talk"): True},
+        ("singleuser", "networkPolicy", "ingress"),
+        [{"from": [{"podSelector": {"matchLabels": {"component": "singleuser-server"}}}]}],
+    ),
     ({("spawner", "start_timeout"): 600}, ("singleuser", "startTimeout"), 600),
     ({("spawner", "http_timeout"): 90}, ("hub", "config", "KubeSpawner", "http_timeout"), 90),
     ({("spawner", "pull_policy"): "always"}, ("singleuser", "image", "pullPolicy"), "Always"),
-    ({("workspace", "directory"): "work", ("workspace", "projects"): [{"path": "ds/nb"}]},
-     ("singleuser", "extraEnv", "JUPYTERHUB_DS_WORKSPACE_DIR"), "work"),
-    ({("workspace", "projects"): [{"path": "ds/nb", "groups": ["ds"]}]},
-     ("custom", "jupyterhub-ds", "workspace_projects"), [{"project": "ds/nb", "groups": ["ds"], "ref": None}]),
-    ({("review", "target_branch"): "develop"}, ("singleuser", "extraEnv", "JUPYTERHUB_DS_REVIEW_POLICY"),
-     '{{"allowed_packages": null, "branch_prefix": "review", "commit_notebooks": false, "max_file_size": 10485760, '
-     '"max_submission_size": 52428800, "secret_patterns": [], "target_branch": "develop"}}'),
+    (
+        {("workspace", "directory"): "work", ("workspace", "projects"): [{"path": "ds/nb"}]},
+        ("singleuser", "extraEnv", "JUPYTERHUB_DS_WORKSPACE_DIR"),
+        "work",
+    ),
+    (
+        {("workspace", "projects"): [{"path": "ds/nb", "groups": ["ds"]}]},
+        ("custom", "jupyterhub-ds", "workspace_projects"),
+        [{"project": "ds/nb", "groups": ["ds"], "ref": None}],
+    ),
+    (
+        {("review", "target_branch"): "develop"},
+        ("singleuser", "extraEnv", "JUPYTERHUB_DS_REVIEW_POLICY"),
+        '{{"allowed_packages": null, "branch_prefix": "review", "commit_notebooks": false, "max_file_size": 10485760, '
+        '"max_submission_size": 52428800, "secret_patterns": [], "target_branch": "develop"}}',
+    ),
     ({("metrics", "require_auth"): False}, ("hub", "authenticatePrometheus"), False),
     # the hardening section of the admin YAML
     ({("hardening", "user"): "1001:100"}, ("singleuser", "uid"), 1001),
-    ({("hardening", "cap_add"): ["SYS_PTRACE"]},
-     ("hub", "config", "KubeSpawner", "container_security_context", "capabilities", "add"), ["SYS_PTRACE"]),
+    (
+        {("hardening", "cap_add"): ["SYS_PTRACE"]},
+        ("hub", "config", "KubeSpawner", "container_security_context", "capabilities", "add"),
+        ["SYS_PTRACE"],
+    ),
     ({("hardening", "no_new_privileges"): False}, ("singleuser", "allowPrivilegeEscalation"), True),
-    ({("hardening", "read_only_rootfs"): True},
-     ("hub", "config", "KubeSpawner", "container_security_context", "readOnlyRootFilesystem"), True),
-    ({("hardening", "runtime"): "runsc"}, ("hub", "config", "KubeSpawner", "extra_pod_config", "runtimeClassName"),
-     "runsc"),
-    ({("hub", "public_url"): "https://hub.example.org/", ("hub", "subdomain_host"): "https://hub.example.org"},
-     ("hub", "config", "JupyterHub", "subdomain_host"), "https://hub.example.org"),
+    (
+        {("hardening", "read_only_rootfs"): True},
+        ("hub", "config", "KubeSpawner", "container_security_context", "readOnlyRootFilesystem"),
+        True,
+    ),
+    (
+        {("hardening", "runtime"): "runsc"},
+        ("hub", "config", "KubeSpawner", "extra_pod_config", "runtimeClassName"),
+        "runsc",
+    ),
+    (
+        {("hub", "public_url"): "https://hub.example.org/", ("hub", "subdomain_host"): "https://hub.example.org"},
+        ("hub", "config", "JupyterHub", "subdomain_host"),
+        "https://hub.example.org",
+    ),
 ]
 
 
-@pytest.mark.parametrize("changes, values_path, expected", MAPPED, ids=[".".join(map(str, next(iter(c)))) for c, _, _ in MAPPED])
+@pytest.mark.parametrize(
+    "changes, values_path, expected", MAPPED, ids=[".".join(map(str, next(iter(c)))) for c, _, _ in MAPPED]
+)
 def test_a_feature_lands_at_its_values_path(tmp_path, changes, values_path, expected):
     values, problems = export(load(tmp_path, changes))
     assert at(values, values_path) == expected
@@ -162,15 +246,26 @@ REPORTED = [
     ({("hub", "hub_connect_ip"): "172.17.0.1"}, "hub.hub_connect_ip", "through its hub Service"),
     ({("profiles", 0, "pids_limit"): 512}, "profiles[0].pids_limit", "podPidsLimit"),
     ({("profiles", 0, "gpus"): -1}, "profiles[0].gpus", "-1 (all GPUs) has no Kubernetes equivalent"),
-    ({("profiles", 0, "mem_guarantee"): None}, "profiles[0]", "no mem_guarantee: Kubernetes then reserves the whole limit"),
+    (
+        {("profiles", 0, "mem_guarantee"): None},
+        "profiles[0]",
+        "no mem_guarantee: Kubernetes then reserves the whole limit",
+    ),
     ({("network", "name"): "lab"}, "network.name", "'lab' has no Kubernetes equivalent"),
     ({("spawner", "remove_on_stop"): False}, "spawner.remove_on_stop", "always deletes the pod"),
-    ({("spawner", "pull_policy"): "never"}, "spawner.pull_policy", "'never' has no Kubernetes equivalent; push the images"),
+    (
+        {("spawner", "pull_policy"): "never"},
+        "spawner.pull_policy",
+        "'never' has no Kubernetes equivalent; push the images",
+    ),
     ({("spawner", "pull_policy"): "skip"}, "spawner.pull_policy", "'skip' has no Kubernetes equivalent"),
     ({("gitlab", "ca_bundle"): "/etc/ssl/certs/corp.pem"}, "gitlab.ca_bundle", "mount the PEM there"),
     ({("volumes", "home_volume"): "Home_{username}"}, "volumes.home_volume", "not a valid PersistentVolumeClaim name"),
-    ({("volumes", "shared"): [{"source": "Team_Data", "target": "/home/jovyan/t"}]}, "volumes.shared[0].source",
-     "not a valid PersistentVolumeClaim name"),
+    (
+        {("volumes", "shared"): [{"source": "Team_Data", "target": "/home/jovyan/t"}]},
+        "volumes.shared[0].source",
+        "not a valid PersistentVolumeClaim name",
+    ),
     ({("promotion", "projects"): [PROMOTED]}, "promotion.projects", "not available on Kubernetes yet"),
 ]
 
@@ -181,23 +276,29 @@ def test_a_setting_without_an_equivalent_is_reported_with_its_yaml_path(tmp_path
     assert reason in reported(problems)[yaml_path]
 
 
-@pytest.mark.parametrize("changes, absent", [
-    ({("profiles", 0, "gpus"): -1}, OVERRIDE + ("extra_resource_limits",)),
-    ({("spawner", "pull_policy"): "never"}, ("singleuser", "image", "pullPolicy")),
-    ({("volumes", "home_volume"): "Home_{username}"}, ("singleuser", "storage", "dynamic")),
-])
+@pytest.mark.parametrize(
+    "changes, absent",
+    [
+        ({("profiles", 0, "gpus"): -1}, OVERRIDE + ("extra_resource_limits",)),
+        ({("spawner", "pull_policy"): "never"}, ("singleuser", "image", "pullPolicy")),
+        ({("volumes", "home_volume"): "Home_{username}"}, ("singleuser", "storage", "dynamic")),
+    ],
+)
 def test_a_reported_value_is_not_written_half_translated(tmp_path, changes, absent):
     values, _ = export(load(tmp_path, changes))
     with pytest.raises(KeyError):
         at(values, absent)
 
 
-@pytest.mark.parametrize("changes", [
-    {},
-    {("images", "build", "debian_suite"): "trixie"},
-    {("images", "allowed"): ["jupyterhub-ds/singleuser:latest"]},
-    {("promotion", "timezone"): "Europe/Berlin"},  # no projects: nothing would run
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {("images", "build", "debian_suite"): "trixie"},
+        {("images", "allowed"): ["jupyterhub-ds/singleuser:latest"]},
+        {("promotion", "timezone"): "Europe/Berlin"},  # no projects: nothing would run
+    ],
+)
 def test_settings_that_need_nothing_on_kubernetes_are_not_reported(tmp_path, changes):
     _, problems = export(load(tmp_path, changes))
     assert reported(problems) == {}
@@ -206,10 +307,17 @@ def test_settings_that_need_nothing_on_kubernetes_are_not_reported(tmp_path, cha
 def test_swarm_kind_needs_nothing_but_what_swarm_forced_is_reported(tmp_path):
     # kind: swarm needs allow_swap and containers_can_talk (semantic.check_swarm); swap is named
     # like for any Docker config, the network becomes the chart's network policy as usual
-    values, problems = export(load(tmp_path, {("spawner", "kind"): "swarm", ("hardening", "allow_swap"): True,
-                                              ("network", "containers_can_talk"): True,
-                                              ("profiles", 0, "placement"): ["node.labels.disk==ssd",
-                                                                             "node.role!=manager"]}))
+    values, problems = export(
+        load(
+            tmp_path,
+            {
+                ("spawner", "kind"): "swarm",
+                ("hardening", "allow_swap"): True,
+                ("network", "containers_can_talk"): True,
+                ("profiles", 0, "placement"): ["node.labels.disk==ssd", "node.role!=manager"],
+            },
+        )
+    )
     assert set(reported(problems)) == {"hardening.allow_swap", "profiles[0].placement[1]"}
     assert values["singleuser"]["profileList"][0]["kubespawner_override"]["node_selector"] == {"disk": "ssd"}
 
@@ -226,7 +334,9 @@ def test_settings_the_export_does_not_know_are_reported_not_lost(tmp_path):
 
 
 def test_allowed_groups_entries_are_matched_exactly_as_opaque_strings(tmp_path):
-    config = load(tmp_path, {("profiles", 0, "allowed_groups"): [{"group": "ds", "min_access_level": "maintainer"}, "ds/gpu"]})
+    config = load(
+        tmp_path, {("profiles", 0, "allowed_groups"): [{"group": "ds", "min_access_level": "maintainer"}, "ds/gpu"]}
+    )
     values, _ = export(config)
     entries = values["singleuser"]["profileList"]
     # the hub group names the Docker spawner matches: group rule keys, written as they are

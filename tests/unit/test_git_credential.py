@@ -43,6 +43,8 @@ def test_store_and_erase_do_nothing():
 
 def test_missing_hub_environment_is_a_clear_error(capsys):
     env = {"JUPYTERHUB_DS_GITLAB_URL": "https://gitlab.example.com"}
-    rc = credential.main(["get"], stdin=io.StringIO("protocol=https\nhost=gitlab.example.com\n\n"), stdout=io.StringIO(), environ=env)
+    rc = credential.main(
+        ["get"], stdin=io.StringIO("protocol=https\nhost=gitlab.example.com\n\n"), stdout=io.StringIO(), environ=env
+    )
     assert rc == 1
     assert "JUPYTERHUB_API_URL is not set" in capsys.readouterr().err

@@ -58,8 +58,15 @@ def test_admin_actions_are_changes_through_the_rest_api_for_someone_else(method,
     if expected is None:
         assert event is None
     else:
-        assert event == {"action": "admin.request", "actor": actor, "actor_kind": kind, "method": method, "path": path,
-                         "status": 201, **expected}
+        assert event == {
+            "action": "admin.request",
+            "actor": actor,
+            "actor_kind": kind,
+            "method": method,
+            "path": path,
+            "status": 201,
+            **expected,
+        }
 
 
 def test_spawns_end_in_success_when_the_server_answers_and_in_failure_when_stopped_first():
@@ -78,17 +85,21 @@ def test_docker_stats_are_summed_per_profile():
     inspect = {"HostConfig": {"NanoCpus": 2_000_000_000, "Memory": 2 * 1024**3}}
     assert metrics.limits_of(inspect) == (2.0, 2 * 1024**3)
     assert metrics.limits_of({"HostConfig": {"CpuQuota": 50000, "CpuPeriod": 100000, "Memory": 0}}) == (0.5, None)
-    stats = {"memory_stats": {"usage": 300, "stats": {"inactive_file": 100}},
-             "cpu_stats": {"cpu_usage": {"total_usage": 3_000_000_000}}}
+    stats = {
+        "memory_stats": {"usage": 300, "stats": {"inactive_file": 100}},
+        "cpu_stats": {"cpu_usage": {"total_usage": 3_000_000_000}},
+    }
     assert metrics.memory_in_use(stats) == 200
     first, second = (1_000_000_000, 10_000_000_000), metrics.cpu_sample(stats, 12.0)
     assert metrics.cpu_cores(first, second) == pytest.approx(1.0)  # 2 s of CPU in 2 s
     assert metrics.cpu_cores(None, second) is None
-    totals = metrics.aggregate([
-        {"profile": "small", "cpu_usage": 0.5, "cpu_limit": 1, "memory_usage": 100, "memory_limit": 1000},
-        {"profile": "small", "cpu_usage": None, "cpu_limit": 1, "memory_usage": 50, "memory_limit": 1000},
-        {"profile": None, "cpu_usage": 1, "cpu_limit": None, "memory_usage": None, "memory_limit": None},
-    ])
+    totals = metrics.aggregate(
+        [
+            {"profile": "small", "cpu_usage": 0.5, "cpu_limit": 1, "memory_usage": 100, "memory_limit": 1000},
+            {"profile": "small", "cpu_usage": None, "cpu_limit": 1, "memory_usage": 50, "memory_limit": 1000},
+            {"profile": None, "cpu_usage": 1, "cpu_limit": None, "memory_usage": None, "memory_limit": None},
+        ]
+    )
     assert totals == {
         "small": {"running": 2, "cpu_usage": 0.5, "cpu_limit": 2, "memory_usage": 150, "memory_limit": 2000},
         "unknown": {"running": 1, "cpu_usage": 1, "cpu_limit": 0, "memory_usage": 0, "memory_limit": 0},

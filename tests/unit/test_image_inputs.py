@@ -42,7 +42,11 @@ A description that mentions Requires-Dist: nothing.
 
 def test_requirements_are_base_plus_singleuser_extra_without_markers():
     assert requirements_from_metadata(METADATA) == [
-        "jupyterlab<5,>=4", "nbdime<5,>=4", "python-gitlab<9,>=4", "PyYAML>=6", "traitlets>=5.4",
+        "jupyterlab<5,>=4",
+        "nbdime<5,>=4",
+        "python-gitlab<9,>=4",
+        "PyYAML>=6",
+        "traitlets>=5.4",
     ]
 
 
@@ -78,17 +82,26 @@ def _tree(root, files):
 
 def test_source_hash_sees_package_files_but_not_tests_builds_or_images(tmp_path):
     files = {
-        "setup.cfg": b"[metadata]\n", "README.md": b"hi\n", "jupyterhub_ds/cli.py": b"x = 1\n",
+        "setup.cfg": b"[metadata]\n",
+        "README.md": b"hi\n",
+        "jupyterhub_ds/cli.py": b"x = 1\n",
         "extensions/review/handlers.py": b"y = 2\n",
     }
     noise = {
-        "tests/unit/test_x.py": b"", ".git/HEAD": b"ref", "build/lib/old.py": b"", "images/README.md": b"",
-        "jupyterhub_ds/__pycache__/cli.cpython-311.pyc": b"", "x.egg-info/PKG-INFO": b"",
-        ".work/images/rootfs/bin/sh": b"", "extensions/labext/node_modules/a.js": b"",
+        "tests/unit/test_x.py": b"",
+        ".git/HEAD": b"ref",
+        "build/lib/old.py": b"",
+        "images/README.md": b"",
+        "jupyterhub_ds/__pycache__/cli.cpython-311.pyc": b"",
+        "x.egg-info/PKG-INFO": b"",
+        ".work/images/rootfs/bin/sh": b"",
+        "extensions/labext/node_modules/a.js": b"",
     }
     a = _tree(tmp_path / "a", files)
     b = _tree(tmp_path / "b", {**files, **noise})
-    assert source_files(b) == sorted(["README.md", "extensions/review/handlers.py", "jupyterhub_ds/cli.py", "setup.cfg"])
+    assert source_files(b) == sorted(
+        ["README.md", "extensions/review/handlers.py", "jupyterhub_ds/cli.py", "setup.cfg"]
+    )
     assert tree_content_hash(a) == tree_content_hash(b)
     (b / "jupyterhub_ds" / "cli.py").write_bytes(b"x = 2\n")
     assert tree_content_hash(a) != tree_content_hash(b)
@@ -159,8 +172,14 @@ def test_lock_packages_are_normalised_distribution_names(tmp_path):
 
 @pytest.mark.parametrize(
     "line",
-    ["numpy>=2", "numpy", "--extra-index-url https://elsewhere.example/simple", "-e .",
-     "foo @ https://elsewhere.example/foo-1.0.tar.gz", "numpy==2.3.5 --hash"],
+    [
+        "numpy>=2",
+        "numpy",
+        "--extra-index-url https://elsewhere.example/simple",
+        "-e .",
+        "foo @ https://elsewhere.example/foo-1.0.tar.gz",
+        "numpy==2.3.5 --hash",
+    ],
 )
 def test_lock_packages_refuses_what_is_not_a_pin(tmp_path, line):
     path = tmp_path / "requirements.lock"

@@ -20,8 +20,13 @@ pytestmark = pytest.mark.unit
 
 
 def dist(name, version, license="MIT", expression="", classifiers=()):
-    return {"name": name, "version": version, "license": license, "license_expression": expression,
-            "classifiers": list(classifiers)}
+    return {
+        "name": name,
+        "version": version,
+        "license": license,
+        "license_expression": expression,
+        "classifiers": list(classifiers),
+    }
 
 
 IMAGE = [
@@ -29,8 +34,12 @@ IMAGE = [
     dist("pandas", "2.2.3", license="BSD"),
     dist("requests", "2.31.0", license="Apache-2.0"),
     dist("mystery", "0.1", license=""),
-    dist("ghostscript-py", "1.0", license="", classifiers=["License :: OSI Approved :: GNU Affero General Public "
-                                                          "License v3"]),
+    dist(
+        "ghostscript-py",
+        "1.0",
+        license="",
+        classifiers=["License :: OSI Approved :: GNU Affero General Public License v3"],
+    ),
     dist("pip", "24.0"),
     dist("jupyterhub-ds", "0.1.0", license="BSD-3-Clause"),
 ]
@@ -51,7 +60,8 @@ def test_the_allow_list_refuses_what_it_does_not_name_and_versions_outside_their
 def test_licences_refused_by_word_or_not_among_the_allowed_ones():
     assert check_installed(IMAGE, PackagePolicy()) == [
         "ghostscript-py 1.0 is licensed 'License :: OSI Approved :: GNU Affero General Public License v3', which "
-        "matches the refused licence 'Affero'; remove it from the image or take 'Affero' out of denied_licenses"]
+        "matches the refused licence 'Affero'; remove it from the image or take 'Affero' out of denied_licenses"
+    ]
     problems = check_installed(IMAGE, PackagePolicy(allowed_licenses=("MIT", "BSD", "Apache"), denied_licenses=()))
     assert [p.split(" ")[0] for p in problems] == ["ghostscript-py", "mystery"]
     assert "has no licence in its metadata" in problems[1]
@@ -63,23 +73,40 @@ def osv_file(folder, name, advisory):
 
 ADVISORIES = {
     "GHSA-aaaa-bbbb-cccc": {
-        "id": "GHSA-aaaa-bbbb-cccc", "aliases": ["CVE-2024-0001", "PYSEC-2024-1"], "summary": "Requests leaks headers",
-        "affected": [{"package": {"ecosystem": "PyPI", "name": "Requests"},
-                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "2.3.0"}, {"fixed": "2.32.0"}]}]}],
+        "id": "GHSA-aaaa-bbbb-cccc",
+        "aliases": ["CVE-2024-0001", "PYSEC-2024-1"],
+        "summary": "Requests leaks headers",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "Requests"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "2.3.0"}, {"fixed": "2.32.0"}]}],
+            }
+        ],
     },
     "PYSEC-2023-9": {  # listed versions only
-        "id": "PYSEC-2023-9", "aliases": [], "summary": "",
+        "id": "PYSEC-2023-9",
+        "aliases": [],
+        "summary": "",
         "affected": [{"package": {"ecosystem": "PyPI", "name": "pandas"}, "versions": ["2.2.3", "2.2.2"]}],
     },
     "GHSA-numpy-old": {  # numpy before 1.22 only
-        "id": "GHSA-numpy-old", "summary": "old numpy",
-        "affected": [{"package": {"ecosystem": "PyPI", "name": "numpy"},
-                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.22.0"}]}]}],
+        "id": "GHSA-numpy-old",
+        "summary": "old numpy",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "numpy"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.22.0"}]}],
+            }
+        ],
     },
     "GHSA-npm-requests": {  # another ecosystem's package of the same name
         "id": "GHSA-npm-requests",
-        "affected": [{"package": {"ecosystem": "npm", "name": "requests"},
-                      "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}]}]}],
+        "affected": [
+            {
+                "package": {"ecosystem": "npm", "name": "requests"},
+                "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}]}],
+            }
+        ],
     },
 }
 
@@ -122,8 +149,9 @@ def test_vulnerabilities_from_an_offline_osv_database_name_the_advisory_and_its_
         "requests 2.31.0 has the known vulnerability GHSA-aaaa-bbbb-cccc (CVE-2024-0001, PYSEC-2024-1): Requests "
         "leaks headers; upgrade to 2.32.0, or list GHSA-aaaa-bbbb-cccc in packages.ignored_advisories",
     ]
-    ignoring = PackagePolicy(denied_licenses=(), vulnerability_database=str(path),
-                             ignored_advisories=("cve-2024-0001", "PYSEC-2023-9"))  # an alias is enough
+    ignoring = PackagePolicy(
+        denied_licenses=(), vulnerability_database=str(path), ignored_advisories=("cve-2024-0001", "PYSEC-2023-9")
+    )  # an alias is enough
     assert image_problems(IMAGE, ignoring) == []
 
 
@@ -150,9 +178,11 @@ def test_the_admin_yaml_policy_reaches_the_promotion_clean_run_and_the_review_im
     (tmp_path / "image.lock").write_text("requests==2.31.0\nnumpy==2.1.0\n")
     (tmp_path / "osv").mkdir()
     path = tmp_path / "jupyterhub_ds.yaml"
-    path.write_text(ADMIN + "packages:\n  allowed: ['numpy>=1.26,<3', pandas]\n  allowed_lock: image.lock\n"
-                            "  allowed_licenses: [MIT, BSD]\n  vulnerability_database: osv\n"
-                            "  ignored_advisories: [CVE-2024-0001]\n")
+    path.write_text(
+        ADMIN + "packages:\n  allowed: ['numpy>=1.26,<3', pandas]\n  allowed_lock: image.lock\n"
+        "  allowed_licenses: [MIT, BSD]\n  vulnerability_database: osv\n"
+        "  ignored_advisories: [CVE-2024-0001]\n"
+    )
     lines, config = check_file(path)
     assert lines == []
     policy = package_policy(config, str(tmp_path))

@@ -11,9 +11,21 @@ GiB = 1024**3
 
 def profile(slug, groups=(), default=False, images=("jupyterhub-ds/singleuser:latest",), **kw):
     base = dict(
-        slug=slug, display_name=slug.title(), description="", default=default, images=list(images),
-        cpu_limit=None, mem_limit=None, cpu_guarantee=None, mem_guarantee=None, pids_limit=None,
-        gpus=0, volumes={}, environment={}, allowed_groups=list(groups), idle_timeout=None,
+        slug=slug,
+        display_name=slug.title(),
+        description="",
+        default=default,
+        images=list(images),
+        cpu_limit=None,
+        mem_limit=None,
+        cpu_guarantee=None,
+        mem_guarantee=None,
+        pids_limit=None,
+        gpus=0,
+        volumes={},
+        environment={},
+        allowed_groups=list(groups),
+        idle_timeout=None,
     )
     base.update(kw)
     return base
@@ -70,15 +82,27 @@ def test_resolve_second_image_of_profile():
 @pytest.mark.parametrize(
     "groups, options, status, message",
     [
-        (["data-science"], {"profile": "large"}, 403,
-         "Profile 'large' is not available to you: it needs membership of one of the GitLab groups data-science/power-users"),
+        (
+            ["data-science"],
+            {"profile": "large"},
+            403,
+            "Profile 'large' is not available to you: it needs membership of one of the GitLab groups data-science/power-users",
+        ),
         (["data-science"], {"profile": "huge"}, 400, "Unknown profile 'huge'; profiles available to you: small, open"),
         (["data-science"], {"profile": 3}, 400, "user_options.profile must be a profile name (string), not 3"),
-        (["data-science"], ["small"], 400, "user_options must be an object like {\"profile\": \"small\"}, not list"),
-        (["data-science"], {"profile": "small", "cpu_limit": 64}, 400,
-         "unknown user_options key(s) 'cpu_limit'; allowed keys: profile, image"),
-        (["ml-gpu"], {"profile": "gpu", "image": "evil/miner"}, 400,
-         "Image 'evil/miner' is not allowed for profile 'gpu'; choose one of: jupyterhub-ds/singleuser:latest, jupyterhub-ds/gpu:latest"),
+        (["data-science"], ["small"], 400, 'user_options must be an object like {"profile": "small"}, not list'),
+        (
+            ["data-science"],
+            {"profile": "small", "cpu_limit": 64},
+            400,
+            "unknown user_options key(s) 'cpu_limit'; allowed keys: profile, image",
+        ),
+        (
+            ["ml-gpu"],
+            {"profile": "gpu", "image": "evil/miner"},
+            400,
+            "Image 'evil/miner' is not allowed for profile 'gpu'; choose one of: jupyterhub-ds/singleuser:latest, jupyterhub-ds/gpu:latest",
+        ),
     ],
 )
 def test_resolve_refuses_with_status_and_message(groups, options, status, message):

@@ -64,13 +64,26 @@ def test_unknown_phase_is_refused_with_the_known_ones():
 
 def test_tag_name_is_utc_timestamp_of_the_lane():
     berlin = timezone(timedelta(hours=1))
-    assert decisions.tag_name("staging", datetime(2026, 11, 21, 3, 4, 5, tzinfo=berlin)) == "promote/staging/20261121T020405Z"
+    assert (
+        decisions.tag_name("staging", datetime(2026, 11, 21, 3, 4, 5, tzinfo=berlin))
+        == "promote/staging/20261121T020405Z"
+    )
 
 
 def test_tag_message_carries_the_record_and_reads_back():
-    record = {"run_id": "r1", "project": "ds/churn", "source": "main", "target": "staging", "commit": B,
-              "image": "img:1", "image_digest": "sha256:" + "d" * 64, "seed": 42, "started_at": "t",
-              "notebooks": [{"path": "a.ipynb", "status": "ok", "duration": 1.25}], "pip_freeze": "a==1\nb==2"}
+    record = {
+        "run_id": "r1",
+        "project": "ds/churn",
+        "source": "main",
+        "target": "staging",
+        "commit": B,
+        "image": "img:1",
+        "image_digest": "sha256:" + "d" * 64,
+        "seed": 42,
+        "started_at": "t",
+        "notebooks": [{"path": "a.ipynb", "status": "ok", "duration": 1.25}],
+        "pip_freeze": "a==1\nb==2",
+    }
     message = decisions.tag_message(record)
     assert message.startswith("Promoted main -> staging of ds/churn\ncommit " + B)
     assert "notebook a.ipynb: ok in 1.2s" in message or "notebook a.ipynb: ok in 1.3s" in message
@@ -99,16 +112,27 @@ def test_clean_run_passes_only_when_every_part_passes():
     assert not decisions.clean_run_passed([], {"status": "none"}, {"status": "ok"})
     assert not decisions.clean_run_passed(ok, {"status": "failed"}, {"status": "ok"})
     assert not decisions.clean_run_passed(ok, {"status": "none"}, {"status": "failed"})
-    failing = [{"path": "nb/a.ipynb", "status": "failed", "failed_cell": 4, "error": "KeyError: 'x'"},
-               {"path": "nb/b.ipynb", "status": "not run"}]
-    assert decisions.first_failure(failing, {"status": "not run"}, {"status": "ok"}) == "nb/a.ipynb cell 4: KeyError: 'x'"
-    assert decisions.first_failure(ok, {"status": "failed", "error": "pytest exit 1"}, {"status": "ok"}) == \
-        "project tests: pytest exit 1"
+    failing = [
+        {"path": "nb/a.ipynb", "status": "failed", "failed_cell": 4, "error": "KeyError: 'x'"},
+        {"path": "nb/b.ipynb", "status": "not run"},
+    ]
+    assert (
+        decisions.first_failure(failing, {"status": "not run"}, {"status": "ok"}) == "nb/a.ipynb cell 4: KeyError: 'x'"
+    )
+    assert (
+        decisions.first_failure(ok, {"status": "failed", "error": "pytest exit 1"}, {"status": "ok"})
+        == "project tests: pytest exit 1"
+    )
 
 
 INSTALLED = [
     {"name": "numpy", "version": "2.1.0", "license": "BSD-3-Clause", "classifiers": []},
-    {"name": "Shady_Lib", "version": "1.0", "license": "", "classifiers": ["License :: OSI Approved :: GNU Affero General Public License v3 (AGPLv3)"]},
+    {
+        "name": "Shady_Lib",
+        "version": "1.0",
+        "license": "",
+        "classifiers": ["License :: OSI Approved :: GNU Affero General Public License v3 (AGPLv3)"],
+    },
     {"name": "python-gitlab", "version": "8.6.0", "license_expression": "LGPL-3.0-or-later", "classifiers": []},
 ]
 
@@ -122,12 +146,16 @@ def test_licence_check_refuses_denied_words_only():
 
 
 def test_allow_list_applies_to_what_notebooks_import():
-    imports = [{"notebook": "nb/a.ipynb", "module": "numpy", "distribution": "numpy"},
-               {"notebook": "nb/a.ipynb", "module": "sklearn", "distribution": "scikit_learn"}]
+    imports = [
+        {"notebook": "nb/a.ipynb", "module": "numpy", "distribution": "numpy"},
+        {"notebook": "nb/a.ipynb", "module": "sklearn", "distribution": "scikit_learn"},
+    ]
     assert check_packages([], imports, allowed=["numpy", "Scikit-Learn"])["status"] == "ok"
     result = check_packages([], imports, allowed=["numpy"])
-    assert result["problems"] == ["nb/a.ipynb imports sklearn (distribution scikit_learn), which is not on the "
-                                  "allow-list; add it to allowed_packages or drop the import"]
+    assert result["problems"] == [
+        "nb/a.ipynb imports sklearn (distribution scikit_learn), which is not on the "
+        "allow-list; add it to allowed_packages or drop the import"
+    ]
     assert check_packages([], imports, allowed=None)["status"] == "ok"
 
 
@@ -136,21 +164,40 @@ def test_pip_freeze_is_sorted_by_normalised_name():
 
 
 def test_settings_from_the_hub_json():
-    raw = {"timezone": "Europe/Berlin", "paused": True, "database_url": "sqlite:///x.sqlite", "port": 10102,
-           "metrics_enabled": False,
-           "projects": [{"path": "ds/churn", "image": "img:1", "notebooks": ["a.ipynb"], "profile": "large",
-                         "parameters": {"n": 1}, "seed": 7, "cell_timeout": 30, "network": False,
-                         "limits": {"cpu_limit": 2.0, "mem_limit": 2 ** 31, "pids_limit": None, "gpus": None},
-                         "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *", "paused": False},
-                                   {"from": "staging", "to": "production", "schedule": "0 4 * * 1", "paused": True}]}]}
+    raw = {
+        "timezone": "Europe/Berlin",
+        "paused": True,
+        "database_url": "sqlite:///x.sqlite",
+        "port": 10102,
+        "metrics_enabled": False,
+        "projects": [
+            {
+                "path": "ds/churn",
+                "image": "img:1",
+                "notebooks": ["a.ipynb"],
+                "profile": "large",
+                "parameters": {"n": 1},
+                "seed": 7,
+                "cell_timeout": 30,
+                "network": False,
+                "limits": {"cpu_limit": 2.0, "mem_limit": 2**31, "pids_limit": None, "gpus": None},
+                "lanes": [
+                    {"from": "main", "to": "staging", "schedule": "0 2 * * *", "paused": False},
+                    {"from": "staging", "to": "production", "schedule": "0 4 * * 1", "paused": True},
+                ],
+            }
+        ],
+    }
     s = parse_settings(raw)
     project = s.project("ds/churn")
-    assert project.limits == {"cpu_limit": 2.0, "mem_limit": 2 ** 31}
+    assert project.limits == {"cpu_limit": 2.0, "mem_limit": 2**31}
     assert project.lane("staging").target == "production" and project.lane("staging").paused
     assert project.lane_into("staging").source == "main"
     assert [lane.key for lane in s.lanes] == ["ds/churn:main->staging", "ds/churn:staging->production"]
     assert (s.timezone, s.paused, s.metrics_enabled) == ("Europe/Berlin", True, False)
-    with pytest.raises(LookupError, match="no lane from 'production'; its lanes: main -> staging, staging -> production"):
+    with pytest.raises(
+        LookupError, match="no lane from 'production'; its lanes: main -> staging, staging -> production"
+    ):
         project.lane("production")
     with pytest.raises(LookupError, match="configured projects: ds/churn"):
         s.project("ds/other")

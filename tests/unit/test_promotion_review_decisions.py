@@ -22,34 +22,44 @@ from jupyterhub_ds.promotion.review_decisions import (
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize("changed, percent, limit, run, skipped", [
-    (["a.ipynb", "README.md", "util.py"], set(), 5, ["a.ipynb"], []),  # a module is no notebook
-    (["a.py"], {"a.py"}, 5, ["a.py"], []),  # a py:percent script is
-    (["a.py", "a.ipynb"], {"a.py"}, 5, ["a.ipynb"], []),  # a pair runs once
-    (["b.ipynb", "a.ipynb", "c/d.py"], {"c/d.py"}, 2, ["a.ipynb", "b.ipynb"], ["c/d.py"]),  # bounded, named
-    (["x\ny.ipynb", "../up.ipynb", "-rf.ipynb", "data.csv"], set(), 5, [], []),  # odd names are not run
-    ([], set(), 5, [], []),
-])
+@pytest.mark.parametrize(
+    "changed, percent, limit, run, skipped",
+    [
+        (["a.ipynb", "README.md", "util.py"], set(), 5, ["a.ipynb"], []),  # a module is no notebook
+        (["a.py"], {"a.py"}, 5, ["a.py"], []),  # a py:percent script is
+        (["a.py", "a.ipynb"], {"a.py"}, 5, ["a.ipynb"], []),  # a pair runs once
+        (["b.ipynb", "a.ipynb", "c/d.py"], {"c/d.py"}, 2, ["a.ipynb", "b.ipynb"], ["c/d.py"]),  # bounded, named
+        (["x\ny.ipynb", "../up.ipynb", "-rf.ipynb", "data.csv"], set(), 5, [], []),  # odd names are not run
+        ([], set(), 5, [], []),
+    ],
+)
 def test_which_changed_files_are_notebooks_that_run(changed, percent, limit, run, skipped):
     assert notebooks_to_run(changed, percent, limit) == (run, skipped)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("# %%\nprint(1)\n", True), ("# ---\n# jupyter:\n# ---\n\n# %% [markdown]\n# Hi\n", True),
-    ("def f():\n    return 1\n", False),
-    ("x = '# %%'\n", False),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("# %%\nprint(1)\n", True),
+        ("# ---\n# jupyter:\n# ---\n\n# %% [markdown]\n# Hi\n", True),
+        ("def f():\n    return 1\n", False),
+        ("x = '# %%'\n", False),
+    ],
+)
 def test_percent_scripts(text, expected):
     assert is_percent_script(text) is expected
 
 
-@pytest.mark.parametrize("queued, running, concurrency, per_project, started", [
-    ([("r1", "a"), ("r2", "a"), ("r3", "b")], [], 2, 1, ["r1", "r3"]),  # one per project, FIFO
-    ([("r1", "a"), ("r2", "b")], ["c"], 2, 1, ["r1"]),  # the global limit counts what runs
-    ([("r1", "a"), ("r2", "a")], [], 4, 2, ["r1", "r2"]),
-    ([("r1", "a")], ["a"], 4, 1, []),  # the project is busy: it waits
-    ([], [], 2, 1, []),
-])
+@pytest.mark.parametrize(
+    "queued, running, concurrency, per_project, started",
+    [
+        ([("r1", "a"), ("r2", "a"), ("r3", "b")], [], 2, 1, ["r1", "r3"]),  # one per project, FIFO
+        ([("r1", "a"), ("r2", "b")], ["c"], 2, 1, ["r1"]),  # the global limit counts what runs
+        ([("r1", "a"), ("r2", "a")], [], 4, 2, ["r1", "r2"]),
+        ([("r1", "a")], ["a"], 4, 1, []),  # the project is busy: it waits
+        ([], [], 2, 1, []),
+    ],
+)
 def test_runs_to_start(queued, running, concurrency, per_project, started):
     assert runs_to_start(queued, running, concurrency, per_project) == started
 
@@ -79,7 +89,9 @@ def test_pass_fail_and_the_commit_status():
     assert gitlab_status(rec("r", "c", "passed", notebooks=ok)) == ("success", "1 notebook ran in a clean container")
     assert gitlab_status(rec("r", "c", "passed", notebooks=[])) == ("success", "no notebook changed: nothing to run")
     assert gitlab_status(rec("r", "c", "failed", notebooks=bad, error="")) == (
-        "failed", "a.py cell 3: ZeroDivisionError: division by zero")
+        "failed",
+        "a.py cell 3: ZeroDivisionError: division by zero",
+    )
     state, description = gitlab_status(rec("r", "c", "failed", error="x" * 500))
     assert state == "failed" and len(description) == 140
     assert gitlab_status(rec("r", "c", "canceled"))[0] == "canceled"
@@ -93,12 +105,28 @@ def test_markdown_from_the_notebook_stays_code():
 
 
 def test_the_note_names_the_failing_cell_and_error_and_links_the_notebooks():
-    run = rec("r1", "0123456789abcdef", "failed", source_branch="review/alice/x", image="img:1", seed=7,
-              notebooks=[{"path": "ok.py", "status": "ok", "duration": 2.0, "html": True},
-                         {"path": "bad `x`.py", "status": "failed", "failed_cell": 2, "error": "ValueError: @all",
-                          "failed_source": "raise ValueError('@all')", "html": True},
-                         {"path": "later.py", "status": "not run", "duration": 0.0}],
-              skipped=["more.ipynb"], packages={"status": "ok"})
+    run = rec(
+        "r1",
+        "0123456789abcdef",
+        "failed",
+        source_branch="review/alice/x",
+        image="img:1",
+        seed=7,
+        notebooks=[
+            {"path": "ok.py", "status": "ok", "duration": 2.0, "html": True},
+            {
+                "path": "bad `x`.py",
+                "status": "failed",
+                "failed_cell": 2,
+                "error": "ValueError: @all",
+                "failed_source": "raise ValueError('@all')",
+                "html": True,
+            },
+            {"path": "later.py", "status": "not run", "duration": 0.0},
+        ],
+        skipped=["more.ipynb"],
+        packages={"status": "ok"},
+    )
     text = note_text(run, "https://hub/services/promotion/review-runs/r1", lambda i: f"https://hub/r1/nb/{i}")
     assert text.startswith(NOTE_MARKER + "\n### Clean run failed")
     assert "Commit `0123456789ab` of `review/alice/x` in `img:1` (seed 7)" in text
@@ -112,14 +140,25 @@ def test_the_note_names_the_failing_cell_and_error_and_links_the_notebooks():
 
 
 def test_require_review_run_names_every_merge_request_without_a_passed_run():
-    runs = {"s1": [rec("a", "s1", "failed", error="x.py cell 1: boom"), rec("b", "s1", "passed")],
-            "s2": [rec("c", "s2", "failed", error="y.py cell 4: KeyError")], "s3": [rec("d", "s3", "canceled")],
-            "s4": [rec("e", "s4", "running")]}
+    runs = {
+        "s1": [rec("a", "s1", "failed", error="x.py cell 1: boom"), rec("b", "s1", "passed")],
+        "s2": [rec("c", "s2", "failed", error="y.py cell 4: KeyError")],
+        "s3": [rec("d", "s3", "canceled")],
+        "s4": [rec("e", "s4", "running")],
+    }
     verdicts = {sha: verdict(r) for sha, r in runs.items()}
     assert verdicts["s1"]["run_id"] == "b" and verdicts["s3"] is None
     assert review_gate([{"iid": 1, "sha": "s1"}], verdicts) == ""
-    reason = review_gate([{"iid": 1, "sha": "s1"}, {"iid": 2, "sha": "s2"}, {"iid": 3, "sha": "s3"},
-                          {"iid": 4, "sha": "s4"}, {"iid": 5, "sha": "s5"}], verdicts)
+    reason = review_gate(
+        [
+            {"iid": 1, "sha": "s1"},
+            {"iid": 2, "sha": "s2"},
+            {"iid": 3, "sha": "s3"},
+            {"iid": 4, "sha": "s4"},
+            {"iid": 5, "sha": "s5"},
+        ],
+        verdicts,
+    )
     assert "!2 (s2): its review run failed (y.py cell 4: KeyError)" in reason
     assert "!3 (s3) has no review run" in reason and "!5 (s5) has no review run" in reason
     assert "!4 (s4): its review run has not finished yet" in reason and "!1" not in reason

@@ -34,16 +34,18 @@ def settings(**project):
 
 
 def review(store, status, run_id, error=""):
-    store.add(ReviewRun(id=run_id, project=PROJECT, mr_iid=7, commit="h7", status=status, queued_at=utcnow(),
-                        error=error))
+    store.add(
+        ReviewRun(id=run_id, project=PROJECT, mr_iid=7, commit="h7", status=status, queued_at=utcnow(), error=error)
+    )
 
 
 async def test_a_lane_waits_for_a_passed_review_run_of_every_merged_request(tmp_path):
     store, gitlab = Store("sqlite://"), MergedGitLab()
     CountingPromoter.clean_runs = 0
     with ThreadPoolExecutor(2) as pool:
-        promoter = CountingPromoter(settings(require_review_run=True), store, NoContainers(), lambda p: gitlab,
-                                    tmp_path, executor=pool)
+        promoter = CountingPromoter(
+            settings(require_review_run=True), store, NoContainers(), lambda p: gitlab, tmp_path, executor=pool
+        )
         refused = await promoter.run_lane(PROJECT, "main")
         assert (refused.status, refused.phase) == ("failed", "failed")
         assert "!7 (h7) has no review run" in refused.error and CountingPromoter.clean_runs == 0

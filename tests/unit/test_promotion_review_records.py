@@ -12,8 +12,14 @@ pytestmark = pytest.mark.unit
 
 
 def review(run_id, *, iid=1, commit="c1", status="queued", minutes=0, project="ds/churn"):
-    return ReviewRun(id=run_id, project=project, mr_iid=iid, commit=commit, status=status,
-                     queued_at=utcnow() + timedelta(minutes=minutes))
+    return ReviewRun(
+        id=run_id,
+        project=project,
+        mr_iid=iid,
+        commit=commit,
+        status=status,
+        queued_at=utcnow() + timedelta(minutes=minutes),
+    )
 
 
 def test_a_database_of_the_previous_version_keeps_its_runs_and_gains_review_runs(tmp_path):
@@ -21,8 +27,11 @@ def test_a_database_of_the_previous_version_keeps_its_runs_and_gains_review_runs
     old = create_engine(url)
     Base.metadata.create_all(old, tables=[Run.__table__, LaneState.__table__])  # what the last release made
     with old.begin() as c:
-        c.execute(Run.__table__.insert().values(id="r1", project="ds/churn", source="main", target="staging",
-                                                started_at=utcnow(), status="promoted"))
+        c.execute(
+            Run.__table__.insert().values(
+                id="r1", project="ds/churn", source="main", target="staging", started_at=utcnow(), status="promoted"
+            )
+        )
     old.dispose()
     assert set(inspect(create_engine(url)).get_table_names()) == {"promotion_runs", "promotion_lanes"}
 

@@ -28,12 +28,25 @@ def test_plots_tables_markdown_and_text_are_shown():
     html = page(
         nbformat.v4.new_markdown_cell("# Churn\nCustomers by *tenure*, **charges** and `plan`."),
         nbformat.v4.new_code_cell("plt.show()", outputs=[out(**{"image/png": PNG, "text/plain": "<Figure>"})]),
-        nbformat.v4.new_code_cell("df", outputs=[out("execute_result", **{
-            "text/html": "<table class='dataframe' border='1'><thead><tr><th>tenure</th></tr></thead>"
-                         "<tbody><tr><td style='color: red'>12</td></tr></tbody></table>",
-            "text/plain": "df"})]),
-        nbformat.v4.new_code_cell("svg", outputs=[out(**{"image/svg+xml": "<svg xmlns='http://www.w3.org/2000/svg'/>"})]),
-        nbformat.v4.new_code_cell("print(2)", outputs=[nbformat.v4.new_output("stream", name="stdout", text="2 <b>\n")]),
+        nbformat.v4.new_code_cell(
+            "df",
+            outputs=[
+                out(
+                    "execute_result",
+                    **{
+                        "text/html": "<table class='dataframe' border='1'><thead><tr><th>tenure</th></tr></thead>"
+                        "<tbody><tr><td style='color: red'>12</td></tr></tbody></table>",
+                        "text/plain": "df",
+                    },
+                )
+            ],
+        ),
+        nbformat.v4.new_code_cell(
+            "svg", outputs=[out(**{"image/svg+xml": "<svg xmlns='http://www.w3.org/2000/svg'/>"})]
+        ),
+        nbformat.v4.new_code_cell(
+            "print(2)", outputs=[nbformat.v4.new_output("stream", name="stdout", text="2 <b>\n")]
+        ),
     )
     assert f'src="data:image/png;base64,{PNG}"' in html
     assert re.search(r"<table[^>]*>\s*<thead>\s*<tr>\s*<th>tenure</th>", html)
@@ -46,14 +59,28 @@ def test_plots_tables_markdown_and_text_are_shown():
 
 def test_nothing_the_notebook_wrote_runs():
     html = page(
-        nbformat.v4.new_markdown_cell("<script>alert(1)</script> <img src=x onerror=alert(2)> "
-                                      "[link](javascript:alert(3)) <a href='https://example.org'>ok</a>"),
-        nbformat.v4.new_code_cell("x", outputs=[out(**{
-            "text/html": "<b onclick='alert(4)'>bold</b><script>alert(5)</script><iframe src='https://evil'></iframe>"
-                         "<img src='https://tracker.example/pixel.png'><style>body{display:none}</style>",
-            "application/javascript": "alert(6)",
-            "application/vnd.jupyter.widget-view+json": {"model_id": "m1", "version_major": 2, "version_minor": 0},
-            "text/plain": "x"})]),
+        nbformat.v4.new_markdown_cell(
+            "<script>alert(1)</script> <img src=x onerror=alert(2)> "
+            "[link](javascript:alert(3)) <a href='https://example.org'>ok</a>"
+        ),
+        nbformat.v4.new_code_cell(
+            "x",
+            outputs=[
+                out(
+                    **{
+                        "text/html": "<b onclick='alert(4)'>bold</b><script>alert(5)</script><iframe src='https://evil'></iframe>"
+                        "<img src='https://tracker.example/pixel.png'><style>body{display:none}</style>",
+                        "application/javascript": "alert(6)",
+                        "application/vnd.jupyter.widget-view+json": {
+                            "model_id": "m1",
+                            "version_major": 2,
+                            "version_minor": 0,
+                        },
+                        "text/plain": "x",
+                    }
+                )
+            ],
+        ),
         nbformat.v4.new_code_cell("md", outputs=[out(**{"text/markdown": "<svg onload=alert(7)>"})]),
         widgets={"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2, "version_minor": 0}},
     )

@@ -26,10 +26,25 @@ PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAW
 
 
 def settings(**project):
-    return settings_from_json(json.dumps({"projects": [{
-        "path": PROJECT, "image": "img:1", "notebooks": ["a.ipynb"], "seed": 7, "parameters": {"n": 1},
-        "cell_timeout": 30, "volumes": [{"source": "/srv/data", "target": "/data"}],
-        "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}], **project}]}))
+    return settings_from_json(
+        json.dumps(
+            {
+                "projects": [
+                    {
+                        "path": PROJECT,
+                        "image": "img:1",
+                        "notebooks": ["a.ipynb"],
+                        "seed": 7,
+                        "parameters": {"n": 1},
+                        "cell_timeout": 30,
+                        "volumes": [{"source": "/srv/data", "target": "/data"}],
+                        "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *"}],
+                        **project,
+                    }
+                ]
+            }
+        )
+    )
 
 
 class FakeGitLab:
@@ -45,15 +60,27 @@ class FakeGitLab:
 
     def push(self, iid, sha, files):
         self.files[sha] = files
-        self.mrs[iid] = {"iid": iid, "sha": sha, "source_branch": f"review/alice/{iid}", "target_branch": "main",
-                         "state": "opened", "updated_at": f"2030-01-01T00:00:{len(self.files):02d}Z"}
+        self.mrs[iid] = {
+            "iid": iid,
+            "sha": sha,
+            "source_branch": f"review/alice/{iid}",
+            "target_branch": "main",
+            "state": "opened",
+            "updated_at": f"2030-01-01T00:00:{len(self.files):02d}Z",
+        }
 
     async def open_merge_requests(self, updated_after=None, limit=100):
         """GitLab's answer: updated since ``updated_after``, least recently updated first."""
         self.listed.append(updated_after)
-        found = sorted((m for m in self.mrs.values() if m["state"] == "opened"
-                        and (updated_after is None or m["updated_at"] >= updated_after.replace("+00:00", "Z"))),
-                       key=lambda m: m["updated_at"])
+        found = sorted(
+            (
+                m
+                for m in self.mrs.values()
+                if m["state"] == "opened"
+                and (updated_after is None or m["updated_at"] >= updated_after.replace("+00:00", "Z"))
+            ),
+            key=lambda m: m["updated_at"],
+        )
         return [dict(m) for m in found][:limit]
 
     async def merge_request(self, iid):
@@ -113,16 +140,38 @@ class NotebookPromoter(Promoter):
         for path in job.notebooks:
             failing = "raise" in files[path]
             nb = nbformat.v4.new_notebook()
-            nb.cells = [nbformat.v4.new_code_cell(files[path], outputs=[nbformat.v4.new_output(
-                "display_data", data={"image/png": PNG, "text/plain": "<Figure>"})] if not failing else [])]
+            nb.cells = [
+                nbformat.v4.new_code_cell(
+                    files[path],
+                    outputs=[nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})]
+                    if not failing
+                    else [],
+                )
+            ]
             target = Path(job.artifacts_dir) / "out" / "notebooks" / (path.rsplit(".", 1)[0] + ".ipynb")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(nbformat.writes(nb))
-            results.append({"path": path, "status": "failed", "failed_cell": 1, "error": "ValueError: bad rate",
-                            "failed_source": files[path], "duration": 0.1} if failing else
-                           {"path": path, "status": "ok", "duration": 0.1})
-        return CleanRunOutcome(image_id="sha256:1", image_digest="img@sha256:1", notebooks=results, tests={},
-                               installed=[], imports=[], log_tail="done")
+            results.append(
+                {
+                    "path": path,
+                    "status": "failed",
+                    "failed_cell": 1,
+                    "error": "ValueError: bad rate",
+                    "failed_source": files[path],
+                    "duration": 0.1,
+                }
+                if failing
+                else {"path": path, "status": "ok", "duration": 0.1}
+            )
+        return CleanRunOutcome(
+            image_id="sha256:1",
+            image_digest="img@sha256:1",
+            notebooks=results,
+            tests={},
+            installed=[],
+            imports=[],
+            log_tail="done",
+        )
 
 
 @pytest.fixture
@@ -139,8 +188,16 @@ def make_runs(gitlab, tmp_path):
         store = Store("sqlite://")
         s = project_settings or settings()
         promoter = NotebookPromoter(s, store, None, lambda path: gitlab, tmp_path, run_limits={"cpu_limit": 1.0})
-        runs = ReviewRuns(s, store, promoter, lambda path: gitlab, tmp_path, public_url="https://hub.example/svc",
-                          stopping=threading.Event(), **traits)
+        runs = ReviewRuns(
+            s,
+            store,
+            promoter,
+            lambda path: gitlab,
+            tmp_path,
+            public_url="https://hub.example/svc",
+            stopping=threading.Event(),
+            **traits,
+        )
         made.append(runs)
         return runs
 
@@ -160,8 +217,17 @@ async def settled(runs, timeout=10):
 
 async def test_a_merge_request_gets_pending_running_success_a_note_and_html(gitlab, make_runs):
     runs = make_runs()
-    gitlab.push(1, "s1", {"plot.py": "# %%\nplt.plot()\n", "plot.ipynb": "{}", "util.py": "def f(): pass\n",
-                          "train.py": "# %%\nfit()\n", "data.csv": "a,b\n"})
+    gitlab.push(
+        1,
+        "s1",
+        {
+            "plot.py": "# %%\nplt.plot()\n",
+            "plot.ipynb": "{}",
+            "util.py": "def f(): pass\n",
+            "train.py": "# %%\nfit()\n",
+            "data.csv": "a,b\n",
+        },
+    )
     [queued] = await runs.poll_once()
     assert queued["status"] == "queued" and queued["commit"] == "s1"
     await settled(runs)
@@ -172,8 +238,10 @@ async def test_a_merge_request_gets_pending_running_success_a_note_and_html(gitl
     assert job.volumes == ({"source": "/srv/data", "target": "/data"},) and job.default_limits == {"cpu_limit": 1.0}
     url = f"https://hub.example/svc/review-runs/{run.id}"
     assert [(s[1], s[2], s[3], s[4]) for s in gitlab.statuses] == [
-        ("pending", "jupyterhub-ds/run", "review/alice/1", url), ("running", "jupyterhub-ds/run", "review/alice/1", url),
-        ("success", "jupyterhub-ds/run", "review/alice/1", url)]
+        ("pending", "jupyterhub-ds/run", "review/alice/1", url),
+        ("running", "jupyterhub-ds/run", "review/alice/1", url),
+        ("success", "jupyterhub-ds/run", "review/alice/1", url),
+    ]
     [(note_id, body)] = gitlab.notes[1].items()
     assert body.startswith(NOTE_MARKER) and f"[executed notebook]({url}/notebooks/0)" in body
     html = runs.html_path(run, 0).read_text()
@@ -225,7 +293,9 @@ async def test_limits_restart_and_an_admin_asking_again(gitlab, make_runs, tmp_p
     gitlab.push(2, "s2", {"b.py": "# %%\n2\n"})
     gitlab.push(3, "s3", {"c.py": "# %%\n3\n"})
     offered = await runs.poll_once()  # one runs, one waits, the third does not fit
-    assert sorted(r["commit"] for r in offered) == ["s1", "s2"] and "s3" not in {r.commit for r in runs.store.review_runs()}
+    assert sorted(r["commit"] for r in offered) == ["s1", "s2"] and "s3" not in {
+        r.commit for r in runs.store.review_runs()
+    }
     with pytest.raises(QueueFull, match="1 review runs wait already"):
         await runs.request(PROJECT, 3, "admin")
     gate.set()
@@ -245,8 +315,19 @@ async def test_limits_restart_and_an_admin_asking_again(gitlab, make_runs, tmp_p
 
     # a service stopped mid-run: the run waits again at the next start (the same record)
     store = runs.store
-    store.add(ReviewRun(id="left", project=PROJECT, mr_iid=3, commit="s3", queued_at=utcnow(), status="running",
-                        source_branch="review/alice/3", target_branch="main", artifacts=str(tmp_path / "left")))
+    store.add(
+        ReviewRun(
+            id="left",
+            project=PROJECT,
+            mr_iid=3,
+            commit="s3",
+            queued_at=utcnow(),
+            status="running",
+            source_branch="review/alice/3",
+            target_branch="main",
+            artifacts=str(tmp_path / "left"),
+        )
+    )
     runs.requeue_interrupted()
     assert store.get_review("left").status == "queued"
 

@@ -44,7 +44,12 @@ def test_time_zone_keeps_local_wall_clock_across_dst_change():
     # Europe/Berlin leaves summer time on 2026-10-25 at 03:00 CEST: 02:00 local is 00:00 UTC
     # before, 01:00 UTC after; on the day itself 02:00 happens twice and runs once (as cron).
     fired = run_clock([NIGHTLY], utc(2026, 10, 23, 12), utc(2026, 10, 27, 12), timedelta(minutes=5), tz="Europe/Berlin")
-    assert [t for _, t in fired] == [utc(2026, 10, 24, 0), utc(2026, 10, 25, 0), utc(2026, 10, 26, 1), utc(2026, 10, 27, 1)]
+    assert [t for _, t in fired] == [
+        utc(2026, 10, 24, 0),
+        utc(2026, 10, 25, 0),
+        utc(2026, 10, 26, 1),
+        utc(2026, 10, 27, 1),
+    ]
 
 
 def test_missed_ticks_collapse_into_one_run():

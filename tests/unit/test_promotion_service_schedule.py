@@ -17,10 +17,22 @@ def utc(*args):
 
 
 def config(paused=False, staging_paused=False):
-    return {"timezone": "Europe/Berlin", "paused": paused, "database_url": "sqlite://",
-            "projects": [{"path": "ds/churn", "image": "img:1", "notebooks": ["a.ipynb"],
-                          "lanes": [{"from": "main", "to": "staging", "schedule": "0 2 * * *", "paused": staging_paused},
-                                    {"from": "staging", "to": "production", "schedule": "0 6 * * 1"}]}]}
+    return {
+        "timezone": "Europe/Berlin",
+        "paused": paused,
+        "database_url": "sqlite://",
+        "projects": [
+            {
+                "path": "ds/churn",
+                "image": "img:1",
+                "notebooks": ["a.ipynb"],
+                "lanes": [
+                    {"from": "main", "to": "staging", "schedule": "0 2 * * *", "paused": staging_paused},
+                    {"from": "staging", "to": "production", "schedule": "0 6 * * 1"},
+                ],
+            }
+        ],
+    }
 
 
 class RecordingPromoter:

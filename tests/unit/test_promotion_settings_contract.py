@@ -14,8 +14,11 @@ from jupyterhub_ds.promotion.settings import CONFIG_ENV, settings_from_json
 pytestmark = pytest.mark.unit
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "hub_config" / "jupyterhub_ds.yaml"
-SECRETS = {"GITLAB_CLIENT_SECRET": "s", "JUPYTERHUB_CRYPT_KEY": "0" * 64,
-           "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": "glpat-service-token"}
+SECRETS = {
+    "GITLAB_CLIENT_SECRET": "s",
+    "JUPYTERHUB_CRYPT_KEY": "0" * 64,
+    "JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN": "glpat-service-token",
+}
 
 
 def test_example_admin_yaml_gives_the_service_its_lanes_limits_and_token():
@@ -26,15 +29,21 @@ def test_example_admin_yaml_gives_the_service_its_lanes_limits_and_token():
     settings = settings_from_json(service["environment"][CONFIG_ENV])
     project = settings.project("data-science/churn-model")
     assert [(lane.source, lane.target, lane.schedule) for lane in project.lanes] == [
-        ("main", "staging", "0 2 * * *"), ("staging", "production", "0 4 * * 1")]
+        ("main", "staging", "0 2 * * *"),
+        ("staging", "production", "0 4 * * 1"),
+    ]
     assert project.notebooks == ("notebooks/prepare.ipynb", "notebooks/train.ipynb")
-    assert (project.seed, project.cell_timeout, project.network, project.parameters) == (42, 600, False, {"sample": 0.1})
+    assert (project.seed, project.cell_timeout, project.network, project.parameters) == (
+        42,
+        600,
+        False,
+        {"sample": 0.1},
+    )
     assert project.limits["cpu_limit"] > 0 and project.limits["mem_limit"] > 2**30  # the "large" profile's
     assert (project.review_runs, project.require_review_run) == (True, False)
     assert settings.timezone == "Europe/Berlin"
 
-    app = PromotionService(settings_json=service["environment"][CONFIG_ENV],
-                           gitlab_url="https://gitlab.example.com")
+    app = PromotionService(settings_json=service["environment"][CONFIG_ENV], gitlab_url="https://gitlab.example.com")
     assert app.settings == settings and app.database_url == "sqlite:///jupyterhub_ds_promotion.sqlite"
     assert service["environment"]["JUPYTERHUB_DS_PROMOTION_GITLAB_TOKEN"] == "glpat-service-token"
 

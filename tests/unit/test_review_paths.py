@@ -10,18 +10,21 @@ from jupyterhub_ds.review.paths import check_api_path, locate_notebook
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize("path, fragment", [
-    (None, '"path" is missing'),
-    ("", '"path" is missing'),
-    ("../x.ipynb", "paths with '..' are refused"),
-    ("a/../../x.ipynb", "paths with '..' are refused"),
-    ("/etc/x.ipynb", "absolute paths are refused"),
-    ("C:/x.ipynb", "absolute paths are refused"),
-    ("a\\..\\x.ipynb", "is not a valid notebook path"),
-    ("a/x.py", "is not a notebook (.ipynb)"),
-    ("a/x\x00.ipynb", "is not a valid notebook path"),
-    ("projects/ns/p/.git/x.ipynb", "is inside git's own folder (.git)"),
-])
+@pytest.mark.parametrize(
+    "path, fragment",
+    [
+        (None, '"path" is missing'),
+        ("", '"path" is missing'),
+        ("../x.ipynb", "paths with '..' are refused"),
+        ("a/../../x.ipynb", "paths with '..' are refused"),
+        ("/etc/x.ipynb", "absolute paths are refused"),
+        ("C:/x.ipynb", "absolute paths are refused"),
+        ("a\\..\\x.ipynb", "is not a valid notebook path"),
+        ("a/x.py", "is not a notebook (.ipynb)"),
+        ("a/x\x00.ipynb", "is not a valid notebook path"),
+        ("projects/ns/p/.git/x.ipynb", "is inside git's own folder (.git)"),
+    ],
+)
 def test_check_api_path_refuses(path, fragment):
     with pytest.raises(ReviewError) as e:
         check_api_path(path)
@@ -50,18 +53,33 @@ def test_locate_finds_the_working_copy(home):
     assert loc.repo_root == (home / "projects/ns/p").resolve()
 
 
-@pytest.mark.parametrize("make, path, fragment", [
-    (lambda h: None, "loose.ipynb", "is not inside a git working copy"),
-    (lambda h: os.symlink(h.parent / "secret.ipynb", h / "projects/ns/p/link.ipynb"), "projects/ns/p/link.ipynb",
-     "points outside your home folder"),
-    (lambda h: os.symlink(h / "loose.ipynb", h / "projects/ns/p/link.ipynb"), "projects/ns/p/link.ipynb",
-     "is a symlink to a file outside its git working copy"),
-    (lambda h: os.symlink(h.parent, h / "projects/ns/p/up"), "projects/ns/p/up/secret.ipynb",
-     "points outside your home folder"),
-    (lambda h: (h / "projects/ns/p/nb/a.py").symlink_to(h / "loose.ipynb"), "projects/ns/p/nb/a.ipynb",
-     "(the paired script of a.ipynb) is a symlink out of the working copy"),
-    (lambda h: None, "projects/ns/p/nb/none.ipynb", "does not exist; save the notebook first"),
-])
+@pytest.mark.parametrize(
+    "make, path, fragment",
+    [
+        (lambda h: None, "loose.ipynb", "is not inside a git working copy"),
+        (
+            lambda h: os.symlink(h.parent / "secret.ipynb", h / "projects/ns/p/link.ipynb"),
+            "projects/ns/p/link.ipynb",
+            "points outside your home folder",
+        ),
+        (
+            lambda h: os.symlink(h / "loose.ipynb", h / "projects/ns/p/link.ipynb"),
+            "projects/ns/p/link.ipynb",
+            "is a symlink to a file outside its git working copy",
+        ),
+        (
+            lambda h: os.symlink(h.parent, h / "projects/ns/p/up"),
+            "projects/ns/p/up/secret.ipynb",
+            "points outside your home folder",
+        ),
+        (
+            lambda h: (h / "projects/ns/p/nb/a.py").symlink_to(h / "loose.ipynb"),
+            "projects/ns/p/nb/a.ipynb",
+            "(the paired script of a.ipynb) is a symlink out of the working copy",
+        ),
+        (lambda h: None, "projects/ns/p/nb/none.ipynb", "does not exist; save the notebook first"),
+    ],
+)
 def test_locate_refuses_escapes(home, make, path, fragment):
     make(home)
     with pytest.raises(ReviewError) as e:

@@ -9,25 +9,28 @@ pytestmark = pytest.mark.unit
 PATTERNS = compile_patterns((r"corp-[0-9]{4}-secret",))
 
 
-@pytest.mark.parametrize("text, kinds", [
-    ("token = 'glpat-" + "x1Y2z3" * 4 + "'", ["a GitLab token"]),
-    ("glpat-abcdefghijklmnopqrstu", ["a GitLab token"]),
-    ("glpat-short", []),
-    ("gloas-" + "a" * 30, ["a GitLab token"]),
-    ("ghp_" + "a" * 36, ["a GitHub token"]),
-    ("ghs_" + "B" * 36, ["a GitHub token"]),
-    ("ghp_" + "a" * 10, []),
-    ("github_pat_" + "11ABCDEFG" * 4, ["a GitHub token"]),
-    ("AKIAIOSFODNN7EXAMPLE", ["an AWS access key"]),
-    ("AKIAIOSFODNN7EXAMPL", []),
-    ("xAKIAIOSFODNN7EXAMPLE", []),
-    ("-----BEGIN RSA PRIVATE KEY-----\nMII", ["a private key"]),
-    ("-----BEGIN PRIVATE KEY-----", ["a private key"]),
-    ("-----BEGIN PGP PRIVATE KEY BLOCK-----", ["a private key"]),
-    ("-----BEGIN PUBLIC KEY-----", []),
-    ("pw = corp-1234-secret", ["a secret (matches the admin's pattern #1)"]),
-    ("nothing to see", []),
-])
+@pytest.mark.parametrize(
+    "text, kinds",
+    [
+        ("token = 'glpat-" + "x1Y2z3" * 4 + "'", ["a GitLab token"]),
+        ("glpat-abcdefghijklmnopqrstu", ["a GitLab token"]),
+        ("glpat-short", []),
+        ("gloas-" + "a" * 30, ["a GitLab token"]),
+        ("ghp_" + "a" * 36, ["a GitHub token"]),
+        ("ghs_" + "B" * 36, ["a GitHub token"]),
+        ("ghp_" + "a" * 10, []),
+        ("github_pat_" + "11ABCDEFG" * 4, ["a GitHub token"]),
+        ("AKIAIOSFODNN7EXAMPLE", ["an AWS access key"]),
+        ("AKIAIOSFODNN7EXAMPL", []),
+        ("xAKIAIOSFODNN7EXAMPLE", []),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMII", ["a private key"]),
+        ("-----BEGIN PRIVATE KEY-----", ["a private key"]),
+        ("-----BEGIN PGP PRIVATE KEY BLOCK-----", ["a private key"]),
+        ("-----BEGIN PUBLIC KEY-----", []),
+        ("pw = corp-1234-secret", ["a secret (matches the admin's pattern #1)"]),
+        ("nothing to see", []),
+    ],
+)
 def test_patterns(text, kinds):
     assert [f.kind for f in scan_text(text, PATTERNS)] == kinds
 

@@ -21,13 +21,16 @@ def cells(*sources):
 BASE = cells("# Title", "import pandas as pd", "df = pd.read_csv('a.csv')\ndf.head()", "print('bye')")
 
 
-@pytest.mark.parametrize("new, counts", [
-    (BASE, (0, 0, 0)),
-    (BASE + cells("x = 1"), (1, 0, 0)),
-    (BASE[:3], (0, 1, 0)),
-    (BASE[:2] + cells("df = pd.read_csv('b.csv')\ndf.head()") + BASE[3:], (0, 0, 1)),
-    (cells("# Title", "import pandas as pd", "y = 2", "df = pd.read_csv('a.csv')\ndf.head()"), (1, 1, 0)),
-])
+@pytest.mark.parametrize(
+    "new, counts",
+    [
+        (BASE, (0, 0, 0)),
+        (BASE + cells("x = 1"), (1, 0, 0)),
+        (BASE[:3], (0, 1, 0)),
+        (BASE[:2] + cells("df = pd.read_csv('b.csv')\ndf.head()") + BASE[3:], (0, 0, 1)),
+        (cells("# Title", "import pandas as pd", "y = 2", "df = pd.read_csv('a.csv')\ndf.head()"), (1, 1, 0)),
+    ],
+)
 def test_counts_of_added_removed_changed_cells(new, counts):
     import nbdime
     import nbformat
@@ -42,10 +45,15 @@ def test_counts_of_added_removed_changed_cells(new, counts):
 def test_changed_cell_shows_a_fenced_unified_diff_with_the_new_cell_number():
     new = cells("# Title", "import numpy as np") + BASE[1:3] + [{"cell_type": "code", "source": "print('ciao')"}]
     text = compute_cell_summary("analysis/eda.ipynb", "main", BASE, new)
-    assert text.startswith("### Notebook changes in `analysis/eda.ipynb` (compared with `main`)\n\n"
-                           "**1** cells added, **0** removed, **1** changed.\n")
+    assert text.startswith(
+        "### Notebook changes in `analysis/eda.ipynb` (compared with `main`)\n\n"
+        "**1** cells added, **0** removed, **1** changed.\n"
+    )
     assert "#### Cell 2 added (code, in the new notebook)\n\n```python\nimport numpy as np\n```" in text
-    assert "#### Cell 5 changed (code, in the new notebook)\n\n```diff\n@@ -1 +1 @@\n-print('bye')\n+print('ciao')\n```" in text
+    assert (
+        "#### Cell 5 changed (code, in the new notebook)\n\n```diff\n@@ -1 +1 @@\n-print('bye')\n+print('ciao')\n```"
+        in text
+    )
 
 
 def test_removed_cells_are_numbered_in_the_old_notebook():
@@ -62,11 +70,14 @@ def test_no_changes_says_so():
     assert "No cell changes." in cell_summary("n.ipynb", "main", [])
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("x = 1", "```py\nx = 1\n```"),
-    ("s = '```'", "````py\ns = '```'\n````"),
-    ("a ````` b", "``````py\na ````` b\n``````"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("x = 1", "```py\nx = 1\n```"),
+        ("s = '```'", "````py\ns = '```'\n````"),
+        ("a ````` b", "``````py\na ````` b\n``````"),
+    ],
+)
 def test_fence_is_longer_than_any_backtick_run_inside(text, expected):
     assert fence(text, "py") == expected
 
@@ -91,30 +102,45 @@ def test_many_changed_cells_are_capped_with_a_note():
 
 
 def test_fallback_is_the_scripts_unified_diff_with_the_reason():
-    text = script_summary("n.ipynb", "n.py", "main", "# %%\nx = 1\n", "# %%\nx = 2\n", "the cell-level summary took longer than 1.5 s")
-    assert text == ("### Notebook changes in `n.ipynb` (compared with `main`)\n\n"
-                    "_the cell-level summary took longer than 1.5 s; showing the script's unified diff._\n\n"
-                    "```diff\n--- a/n.py\n+++ b/n.py\n@@ -1,2 +1,2 @@\n # %%\n-x = 1\n+x = 2\n```\n")
+    text = script_summary(
+        "n.ipynb", "n.py", "main", "# %%\nx = 1\n", "# %%\nx = 2\n", "the cell-level summary took longer than 1.5 s"
+    )
+    assert text == (
+        "### Notebook changes in `n.ipynb` (compared with `main`)\n\n"
+        "_the cell-level summary took longer than 1.5 s; showing the script's unified diff._\n\n"
+        "```diff\n--- a/n.py\n+++ b/n.py\n@@ -1,2 +1,2 @@\n # %%\n-x = 1\n+x = 2\n```\n"
+    )
 
 
-@pytest.mark.parametrize("user, expected", [
-    ("", "S"),
-    ("  Why: churn.  ", "Why: churn.\n\n---\n\nS"),
-])
+@pytest.mark.parametrize(
+    "user, expected",
+    [
+        ("", "S"),
+        ("  Why: churn.  ", "Why: churn.\n\n---\n\nS"),
+    ],
+)
 def test_description_puts_the_users_text_first(user, expected):
     assert mr_description(user, "S") == expected
 
 
 # --- the cell matching is nbdime's, in bounded time ---------------------------------------------
 
+
 def code(*sources):
     return [{"cell_type": "code", "source": s} for s in sources]
 
 
 LONG = "\n".join(f"frame_{k} = load('part-{k}.csv').dropna().groupby('region').sum()" for k in range(8))
-NB = cells("# Churn analysis", "import pandas as pd", "df = pd.read_csv('churn.csv')", "df.describe()",
-           "## Model", "from sklearn.linear_model import LogisticRegression",
-           "model = LogisticRegression().fit(df[features], df.churned)", "print(model.score(X, y))")
+NB = cells(
+    "# Churn analysis",
+    "import pandas as pd",
+    "df = pd.read_csv('churn.csv')",
+    "df.describe()",
+    "## Model",
+    "from sklearn.linear_model import LogisticRegression",
+    "model = LogisticRegression().fit(df[features], df.churned)",
+    "print(model.score(X, y))",
+)
 MATCHING = [
     ("unchanged", NB, NB),
     ("one cell edited", NB, NB[:2] + code("df = pd.read_csv('churn-2024.csv')") + NB[3:]),
@@ -127,11 +153,21 @@ MATCHING = [
     ("a cell rewritten", NB, NB[:3] + code("summary = df.groupby('plan').churned.mean()") + NB[4:]),
     ("a cell's type changed", NB, NB[:4] + [{"cell_type": "code", "source": "## Model"}] + NB[5:]),
     ("edited and added", NB, NB[:2] + code("df = pd.read_csv('churn.csv', sep=';')", "df.head()") + NB[3:]),
-    ("edited, removed and added", NB, NB[:1] + code("import pandas as pd\nimport numpy as np") + NB[3:6]
-     + code("model = LogisticRegression(C=0.5).fit(df[features], df.churned)", "model.coef_")),
+    (
+        "edited, removed and added",
+        NB,
+        NB[:1]
+        + code("import pandas as pd\nimport numpy as np")
+        + NB[3:6]
+        + code("model = LogisticRegression(C=0.5).fit(df[features], df.churned)", "model.coef_"),
+    ),
     ("short cells", code("x = 1", "y = 2", "z = 3"), code("x = 1", "y = 20", "w", "z = 3")),
     ("empty cells", code("", "a = 1", ""), code("a = 1", "", "b")),
-    ("long cell edited", code("import os", LONG, "print(1)"), code("import os", LONG.replace("sum()", "mean()", 2), "print(1)")),
+    (
+        "long cell edited",
+        code("import os", LONG, "print(1)"),
+        code("import os", LONG.replace("sum()", "mean()", 2), "print(1)"),
+    ),
     ("new notebook", [], NB),
     ("everything deleted", NB, []),
     ("every cell edited", NB, [dict(c, source=c["source"] + " # v2") for c in NB]),

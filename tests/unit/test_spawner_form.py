@@ -202,17 +202,27 @@ async def test_hardening_merges_with_the_admins_host_config(spawner_for, admin_h
         return
     host, create = await spawner.hardened_settings()
     assert check(host), host
-    assert create == {"user": "1000", "labels": {"org.jupyterhub-ds.user": "alice",
-                                                 "org.jupyterhub-ds.profile": "large",
-                                                 "org.jupyterhub-ds.server": ""}}
+    assert create == {
+        "user": "1000",
+        "labels": {
+            "org.jupyterhub-ds.user": "alice",
+            "org.jupyterhub-ds.profile": "large",
+            "org.jupyterhub-ds.server": "",
+        },
+    }
 
 
 async def test_every_container_is_labelled_with_its_user_and_profile_and_keeps_the_admins_labels(spawner_for):
     # doctor and the hub's resource metrics find users' containers by these labels
-    spawner = spawner_for("alice", extra_create_kwargs={"labels": {"team": "analytics",
-                                                                   "org.jupyterhub-ds.user": "mallory"}})
+    spawner = spawner_for(
+        "alice", extra_create_kwargs={"labels": {"team": "analytics", "org.jupyterhub-ds.user": "mallory"}}
+    )
     spawner.user_options = {"profile": "small"}
     spawner.load_user_options()
     _, create = await spawner.hardened_settings()
-    assert create["labels"] == {"team": "analytics", "org.jupyterhub-ds.user": "alice",
-                                "org.jupyterhub-ds.profile": "small", "org.jupyterhub-ds.server": ""}
+    assert create["labels"] == {
+        "team": "analytics",
+        "org.jupyterhub-ds.user": "alice",
+        "org.jupyterhub-ds.profile": "small",
+        "org.jupyterhub-ds.server": "",
+    }

@@ -41,8 +41,11 @@ def test_profile_becomes_limits_and_reservations():
     r = profile(cpu_limit=2.0, mem_limit=4 * GiB, cpu_guarantee=0.5, mem_guarantee=GiB, gpus=2)
     assert service.resources(r, Hardening()) == {
         "Limits": {"NanoCPUs": 2 * 10**9, "MemoryBytes": 4 * GiB, "Pids": 1024},
-        "Reservations": {"NanoCPUs": 5 * 10**8, "MemoryBytes": GiB,
-                         "GenericResources": [{"DiscreteResourceSpec": {"Kind": "NVIDIA-GPU", "Value": 2}}]},
+        "Reservations": {
+            "NanoCPUs": 5 * 10**8,
+            "MemoryBytes": GiB,
+            "GenericResources": [{"DiscreteResourceSpec": {"Kind": "NVIDIA-GPU", "Value": 2}}],
+        },
     }
     assert service.resources(profile(pids_limit=50), Hardening(default_pids_limit=None)) == {"Limits": {"Pids": 50}}
     assert service.resources(profile(), Hardening(default_pids_limit=None)) == {}
@@ -64,20 +67,25 @@ def test_placement_is_the_profiles_plus_the_home_node():
     assert service.constraints(r) == ["node.labels.gpu==true"]
     assert service.constraints(r, "abc123") == ["node.labels.gpu==true", "node.id==abc123"]
     assert service.merge_placement({"constraints": ["node.role==worker"], "preferences": ["x"]}, ["node.id==a"]) == {
-        "constraints": ["node.role==worker", "node.id==a"], "preferences": ["x"]}
+        "constraints": ["node.role==worker", "node.id==a"],
+        "preferences": ["x"],
+    }
 
 
 # ---- the admin's extra_* merged with ours ---------------------------------------------------
 
 
-@pytest.mark.parametrize("admin, message", [
-    ({"user": "0"}, "differs from the hardening's user"),
-    ({"cap_add": ["SYS_ADMIN"]}, "adds capabilities"),
-    ({"read_only": False}, "undoes hardening.read_only_rootfs"),
-    ({"args": ["bash"]}, "is the spawner's"),
-    ({"command": ["sh"]}, "is the spawner's"),
-    ({"privileges": {"SELinuxContext": {"Disable": True}}}, "disables SELinux"),
-])
+@pytest.mark.parametrize(
+    "admin, message",
+    [
+        ({"user": "0"}, "differs from the hardening's user"),
+        ({"cap_add": ["SYS_ADMIN"]}, "adds capabilities"),
+        ({"read_only": False}, "undoes hardening.read_only_rootfs"),
+        ({"args": ["bash"]}, "is the spawner's"),
+        ({"command": ["sh"]}, "is the spawner's"),
+        ({"privileges": {"SELinuxContext": {"Disable": True}}}, "disables SELinux"),
+    ],
+)
 def test_admin_container_spec_may_not_weaken_the_hardening(admin, message):
     ours = service.container_spec(CMD, Hardening(read_only_rootfs=True))
     with pytest.raises(HardeningConflict, match=message):
@@ -86,8 +94,9 @@ def test_admin_container_spec_may_not_weaken_the_hardening(admin, message):
 
 def test_admin_container_spec_may_add():
     ours = service.container_spec(CMD, Hardening())
-    merged = service.merge_container_spec({"cap_drop": ["NET_RAW"], "hostname": "lab", "read_only": True,
-                                           "user": "1000"}, ours, Hardening())
+    merged = service.merge_container_spec(
+        {"cap_drop": ["NET_RAW"], "hostname": "lab", "read_only": True, "user": "1000"}, ours, Hardening()
+    )
     assert merged["cap_drop"] == ["ALL", "NET_RAW"] and merged["hostname"] == "lab" and merged["read_only"] is True
     assert merged["args"][:3] == ["setpriv", "--no-new-privs", "--"]
 
@@ -95,8 +104,10 @@ def test_admin_container_spec_may_add():
 def test_admin_resources_keep_the_stricter_limit_and_the_larger_reservation():
     ours = {"Limits": {"MemoryBytes": 4 * GiB, "Pids": 100}, "Reservations": {"NanoCPUs": 10**9}}
     merged = service.merge_resources({"mem_limit": 2 * GiB, "cpu_limit": 3 * 10**9, "cpu_reservation": 5 * 10**8}, ours)
-    assert merged == {"Limits": {"MemoryBytes": 2 * GiB, "Pids": 100, "NanoCPUs": 3 * 10**9},
-                      "Reservations": {"NanoCPUs": 10**9}}
+    assert merged == {
+        "Limits": {"MemoryBytes": 2 * GiB, "Pids": 100, "NanoCPUs": 3 * 10**9},
+        "Reservations": {"NanoCPUs": 10**9},
+    }
     assert service.merge_resources({"mem_limit": 8 * GiB}, ours)["Limits"]["MemoryBytes"] == 4 * GiB
     for bad in ({"generic_resources": {"gpu": 1}}, {"pids": 5}):
         with pytest.raises(HardeningConflict):
@@ -120,7 +131,8 @@ def test_every_hardening_option_and_host_config_setting_has_a_parity_row():
         assert any(setting.startswith(f"hardening.{key}") or f", hardening.{key}" in setting for setting in rows), key
     everything = container.host_config(
         profile(mem_limit=GiB, mem_guarantee=GiB, cpu_guarantee=1.0, gpus=1, pids_limit=5),
-        Hardening(cap_add=("CHOWN",), read_only_rootfs=True, runtime="runsc"))
+        Hardening(cap_add=("CHOWN",), read_only_rootfs=True, runtime="runsc"),
+    )
     assert set(everything) == set(service.HOST_CONFIG_PARITY)
     assert set(service.HOST_CONFIG_PARITY.values()) <= set(rows)
 
@@ -158,32 +170,49 @@ def problems(tmp_path, change):
 
 
 def test_a_swarm_config_that_says_what_swarm_cannot_enforce_passes(tmp_path):
-    assert problems(tmp_path, {("profiles", 0, "placement"): ["node.labels.gpu == true"],
-                               ("network", "encrypted"): True, ("profiles", 0, "gpus"): 1}) == []
+    assert (
+        problems(
+            tmp_path,
+            {
+                ("profiles", 0, "placement"): ["node.labels.gpu == true"],
+                ("network", "encrypted"): True,
+                ("profiles", 0, "gpus"): 1,
+            },
+        )
+        == []
+    )
 
 
-@pytest.mark.parametrize("change, where, says", [
-    ({("hardening", "allow_swap"): False}, "hardening.allow_swap", "set allow_swap: true"),
-    ({("hardening", "runtime"): "runsc"}, "hardening.runtime", "default-runtime"),
-    ({("network", "containers_can_talk"): False}, "network.containers_can_talk", "no switch for inter-container"),
-    ({("spawner", "pull_policy"): "never"}, "spawner.pull_policy", "use ifnotpresent"),
-    ({("spawner", "remove_on_stop"): False}, "spawner.remove_on_stop", "always removed"),
-    ({("profiles", 0, "gpus"): -1}, "profiles[0].gpus", "by count only"),
-    ({("spawner", "kind"): "docker", ("profiles", 0, "placement"): ["node.role==worker"]},
-     "profiles[0].placement", "need spawner.kind: swarm"),
-    ({("spawner", "kind"): "docker", ("network", "encrypted"): True}, "network.encrypted", "only Swarm overlay"),
-    ({("profiles", 0, "placement"): ["gpu==true"]}, "profiles[0].placement[0]", "Swarm placement constraint"),
-])
+@pytest.mark.parametrize(
+    "change, where, says",
+    [
+        ({("hardening", "allow_swap"): False}, "hardening.allow_swap", "set allow_swap: true"),
+        ({("hardening", "runtime"): "runsc"}, "hardening.runtime", "default-runtime"),
+        ({("network", "containers_can_talk"): False}, "network.containers_can_talk", "no switch for inter-container"),
+        ({("spawner", "pull_policy"): "never"}, "spawner.pull_policy", "use ifnotpresent"),
+        ({("spawner", "remove_on_stop"): False}, "spawner.remove_on_stop", "always removed"),
+        ({("profiles", 0, "gpus"): -1}, "profiles[0].gpus", "by count only"),
+        (
+            {("spawner", "kind"): "docker", ("profiles", 0, "placement"): ["node.role==worker"]},
+            "profiles[0].placement",
+            "need spawner.kind: swarm",
+        ),
+        ({("spawner", "kind"): "docker", ("network", "encrypted"): True}, "network.encrypted", "only Swarm overlay"),
+        ({("profiles", 0, "placement"): ["gpu==true"]}, "profiles[0].placement[0]", "Swarm placement constraint"),
+    ],
+)
 def test_what_swarm_cannot_enforce_is_refused_with_the_fix(tmp_path, change, where, says):
     lines = problems(tmp_path, change)
     assert len(lines) == 1 and f": {where}:" in lines[0] and says in lines[0], lines
 
 
 def test_every_refused_parity_row_is_refused_by_check_config(tmp_path):
-    refused_by_yaml = {"hardening.allow_swap: false": {("hardening", "allow_swap"): False},
-                       "hardening.runtime": {("hardening", "runtime"): "runsc"},
-                       "profiles[].gpus: -1": {("profiles", 0, "gpus"): -1},
-                       "network.containers_can_talk: false": {("network", "containers_can_talk"): False}}
+    refused_by_yaml = {
+        "hardening.allow_swap: false": {("hardening", "allow_swap"): False},
+        "hardening.runtime": {("hardening", "runtime"): "runsc"},
+        "profiles[].gpus: -1": {("profiles", 0, "gpus"): -1},
+        "network.containers_can_talk: false": {("network", "containers_can_talk"): False},
+    }
     for row in service.SWARM_PARITY:
         if row.swarm != service.REFUSED:
             continue
@@ -208,6 +237,7 @@ class FakeEngine:
 
         async def done():
             return result
+
         return done()
 
 
@@ -221,8 +251,9 @@ def swarm_spawner(**config):
 
 def test_the_home_node_outlives_the_server_but_the_task_does_not():
     spawner = swarm_spawner()
-    spawner.load_state({"object_id": "svc", "object_name": "jupyter-alice", "task_id": "t1", "node_id": "n1",
-                        "home_node": "n1"})
+    spawner.load_state(
+        {"object_id": "svc", "object_name": "jupyter-alice", "task_id": "t1", "node_id": "n1", "home_node": "n1"}
+    )
     assert spawner.get_state()["task_id"] == "t1"
     spawner.clear_state()
     state = spawner.get_state()
@@ -242,10 +273,13 @@ def test_the_user_network_is_created_as_an_attachable_overlay():
     assert kwargs["driver"] == "overlay" and kwargs["attachable"] is True and kwargs["options"] == {"encrypted": ""}
 
 
-@pytest.mark.parametrize("network, message", [
-    ({"Name": "jds-users", "Driver": "bridge", "Scope": "local"}, "need an overlay network"),
-    ({"Name": "jds-users", "Driver": "overlay", "Scope": "swarm", "Options": {}}, "is not encrypted"),
-])
+@pytest.mark.parametrize(
+    "network, message",
+    [
+        ({"Name": "jds-users", "Driver": "bridge", "Scope": "local"}, "need an overlay network"),
+        ({"Name": "jds-users", "Driver": "overlay", "Scope": "swarm", "Options": {}}, "is not encrypted"),
+    ],
+)
 def test_an_unfit_existing_network_is_refused(network, message):
     from tornado import web
 
@@ -258,8 +292,12 @@ def test_an_unfit_existing_network_is_refused(network, message):
 def test_poll_says_why_the_task_stopped_and_removes_the_service():
     spawner = swarm_spawner()
     spawner.load_state({"object_id": "svc", "object_name": "jupyter-alice", "task_id": "t1", "node_id": "n1"})
-    task = {"ID": "t1", "NodeID": "n1", "DesiredState": "shutdown",
-            "Status": {"State": "shutdown", "Message": "shutdown"}}
+    task = {
+        "ID": "t1",
+        "NodeID": "n1",
+        "DesiredState": "shutdown",
+        "Status": {"State": "shutdown", "Message": "shutdown"},
+    }
     node = {"ID": "n1", "Spec": {"Availability": "drain"}, "Description": {"Hostname": "worker-1"}}
     spawner.docker = FakeEngine(inspect_service={"ID": "svc"}, tasks=[task], inspect_node=node, remove_service=None)
     status = asyncio.run(spawner.poll())
@@ -272,9 +310,14 @@ def test_poll_says_why_the_task_stopped_and_removes_the_service():
 
 def test_the_server_address_is_the_tasks_on_the_user_network():
     spawner = swarm_spawner(network_name="jds-users")
-    task = {"ID": "t1", "Status": {"State": "running"}, "NetworksAttachments": [
-        {"Network": {"Spec": {"Name": "ingress"}}, "Addresses": ["10.0.0.5/24"]},
-        {"Network": {"Spec": {"Name": "jds-users"}}, "Addresses": ["10.214.7.9/24"]}]}
+    task = {
+        "ID": "t1",
+        "Status": {"State": "running"},
+        "NetworksAttachments": [
+            {"Network": {"Spec": {"Name": "ingress"}}, "Addresses": ["10.0.0.5/24"]},
+            {"Network": {"Spec": {"Name": "jds-users"}}, "Addresses": ["10.214.7.9/24"]},
+        ],
+    }
     spawner.object_id = "svc"
     spawner.docker = FakeEngine(inspect_service={"ID": "svc"}, tasks=[task])
     assert asyncio.run(spawner.get_ip_and_port()) == ("10.214.7.9", spawner.port)
@@ -289,10 +332,18 @@ def test_a_task_swarm_rejects_fails_the_start_with_its_reason_and_leaves_no_serv
 
     spawner = swarm_spawner()
     spawner.object_id = "svc"
-    task = {"ID": "t1", "NodeID": "n1", "DesiredState": "running",
-            "Status": {"State": "rejected", "Err": "No such image: img:1"}}
-    spawner.docker = FakeEngine(inspect_service={"ID": "svc"}, tasks=[task], remove_service=None,
-                                inspect_node={"ID": "n1", "Description": {"Hostname": "worker-1"}})
+    task = {
+        "ID": "t1",
+        "NodeID": "n1",
+        "DesiredState": "running",
+        "Status": {"State": "rejected", "Err": "No such image: img:1"},
+    }
+    spawner.docker = FakeEngine(
+        inspect_service={"ID": "svc"},
+        tasks=[task],
+        remove_service=None,
+        inspect_node={"ID": "n1", "Description": {"Hostname": "worker-1"}},
+    )
     with pytest.raises(web.HTTPError, match="task rejected: No such image: img:1"):
         asyncio.run(spawner.start_object())
     assert ("remove_service", ("svc",), {}) in spawner.docker.calls
@@ -301,7 +352,11 @@ def test_a_task_swarm_rejects_fails_the_start_with_its_reason_and_leaves_no_serv
 def test_a_task_the_engines_constraint_enforcer_rejects_is_replaced_at_start():
     spawner = swarm_spawner()
     spawner.object_id = "svc"
-    rejected = {"ID": "t1", "NodeID": "n1", "Status": {"State": "rejected", "Err": "assigned node no longer meets constraints"}}
+    rejected = {
+        "ID": "t1",
+        "NodeID": "n1",
+        "Status": {"State": "rejected", "Err": "assigned node no longer meets constraints"},
+    }
     running = {"ID": "t2", "NodeID": "n1", "Status": {"State": "running"}}
     tasks, calls = iter([rejected, running]), []
 
@@ -319,7 +374,11 @@ def test_a_task_the_engines_constraint_enforcer_rejects_is_replaced_at_start():
         return {"ID": "svc2"}
 
     spawner.get_task, spawner.remove_object, spawner.get_object, spawner.create_object = (
-        get_task, remove_object, get_object, create_object)
+        get_task,
+        remove_object,
+        get_object,
+        create_object,
+    )
     spawner.docker = FakeEngine(inspect_node={"ID": "n1", "Description": {"Hostname": "gpu-1"}})
     asyncio.run(spawner.start_object())
     assert calls == ["remove", "create"] and spawner.object_id == "svc2" and spawner.task_id == "t2"

@@ -49,7 +49,10 @@ CHART_DEFAULTS = {
             "dynamic": {"pvcNameTemplate": None, "volumeNameTemplate": "volume-{user_server}"},
         },
         "networkPolicy": {
-            "enabled": True, "ingress": [], "egress": [], "allowedIngressPorts": [],
+            "enabled": True,
+            "ingress": [],
+            "egress": [],
+            "allowedIngressPorts": [],
             "interNamespaceAccessLabels": "ignore",
             "egressAllowRules": {"privateIPs": False, "nonPrivateIPs": True, "cloudMetadataServer": False},
         },
@@ -61,10 +64,26 @@ CHART_DEFAULTS = {
 
 # values paths (dotted prefixes) the stand-in maps into the hub config
 HUB_CONFIG_KEYS = {
-    "hub.config", "hub.baseUrl", "hub.db.type", "hub.db.url", "hub.loadRoles", "hub.extraConfig",
-    "hub.authenticatePrometheus", "singleuser.uid", "singleuser.fsGid", "singleuser.allowPrivilegeEscalation",
-    "singleuser.extraEnv", "singleuser.image", "singleuser.startTimeout", "singleuser.cpu", "singleuser.memory",
-    "singleuser.extraResource", "singleuser.storage", "singleuser.profileList", "cull.enabled", "custom",
+    "hub.config",
+    "hub.baseUrl",
+    "hub.db.type",
+    "hub.db.url",
+    "hub.loadRoles",
+    "hub.extraConfig",
+    "hub.authenticatePrometheus",
+    "singleuser.uid",
+    "singleuser.fsGid",
+    "singleuser.allowPrivilegeEscalation",
+    "singleuser.extraEnv",
+    "singleuser.image",
+    "singleuser.startTimeout",
+    "singleuser.cpu",
+    "singleuser.memory",
+    "singleuser.extraResource",
+    "singleuser.storage",
+    "singleuser.profileList",
+    "cull.enabled",
+    "custom",
 }
 # values paths only the chart's templates read (not the hub config); the tests check them
 TEMPLATE_KEYS = {"hub.image", "hub.existingSecret", "hub.extraEnv", "singleuser.networkPolicy"}
@@ -122,18 +141,26 @@ def hub_config(exported):
     if hub.get("authenticatePrometheus") is not None:
         c.JupyterHub.authenticate_prometheus = hub["authenticatePrometheus"]
     db = hub["db"]
-    c.JupyterHub.db_url = {"sqlite-pvc": "sqlite:///jupyterhub.sqlite", "sqlite-memory": "sqlite://"}.get(db["type"], db.get("url"))
+    c.JupyterHub.db_url = {"sqlite-pvc": "sqlite:///jupyterhub.sqlite", "sqlite-memory": "sqlite://"}.get(
+        db["type"], db.get("url")
+    )
     ks = c.KubeSpawner
     simple = {
-        "uid": "uid", "fsGid": "fs_gid", "startTimeout": "start_timeout", "extraLabels": "extra_labels",
-        "extraEnv": "environment", "profileList": "profile_list",
+        "uid": "uid",
+        "fsGid": "fs_gid",
+        "startTimeout": "start_timeout",
+        "extraLabels": "extra_labels",
+        "extraEnv": "environment",
+        "profileList": "profile_list",
     }
     for key, trait in simple.items():
         if su.get(key) is not None:
             setattr(ks, trait, su[key])
     nested = {
-        ("cpu", "limit"): "cpu_limit", ("cpu", "guarantee"): "cpu_guarantee",
-        ("memory", "limit"): "mem_limit", ("memory", "guarantee"): "mem_guarantee",
+        ("cpu", "limit"): "cpu_limit",
+        ("cpu", "guarantee"): "cpu_guarantee",
+        ("memory", "limit"): "mem_limit",
+        ("memory", "guarantee"): "mem_guarantee",
         ("extraResource", "limits"): "extra_resource_limits",
         ("extraResource", "guarantees"): "extra_resource_guarantees",
         ("image", "pullPolicy"): "image_pull_policy",
@@ -162,7 +189,9 @@ def hub_config(exported):
     ks.volumes, ks.volume_mounts = volumes, mounts
     c.JupyterHub.services, c.JupyterHub.load_roles = [], []
     if v["cull"]["enabled"]:
-        c.JupyterHub.services = [{"name": "jupyterhub-idle-culler", "command": ["python3", "-m", "jupyterhub_idle_culler"]}]
+        c.JupyterHub.services = [
+            {"name": "jupyterhub-idle-culler", "command": ["python3", "-m", "jupyterhub_idle_culler"]}
+        ]
     for name, role in hub["loadRoles"].items():
         c.JupyterHub.load_roles.append({"name": name, **role})
     for section, traits in hub["config"].items():
@@ -182,7 +211,10 @@ def offline(monkeypatch):
 def user(name, groups):
     """What KubeSpawner and the profile filter read of a hub user."""
     return SimpleNamespace(
-        name=name, escaped_name=name, id=1, url=f"/user/{name}/",
+        name=name,
+        escaped_name=name,
+        id=1,
+        url=f"/user/{name}/",
         groups=[SimpleNamespace(name=g) for g in groups],
     )
 
