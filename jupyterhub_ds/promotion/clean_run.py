@@ -63,6 +63,24 @@ class CleanRunJob:
     volumes: tuple = ()  # ({"source", "target"}, ...): the project's data, mounted read-only
     run_tests: bool = True  # False: the notebooks only (a review run), the project's tests are "skipped"
 
+    @classmethod
+    def for_project(cls, project, run_id, artifacts_dir, *, notebooks=None, **kwargs):
+        """The job of a run of ``project`` (its image, parameters, seed, timeouts, limits and
+        volumes); ``notebooks`` None: the project's notebooks. ``kwargs``: the other fields."""
+        return cls(
+            run_id=run_id,
+            image=project.image,
+            notebooks=list(project.notebooks if notebooks is None else notebooks),
+            parameters=dict(project.parameters),
+            seed=project.seed,
+            cell_timeout=project.cell_timeout,
+            network=project.network,
+            limits=dict(project.limits),
+            artifacts_dir=Path(artifacts_dir),
+            volumes=tuple(project.volumes),
+            **kwargs,
+        )
+
 
 @dataclass
 class CleanRunOutcome:

@@ -51,6 +51,15 @@ def check_packages(installed, imports, allowed=None, denied=DEFAULT_DENIED_LICEN
     return {"status": "ok" if not problems else "failed", "problems": problems, "count": len(installed)}
 
 
+def check_project(project, outcome):
+    """:func:`check_packages` of a clean run's ``outcome`` against ``project``'s settings (its
+    allow-list, refused licences and the admin's packages: policy), for promotion and review runs alike."""
+    denied = DEFAULT_DENIED_LICENSES if project.denied_licenses is None else project.denied_licenses
+    return check_packages(
+        outcome.installed, outcome.imports, project.allowed_packages, denied, policy=project.package_policy
+    )
+
+
 def pip_freeze(installed):
     """``name==version`` lines sorted by name, like ``pip freeze``."""
     return "\n".join(

@@ -25,7 +25,7 @@ from pathlib import Path
 from traitlets.config import LoggingConfigurable
 
 from . import clean_run, decisions, review_decisions
-from .packages import DEFAULT_DENIED_LICENSES, check_packages, pip_freeze
+from .packages import check_project, pip_freeze
 from .records import Run, new_run_id, utcnow
 
 MAX_STEPS = 12
@@ -273,28 +273,14 @@ class Promoter(LoggingConfigurable):
         self.store.update(run.id, phase="gating")
         await remote.fetch_commit(run.commit)
         source_tar = await remote.archive(run.commit)
-        job = clean_run.CleanRunJob(
-            run_id=run.id,
-            image=project.image,
-            notebooks=list(project.notebooks),
-            parameters=dict(project.parameters),
-            seed=project.seed,
-            cell_timeout=project.cell_timeout,
-            network=project.network,
-            limits=dict(project.limits),
-            run_timeout=self.run_timeout,
-            artifacts_dir=Path(run.artifacts),
-            default_limits=self.run_limits,
-            volumes=tuple(project.volumes),
+        job = clean_run.CleanRunJob.for_project(
+            project, run.id, run.artifacts, run_timeout=self.run_timeout, default_limits=self.run_limits
         )
         loop = asyncio.get_running_loop()
         outcome = await asyncio.wait_for(
             loop.run_in_executor(self.executor, self.clean_run, job, source_tar), self.run_timeout + 300
         )
-        denied = DEFAULT_DENIED_LICENSES if project.denied_licenses is None else project.denied_licenses
-        packages = check_packages(
-            outcome.installed, outcome.imports, project.allowed_packages, denied, policy=project.package_policy
-        )  # the admin's packages: policy, if any
+        packages = check_project(project, outcome)  # the admin's packages: policy, if any
         passed = not outcome.error and decisions.clean_run_passed(outcome.notebooks, outcome.tests, packages)
         error = outcome.error or ("" if passed else decisions.first_failure(outcome.notebooks, outcome.tests, packages))
         fields = dict(

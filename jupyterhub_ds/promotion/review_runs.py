@@ -42,7 +42,7 @@ from traitlets.config import LoggingConfigurable
 
 from . import review_decisions as decide
 from .clean_run import CleanRunJob
-from .packages import DEFAULT_DENIED_LICENSES, check_packages
+from .packages import check_project
 from .records import ReviewRun, new_run_id, utcnow
 from .render import RenderError, render_notebook
 
@@ -336,19 +336,13 @@ class ReviewRuns(LoggingConfigurable):
         if not chosen:
             return {"status": "passed", "notebooks": []}
         source_tar = await remote.archive(run.commit)
-        job = CleanRunJob(
-            run_id=run.id,
-            image=project.image,
+        job = CleanRunJob.for_project(
+            project,
+            run.id,
+            run.artifacts,
             notebooks=chosen,
-            parameters=dict(project.parameters),
-            seed=project.seed,
-            cell_timeout=project.cell_timeout,
-            network=project.network,
-            limits=dict(project.limits),
             run_timeout=self.run_timeout,
-            artifacts_dir=Path(run.artifacts),
             default_limits=self.promoter.run_limits,
-            volumes=tuple(project.volumes),
             run_tests=False,
         )
         loop = asyncio.get_running_loop()
@@ -362,8 +356,7 @@ class ReviewRuns(LoggingConfigurable):
                 "error": f"the review run did not finish within {self.run_timeout + 300:.0f}s; "
                 "raise ReviewRuns.run_timeout or speed up the notebooks",
             }
-        denied = DEFAULT_DENIED_LICENSES if project.denied_licenses is None else project.denied_licenses
-        packages = check_packages(outcome.installed, outcome.imports, project.allowed_packages, denied)
+        packages = check_project(project, outcome)
         notebooks = [dict(nb) for nb in outcome.notebooks]
         for index, nb in enumerate(notebooks):
             await self._render(run, index, nb)

@@ -130,6 +130,7 @@ class NotebookPromoter(Promoter):
 
     gate = None
     jobs = []
+    installed = []  # the image's distributions, as the in-container runner reports them
 
     def clean_run(self, job, source_tar):
         if self.gate is not None:
@@ -168,7 +169,7 @@ class NotebookPromoter(Promoter):
             image_digest="img@sha256:1",
             notebooks=results,
             tests={},
-            installed=[],
+            installed=list(self.installed),
             imports=[],
             log_tail="done",
         )
@@ -184,7 +185,7 @@ def make_runs(gitlab, tmp_path):
     made = []
 
     def make(project_settings=None, **traits):
-        NotebookPromoter.gate, NotebookPromoter.jobs = None, []
+        NotebookPromoter.gate, NotebookPromoter.jobs, NotebookPromoter.installed = None, [], []
         store = Store("sqlite://")
         s = project_settings or settings()
         promoter = NotebookPromoter(s, store, None, lambda path: gitlab, tmp_path, run_limits={"cpu_limit": 1.0})
@@ -350,3 +351,20 @@ async def test_readers_are_reporters_or_above_asked_once_a_minute(gitlab, make_r
     assert await runs.may_read("alice", PROJECT)  # within reader_cache_seconds
     runs.reader_cache_seconds = 0
     assert not await runs.may_read("alice", PROJECT)
+
+
+async def test_a_review_run_refuses_an_image_outside_the_admins_package_policy_as_promotion_does(gitlab, make_runs):
+    """The packages: policy of the admin YAML holds for review runs too, with the messages of
+    `jupyterhub-ds packages check` (the promotion clean run's check)."""
+    policy = {"allowed": {"numpy": ""}, "allowed_licenses": None, "denied_licenses": ["AGPL"]}
+    runs = make_runs(settings(package_policy=policy))
+    NotebookPromoter.installed = [
+        {"name": "numpy", "version": "2.1.0", "license": "BSD", "license_expression": "", "classifiers": []},
+        {"name": "mystery", "version": "0.1", "license": "MIT", "license_expression": "", "classifiers": []},
+    ]
+    gitlab.push(1, "s1", {"plot.py": "# %%\nplt.plot()\n"})
+    await runs.poll_once()
+    await settled(runs)
+    [run] = runs.store.review_runs()
+    assert run.status == "failed" and "mystery" in run.error and "allow" in run.error, run.error
+    assert gitlab.states("s1")[-1] == "failed"
