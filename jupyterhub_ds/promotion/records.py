@@ -40,11 +40,21 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=timezone.utc)
 
 
+class _Timed:
+    """``duration`` of a run record with ``started_at`` and ``finished_at``."""
+
+    @property
+    def duration(self):
+        if self.finished_at is None or self.started_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
 class Base(DeclarativeBase):
     pass
 
 
-class Run(Base):
+class Run(_Timed, Base):
     __tablename__ = "promotion_runs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -76,12 +86,6 @@ class Run(Base):
     tag: Mapped[str | None] = mapped_column(String(255), nullable=True)
     noted: Mapped[list] = mapped_column(JSON, default=list)  # MR iids noted
     artifacts: Mapped[str] = mapped_column(String(1024), default="")
-
-    @property
-    def duration(self):
-        if self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
 
     def as_record(self):
         """The record as plain JSON-able data (API, tag message)."""
@@ -130,7 +134,7 @@ REVIEW_STATES = ("queued", "running", "passed", "failed", "canceled")
 REVIEW_OPEN = ("queued", "running")
 
 
-class ReviewRun(Base):
+class ReviewRun(_Timed, Base):
     """One review run: the changed notebooks of a merge request's head commit in a clean container."""
 
     __tablename__ = "promotion_review_runs"
@@ -159,12 +163,6 @@ class ReviewRun(Base):
     log_tail: Mapped[str] = mapped_column(Text, default="")
     artifacts: Mapped[str] = mapped_column(String(1024), default="")
     note_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the MR note it wrote
-
-    @property
-    def duration(self):
-        if self.finished_at is None or self.started_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
 
     def as_record(self):
         return {
