@@ -86,6 +86,13 @@ def unsafe_choices(config):
                 ("promotion", "projects", i, "network"),
                 f"the promotion runs of {project['path']} may reach the network{', and ' + runs if runs else ''}",
             )
+    if not config["audit"]["path"]:
+        name(
+            ("audit", "path"),
+            "no audit trail: logins, group and admin changes, spawns, submissions, promotions and admin "
+            "actions are not recorded; set audit.path to a file the hub can write (e.g. "
+            "/var/log/jupyterhub-ds/audit.jsonl)",
+        )
     metrics = config["metrics"]
     if metrics["enabled"] and not metrics["require_auth"]:
         name(("metrics", "require_auth"), "anyone who reaches the hub can read its metrics (user names, activity)")

@@ -38,7 +38,9 @@ def test_the_example_is_safe_and_an_api_on_every_address_is_named(tmp_path):
     assert config["hub"]["admin_users"] == [] and "0.0.0.0" not in config["hub"]["hub_bind_url"]
     data = yaml.safe_load(EXAMPLE.read_text())
     data["hub"]["hub_bind_url"] = "http://0.0.0.0:8081"
+    # (the example's relative paths are taken from its own folder)
     data["review"]["allowed_packages_lock"] = str(EXAMPLE.parent / data["review"]["allowed_packages_lock"])
+    data["packages"]["allowed_lock"] = str(EXAMPLE.parent / data["packages"]["allowed_lock"])
     changed = tmp_path / "admin.yaml"
     changed.write_text(yaml.safe_dump(data))
     lines, config = check_file(changed)
@@ -46,3 +48,19 @@ def test_the_example_is_safe_and_an_api_on_every_address_is_named(tmp_path):
     [named] = unsafe_lines(changed, config)
     assert "hub.hub_bind_url: unsafe: the hub API listens on every address" in named
     assert os.path.basename(str(changed)) in named
+
+
+@pytest.mark.unit
+def test_an_admin_yaml_without_an_audit_trail_is_named(tmp_path):
+    """No audit.path: nothing records who logged in, spawned, submitted or promoted; allowed
+    (a test hub), but named by check-config like every other weakening."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["review"]["allowed_packages_lock"] = str(EXAMPLE.parent / data["review"]["allowed_packages_lock"])
+    data["packages"]["allowed_lock"] = str(EXAMPLE.parent / data["packages"]["allowed_lock"])
+    del data["audit"]
+    changed = tmp_path / "admin.yaml"
+    changed.write_text(yaml.safe_dump(data))
+    lines, config = check_file(changed)
+    assert lines == []
+    [named] = unsafe_lines(changed, config)
+    assert "audit.path: unsafe: no audit trail" in named and "set audit.path" in named
