@@ -25,6 +25,9 @@ from datetime import datetime, timedelta, timezone
 from . import JUPYTERHUB_SERVER_ACTION
 
 MAX_LINE = 1024 * 1024  # a longer line is not an event of ours: skipped with a warning
+CHUNK = 1024 * 1024
+# what a terminal acts on or shows as a line break: C0 (but space), DEL, C1, the Unicode line separators
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _AGE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -59,7 +62,7 @@ def normalise(event):
     action = str(event.get("action", ""))
     if event.get("__schema__") == JUPYTERHUB_SERVER_ACTION:
         action = f"server.{action}"
-    users = {event.get(k) for k in ("user", "username", "actor")} - {None}
+    users = {event.get(k) for k in ("user", "username", "actor") if isinstance(event.get(k), str)}
     try:
         when = parse_time(str(event.get("__timestamp__", "")))
     except ValueError:
@@ -90,13 +93,32 @@ def parse_line(line):
     return event if isinstance(event, dict) else None
 
 
+def _lines(f):
+    """The lines of the binary file ``f``, each read with at most :data:`MAX_LINE` bytes in memory:
+    a longer one is ``(None, its length)``, read past in chunks."""
+    while True:
+        raw = f.readline(MAX_LINE + 1)
+        if not raw:
+            return
+        if len(raw) <= MAX_LINE:
+            yield raw, len(raw)
+            continue
+        size = len(raw)
+        while not raw.endswith(b"\n"):
+            raw = f.readline(CHUNK)
+            if not raw:
+                break
+            size += len(raw)
+        yield None, size
+
+
 def read_events(path, warn=None):
     """The events of the file at ``path``, oldest first (streamed; overlong lines skipped)."""
     with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            if len(raw) > MAX_LINE:
+        for number, (raw, size) in enumerate(_lines(f), 1):
+            if raw is None:
                 if warn:
-                    warn(f"{path}:{number}: a line of {len(raw)} bytes is not an event; skipped")
+                    warn(f"{path}:{number}: a line of {size} bytes is not an event; skipped")
                 continue
             event = parse_line(raw.decode("utf-8", "replace"))
             if event is None:
@@ -106,14 +128,20 @@ def read_events(path, warn=None):
             yield event
 
 
+def _shown(value):
+    """``value`` as text a terminal prints as it is: control characters written as escapes."""
+    return _CONTROL.sub(lambda m: json.dumps(m[0])[1:-1], str(value))
+
+
 def text_line(event):
-    """One short line for people: time, action, user, the facts."""
+    """One short line for people: time, action, user, the facts. Nothing of the event reaches the
+    terminal unescaped (a user's name from a request path, a made-up line in the file)."""
     when, action, users = normalise(event)
     skip = {"action", "user", "username", "__schema__", "__schema_version__", "__metadata_version__", "__timestamp__"}
-    facts = " ".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in event.items() if k not in skip)
+    facts = " ".join(f"{_shown(k)}={json.dumps(v, sort_keys=True)}" for k, v in event.items() if k not in skip)
     who = event.get("user") or event.get("username") or "-"
     stamp = when.isoformat(timespec="seconds") if when else "?"
-    return f"{stamp} {action or '?'} {who} {facts}".rstrip()
+    return f"{stamp} {_shown(action) or '?'} {_shown(who)} {facts}".rstrip()
 
 
 def add_arguments(parser):

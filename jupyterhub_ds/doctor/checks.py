@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 IMAGE_LABELS = ("org.jupyterhub-ds.version", "org.jupyterhub-ds.packages")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# where Docker engines put their socket (/var/run is a link to /run on most systems)
+DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/user/1000/docker.sock")
 USER_LABEL = "org.jupyterhub-ds.user"  # spawner/container.py
 PROFILE_LABEL = "org.jupyterhub-ds.profile"
 
@@ -200,6 +202,15 @@ def _root(user):
     return uid in ("", "0", "root")
 
 
+def _holds_docker_socket(source):
+    """Whether a mount of the host's ``source`` gives the container the Docker socket: the socket
+    itself, or a folder it is in (``/var/run``, ``/run``, ``/``)."""
+    if source.endswith("docker.sock"):
+        return True
+    folder = source.rstrip("/") + "/"
+    return bool(source) and any(sock.startswith(folder) for sock in DOCKER_SOCKETS)
+
+
 def container_problems(inspect, config):
     """What weakens one user container (``docker inspect`` answer), each as text with the YAML key."""
     host, conf = inspect.get("HostConfig") or {}, inspect.get("Config") or {}
@@ -229,8 +240,8 @@ def container_problems(inspect, config):
         problems.append("may swap beyond its memory limit (hardening.allow_swap)")
     if not (host.get("PidsLimit") or 0) > 0:
         problems.append("has no process limit (hardening.pids_limit)")
-    mounts = [m.get("Source", "") for m in inspect.get("Mounts") or ()]
-    if any(src.endswith("docker.sock") for src in mounts):
+    mounts = [m.get("Source") or "" for m in inspect.get("Mounts") or ()]
+    if any(_holds_docker_socket(src) for src in mounts):
         problems.append("has the Docker socket mounted")
     networks = sorted((inspect.get("NetworkSettings") or {}).get("Networks") or {})
     if networks and networks != [config["network"]["name"]]:

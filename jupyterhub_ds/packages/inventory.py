@@ -10,6 +10,7 @@ bounded in time (:data:`TIMEOUT`, then the container is removed) and in output
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import threading
@@ -17,6 +18,11 @@ import threading
 TIMEOUT = 120
 MAX_OUTPUT = 8 * 1024 * 1024
 MAX_DISTRIBUTIONS = 5000
+MAX_FIELD = 200  # characters of a name, version or licence field (the script's own cut)
+MAX_CLASSIFIERS = 20
+# control characters (C0, DEL, C1) and the Unicode line and paragraph separators: never in a name or a
+# version; in licence text they are replaced, so the listing cannot move the terminal or fake lines
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 LABEL = "org.jupyterhub-ds.packages-check"
 
 # Runs in the image: only the standard library. The fields are those the promotion clean run
@@ -51,6 +57,8 @@ def docker_command(image, name):
         name,
         "--label",
         f"{LABEL}=1",
+        "--pull",
+        "never",  # a missing image is an error, never a pull of whatever a registry has under that name
         "--network",
         "none",
         "--user",
@@ -118,6 +126,39 @@ def list_image(image, timeout=TIMEOUT):
         listed = json.loads(out)
     except ValueError:
         raise InventoryError(f"{image} did not list its packages as JSON: {out[:200]!r}") from None
-    if not isinstance(listed, list) or not all(isinstance(d, dict) and "name" in d for d in listed):
-        raise InventoryError(f"{image} listed its packages in an unexpected shape")
-    return listed
+    return checked_listing(image, listed)
+
+
+def checked_listing(image, listed):
+    """The listing the image printed, checked on the host: the script runs with the image's own
+    ``python`` (and whatever its site-packages run at start-up), so what comes back is the image's
+    word: a list of at most :data:`MAX_DISTRIBUTIONS` entries with string fields of bounded length,
+    names and versions without control characters. Anything else refuses the image."""
+
+    def refuse(why):
+        raise InventoryError(f"{image} listed its packages in an unexpected shape ({why})")
+
+    if not isinstance(listed, list):
+        refuse("not a list")
+    if len(listed) > MAX_DISTRIBUTIONS:
+        refuse(f"{len(listed)} distributions, more than {MAX_DISTRIBUTIONS}")
+    out = []
+    for d in listed:
+        if not isinstance(d, dict):
+            refuse("an entry is not an object")
+        entry = {}
+        for key in ("name", "version", "license", "license_expression"):
+            value = d.get(key, "")
+            if not isinstance(value, str):
+                refuse(f"{key} is not a string")
+            if key in ("name", "version") and (len(value) > MAX_FIELD or _CONTROL.search(value)):
+                refuse(f"a {key} of {len(value)} characters or with control characters")
+            entry[key] = value if key in ("name", "version") else _CONTROL.sub("\ufffd", value[:MAX_FIELD])
+        if not entry["name"]:
+            refuse("an entry without a name")
+        classifiers = d.get("classifiers") or []
+        if not isinstance(classifiers, list) or not all(isinstance(c, str) for c in classifiers):
+            refuse("classifiers is not a list of strings")
+        entry["classifiers"] = [_CONTROL.sub("\ufffd", c[:MAX_FIELD]) for c in classifiers[:MAX_CLASSIFIERS]]
+        out.append(entry)
+    return out

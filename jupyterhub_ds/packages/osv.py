@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -94,16 +95,49 @@ def _fixed_of(ranges):
     )
 
 
+def _strings(value):
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _well_formed(adv):
+    """The parts of an advisory the check reads, in the shapes OSV's schema gives them (None: no id,
+    or withdrawn). An affected entry or range of another shape is left out, not the whole advisory;
+    aliases and a summary of another shape are dropped (the advisory still counts)."""
+    if not isinstance(adv, dict) or not isinstance(adv.get("id"), str) or adv.get("withdrawn"):
+        return None
+    if not isinstance(adv.get("affected") or [], list):
+        return None
+    entries = []
+    for entry in adv.get("affected") or ():
+        if not isinstance(entry, dict) or not isinstance(entry.get("package") or {}, dict):
+            continue
+        if not _strings(entry.get("versions") or []) or not isinstance(entry.get("ranges") or [], list):
+            continue
+        ranges = [
+            r
+            for r in entry.get("ranges") or ()
+            if isinstance(r, dict)
+            and isinstance(r.get("events") or [], list)
+            and all(isinstance(e, dict) and all(isinstance(v, str) for v in e.values()) for e in r.get("events") or ())
+        ]
+        entries.append({**entry, "ranges": ranges})
+    aliases = adv.get("aliases") if isinstance(adv.get("aliases"), list) else []
+    summary = adv.get("summary") if isinstance(adv.get("summary"), str) else ""
+    return {**adv, "aliases": [a for a in aliases if isinstance(a, str)], "summary": summary, "affected": entries}
+
+
 def index(advisories):
     """``{canonical name: [(advisory dict, affected entry), ...]}`` of the PyPI packages (pure)."""
     found = {}
     for adv in advisories:
-        if not isinstance(adv, dict) or "id" not in adv or adv.get("withdrawn"):
+        adv = _well_formed(adv)
+        if adv is None:
             continue
-        for entry in adv.get("affected") or ():
+        for entry in adv["affected"]:
             package = entry.get("package") or {}
-            if str(package.get("ecosystem", "")).lower() == ECOSYSTEM and package.get("name"):
-                found.setdefault(canonicalize_name(package["name"]), []).append((adv, entry))
+            name = package.get("name")
+            if str(package.get("ecosystem", "")).lower() == ECOSYSTEM and name and isinstance(name, str):
+                found.setdefault(canonicalize_name(name), []).append((adv, entry))
     return found
 
 
@@ -135,10 +169,14 @@ def _read_folder(path):
                     f"{path} has more than {MAX_FILES} advisory files; give the folder of one ecosystem's export (PyPI)"
                 )
             full = os.path.join(folder, name)
-            if os.path.getsize(full) > MAX_FILE_BYTES:
-                continue  # no advisory is that large: not one of ours
+            try:
+                info = os.stat(full)
+            except OSError:
+                continue  # a dangling link
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+                continue  # a pipe, a device (/dev/zero), or larger than any advisory: not one of ours
             with open(full, "rb") as f:
-                yield f.read()
+                yield f.read(MAX_FILE_BYTES + 1)
 
 
 def _read_zip(path):
@@ -147,7 +185,12 @@ def _read_zip(path):
         if len(members) > MAX_FILES:
             raise DatabaseError(f"{path} has more than {MAX_FILES} advisory files; give one ecosystem's all.zip (PyPI)")
         for member in members:
-            yield z.read(member)
+            try:
+                yield z.read(member)
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:  # a size or CRC that lies, ...
+                raise DatabaseError(
+                    f"{path}: {member.filename} cannot be read ({e}); download osv.dev's PyPI all.zip again"
+                ) from None
 
 
 @lru_cache(maxsize=4)
@@ -157,8 +200,8 @@ def _load(path, mtime):
     for raw in reader(path):
         try:
             advisories.append(json.loads(raw))
-        except ValueError:
-            continue  # not an advisory
+        except (ValueError, RecursionError):
+            continue  # not an advisory (not JSON, or nested deeper than any advisory)
     return index(advisories)
 
 
