@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from packaging.utils import canonicalize_name
 
+from ..packages.inventory import InventoryError, checked_listing
 from ..packages.policy import (  # noqa: F401  (licence_text, licence_problems: this module's names before)
     DEFAULT_DENIED_LICENSES,
     PackagePolicy,
@@ -55,9 +56,11 @@ def check_project(project, outcome):
     """:func:`check_packages` of a clean run's ``outcome`` against ``project``'s settings (its
     allow-list, refused licences and the admin's packages: policy), for promotion and review runs alike."""
     denied = DEFAULT_DENIED_LICENSES if project.denied_licenses is None else project.denied_licenses
-    return check_packages(
-        outcome.installed, outcome.imports, project.allowed_packages, denied, policy=project.package_policy
-    )
+    try:  # what the runner reported from inside the container, checked as `packages check` does
+        installed = checked_listing(project.image, outcome.installed)
+    except InventoryError as e:
+        return {"status": "failed", "problems": [str(e)], "count": 0}
+    return check_packages(installed, outcome.imports, project.allowed_packages, denied, policy=project.package_policy)
 
 
 def pip_freeze(installed):

@@ -368,3 +368,15 @@ async def test_a_review_run_refuses_an_image_outside_the_admins_package_policy_a
     [run] = runs.store.review_runs()
     assert run.status == "failed" and "mystery" in run.error and "allow" in run.error, run.error
     assert gitlab.states("s1")[-1] == "failed"
+
+
+async def test_a_listing_of_the_wrong_shape_from_the_run_fails_it_instead_of_crashing(gitlab, make_runs):
+    """What the runner reports from inside the container (where the notebooks ran) is checked on
+    the host like `packages check` checks an image's listing."""
+    runs = make_runs()
+    NotebookPromoter.installed = [{"name": "evil\x1b[2Knumpy", "version": "1", "license": "MIT"}]
+    gitlab.push(1, "s1", {"plot.py": "# %%\nplt.plot()\n"})
+    await runs.poll_once()
+    await settled(runs)
+    [run] = runs.store.review_runs()
+    assert run.status == "failed" and "unexpected shape" in run.error and "\x1b" not in run.error, run.error
