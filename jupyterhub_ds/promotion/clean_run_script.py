@@ -189,7 +189,7 @@ def installed():
             continue
         dists[name.lower()] = {
             "name": name,
-            "version": md["Version"],
+            "version": md["Version"] or "",
             "license": (md.get("License") or "")[:200],
             "license_expression": md.get("License-Expression") or "",
             "classifiers": [c for c in (md.get_all("Classifier") or []) if c.startswith("License")],
