@@ -20,10 +20,45 @@ scripts of at most :data:`MAX_SCRIPT_BYTES` read to tell whether they are notebo
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from urllib.parse import quote
 
 from .. import git_command, gitlab_client
+
+
+def in_daemon_thread(fn, *args):
+    """``fn(*args)`` in a daemon thread of its own, as an asyncio future.
+
+    Written here because neither ``asyncio.to_thread`` nor a ``ThreadPoolExecutor`` will do for a
+    GitLab call: python-gitlab sleeps between retries inside the call, so a call to a GitLab that
+    is down can outlast the ``wait_for`` around it, and pool threads are joined when the event
+    loop closes and when the interpreter exits: the service could not stop until they returned.
+    A daemon thread is abandoned instead; a run's record says where it was, and the next start
+    resumes it."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(result, error):
+        if not future.done():  # wait_for gave up on it meanwhile
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+    def work():
+        try:
+            result, error = fn(*args), None
+        except BaseException as e:  # handed to the awaiting coroutine
+            result, error = None, e
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop is closed: the service has stopped
+            pass
+
+    threading.Thread(target=work, name=f"gitlab-{getattr(fn, '__name__', 'call')}", daemon=True).start()
+    return future
+
 
 GIT_TIMEOUT = 300
 API_TIMEOUT = 60
@@ -173,7 +208,7 @@ class RemoteProject:
     # --- GitLab API ------------------------------------------------------------------------
 
     async def api(self, fn, *args, timeout=API_TIMEOUT):
-        return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout)
+        return await asyncio.wait_for(in_daemon_thread(fn, *args), timeout)
 
     def _gitlab_project(self):
         if self._project is None:

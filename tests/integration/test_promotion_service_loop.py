@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -91,3 +92,43 @@ def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(
         [e for e in events if e["event"] == "promotion.tick"]
     )
     assert run_containers(docker_client) == []
+
+
+def test_sigterm_stops_the_service_at_once_while_gitlab_is_down(tmp_path):
+    """The hub stops its services with SIGINT, then SIGTERM, and kills them 15 s later (a hub
+    stopped meanwhile leaves its proxy running). With GitLab down, the service's GitLab calls sit
+    in python-gitlab's retries; it must still stop at once, and say that GitLab was unreachable."""
+    down = SimpleNamespace(url=f"http://127.0.0.1:{free_port()}", admin_token="glpat-not-used-nobody-listens")
+    port = free_port()
+    env = {
+        **service_env(down, settings(down)),
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+        "JUPYTERHUB_SERVICE_PREFIX": "/services/promotion/",
+    }
+    log = open(tmp_path / "service.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub_ds.promotion"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "service.log").read_text()[-3000:]
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/services/promotion/metrics", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        time.sleep(3)  # its first look for merge requests to run is now between retries
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+        took = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+    text = (tmp_path / "service.log").read_text()
+    assert code == 0 and took < 5, f"stopped after {took:.1f}s with {code}:\n{text[-3000:]}"
+    assert "stopping: unfinished runs are resumed at the next start" in text
