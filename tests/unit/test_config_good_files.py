@@ -298,3 +298,34 @@ def test_swarm_kind_and_base_url(tmp_path):
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8123/jupyter/"
     assert c.GitLabOAuthenticator.oauth_callback_url == "https://ds.example.com/jupyter/hub/oauth_callback"
     assert c.JupyterHub.authenticate_prometheus is False
+
+
+def test_the_demo_file_runs_on_swarm_with_what_swarm_cannot_enforce_said(tmp_path):
+    """The demo's policy (groups, profiles, workspace, review, promotion) moves to a swarm by
+    changing spawner.kind, plus the choices Swarm forces, which check-config names."""
+    import yaml
+
+    from jupyterhub_ds.config.loader import unsafe_lines
+
+    data = yaml.safe_load(DEMO.read_text())
+    data["review"]["allowed_packages_lock"] = str(DEMO.parent / data["review"]["allowed_packages_lock"])
+    data["spawner"] = {"kind": "swarm", "pull_policy": "ifnotpresent"}  # the nodes pull from a registry
+    data["hardening"] = {"allow_swap": True}
+    data["network"]["containers_can_talk"] = True
+    path = tmp_path / "demo-swarm.yaml"
+    path.write_text(yaml.safe_dump(data))
+    lines, config = check_file(path, env=ENV)
+    assert lines == []
+    named = sorted(line.split(": ", 2)[1] for line in unsafe_lines(path, config))
+    assert named == ["hardening.allow_swap", "network.containers_can_talk"]
+    c, demo = load_config(path, ENV), load_config(DEMO, ENV)
+    assert (c.JupyterHub.spawner_class, demo.JupyterHub.spawner_class) == ("ds-swarm", "ds-docker")
+    assert c.ProfileSpawnerMixin.profiles == demo.ProfileSpawnerMixin.profiles
+    assert c.ProfileSpawnerMixin.workspace_projects == demo.ProfileSpawnerMixin.workspace_projects
+
+    def lanes(config):
+        [service] = config.JupyterHub.services
+        settings = json.loads(service["environment"]["JUPYTERHUB_DS_PROMOTION_CONFIG"])
+        return [(p["path"], p["image"], p["lanes"]) for p in settings["projects"]]
+
+    assert lanes(c) == lanes(demo) != []
