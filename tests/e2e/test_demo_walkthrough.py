@@ -14,9 +14,6 @@ so they always show what the demo really does.
 import os
 import re
 import secrets
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,7 +22,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.review_ui import DIALOG, TOOLBAR_BUTTON
-from tests.fixtures.hub import REPO_ROOT, free_ports
+from tests.fixtures.demo_process import start_demo, stop_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -49,47 +46,14 @@ def shot(page, name):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    hub_port, api_port, gitlab_port, promotion_port = free_ports(4)
     work = tmp_path_factory.mktemp("demo")
     name = f"jdstest-demo-{secrets.token_hex(3)}"  # the demo's own network, containers and volumes
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.demo",
-            "--hub-port",
-            str(hub_port),
-            "--hub-api-port",
-            str(api_port),
-            "--gitlab-port",
-            str(gitlab_port),
-            "--promotion-port",
-            str(promotion_port),
-            "--work-dir",
-            str(work),
-            "--name",
-            name,
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    banner, deadline = [], time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        banner.append(line)
-        if "Ctrl-C stops the demo" in line or (not line and proc.poll() is not None):
-            break
-    text = "".join(banner)
-    assert "jupyterhub-ds demo is running" in text, text
+    hub, text, proc = start_demo(work, name)
     gitlab_url = re.search(r"GitLab:\s+(http://\S+?)/? ", text).group(1)
     try:
-        yield {"hub": f"http://localhost:{hub_port}", "gitlab": gitlab_url, "work": work, "proc": proc}
+        yield {"hub": hub, "gitlab": gitlab_url, "work": work, "proc": proc}
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
+        stop_demo(proc)
         client = docker.from_env()
         leftover = [c.name for c in client.containers.list(all=True, filters={"name": f"{name}-"})]
         for volume in client.volumes.list(filters={"name": f"{name}-home-"}):

@@ -3,16 +3,15 @@
 import secrets
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
 
 import docker
 import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from tests.fixtures.hub import REPO_ROOT, free_ports
+from tests.fixtures import demo_process
+from tests.fixtures.demo_process import stop_demo
+from tests.fixtures.hub import REPO_ROOT
 from tests.fixtures.hub_login import login_via_gitlab
 
 pytestmark = pytest.mark.integration
@@ -25,47 +24,7 @@ NAME = f"jdstest-demo-{secrets.token_hex(3)}"  # this module's demos: their own 
 
 
 def start_demo(work, *extra):
-    hub_port, api_port, gitlab_port, promotion_port = free_ports(4)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.demo",
-            "--hub-port",
-            str(hub_port),
-            "--hub-api-port",
-            str(api_port),
-            "--gitlab-port",
-            str(gitlab_port),
-            "--promotion-port",
-            str(promotion_port),
-            "--work-dir",
-            str(work),
-            "--name",
-            NAME,
-            *extra,
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    banner = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        banner.append(line)
-        if "Ctrl-C stops the demo" in line or (not line and proc.poll() is not None):
-            break
-    text = "".join(banner)
-    assert "jupyterhub-ds demo is running" in text, text
-    return f"http://localhost:{hub_port}", text, proc
-
-
-def stop_demo(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+    return demo_process.start_demo(work, NAME, *extra)
 
 
 @pytest.fixture(scope="module", autouse=True)
