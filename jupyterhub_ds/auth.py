@@ -1,7 +1,7 @@
 """DSGitLabOAuthenticator: GitLab login with group rules, revocation and short-lived tokens.
 
-Built on oauthenticator's GitLabOAuthenticator through its documented hooks
-(``update_auth_model``, ``check_allowed``, ``build_auth_state_dict``, ``refresh_user``,
+Built on oauthenticator's GitLabOAuthenticator through its documented hooks (``token_to_user``,
+``update_auth_model``, ``check_allowed``, ``build_auth_state_dict``, ``refresh_user``,
 ``get_handlers``, ``httpfetch``) and calling ``super()``. What it adds:
 
 * **Group rules** (:mod:`jupyterhub_ds.gitlab_groups`): at every login and refresh the user's
@@ -9,7 +9,8 @@ Built on oauthenticator's GitLabOAuthenticator through its documented hooks
   that hold for them (``manage_groups``), which is what admin rights (oauthenticator's
   ``admin_groups``), profiles, workspace projects and promotion visibility are decided by.
   A group grants a privilege only to people placed in it or in a subgroup, never to people
-  who inherit it from an ancestor group, unless the rule names a minimum role.
+  who inherit it from an ancestor group, unless the rule names a minimum role. The group
+  lists are asked for while GitLab answers who the user is (they need only the token).
 * **Revocation**: a refresh that finds the user no longer allowed, or GitLab refusing their
   tokens (blocked, deleted, revoked), answers 403 to every kind of request (browser, API
   token, their server's token) and stops their servers. Only a GitLab outage (5xx, timeout,
@@ -48,6 +49,10 @@ from .gitlab_groups import (
 
 # Set while oauthenticator talks to GitLab on our behalf: did GitLab fail (rather than refuse)?
 _outage = contextvars.ContextVar("jupyterhub_ds_gitlab_outage", default=None)
+# The group lists of the login (or refresh) under way: (access token, task), asked for by
+# token_to_user while GitLab answers who the user is, read by gitlab_memberships. A login runs
+# in one request's task, and a coroutine it awaits shares that task's context.
+_group_lists = contextvars.ContextVar("jupyterhub_ds_group_lists", default=None)
 MAX_GROUP_PAGES = 50  # 50 pages of 100 groups: far beyond any real membership list
 
 
@@ -203,11 +208,41 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
             return False
         raise HTTPClientError(resp.code, f"GitLab answered {resp.code} to a group membership lookup", resp)
 
-    async def gitlab_memberships(self, access_token, user_id) -> Memberships:
+    async def fetch_group_lists(self, access_token) -> dict[int, dict[str, int]]:
+        """The user's groups at each ``min_access_level`` the rules need, asked for at once."""
         rules = self.granting_rules() | {GroupRule.parse(k) for k in self.allowed_group_rules}
+        levels = sorted(levels_needed(rules))
+        found = await asyncio.gather(*(self.fetch_gitlab_groups(access_token, level) for level in levels))
+        return dict(zip(levels, found, strict=True))
+
+    async def token_to_user(self, token_info):
+        # The group lists need only the token: ask GitLab for them while it answers who the user
+        # is, so a login (and a refresh) waits for one round trip to GitLab less.
+        access_token = token_info.get("access_token") if isinstance(token_info, dict) else None
+        if not access_token:
+            return await super().token_to_user(token_info)
+        lists = asyncio.ensure_future(self.fetch_group_lists(access_token))
+        # read its outcome even when nobody awaits it (the login failed in between)
+        lists.add_done_callback(lambda task: task.cancelled() or task.exception())
+        _group_lists.set((access_token, lists))
+        try:
+            return await super().token_to_user(token_info)
+        except BaseException:
+            lists.cancel()
+            _group_lists.set(None)
+            raise
+
+    async def gitlab_memberships(self, access_token, user_id) -> Memberships:
+        pending = _group_lists.get()
+        _group_lists.set(None)
+        if pending is not None and pending[0] == access_token:
+            lists = await pending[1]
+        else:
+            if pending is not None:
+                pending[1].cancel()
+            lists = await self.fetch_group_lists(access_token)
         by_level, ids = {}, {}
-        for level in sorted(levels_needed(rules)):
-            found = await self.fetch_gitlab_groups(access_token, level)
+        for level, found in lists.items():
             by_level[level] = frozenset(found)
             ids.update(found)
         m = Memberships(by_level, frozenset(certainly_direct(by_level[GUEST])))

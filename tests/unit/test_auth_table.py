@@ -10,6 +10,7 @@ Complements, never replaces, the real logins against the GitLab stand-in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import io
 import json
@@ -21,7 +22,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from oauthenticator.tests.mocks import MockAsyncHTTPClient, setup_oauth_mock
 from tornado import web
-from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPResponse
 
 from jupyterhub_ds.auth import DSGitLabOAuthenticator
 from jupyterhub_ds.config import load_config
@@ -189,6 +190,55 @@ async def test_login(client, tmp_path, what, auth, placed, allowed, admin, group
     assert sorted(model["groups"]) == groups, what
     assert model["auth_state"]["hub_groups"] == groups
     assert model["auth_state"]["token_expires_at"] > time.time() + 3600
+
+
+class OverlapWatching(DSGitLabOAuthenticator):
+    """Holds GitLab's answer to ``/user`` until the login has asked for its group list (for 2 s
+    at most), and notes whether it had."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.groups_asked, self.user_answered = asyncio.Event(), []
+        self.refuse_user = self.groups_hang = False
+
+    async def httpfetch(self, url, *args, **kwargs):
+        path = urlparse(url).path
+        if path == f"{API}/groups":
+            self.groups_asked.set()
+            if self.groups_hang:
+                await asyncio.Event().wait()
+        elif path == f"{API}/user":
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.groups_asked.wait(), 2)
+            self.user_answered.append("after the groups were asked" if self.groups_asked.is_set() else "alone")
+            if self.refuse_user:
+                raise HTTPClientError(401, "Unauthorized")
+        return await super().httpfetch(url, *args, **kwargs)
+
+
+def group_list_tasks():
+    return [t for t in asyncio.all_tasks() if "fetch_group_lists" in repr(t.get_coro()) and not t.done()]
+
+
+async def test_a_login_asks_for_the_group_lists_while_gitlab_answers_who_the_user_is(client, tmp_path):
+    """One GitLab round trip less per login: the group lists need only the token."""
+    auth = "allowed_groups: [data-science]\nadmin_groups: [{group: data-science/admins, min_access_level: maintainer}]"
+    authenticator = OverlapWatching(config=admin_yaml(auth, tmp_path))
+    model = await authenticator.get_authenticated_user(GitLab(client, {"data-science": "maintainer"}).login(), None)
+    assert authenticator.user_answered == ["after the groups were asked"]
+    assert model["admin"] is True and model["groups"] == ["data-science/admins:maintainer"]
+
+
+async def test_a_login_gitlab_refuses_at_user_leaves_no_group_list_request_running(client, tmp_path):
+    authenticator = OverlapWatching(config=admin_yaml("allowed_groups: [data-science]", tmp_path))
+    authenticator.refuse_user = authenticator.groups_hang = True
+    with pytest.raises(HTTPClientError):
+        await authenticator.get_authenticated_user(GitLab(client, {"data-science": "guest"}).login(), None)
+    for _ in range(100):  # a cancelled task ends at its next step
+        if not group_list_tasks():
+            break
+        await asyncio.sleep(0.01)
+    assert group_list_tasks() == []
 
 
 class User:
