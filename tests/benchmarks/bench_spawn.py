@@ -14,7 +14,8 @@ from an admin YAML, real Docker. Side by side in one run, so that a loaded machi
    timestamps of the GitLab stand-in's access log, ``docker events``, the server's own log,
    the hub's and the proxy's logs and the client;
 2. login storm: M logins at once through the stand-in's OAuth pages (requests sessions, as a
-   browser) -> p50/p95 of the login and of the spawn page (the profile form) that follows;
+   browser) -> p50/p95 of the login, until the spawn page (the profile form) where the hub
+   sends a user after logging in, and of the spawn page's own request;
 3. concurrency: N users spawn at once vs N bare ``docker run``s at once (the floor on this
    machine: the servers' starts are CPU-bound) -> p50/p95 of both, failures, leaked containers,
    and the longest the spawn page (the progress event stream) went without an event;
@@ -39,6 +40,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import docker
 import requests
@@ -369,19 +371,18 @@ class Bench:
         self.events.forget(self.bare_name(i))
 
     def timed_login(self, name):
-        """-> (name, seconds of the OAuth login, seconds of the spawn page after it, error)."""
+        """-> (name, seconds of the OAuth login until the spawn page shows the profile form,
+        seconds of the spawn page's own request, error). After a login the hub sends a user
+        without a server to the spawn page (JupyterHub's redirect_to_server, the product's
+        default), so the login ends on the page the user sees."""
         t0 = time.perf_counter()
         result = login_via_gitlab(self.sb.public_url, name, password(name))
         t_login = time.perf_counter() - t0
-        if result.status != 200:
-            return name, None, None, f"login answered {result.status}"
-        t0 = time.perf_counter()
-        page = result.session.get(f"{self.sb.public_url}/hub/spawn", timeout=60)
-        t_page = time.perf_counter() - t0
-        if page.status_code != 200 or 'name="profile"' not in page.text:
-            return name, t_login, None, f"spawn page answered {page.status_code} without the profile form"
+        page = result.response
+        if result.status != 200 or urlsplit(page.url).path != "/hub/spawn" or 'name="profile"' not in page.text:
+            return name, None, None, f"login ended on {page.status_code} {page.url}, not the spawn page's profile form"
         self.sb.sessions[name] = result.session
-        return name, t_login, t_page, ""
+        return name, t_login, page.elapsed.total_seconds(), ""
 
 
 # --- the four parts --------------------------------------------------------------------------
@@ -486,7 +487,7 @@ def part_login_storm(bench: Bench, m: int, first: int):
     logins = [t for _, t, _, _ in results if t is not None]
     pages = [p for _, _, p, _ in results if p is not None]
     print(
-        f"login: p50 {pct(logins, 50):.2f} s, p95 {pct(logins, 95):.2f} s; spawn page after it: "
+        f"login until the spawn page: p50 {pct(logins, 50):.2f} s, p95 {pct(logins, 95):.2f} s; the spawn page's own request: "
         f"p50 {pct(pages, 50):.2f} s, p95 {pct(pages, 95):.2f} s (goal: p95 <= 1 s); {len(errors)} failed"
     )
     for e in errors:
@@ -559,7 +560,8 @@ def main(argv=None):
             refresh_age=300,
             image=args.image,
             yaml_changes=bench_yaml,
-            hub_config_extra="\n" + args.hub_config + "\n",
+            # the product's own landing after a login (the test harness sends users home)
+            hub_config_extra="\nc.JupyterHub.redirect_to_server = True\n" + args.hub_config + "\n",
         ) as sb,
     ):
         events = DockerEvents(sb.docker)
