@@ -34,6 +34,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", required=True, help="YAML/JSON seed file (see tests/fake_gitlab/README.md)")
     parser.add_argument("--data-dir", help="where bare repositories live (default: a temporary dir, removed on exit)")
     parser.add_argument("--token-expires-in", type=int, default=7200, help="OAuth access token lifetime, seconds")
+    parser.add_argument(
+        "--api-latency",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="milliseconds every API and OAuth token answer waits first, as a GitLab across a network (default 0)",
+    )
     parser.add_argument("--external-url", help="base URL clients use (default http://HOST:PORT)")
     return parser.parse_args(argv)
 
@@ -51,6 +58,7 @@ async def serve(args: argparse.Namespace) -> int:
         host = f"[{args.host}]" if ":" in args.host else args.host
         base_url = (args.external_url or f"http://{host}:{port}").rstrip("/")
         ctx = Context(Store(), TokenStore(args.token_expires_in), Repos(data_dir / "repositories"), base_url)
+        ctx.api_latency = max(0.0, args.api_latency) / 1000
         await apply_seed(seed, ctx.store, ctx.tokens, ctx.repos)
         server = HTTPServer(make_app(ctx), xheaders=False, max_body_size=512 * 1024 * 1024)
         server.add_sockets([sock])

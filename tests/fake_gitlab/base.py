@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import urllib.parse
@@ -24,6 +25,15 @@ class Context:
     repos: object  # repos.Repos (typed loosely to keep this module free of git)
     base_url: str
     grants: dict = field(default_factory=dict)  # oauth.py: authorization codes
+    api_latency: float = 0.0  # seconds every API and OAuth token answer waits first (--api-latency)
+
+
+async def network_latency(handler: web.RequestHandler) -> None:
+    """Wait ``--api-latency`` before answering, as a GitLab across a network does; the wait
+    blocks no other request."""
+    latency = handler.settings["ctx"].api_latency
+    if latency > 0:
+        await asyncio.sleep(latency)
 
 
 class ApiError(Exception):
@@ -78,7 +88,8 @@ class ApiHandler(web.RequestHandler):
         self.set_header("Cache-Control", "max-age=0, private, must-revalidate")
 
     # -- parameters ------------------------------------------------------------------------
-    def prepare(self):
+    async def prepare(self):
+        await network_latency(self)
         params: dict = {}
         for source in (self.request.query_arguments, self.request.body_arguments):
             for key, values in source.items():

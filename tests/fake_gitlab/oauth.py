@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from tornado import web
 
+from .base import network_latency
 from .model import Application
 from .session import WebHandler
 from .tokens import TokenStore, basic_credentials
@@ -185,6 +186,9 @@ class OAuthJson(web.RequestHandler):
 
     def check_xsrf_cookie(self):  # machine-to-machine endpoints
         return None
+
+    async def prepare(self):
+        await network_latency(self)
 
     @property
     def ctx(self):

@@ -5,6 +5,8 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,33 @@ def test_data_dir_keeps_bare_repositories(tmp_path):
     repo = next((tmp_path / "data" / "repositories").glob("*.git"))
     log = subprocess.run(["git", f"--git-dir={repo}", "log", "--format=%s", "main"], capture_output=True, text=True)
     assert log.stdout == "Initial commit\n"
+
+
+def test_api_latency_delays_api_and_token_answers_as_a_distant_gitlab(tmp_path):
+    """The benchmarks' GitLab across a network: each API and OAuth token answer waits
+    ``--api-latency`` milliseconds, and several waiting answers do not queue behind each other."""
+    proc = launch("--port", "0", "--seed", str(DEMO_SEED), "--api-latency", "400")
+    try:
+        url = proc.stdout.readline().split()[1]
+        headers = {"PRIVATE-TOKEN": "glpat-demo-admin-token"}
+
+        def timed(method, path, **kwargs):
+            t0 = time.monotonic()
+            r = requests.request(method, url + path, timeout=10, **kwargs)
+            return r.status_code, time.monotonic() - t0
+
+        status, took = timed("GET", "/api/v4/version", headers=headers)
+        assert status == 200 and took >= 0.4
+        status, took = timed("POST", "/oauth/token", data={"grant_type": "password"})
+        assert status in (400, 401) and took >= 0.4
+        with ThreadPoolExecutor(5) as pool:
+            t0 = time.monotonic()
+            answers = list(pool.map(lambda _: timed("GET", "/api/v4/user", headers=headers), range(5)))
+            together = time.monotonic() - t0
+        assert {a[0] for a in answers} == {200} and together < 5 * 0.4
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
 
 
 @pytest.mark.parametrize(
