@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from oauthenticator.gitlab import GitLabOAuthenticator
 from tornado import web
-from tornado.httpclient import HTTPClientError
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Bool, Int, Set, Unicode, default, validate
 
 from .audit import hub as audit_hub
@@ -133,6 +133,18 @@ class DSGitLabOAuthenticator(GitLabOAuthenticator):
         help="""Seconds a GitLab token handed to a user's server stays valid at least; a token
         closer to its expiry is refreshed first (servers may ask for up to 3600).""",
     ).tag(config=True)
+
+    gitlab_max_requests = Int(
+        64,
+        help="""Most requests to GitLab the hub has under way at once (logins, refreshes, tokens
+        for servers); more wait their turn. Tornado's shared HTTP client allows 10, behind
+        which the GitLab calls of many logins at once queue.""",
+    ).tag(config=True)
+
+    @default("http_client")
+    def _default_http_client(self):
+        # a client of its own, so that the limit is ours; of the class JupyterHub configured
+        return AsyncHTTPClient(force_instance=True, max_clients=self.gitlab_max_requests)
 
     token_scope = Unicode(
         "custom:jupyterhub-ds:gitlab-token",

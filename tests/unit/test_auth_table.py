@@ -23,6 +23,8 @@ import pytest
 from oauthenticator.tests.mocks import MockAsyncHTTPClient, setup_oauth_mock
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPResponse
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
 
 from jupyterhub_ds.auth import DSGitLabOAuthenticator
 from jupyterhub_ds.config import load_config
@@ -179,7 +181,7 @@ LOGINS = [
 
 @pytest.mark.parametrize("what, auth, placed, allowed, admin, groups", LOGINS, ids=[row[0] for row in LOGINS])
 async def test_login(client, tmp_path, what, auth, placed, allowed, admin, groups):
-    authenticator = DSGitLabOAuthenticator(config=admin_yaml(auth, tmp_path))
+    authenticator = DSGitLabOAuthenticator(config=admin_yaml(auth, tmp_path), http_client=client)
     gitlab = GitLab(client, placed)
     model = await authenticator.get_authenticated_user(gitlab.login(), None)
     if not allowed:
@@ -223,14 +225,14 @@ def group_list_tasks():
 async def test_a_login_asks_for_the_group_lists_while_gitlab_answers_who_the_user_is(client, tmp_path):
     """One GitLab round trip less per login: the group lists need only the token."""
     auth = "allowed_groups: [data-science]\nadmin_groups: [{group: data-science/admins, min_access_level: maintainer}]"
-    authenticator = OverlapWatching(config=admin_yaml(auth, tmp_path))
+    authenticator = OverlapWatching(config=admin_yaml(auth, tmp_path), http_client=client)
     model = await authenticator.get_authenticated_user(GitLab(client, {"data-science": "maintainer"}).login(), None)
     assert authenticator.user_answered == ["after the groups were asked"]
     assert model["admin"] is True and model["groups"] == ["data-science/admins:maintainer"]
 
 
 async def test_a_login_gitlab_refuses_at_user_leaves_no_group_list_request_running(client, tmp_path):
-    authenticator = OverlapWatching(config=admin_yaml("allowed_groups: [data-science]", tmp_path))
+    authenticator = OverlapWatching(config=admin_yaml("allowed_groups: [data-science]", tmp_path), http_client=client)
     authenticator.refuse_user = authenticator.groups_hang = True
     with pytest.raises(HTTPClientError):
         await authenticator.get_authenticated_user(GitLab(client, {"data-science": "guest"}).login(), None)
@@ -239,6 +241,32 @@ async def test_a_login_gitlab_refuses_at_user_leaves_no_group_list_request_runni
             break
         await asyncio.sleep(0.01)
     assert group_list_tasks() == []
+
+
+async def test_many_logins_at_once_have_their_gitlab_calls_under_way_together(tmp_path):
+    """More than tornado's 10 requests at once reach GitLab (a real HTTP server on loopback that
+    answers once 20 requests are waiting, or after 3 s)."""
+    waiting, all_arrived = [], asyncio.Event()
+
+    class Slow(web.RequestHandler):
+        async def get(self):
+            waiting.append(1)
+            if len(waiting) >= 20:
+                all_arrived.set()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(all_arrived.wait(), 3)
+            self.write({"in_flight_seen": len(waiting)})
+
+    sock, port = bind_unused_port()
+    server = HTTPServer(web.Application([(r"/api/v4/user", Slow)]))
+    server.add_sockets([sock])
+    try:
+        authenticator = DSGitLabOAuthenticator(config=admin_yaml("allowed_groups: [data-science]", tmp_path))
+        url = f"http://127.0.0.1:{port}/api/v4/user"
+        answers = await asyncio.gather(*(authenticator.httpfetch(url, "test", request_timeout=10) for _ in range(20)))
+    finally:
+        server.stop()
+    assert {a["in_flight_seen"] for a in answers} == {20}  # with 10 at most: the first 10 answer seeing 10
 
 
 class User:
@@ -261,7 +289,7 @@ class User:
 async def logged_in(client, tmp_path, placed=None, auth="allowed_groups: [data-science]", checked_ago=3600):
     """A user who logged in ``checked_ago`` seconds ago (by default long enough for a refresh to
     be due and for no spawn to rely on that check)."""
-    authenticator = DSGitLabOAuthenticator(config=admin_yaml(auth, tmp_path))
+    authenticator = DSGitLabOAuthenticator(config=admin_yaml(auth, tmp_path), http_client=client)
     gitlab = GitLab(client, placed or {"data-science/power-users": "developer"})
     model = await authenticator.get_authenticated_user(gitlab.login(), None)
     assert abs(model["auth_state"]["checked_at"] - time.time()) < 60
