@@ -1,7 +1,7 @@
 """Benchmark of spawning, and of the hub at team scale (a script, not a test).
 
     .venv/bin/python -m tests.benchmarks.bench_spawn [--rounds 5] [--concurrent 30] [--users 1000]
-                                                     [--logins 50] [--image IMAGE]
+                                                     [--logins 50] [--image IMAGE] [--gitlab-latency MS]
     .venv/bin/python -m tests.benchmarks.bench_spawn --quick    # what CI runs: small and short
 
 The real stack (tests/fixtures/sandbox.py): the GitLab stand-in, a real hub with CHP configured
@@ -539,6 +539,14 @@ def main(argv=None):
         "'c.ProfileDockerSpawner.docker_threads = 1'",
     )
     parser.add_argument(
+        "--gitlab-latency",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="the GitLab stand-in answers each API and token request after MS milliseconds, as a GitLab "
+        "across a network does (default: %(default)s, loopback)",
+    )
+    parser.add_argument(
         "--parts",
         default="latency,storm,concurrency,memory",
         help="which parts to run, comma-separated (default: %(default)s)",
@@ -552,6 +560,8 @@ def main(argv=None):
     args.users = max(args.users, args.concurrent + args.logins)
     parts = set(args.parts.split(","))
     started = time.monotonic()
+    if args.gitlab_latency:
+        print(f"(the GitLab stand-in answers each API and token request after {args.gitlab_latency:g} ms)")
     with (
         tempfile.TemporaryDirectory(prefix="bench-spawn-") as tmp,
         sandbox_stack(
@@ -562,6 +572,7 @@ def main(argv=None):
             yaml_changes=bench_yaml,
             # the product's own landing after a login (the test harness sends users home)
             hub_config_extra="\nc.JupyterHub.redirect_to_server = True\n" + args.hub_config + "\n",
+            gitlab_api_latency_ms=args.gitlab_latency,
         ) as sb,
     ):
         events = DockerEvents(sb.docker)
