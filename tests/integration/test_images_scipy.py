@@ -106,7 +106,7 @@ def test_runs_as_uid_1000_like_the_single_user_image(docker_client, scipy_image,
     assert proc.stdout.split() == ["1000", "100", "/home/jovyan", "/home/jovyan"]
     config = docker_client.api.inspect_image(scipy_image)["Config"]
     assert config["User"] == "1000:100"
-    assert config["Entrypoint"] == ["tini", "-g", "--"] and config["Cmd"] == ["jupyterhub-singleuser"]
+    assert config["Entrypoint"] == ["tini", "-g", "--"] and config["Cmd"] == ["jupyterhub-ds-singleuser"]
 
 
 PLOT = r"""

@@ -93,6 +93,9 @@ def test_small_profile_gives_a_hardened_limited_container_with_persistent_home(s
     sandbox.wait_ready("alice")
 
     (container,) = sandbox.containers("alice")
+    # the image's command: JupyterHub's single-user server, the collector paused only while starting
+    log = container.logs().decode(errors="replace")
+    assert "JupyterHubSingleUser" in log and "garbage collection resumed" in log, log[-2000:]
     host = container.attrs["HostConfig"]
     assert host["Memory"] == GiB
     assert host["MemorySwap"] == GiB  # no swap beyond the memory limit
