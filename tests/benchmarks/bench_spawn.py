@@ -53,6 +53,8 @@ SPAWN_TIMEOUT = 320  # one spawn, or one batch of concurrent spawns, in seconds 
 POLL = 0.05  # how often the client asks whether the server answers
 BARE_TOKEN = secrets.token_hex(16)
 SMALL = next(p for p in PROFILES if p["slug"] == "small")
+# `jupyter server` with the collector paused while it starts, as jupyterhub-ds-singleuser does
+GC_PAUSED_SERVER = "import gc, sys; gc.disable(); from jupyter_server.serverapp import main; sys.exit(main())"
 
 
 def user_name(i: int) -> str:
@@ -298,8 +300,11 @@ class Bench:
     def bare_name(self, i):
         return f"{self.sb.prefix}-bare-{i}"
 
-    def bare_run(self, i: int, with_phases: bool = False) -> Spawn:
+    def bare_run(self, i: int, with_phases: bool = False, gc_paused: bool = False) -> Spawn:
+        """``jupyter server`` in the image; ``gc_paused``: with the garbage collector paused
+        during the start, as the image's own command (jupyterhub-ds-singleuser) does."""
         name = self.bare_name(i)
+        server = ["python", "-c", GC_PAUSED_SERVER] if gc_paused else ["jupyter", "server"]
         spawn = Spawn(name)
         t0 = spawn.t0 = time.time()
         deadline = time.monotonic() + SPAWN_TIMEOUT
@@ -328,8 +333,7 @@ class Bench:
                 "--security-opt",
                 "no-new-privileges:true",
                 self.image,
-                "jupyter",
-                "server",
+                *server,
                 "--ip=0.0.0.0",
                 "--port=8888",
                 f"--IdentityProvider.token={BARE_TOKEN}",
@@ -392,7 +396,7 @@ def part_latency(bench: Bench, rounds: int):
     print(f"\n== 1. spawn latency, {rounds} rounds (+1 warm-up), small profile ==")
     name = user_name(0)
     bench.sb.login(name)
-    hub, bare, hub_phases, bare_phases, refreshes = [], [], [], [], 0
+    hub, bare, paused, hub_phases, bare_phases, refreshes = [], [], [], [], [], 0
     for r in range(rounds + 1):
         s = bench.hub_spawn(name, with_phases=True)
         if s.error:
@@ -404,12 +408,20 @@ def part_latency(bench: Bench, rounds: int):
             raise RuntimeError(f"round {r}: bare run failed: {b.error}")
         bench.wait_stopped([name])
         bench.events.forget(bench.sb.container_name(name))
-        line = f"  round {r}{' (warm-up)' if r == 0 else ''}: hub {s.latency:.2f} s, bare {b.latency:.2f} s"
+        g = bench.bare_run(1000 + r, gc_paused=True)
+        bench.bare_remove(1000 + r)
+        if g.error:
+            raise RuntimeError(f"round {r}: bare run with the collector paused failed: {g.error}")
+        line = (
+            f"  round {r}{' (warm-up)' if r == 0 else ''}: hub {s.latency:.2f} s, bare {b.latency:.2f} s, "
+            f"bare with the collector paused {g.latency:.2f} s"
+        )
         print(line + (f"  [{', '.join(f'{k} {v:.2f}' for k, v in s.phases.items())}]" if s.phases else ""), flush=True)
         if r == 0:
             continue
         hub.append(s.latency)
         bare.append(b.latency)
+        paused.append(g.latency)
         if s.phases:
             hub_phases.append(s.phases)
             refreshes += s.phases["GitLab refresh before spawn"] > 0
@@ -419,6 +431,11 @@ def part_latency(bench: Bench, rounds: int):
     print(
         f"spawn latency over {rounds} rounds: hub {spread(hub)}; bare docker run {spread(bare)}; "
         f"ratio of medians {ratio:.2f} (goal <= 1.2), of p95s {pct(hub, 95) / pct(bare, 95):.2f}"
+    )
+    print(
+        f"  the same floor with the garbage collector paused while the server starts, as the hub's servers "
+        f"(jupyterhub-ds-singleuser) have it: {spread(paused)}; ratio of medians "
+        f"{statistics.median(hub) / statistics.median(paused):.2f} (what jupyterhub-singleuser itself adds)"
     )
     print("where a hub spawn's time goes (median of the rounds, seconds):")
     for key in hub_phases[0] if hub_phases else {}:
