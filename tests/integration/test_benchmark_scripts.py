@@ -56,7 +56,9 @@ def test_bench_spawn_runs_and_prints_every_figure():
         "GitLab refresh before spawn",
         "proxy route",
         "the longest any spawn page went without one",
-        "spawn page after it",
+        "the same floor with the garbage collector paused",
+        "login until the spawn page",
+        "the spawn page's own request",
         "hub RSS",
     ):
         assert figure in out.stdout, figure
