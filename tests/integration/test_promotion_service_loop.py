@@ -30,6 +30,22 @@ def gitlab_seed():
     return promo_seed()
 
 
+def start_service(tmp_path, gitlab, config):
+    """The service as the hub starts it, on a free port, logging to tmp_path/service.log:
+    (process, port, the open log file)."""
+    port = free_port()
+    env = {
+        **service_env(gitlab, config),
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+        "JUPYTERHUB_SERVICE_PREFIX": "/services/promotion/",
+    }
+    log = open(tmp_path / "service.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub_ds.promotion"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    return proc, port, log
+
+
 def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(
     gitlab_server, docker_client, singleuser_image, tmp_path
 ):
@@ -42,16 +58,7 @@ def test_every_minute_lane_promotes_on_its_tick_and_the_paused_lane_does_not(
         {"from": "main", "to": "staging", "schedule": "* * * * *", "paused": False},
         {"from": "staging", "to": "production", "schedule": "* * * * *", "paused": True},
     ]
-    port = free_port()
-    env = {
-        **service_env(gitlab_server, config),
-        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
-        "JUPYTERHUB_SERVICE_PREFIX": "/services/promotion/",
-    }
-    log = open(tmp_path / "service.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub_ds.promotion"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    proc, port, log = start_service(tmp_path, gitlab_server, config)
     try:
         deadline = time.monotonic() + 150  # the next minute boundary, plus the clean run
         while time.monotonic() < deadline and project.branches.get("staging").commit["id"] != main_head:
@@ -99,16 +106,7 @@ def test_sigterm_stops_the_service_at_once_while_gitlab_is_down(tmp_path):
     stopped meanwhile leaves its proxy running). With GitLab down, the service's GitLab calls sit
     in python-gitlab's retries; it must still stop at once, and say that GitLab was unreachable."""
     down = SimpleNamespace(url=f"http://127.0.0.1:{free_port()}", admin_token="glpat-not-used-nobody-listens")
-    port = free_port()
-    env = {
-        **service_env(down, settings(down)),
-        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
-        "JUPYTERHUB_SERVICE_PREFIX": "/services/promotion/",
-    }
-    log = open(tmp_path / "service.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub_ds.promotion"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    proc, port, log = start_service(tmp_path, down, settings(down))
     try:
         deadline = time.monotonic() + 60
         while True:
